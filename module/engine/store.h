@@ -1,0 +1,116 @@
+/* The trace store: traces keyed by block address, interned tracebacks and filenames, counters.
+ *
+ * Pure C and glib: it knows nothing of Python, so the GTest suite exercises it without an
+ * interpreter. Filenames are opaque pointers chosen by the caller (the engine passes the
+ * co_filename str object, on which it holds a reference while the store knows the pointer).
+ *
+ * Memory: everything comes from glib (g_malloc / g_slice / glib tables), i.e. the system
+ * allocator, never from a Python allocator domain, so the tracer never traces itself.
+ *
+ * Locking: none inside. The engine calls every function with its table mutex held
+ * (see hooks.c); the tests are single-threaded.
+ *
+ * Error idiom: functions returning int return 0 on success, -1 on failure (out of memory); on
+ * failure nothing was changed. */
+#ifndef PYTRACEMALLOC_STORE_H
+#define PYTRACEMALLOC_STORE_H
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The largest number of frames a traceback can hold. */
+#define TM_MAX_NFRAME 65535
+
+/* Domain of the blocks seen by the Python allocator hooks. PyTraceMalloc_Track may add others. */
+#define TM_DEFAULT_DOMAIN 0u
+
+typedef struct {
+    gconstpointer filename; /* interned with tm_store_intern_filename(); NULL: unknown */
+    guint lineno;           /* 0: unknown */
+} TmFrame;
+
+/* An interned traceback: immutable, owned by the store, alive until tm_store_clear()/free().
+ * Two equal frame arrays are the same TmTraceback, so pointers compare. */
+typedef struct {
+    guint hash;           /* hash of the frames, cached */
+    guint16 nframe;       /* frames stored, most recent first; 0 means "no Python frame" */
+    guint16 total_nframe; /* frames the stack really had (>= nframe, saturated at 65535) */
+    TmFrame frames[];     /* nframe entries */
+} TmTraceback;
+
+typedef struct {
+    guint domain;
+    gsize size;                  /* requested size in bytes */
+    const TmTraceback *traceback;
+} TmTrace;
+
+typedef struct TmStore TmStore;
+
+/* Called once for every interned filename when the store forgets it (clear or free). */
+typedef void (*TmFilenameRelease)(gconstpointer filename, gpointer user_data);
+
+/* Iteration callback: return FALSE to stop. The trace is valid only during the call;
+ * the callback must not modify the store. */
+typedef gboolean (*TmTraceFunc)(guintptr ptr, const TmTrace *trace, gpointer user_data);
+
+/* Create an empty store. release (may be NULL) is called for each filename forgotten.
+ * Returns NULL on out of memory. */
+TmStore *tm_store_new(TmFilenameRelease release, gpointer user_data);
+
+/* Forget everything (as tm_store_clear) and free the store. NULL is accepted. */
+void tm_store_free(TmStore *store);
+
+/* Remove every trace, traceback and filename; traced, count and peak return to 0. */
+void tm_store_clear(TmStore *store);
+
+/* Intern a filename pointer. Returns TRUE if the store did not know it before: the caller then
+ * owns the duty to keep it alive until the release callback is called for it. A filename only
+ * enters the store this way; frames passed to tm_store_intern_traceback() must use interned
+ * filenames (or NULL). Returns -1 on out of memory (cast as gint). */
+gint tm_store_intern_filename(TmStore *store, gconstpointer filename);
+
+/* Return the interned traceback equal to frames[0..nframe) with that total_nframe, creating it
+ * if needed. nframe <= TM_MAX_NFRAME. Returns NULL on out of memory. */
+const TmTraceback *tm_store_intern_traceback(TmStore *store, const TmFrame *frames,
+                                             guint nframe, guint total_nframe);
+
+/* Record that the block ptr of size bytes in domain was allocated with traceback (from
+ * tm_store_intern_traceback of the same store). If ptr already has a trace in that domain it
+ * is replaced (counters adjusted). Updates traced, count and peak. */
+int tm_store_add(TmStore *store, guint domain, guintptr ptr, gsize size,
+                 const TmTraceback *traceback);
+
+/* Forget the trace of ptr in domain. Returns TRUE and stores its size in *size (if not NULL)
+ * when there was one, FALSE otherwise. Never fails. */
+gboolean tm_store_remove(TmStore *store, guint domain, guintptr ptr, gsize *size);
+
+/* Move the trace of old_ptr to new_ptr with new_size, keeping its traceback (realloc that kept
+ * the origin of the block). Returns 1 if moved, 0 if old_ptr had no trace (nothing changed),
+ * -1 on out of memory (nothing changed). */
+int tm_store_move(TmStore *store, guint domain, guintptr old_ptr, guintptr new_ptr,
+                  gsize new_size);
+
+/* Look up a trace; NULL if none. Valid until the store is next modified. */
+const TmTrace *tm_store_get(TmStore *store, guint domain, guintptr ptr);
+
+/* Counters over all domains. */
+gsize tm_store_traced(const TmStore *store);  /* sum of sizes of live traces */
+gsize tm_store_peak(const TmStore *store);    /* max of traced since creation/clear/reset */
+gsize tm_store_count(const TmStore *store);   /* number of live traces */
+void tm_store_reset_peak(TmStore *store);     /* peak = traced */
+
+/* Bytes of memory the store holds: tables, traces, tracebacks (an honest estimate from the
+ * sizes it allocated, including table capacity, not just entries). */
+gsize tm_store_memory(const TmStore *store);
+
+/* Number of interned tracebacks / filenames (for tests and diagnostics). */
+guint tm_store_traceback_count(const TmStore *store);
+guint tm_store_filename_count(const TmStore *store);
+
+/* Call func for each trace (every domain, unspecified order) until it returns FALSE. */
+void tm_store_foreach(TmStore *store, TmTraceFunc func, gpointer user_data);
+
+G_END_DECLS
+
+#endif /* PYTRACEMALLOC_STORE_H */
