@@ -67,11 +67,14 @@ void tm_store_clear(TmStore *store);
 /* Intern a filename pointer. Returns TRUE if the store did not know it before: the caller then
  * owns the duty to keep it alive until the release callback is called for it. A filename only
  * enters the store this way; frames passed to tm_store_intern_traceback() must use interned
- * filenames (or NULL). Returns -1 on out of memory (cast as gint). */
+ * filenames (or NULL). NULL itself is never recorded: it returns FALSE and is never released.
+ * Returns -1 on out of memory (cast as gint). */
 gint tm_store_intern_filename(TmStore *store, gconstpointer filename);
 
 /* Return the interned traceback equal to frames[0..nframe) with that total_nframe, creating it
- * if needed. nframe <= TM_MAX_NFRAME. Returns NULL on out of memory. */
+ * if needed. nframe <= TM_MAX_NFRAME. total_nframe is saturated at TM_MAX_NFRAME and raised to
+ * nframe if lower. Frames are compared field by field (their padding is ignored). Returns NULL
+ * on out of memory. */
 const TmTraceback *tm_store_intern_traceback(TmStore *store, const TmFrame *frames,
                                              guint nframe, guint total_nframe);
 

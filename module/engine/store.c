@@ -1,0 +1,779 @@
+/* The trace store: see store.h for the API and its contracts.
+ *
+ * Layout, chosen for the hot path (one add and one remove per Python allocation) and for memory
+ * per live trace:
+ *
+ * - Traces live in TraceTable, an open-addressing hash table with linear probing, a power-of-two
+ *   capacity, a maximum load of 3/4 and backward-shift deletion (no tombstones, so a long run of
+ *   adds and removes never degrades lookups). Entries are stored inline: no allocation per trace.
+ *   An entry is 16 bytes on a 64-bit platform: the block address, the size as 32 bits and the
+ *   traceback as a 32-bit index into TmStore.tb_vec. A size that does not fit in 32 bits (a
+ *   block of 4 GiB or more, rare) is kept in a per-table side GHashTable.
+ * - TM_DEFAULT_DOMAIN has its table inside TmStore; other domains get one each, created on their
+ *   first trace, in the GHashTable TmStore.domains.
+ * - Tracebacks are interned in an open-addressing set of pointers (TmStore.tb_set) probed with
+ *   the cached hash, so a lookup of an already known traceback (the common case) allocates
+ *   nothing. Each traceback is one allocation: a TbHeader (its index) followed by the public
+ *   TmTraceback and its frames.
+ * - Filenames are a GHashTable set of pointers.
+ *
+ * All memory comes from glib (g_malloc family). The big tables grow with g_try_malloc0_n so that
+ * running out of memory returns -1 and leaves the store unchanged; the small glib hash tables
+ * (domains, filenames, big sizes) abort on out of memory as glib does. */
+#include "store.h"
+
+#include <assert.h>
+#include <string.h>
+
+/* ---- Trace tables ------------------------------------------------------------------------- */
+
+/* One slot of a TraceTable. A slot is empty iff tb == 0 (g_malloc0 gives empty tables). */
+typedef struct {
+    guintptr ptr; /* block address, the key */
+    guint32 size; /* requested size, or SIZE_BIG: the size is in TraceTable.big */
+    guint32 tb;   /* 1 + index of the traceback in TmStore.tb_vec; 0: empty slot */
+} TraceEntry;
+
+/* The size field cannot hold this value or more; the real size goes to the side table. */
+#define SIZE_BIG G_MAXUINT32
+
+/* Smallest non-zero capacity of a trace table (a power of two). */
+#define TABLE_MIN_CAPACITY 16
+
+G_STATIC_ASSERT(sizeof(TraceEntry) == sizeof(guintptr) + 2 * sizeof(guint32));
+G_STATIC_ASSERT((TABLE_MIN_CAPACITY & (TABLE_MIN_CAPACITY - 1)) == 0);
+
+typedef struct {
+    TraceEntry *slots; /* capacity slots; NULL iff capacity == 0 */
+    gsize capacity;    /* 0 or a power of two >= TABLE_MIN_CAPACITY */
+    guint shift;       /* 64 - log2(capacity): the hash keeps the high bits of the product */
+    gsize count;       /* live entries; count <= capacity * 3/4 */
+    GHashTable *big;   /* ptr -> size of the entries whose size is SIZE_BIG; NULL if none yet */
+} TraceTable;
+
+/* ---- Interned tracebacks ------------------------------------------------------------------ */
+
+/* Private header in front of every TmTraceback the store allocates: it maps the pointer the
+ * caller holds to the 32-bit index stored in trace entries. Padded so that the TmTraceback that
+ * follows it is aligned. */
+typedef union {
+    guint32 index; /* position in TmStore.tb_vec */
+    gpointer align_pointer_;
+    guint64 align_64_;
+} TbHeader;
+
+G_STATIC_ASSERT(sizeof(TbHeader) % G_ALIGNOF(TmTraceback) == 0);
+G_STATIC_ASSERT(TM_MAX_NFRAME <= G_MAXUINT16);
+
+/* Most tracebacks the store can hold: entry.tb stores index + 1 in 32 bits. */
+#define TB_MAX_COUNT (G_MAXUINT32 - 1u)
+
+/* Smallest non-zero capacity of the traceback set and vector. */
+#define TB_MIN_CAPACITY 64
+
+struct TmStore {
+    TraceTable traces;    /* TM_DEFAULT_DOMAIN */
+    GHashTable *domains;  /* other domains: guint domain -> TraceTable* (owned); NULL if none */
+    gsize slot_bytes;     /* sum over all tables of capacity * sizeof(TraceEntry) */
+
+    /* Interned tracebacks. Each one is owned by the store and freed by tm_store_clear(). */
+    TmTraceback **tb_set; /* open addressing by TmTraceback.hash, NULL: empty; NULL iff cap 0 */
+    gsize tb_set_capacity; /* 0 or a power of two; tb_count <= tb_set_capacity * 3/4 */
+    TmTraceback **tb_vec; /* index -> traceback, tb_count used */
+    gsize tb_vec_capacity;
+    guint tb_count;
+    gsize tb_bytes; /* estimated heap bytes of the traceback allocations */
+
+    /* Interned filenames: a set of caller pointers, each released once when forgotten. */
+    GHashTable *filenames;
+    TmFilenameRelease release;
+    gpointer release_data;
+
+    /* Counters over all domains. Invariants: traced == sum of live sizes, count == number of
+     * live traces, peak >= traced. */
+    gsize traced;
+    gsize peak;
+    gsize count;
+
+    /* What tm_store_get() returns; valid until the next modification. */
+    TmTrace get_result;
+};
+
+/* ---- Memory estimates --------------------------------------------------------------------- */
+
+/* Heap bytes that one malloc(n) really takes with glibc: the request plus the chunk header,
+ * rounded up to 16 bytes, at least 32. An estimate on other allocators. */
+static gsize
+alloc_bytes(gsize n)
+{
+    gsize chunk = (n + sizeof(gsize) + 15u) & ~(gsize)15u;
+    return MAX(chunk, (gsize)32);
+}
+
+/* Estimate of the bytes of a GHashTable: glib keeps a power-of-two array of hashes (guint) and
+ * of keys, plus values unless the table is a set; it resizes to about twice the number of
+ * nodes. The struct itself is about 100 bytes. */
+static gsize
+ghash_bytes(GHashTable *table, gboolean is_set)
+{
+    gsize n, capacity = 8;
+    gsize slot = sizeof(guint) + sizeof(gpointer) * (is_set ? 1 : 2);
+
+    if (table == NULL)
+        return 0;
+    n = g_hash_table_size(table);
+    while (capacity < 2 * n)
+        capacity *= 2;
+    return alloc_bytes(100) + 3 * alloc_bytes(0) + capacity * slot;
+}
+
+/* ---- TraceTable --------------------------------------------------------------------------- */
+
+/* Fibonacci hashing: block addresses are aligned and close together, so multiply by an odd
+ * 64-bit constant and keep the high bits, which depend on every bit of the address. */
+static inline gsize
+table_home(const TraceTable *table, guintptr ptr)
+{
+    return (gsize)(((guint64)ptr * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15)) >> table->shift);
+}
+
+/* TRUE if a table of capacity slots may not hold count entries (load above 3/4). */
+static inline gboolean
+table_over_limit(gsize capacity, gsize count)
+{
+    return count > capacity - capacity / 4;
+}
+
+/* Return the entry of ptr, or NULL. */
+static inline TraceEntry *
+table_lookup(const TraceTable *table, guintptr ptr)
+{
+    gsize mask, i;
+
+    if (table->count == 0)
+        return NULL;
+    mask = table->capacity - 1;
+    for (i = table_home(table, ptr);; i = (i + 1) & mask) {
+        TraceEntry *entry = &table->slots[i];
+        if (entry->tb == 0)
+            return NULL;
+        if (entry->ptr == ptr)
+            return entry;
+    }
+}
+
+/* Return the entry of ptr if there is one, else the empty slot where it belongs. The table must
+ * have at least one empty slot. */
+static inline TraceEntry *
+table_probe(const TraceTable *table, guintptr ptr)
+{
+    gsize mask = table->capacity - 1, i;
+
+    assert(table->count < table->capacity);
+    for (i = table_home(table, ptr);; i = (i + 1) & mask) {
+        TraceEntry *entry = &table->slots[i];
+        if (entry->tb == 0 || entry->ptr == ptr)
+            return entry;
+    }
+}
+
+static inline gsize
+table_entry_size(const TraceTable *table, const TraceEntry *entry)
+{
+    if (G_LIKELY(entry->size != SIZE_BIG))
+        return entry->size;
+    return GPOINTER_TO_SIZE(g_hash_table_lookup(table->big, (gpointer)entry->ptr));
+}
+
+/* Set the size of the live or just claimed entry (its ptr already set). A claimed slot has
+ * size 0, so it never has a side-table record to drop. */
+static inline void
+table_entry_set_size(TraceTable *table, TraceEntry *entry, gsize size)
+{
+    if (G_LIKELY(size < SIZE_BIG)) {
+        if (G_UNLIKELY(entry->size == SIZE_BIG))
+            g_hash_table_remove(table->big, (gpointer)entry->ptr);
+        entry->size = (guint32)size;
+        return;
+    }
+    if (table->big == NULL)
+        table->big = g_hash_table_new(g_direct_hash, g_direct_equal);
+    g_hash_table_insert(table->big, (gpointer)entry->ptr, GSIZE_TO_POINTER(size));
+    entry->size = SIZE_BIG;
+}
+
+/* Empty the slot of a live entry, shifting back the entries of its cluster that may move
+ * closer to their home slot, so that lookups never need tombstones. */
+static void
+table_delete(TraceTable *table, TraceEntry *entry)
+{
+    gsize mask = table->capacity - 1;
+    gsize hole = (gsize)(entry - table->slots);
+    gsize i;
+
+    if (G_UNLIKELY(entry->size == SIZE_BIG))
+        g_hash_table_remove(table->big, (gpointer)entry->ptr);
+    for (i = (hole + 1) & mask; table->slots[i].tb != 0; i = (i + 1) & mask) {
+        gsize home = table_home(table, table->slots[i].ptr);
+        /* The entry at i may fill the hole iff the hole lies cyclically in [home, i). */
+        if (((i - home) & mask) >= ((i - hole) & mask)) {
+            table->slots[hole] = table->slots[i];
+            hole = i;
+        }
+    }
+    memset(&table->slots[hole], 0, sizeof(TraceEntry));
+    assert(table->count > 0);
+    table->count--;
+}
+
+/* Rehash table into capacity slots (a power of two >= TABLE_MIN_CAPACITY, able to hold count).
+ * Returns 0, or -1 on out of memory with the table unchanged. */
+static int
+table_resize(TmStore *store, TraceTable *table, gsize capacity)
+{
+    TraceEntry *slots;
+    TraceTable resized;
+    guint bits = 0;
+    gsize i;
+
+    assert(capacity >= TABLE_MIN_CAPACITY && (capacity & (capacity - 1)) == 0);
+    assert(!table_over_limit(capacity, table->count));
+    slots = g_try_malloc0_n(capacity, sizeof(TraceEntry));
+    if (slots == NULL)
+        return -1;
+    while (((gsize)1 << bits) < capacity)
+        bits++;
+
+    resized = *table;
+    resized.slots = slots;
+    resized.capacity = capacity;
+    resized.shift = 64 - bits;
+    for (i = 0; i < table->capacity; i++) {
+        const TraceEntry *entry = &table->slots[i];
+        if (entry->tb != 0)
+            *table_probe(&resized, entry->ptr) = *entry;
+    }
+    g_free(table->slots);
+    store->slot_bytes = store->slot_bytes - table->capacity * sizeof(TraceEntry)
+                        + capacity * sizeof(TraceEntry);
+    *table = resized;
+    return 0;
+}
+
+/* After a removal: give memory back when the load falls under 1/8, down to a load of 1/2. Out
+ * of memory only means the table stays big. */
+static void
+table_maybe_shrink(TmStore *store, TraceTable *table)
+{
+    gsize capacity = table->capacity;
+
+    if (capacity <= TABLE_MIN_CAPACITY || table->count >= capacity / 8)
+        return;
+    while (capacity > TABLE_MIN_CAPACITY && table->count <= capacity / 4)
+        capacity /= 2;
+    (void)table_resize(store, table, capacity);
+}
+
+/* Free the slots and side table; the table is then empty with capacity 0. */
+static void
+table_reset(TmStore *store, TraceTable *table)
+{
+    store->slot_bytes -= table->capacity * sizeof(TraceEntry);
+    g_free(table->slots);
+    if (table->big != NULL)
+        g_hash_table_unref(table->big);
+    memset(table, 0, sizeof(*table));
+}
+
+/* The table of domain, or NULL if that domain never had a trace. */
+static inline TraceTable *
+store_table(const TmStore *store, guint domain)
+{
+    if (G_LIKELY(domain == TM_DEFAULT_DOMAIN))
+        return (TraceTable *)&store->traces;
+    if (store->domains == NULL)
+        return NULL;
+    return g_hash_table_lookup(store->domains, GUINT_TO_POINTER(domain));
+}
+
+/* The table of domain, created if needed. Returns NULL on out of memory. */
+static TraceTable *
+store_table_create(TmStore *store, guint domain)
+{
+    TraceTable *table = store_table(store, domain);
+
+    if (G_LIKELY(table != NULL))
+        return table;
+    table = g_try_new0(TraceTable, 1);
+    if (table == NULL)
+        return NULL;
+    if (store->domains == NULL)
+        store->domains = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    g_hash_table_insert(store->domains, GUINT_TO_POINTER(domain), table);
+    return table;
+}
+
+/* ---- Tracebacks --------------------------------------------------------------------------- */
+
+static inline TbHeader *
+tb_header(const TmTraceback *traceback)
+{
+    return (TbHeader *)((char *)traceback - sizeof(TbHeader));
+}
+
+/* The value stored in TraceEntry.tb for traceback, which must come from this store. */
+static inline guint32
+tb_ref(const TmStore *store, const TmTraceback *traceback)
+{
+    guint32 index = tb_header(traceback)->index;
+
+    assert(index < store->tb_count && store->tb_vec[index] == traceback);
+    (void)store;
+    return index + 1;
+}
+
+static inline const TmTraceback *
+tb_deref(const TmStore *store, guint32 tb)
+{
+    assert(tb != 0 && tb <= store->tb_count);
+    return store->tb_vec[tb - 1];
+}
+
+/* Hash frames and counts, field by field: TmFrame has padding the caller need not clear. */
+static guint
+tb_hash(const TmFrame *frames, guint nframe, guint total_nframe)
+{
+    guint64 h = G_GUINT64_CONSTANT(0xcbf29ce484222325) ^ ((guint64)total_nframe << 16) ^ nframe;
+    guint i;
+
+    for (i = 0; i < nframe; i++) {
+        h = (h ^ (guint64)(guintptr)frames[i].filename) * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15);
+        h = (h ^ (h >> 29) ^ frames[i].lineno) * G_GUINT64_CONSTANT(0xBF58476D1CE4E5B9);
+    }
+    /* Final mix (splitmix64) so that the low bits used by the set depend on everything. */
+    h ^= h >> 30;
+    h *= G_GUINT64_CONSTANT(0xBF58476D1CE4E5B9);
+    h ^= h >> 27;
+    h *= G_GUINT64_CONSTANT(0x94D049BB133111EB);
+    h ^= h >> 31;
+    return (guint)h;
+}
+
+static inline gboolean
+tb_equal(const TmTraceback *traceback, guint hash, const TmFrame *frames, guint nframe,
+         guint total_nframe)
+{
+    guint i;
+
+    if (traceback->hash != hash || traceback->nframe != nframe
+        || traceback->total_nframe != total_nframe)
+        return FALSE;
+    for (i = 0; i < nframe; i++) {
+        if (traceback->frames[i].filename != frames[i].filename
+            || traceback->frames[i].lineno != frames[i].lineno)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* The slot of tb_set holding the traceback equal to the arguments, or the empty slot where it
+ * belongs. The set must have a capacity. */
+static inline TmTraceback **
+tb_set_probe(TmTraceback **set, gsize capacity, guint hash, const TmFrame *frames, guint nframe,
+             guint total_nframe)
+{
+    gsize mask = capacity - 1, i;
+
+    for (i = hash & mask;; i = (i + 1) & mask) {
+        if (set[i] == NULL || tb_equal(set[i], hash, frames, nframe, total_nframe))
+            return &set[i];
+    }
+}
+
+/* Make room for one more traceback in tb_set and tb_vec. Returns 0, or -1 on out of memory
+ * (the store unchanged but for capacities). */
+static int
+tb_reserve(TmStore *store)
+{
+    gsize needed = (gsize)store->tb_count + 1;
+
+    if (needed > TB_MAX_COUNT)
+        return -1;
+    if (needed > store->tb_vec_capacity) {
+        gsize capacity = MAX(store->tb_vec_capacity * 2, (gsize)TB_MIN_CAPACITY);
+        TmTraceback **vec = g_try_realloc_n(store->tb_vec, capacity, sizeof(TmTraceback *));
+        if (vec == NULL)
+            return -1;
+        store->tb_vec = vec;
+        store->tb_vec_capacity = capacity;
+    }
+    if (store->tb_set_capacity == 0 || table_over_limit(store->tb_set_capacity, needed)) {
+        gsize capacity = MAX(store->tb_set_capacity * 2, (gsize)TB_MIN_CAPACITY);
+        TmTraceback **set = g_try_malloc0_n(capacity, sizeof(TmTraceback *));
+        guint i;
+        if (set == NULL)
+            return -1;
+        for (i = 0; i < store->tb_count; i++) {
+            const TmTraceback *tb = store->tb_vec[i];
+            *tb_set_probe(set, capacity, tb->hash, tb->frames, tb->nframe, tb->total_nframe)
+                = store->tb_vec[i];
+        }
+        g_free(store->tb_set);
+        store->tb_set = set;
+        store->tb_set_capacity = capacity;
+    }
+    return 0;
+}
+
+/* ---- Public API --------------------------------------------------------------------------- */
+
+/* Returns a new empty store, or NULL on out of memory (of the store struct; glib aborts if the
+ * filename table cannot be allocated). */
+TmStore *
+tm_store_new(TmFilenameRelease release, gpointer user_data)
+{
+    TmStore *store = g_try_new0(TmStore, 1);
+
+    if (store == NULL)
+        return NULL;
+    store->filenames = g_hash_table_new(g_direct_hash, g_direct_equal);
+    store->release = release;
+    store->release_data = user_data;
+    return store;
+}
+
+/* Calls the release callback for every filename, then frees everything. Never fails. */
+void
+tm_store_free(TmStore *store)
+{
+    if (store == NULL)
+        return;
+    tm_store_clear(store);
+    g_hash_table_unref(store->filenames);
+    g_free(store);
+}
+
+/* Frees every table, traceback and filename record (the release callback is called once per
+ * filename, after the traces and tracebacks are gone). Never fails. */
+void
+tm_store_clear(TmStore *store)
+{
+    GHashTableIter iter;
+    gpointer key, value;
+    guint i;
+
+    table_reset(store, &store->traces);
+    if (store->domains != NULL) {
+        g_hash_table_iter_init(&iter, store->domains);
+        while (g_hash_table_iter_next(&iter, NULL, &value))
+            table_reset(store, value);
+        g_hash_table_unref(store->domains);
+        store->domains = NULL;
+    }
+    assert(store->slot_bytes == 0);
+
+    for (i = 0; i < store->tb_count; i++)
+        g_free(tb_header(store->tb_vec[i]));
+    g_free(store->tb_vec);
+    g_free(store->tb_set);
+    store->tb_vec = NULL;
+    store->tb_set = NULL;
+    store->tb_vec_capacity = store->tb_set_capacity = 0;
+    store->tb_count = 0;
+    store->tb_bytes = 0;
+
+    if (store->release != NULL) {
+        g_hash_table_iter_init(&iter, store->filenames);
+        while (g_hash_table_iter_next(&iter, &key, NULL))
+            store->release(key, store->release_data);
+    }
+    g_hash_table_remove_all(store->filenames);
+
+    store->traced = store->peak = store->count = 0;
+}
+
+/* Returns TRUE (1) if filename is new to the store, FALSE (0) if known. NULL (unknown filename)
+ * is never recorded: FALSE. glib aborts on out of memory, so -1 is not returned today. */
+gint
+tm_store_intern_filename(TmStore *store, gconstpointer filename)
+{
+    if (filename == NULL)
+        return FALSE;
+    return g_hash_table_add(store->filenames, (gpointer)filename);
+}
+
+/* Returns the interned traceback, or NULL on out of memory (nothing changed). total_nframe is
+ * saturated to TM_MAX_NFRAME and raised to nframe if lower. */
+const TmTraceback *
+tm_store_intern_traceback(TmStore *store, const TmFrame *frames, guint nframe,
+                          guint total_nframe)
+{
+    TmTraceback **slot, *traceback;
+    TbHeader *header;
+    gsize bytes;
+    guint hash, i;
+
+    g_return_val_if_fail(nframe <= TM_MAX_NFRAME, NULL);
+    g_return_val_if_fail(nframe == 0 || frames != NULL, NULL);
+    total_nframe = CLAMP(total_nframe, nframe, TM_MAX_NFRAME);
+    hash = tb_hash(frames, nframe, total_nframe);
+
+    if (G_LIKELY(store->tb_set_capacity != 0)) {
+        slot = tb_set_probe(store->tb_set, store->tb_set_capacity, hash, frames, nframe,
+                            total_nframe);
+        if (G_LIKELY(*slot != NULL))
+            return *slot;
+    }
+
+    if (tb_reserve(store) < 0)
+        return NULL;
+    bytes = sizeof(TbHeader) + sizeof(TmTraceback) + (gsize)nframe * sizeof(TmFrame);
+    header = g_try_malloc(bytes);
+    if (header == NULL)
+        return NULL;
+    header->index = store->tb_count;
+    traceback = (TmTraceback *)(header + 1);
+    traceback->hash = hash;
+    traceback->nframe = (guint16)nframe;
+    traceback->total_nframe = (guint16)total_nframe;
+    for (i = 0; i < nframe; i++)
+        traceback->frames[i] = frames[i];
+
+    /* Probe again: tb_reserve() may have rehashed the set. */
+    slot = tb_set_probe(store->tb_set, store->tb_set_capacity, hash, frames, nframe,
+                        total_nframe);
+    assert(*slot == NULL);
+    *slot = traceback;
+    store->tb_vec[store->tb_count++] = traceback;
+    store->tb_bytes += alloc_bytes(bytes);
+    return traceback;
+}
+
+/* Returns 0, or -1 on out of memory (growing the table of domain) with counters and traces
+ * unchanged. */
+int
+tm_store_add(TmStore *store, guint domain, guintptr ptr, gsize size,
+             const TmTraceback *traceback)
+{
+    guint32 tb = tb_ref(store, traceback);
+    TraceTable *table = store_table_create(store, domain);
+    TraceEntry *entry = NULL;
+
+    if (G_UNLIKELY(table == NULL))
+        return -1;
+    if (G_LIKELY(table->capacity != 0))
+        entry = table_probe(table, ptr);
+    if (entry != NULL && entry->tb != 0) {
+        /* Replace the trace of a block that was never seen freed. */
+        gsize old_size = table_entry_size(table, entry);
+        assert(store->traced >= old_size);
+        store->traced -= old_size;
+    }
+    else {
+        if (G_UNLIKELY(entry == NULL || table_over_limit(table->capacity, table->count + 1))) {
+            gsize capacity = MAX(table->capacity * 2, (gsize)TABLE_MIN_CAPACITY);
+            if (table_resize(store, table, capacity) < 0)
+                return -1;
+            entry = table_probe(table, ptr);
+        }
+        entry->ptr = ptr;
+        table->count++;
+        store->count++;
+    }
+    table_entry_set_size(table, entry, size);
+    entry->tb = tb;
+    store->traced += size;
+    if (store->traced > store->peak)
+        store->peak = store->traced;
+    return 0;
+}
+
+/* Returns TRUE and the size if ptr had a trace in domain, else FALSE. Never fails: the table
+ * may shrink, and if that fails it keeps its capacity. */
+gboolean
+tm_store_remove(TmStore *store, guint domain, guintptr ptr, gsize *size)
+{
+    TraceTable *table = store_table(store, domain);
+    TraceEntry *entry;
+    gsize old_size;
+
+    if (G_UNLIKELY(table == NULL))
+        return FALSE;
+    entry = table_lookup(table, ptr);
+    if (entry == NULL)
+        return FALSE;
+    old_size = table_entry_size(table, entry);
+    table_delete(table, entry);
+    assert(store->count > 0 && store->traced >= old_size);
+    store->count--;
+    store->traced -= old_size;
+    table_maybe_shrink(store, table);
+    if (size != NULL)
+        *size = old_size;
+    return TRUE;
+}
+
+/* Returns 1 if moved, 0 if old_ptr had no trace. A trace already at new_ptr is replaced.
+ * Needs no allocation (the old slot is freed before the new one is taken), so it does not
+ * return -1 today; a big size may still allocate in its glib side table, which aborts on out
+ * of memory. */
+int
+tm_store_move(TmStore *store, guint domain, guintptr old_ptr, guintptr new_ptr,
+              gsize new_size)
+{
+    TraceTable *table = store_table(store, domain);
+    TraceEntry *entry;
+    gsize old_size;
+    guint32 tb;
+
+    if (table == NULL)
+        return 0;
+    entry = table_lookup(table, old_ptr);
+    if (entry == NULL)
+        return 0;
+    old_size = table_entry_size(table, entry);
+    assert(store->traced >= old_size);
+    store->traced -= old_size;
+    if (old_ptr != new_ptr) {
+        tb = entry->tb;
+        table_delete(table, entry);
+        store->count--;
+        entry = table_probe(table, new_ptr);
+        if (entry->tb != 0) {
+            gsize replaced = table_entry_size(table, entry);
+            assert(store->traced >= replaced);
+            store->traced -= replaced;
+        }
+        else {
+            entry->ptr = new_ptr;
+            table->count++;
+            store->count++;
+        }
+        entry->tb = tb;
+    }
+    table_entry_set_size(table, entry, new_size);
+    store->traced += new_size;
+    if (store->traced > store->peak)
+        store->peak = store->traced;
+    return 1;
+}
+
+/* Returns the trace of ptr in domain, stored in the store (valid until the next change), or
+ * NULL. */
+const TmTrace *
+tm_store_get(TmStore *store, guint domain, guintptr ptr)
+{
+    TraceTable *table = store_table(store, domain);
+    TraceEntry *entry;
+
+    if (table == NULL)
+        return NULL;
+    entry = table_lookup(table, ptr);
+    if (entry == NULL)
+        return NULL;
+    store->get_result.domain = domain;
+    store->get_result.size = table_entry_size(table, entry);
+    store->get_result.traceback = tb_deref(store, entry->tb);
+    return &store->get_result;
+}
+
+gsize
+tm_store_traced(const TmStore *store)
+{
+    return store->traced;
+}
+
+gsize
+tm_store_peak(const TmStore *store)
+{
+    return store->peak;
+}
+
+gsize
+tm_store_count(const TmStore *store)
+{
+    return store->count;
+}
+
+void
+tm_store_reset_peak(TmStore *store)
+{
+    store->peak = store->traced;
+}
+
+/* An estimate from what the store allocated: table capacities (not just entries), traceback
+ * allocations with their malloc overhead, glib hash tables from their sizes. */
+gsize
+tm_store_memory(const TmStore *store)
+{
+    gsize bytes = alloc_bytes(sizeof(TmStore));
+
+    bytes += store->slot_bytes;
+    bytes += ghash_bytes(store->traces.big, FALSE);
+    if (store->domains != NULL) {
+        GHashTableIter iter;
+        gpointer value;
+
+        bytes += ghash_bytes(store->domains, FALSE);
+        g_hash_table_iter_init(&iter, store->domains);
+        while (g_hash_table_iter_next(&iter, NULL, &value)) {
+            bytes += alloc_bytes(sizeof(TraceTable));
+            bytes += ghash_bytes(((TraceTable *)value)->big, FALSE);
+        }
+    }
+    bytes += (store->tb_set_capacity + store->tb_vec_capacity) * sizeof(TmTraceback *);
+    bytes += store->tb_bytes;
+    bytes += ghash_bytes(store->filenames, TRUE);
+    return bytes;
+}
+
+guint
+tm_store_traceback_count(const TmStore *store)
+{
+    return store->tb_count;
+}
+
+guint
+tm_store_filename_count(const TmStore *store)
+{
+    return g_hash_table_size(store->filenames);
+}
+
+/* Visit the live entries of one table; FALSE if func asked to stop. */
+static gboolean
+table_foreach(TmStore *store, guint domain, const TraceTable *table, TmTraceFunc func,
+              gpointer user_data)
+{
+    TmTrace trace;
+    gsize i;
+
+    trace.domain = domain;
+    for (i = 0; i < table->capacity; i++) {
+        const TraceEntry *entry = &table->slots[i];
+        if (entry->tb == 0)
+            continue;
+        trace.size = table_entry_size(table, entry);
+        trace.traceback = tb_deref(store, entry->tb);
+        if (!func(entry->ptr, &trace, user_data))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* Visits the default domain first, then the others in glib's order. */
+void
+tm_store_foreach(TmStore *store, TmTraceFunc func, gpointer user_data)
+{
+    GHashTableIter iter;
+    gpointer key, value;
+
+    if (!table_foreach(store, TM_DEFAULT_DOMAIN, &store->traces, func, user_data))
+        return;
+    if (store->domains == NULL)
+        return;
+    g_hash_table_iter_init(&iter, store->domains);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        if (!table_foreach(store, GPOINTER_TO_UINT(key), value, func, user_data))
+            return;
+    }
+}
