@@ -1,0 +1,713 @@
+/* The tracing engine: PEP 445 allocator hooks, traceback capture, export to Python.
+ *
+ * Never trace ourselves:
+ *   - tm_reentrant is set while a hook runs; a hook entered while it is set (pymalloc falling
+ *     back to the hooked RAW domain, an allocation made by code we call) goes straight to the
+ *     original allocator and never takes tm_lock.
+ *   - All of the engine's own memory comes from glib, i.e. the system allocator.
+ *   - Nothing in a hook creates a Python object or touches the error indicator.
+ *   - No Python object is created, and no reference dropped, while tm_lock is held: either
+ *     could re-enter the allocator and deadlock on tm_lock.
+ */
+#include "hooks.h"
+
+#include <pthread.h>
+#include <string.h>
+
+/* Set while the calling thread runs inside a hook. */
+static __thread int tm_reentrant __attribute__((tls_model("initial-exec")));
+
+/* The allocators that were installed before ours. Written by tm_engine_start() with the GIL
+ * held, before the hooks are installed. Never cleared: a RAW hook still running in a thread
+ * without the GIL after tm_engine_stop() keeps valid allocators to call. */
+static PyMemAllocatorEx tm_orig_raw, tm_orig_mem, tm_orig_obj;
+
+/* The table lock: every hook takes it around the store. A static GMutex needs no init. */
+static GMutex tm_lock;
+
+/* Protected by tm_lock (and only written with the GIL held too). */
+static TmStore *tm_store;     /* NULL unless tracing */
+static gboolean tm_tracing;   /* TRUE between start and stop */
+static guint64 tm_lost;       /* traces not recorded for lack of memory */
+
+/* Protected by the GIL. */
+static guint tm_nframe = 1;   /* traceback limit */
+static TmFrame *tm_frames;    /* capture buffer of tm_nframe frames, used by hooks under the GIL */
+static gboolean tm_fork_handlers;
+static PyObject *tm_unknown;  /* "<unknown>", strong reference */
+
+/* ------------------------------------------------------------------ filenames */
+
+/* The store calls this when it forgets a filename. The store is never freed or cleared while
+ * it is reachable from the hooks, only after it was detached under tm_lock; so the lock is
+ * not held here and dropping the reference may free memory through the hooks. GIL held. */
+static void
+tm_filename_release(gconstpointer filename, gpointer user_data)
+{
+    (void)user_data;
+    Py_DECREF((PyObject *)filename);
+}
+
+/* ------------------------------------------------------------------ capture */
+
+/* Fill tm_frames with at most tm_nframe frames of the current thread, most recent first.
+ * GIL held. Returns the number stored; *total receives the depth of the whole stack. */
+static guint
+tm_capture(guint *total)
+{
+    TmPyFrame *frame = tm_frame_current(tm_tstate_current());
+    guint n = 0, depth = 0;
+
+    for (; frame != NULL; frame = tm_frame_back(frame)) {
+        if (n < tm_nframe) {
+            int lineno = tm_frame_lineno(frame);
+            tm_frames[n].filename = tm_frame_filename(frame);
+            tm_frames[n].lineno = lineno > 0 ? (guint)lineno : 0;
+            n++;
+        }
+        if (depth < TM_MAX_NFRAME)
+            depth++;
+    }
+    *total = depth;
+    return n;
+}
+
+/* Intern the captured frames and record the block. tm_lock held; GIL held if frames were
+ * captured (nframe > 0). A newly interned traceback brings its filenames into the store,
+ * which then holds a reference on each new one (Py_INCREF allocates nothing). */
+static void
+tm_add_locked(void *ptr, size_t size, guint nframe, guint total)
+{
+    const TmTraceback *tb;
+    guint before = tm_store_traceback_count(tm_store);
+
+    tb = tm_store_intern_traceback(tm_store, tm_frames, nframe, total);
+    if (tb != NULL && tm_store_traceback_count(tm_store) != before) {
+        for (guint i = 0; i < tb->nframe; i++) {
+            gconstpointer filename = tb->frames[i].filename;
+            if (filename != NULL && tm_store_intern_filename(tm_store, filename) == 1)
+                Py_INCREF((PyObject *)filename);
+        }
+    }
+    if (tb == NULL || tm_store_add(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr, size, tb) < 0) {
+        /* Out of memory: the block goes untraced, and a stale trace at the same address
+         * must not survive. */
+        tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr, NULL);
+        tm_lost++;
+    }
+}
+
+static void
+tm_trace_alloc(void *ptr, size_t size, gboolean gil)
+{
+    guint nframe = 0, total = 0;
+
+    if (gil)
+        nframe = tm_capture(&total);
+    g_mutex_lock(&tm_lock);
+    if (tm_tracing)
+        tm_add_locked(ptr, size, nframe, total);
+    g_mutex_unlock(&tm_lock);
+}
+
+/* ------------------------------------------------------------------ hooks */
+
+static void *
+tm_alloc_common(PyMemAllocatorEx *alloc, gboolean gil, size_t nelem, size_t elsize,
+                gboolean zero)
+{
+    void *ptr;
+
+    if (tm_reentrant)
+        return zero ? alloc->calloc(alloc->ctx, nelem, elsize)
+                    : alloc->malloc(alloc->ctx, elsize);
+    tm_reentrant = 1;
+    ptr = zero ? alloc->calloc(alloc->ctx, nelem, elsize) : alloc->malloc(alloc->ctx, elsize);
+    if (ptr != NULL)
+        tm_trace_alloc(ptr, zero ? nelem * elsize : elsize, gil);
+    tm_reentrant = 0;
+    if (gil)
+        tm_timer_poll();
+    return ptr;
+}
+
+static void *
+tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
+{
+    void *ptr2;
+    guint nframe = 0, total = 0;
+
+    if (tm_reentrant)
+        return alloc->realloc(alloc->ctx, ptr, size);
+    if (ptr == NULL)
+        return tm_alloc_common(alloc, gil, 1, size, FALSE);
+    tm_reentrant = 1;
+    if (gil)
+        nframe = tm_capture(&total);
+    /* Hold the lock across the realloc: once it moved the block, the old address may be
+     * handed to a RAW allocation in a thread without the GIL, whose trace must not be the
+     * one we then remove. */
+    g_mutex_lock(&tm_lock);
+    ptr2 = alloc->realloc(alloc->ctx, ptr, size);
+    if (ptr2 != NULL && tm_tracing) {
+        if (ptr2 != ptr)
+            tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr, NULL);
+        /* As the stock tracemalloc does, the block is charged to the line that resized it. */
+        tm_add_locked(ptr2, size, nframe, total);
+    }
+    g_mutex_unlock(&tm_lock);
+    tm_reentrant = 0;
+    if (gil)
+        tm_timer_poll();
+    return ptr2;
+}
+
+static void
+tm_free_common(PyMemAllocatorEx *alloc, void *ptr)
+{
+    if (tm_reentrant || ptr == NULL) {
+        alloc->free(alloc->ctx, ptr);
+        return;
+    }
+    tm_reentrant = 1;
+    /* Remove before freeing: after the free, another thread may get the same address. */
+    g_mutex_lock(&tm_lock);
+    if (tm_tracing)
+        tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr, NULL);
+    g_mutex_unlock(&tm_lock);
+    alloc->free(alloc->ctx, ptr);
+    tm_reentrant = 0;
+}
+
+/* MEM and OBJ: always called with the GIL held (PEP 445). ctx is the original allocator. */
+static void *
+tm_malloc_gil(void *ctx, size_t size)
+{
+    return tm_alloc_common(ctx, TRUE, 1, size, FALSE);
+}
+
+static void *
+tm_calloc_gil(void *ctx, size_t nelem, size_t elsize)
+{
+    return tm_alloc_common(ctx, TRUE, nelem, elsize, TRUE);
+}
+
+static void *
+tm_realloc_gil(void *ctx, void *ptr, size_t size)
+{
+    return tm_realloc_common(ctx, TRUE, ptr, size);
+}
+
+static void
+tm_free_any(void *ctx, void *ptr)
+{
+    tm_free_common(ctx, ptr);
+}
+
+/* RAW: may be called without the GIL. Without it the Python frames of the thread cannot be
+ * read safely, so the trace gets the empty traceback ("<unknown>"). */
+static void *
+tm_malloc_raw(void *ctx, size_t size)
+{
+    return tm_alloc_common(ctx, tm_gil_held(), 1, size, FALSE);
+}
+
+static void *
+tm_calloc_raw(void *ctx, size_t nelem, size_t elsize)
+{
+    return tm_alloc_common(ctx, tm_gil_held(), nelem, elsize, TRUE);
+}
+
+static void *
+tm_realloc_raw(void *ctx, void *ptr, size_t size)
+{
+    return tm_realloc_common(ctx, tm_gil_held(), ptr, size);
+}
+
+/* ------------------------------------------------------------------ fork */
+
+static void
+tm_fork_prepare(void)
+{
+    g_mutex_lock(&tm_lock);
+}
+
+static void
+tm_fork_parent(void)
+{
+    g_mutex_unlock(&tm_lock);
+}
+
+/* Only the forking thread survives in the child; it held tm_lock across fork(), so the
+ * tables it inherits are consistent. */
+static void
+tm_fork_child(void)
+{
+    g_mutex_unlock(&tm_lock);
+}
+
+/* ------------------------------------------------------------------ control */
+
+int
+tm_engine_init(void)
+{
+    if (tm_unknown == NULL) {
+        tm_unknown = TmStr_InternFromString("<unknown>");
+        if (tm_unknown == NULL)
+            return -1;
+    }
+    if (!tm_fork_handlers) {
+        if (pthread_atfork(tm_fork_prepare, tm_fork_parent, tm_fork_child) != 0) {
+            PyErr_SetString(PyExc_RuntimeError, "cannot register the fork handlers");
+            return -1;
+        }
+        tm_fork_handlers = TRUE;
+    }
+    return 0;
+}
+
+int
+tm_engine_start(guint nframe)
+{
+    TmFrame *frames;
+    TmStore *store;
+    PyMemAllocatorEx raw = { &tm_orig_raw, tm_malloc_raw, tm_calloc_raw, tm_realloc_raw,
+                             tm_free_any };
+    PyMemAllocatorEx mem = { &tm_orig_mem, tm_malloc_gil, tm_calloc_gil, tm_realloc_gil,
+                             tm_free_any };
+    PyMemAllocatorEx obj = { &tm_orig_obj, tm_malloc_gil, tm_calloc_gil, tm_realloc_gil,
+                             tm_free_any };
+
+    if (nframe < 1 || nframe > TM_MAX_NFRAME) {
+        PyErr_Format(PyExc_ValueError, "the number of frames must be in range [1; %d]",
+                     TM_MAX_NFRAME);
+        return -1;
+    }
+    /* The hooks use tm_frames with the GIL held, as we do: swapping it is safe. */
+    frames = g_try_new0(TmFrame, nframe);
+    if (frames == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (tm_tracing) {
+        g_free(tm_frames);
+        tm_frames = frames;
+        tm_nframe = nframe;
+        return 0;
+    }
+    store = tm_store_new(tm_filename_release, NULL);
+    if (store == NULL) {
+        g_free(frames);
+        PyErr_NoMemory();
+        return -1;
+    }
+    g_free(tm_frames);
+    tm_frames = frames;
+    tm_nframe = nframe;
+
+    g_mutex_lock(&tm_lock);
+    tm_store = store;
+    tm_tracing = TRUE;
+    tm_lost = 0;
+    g_mutex_unlock(&tm_lock);
+
+    PyMem_GetAllocator(PYMEM_DOMAIN_RAW, &tm_orig_raw);
+    PyMem_GetAllocator(PYMEM_DOMAIN_MEM, &tm_orig_mem);
+    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &tm_orig_obj);
+    PyMem_SetAllocator(PYMEM_DOMAIN_RAW, &raw);
+    PyMem_SetAllocator(PYMEM_DOMAIN_MEM, &mem);
+    PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &obj);
+    return 0;
+}
+
+/* Detach the store from the hooks. tm_lock not held. The caller frees the result. */
+static TmStore *
+tm_detach_store(TmStore *replacement)
+{
+    TmStore *old;
+
+    g_mutex_lock(&tm_lock);
+    old = tm_store;
+    tm_store = replacement;
+    tm_tracing = replacement != NULL;
+    g_mutex_unlock(&tm_lock);
+    return old;
+}
+
+void
+tm_engine_stop(void)
+{
+    if (!tm_tracing)
+        return;
+    PyMem_SetAllocator(PYMEM_DOMAIN_RAW, &tm_orig_raw);
+    PyMem_SetAllocator(PYMEM_DOMAIN_MEM, &tm_orig_mem);
+    PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &tm_orig_obj);
+    /* Outside the lock: freeing drops the filename references. */
+    tm_store_free(tm_detach_store(NULL));
+    g_free(tm_frames);
+    tm_frames = NULL;
+}
+
+gboolean
+tm_engine_is_tracing(void)
+{
+    return tm_tracing;
+}
+
+guint
+tm_engine_traceback_limit(void)
+{
+    return tm_nframe;
+}
+
+void
+tm_engine_clear(void)
+{
+    TmStore *fresh;
+
+    if (!tm_tracing)
+        return;
+    fresh = tm_store_new(tm_filename_release, NULL);
+    if (fresh == NULL) {
+        /* Fall back to clearing in place, which needs no memory; drop the references after
+         * the hooks lost sight of them. */
+        TmStore *old = tm_detach_store(NULL);
+        tm_store_clear(old);
+        tm_detach_store(old);
+        return;
+    }
+    tm_store_free(tm_detach_store(fresh));
+}
+
+void
+tm_engine_traced_memory(gsize *current, gsize *peak)
+{
+    g_mutex_lock(&tm_lock);
+    *current = tm_store != NULL ? tm_store_traced(tm_store) : 0;
+    *peak = tm_store != NULL ? tm_store_peak(tm_store) : 0;
+    g_mutex_unlock(&tm_lock);
+}
+
+void
+tm_engine_reset_peak(void)
+{
+    g_mutex_lock(&tm_lock);
+    if (tm_store != NULL)
+        tm_store_reset_peak(tm_store);
+    g_mutex_unlock(&tm_lock);
+}
+
+gsize
+tm_engine_memory(void)
+{
+    gsize size = 0;
+
+    g_mutex_lock(&tm_lock);
+    if (tm_store != NULL)
+        size = tm_store_memory(tm_store) + tm_nframe * sizeof(TmFrame);
+    g_mutex_unlock(&tm_lock);
+    return size;
+}
+
+/* ------------------------------------------------------------------ export */
+
+/* A private copy of a traceback whose filenames we hold references on, so that it survives a
+ * clear_traces() run by code (a finaliser) triggered while we build Python objects. */
+static TmTraceback *
+tm_traceback_copy(const TmTraceback *tb)
+{
+    gsize size = sizeof(TmTraceback) + tb->nframe * sizeof(TmFrame);
+    TmTraceback *copy = g_try_malloc(size);
+
+    if (copy == NULL)
+        return NULL;
+    memcpy(copy, tb, size);
+    for (guint i = 0; i < copy->nframe; i++)
+        Py_XINCREF((PyObject *)copy->frames[i].filename);
+    return copy;
+}
+
+/* Drop a copy. GIL held, tm_lock not held. */
+static void
+tm_traceback_copy_free(gpointer data)
+{
+    TmTraceback *copy = data;
+
+    for (guint i = 0; i < copy->nframe; i++)
+        Py_XDECREF((PyObject *)copy->frames[i].filename);
+    g_free(copy);
+}
+
+static PyObject *
+tm_filename_object(gconstpointer filename)
+{
+    PyObject *obj = filename != NULL ? (PyObject *)filename : tm_unknown;
+    Py_INCREF(obj);
+    return obj;
+}
+
+static PyObject *
+tm_frame_to_python(const TmFrame *frame)
+{
+    return Py_BuildValue("(NI)", tm_filename_object(frame->filename), frame->lineno);
+}
+
+static PyObject *
+tm_traceback_to_python(const TmTraceback *tb)
+{
+    PyObject *tuple, *frame;
+    TmFrame unknown = { NULL, 0 };
+
+    if (tb->nframe == 0) {
+        frame = tm_frame_to_python(&unknown);
+        if (frame == NULL)
+            return NULL;
+        return Py_BuildValue("(N)", frame);
+    }
+    tuple = PyTuple_New(tb->nframe);
+    if (tuple == NULL)
+        return NULL;
+    for (guint i = 0; i < tb->nframe; i++) {
+        frame = tm_frame_to_python(&tb->frames[i]);
+        if (frame == NULL) {
+            Py_DECREF(tuple);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(tuple, i, frame);
+    }
+    return tuple;
+}
+
+PyObject *
+tm_engine_object_traceback(PyObject *obj)
+{
+    TmTraceback *copy = NULL;
+    const TmTrace *trace;
+    PyObject *result;
+
+    g_mutex_lock(&tm_lock);
+    if (tm_store != NULL) {
+        trace = tm_store_get(tm_store, TM_DEFAULT_DOMAIN, (guintptr)tm_object_block(obj));
+        if (trace != NULL)
+            copy = tm_traceback_copy(trace->traceback);
+        if (trace != NULL && copy == NULL) {
+            g_mutex_unlock(&tm_lock);
+            return PyErr_NoMemory();
+        }
+    }
+    g_mutex_unlock(&tm_lock);
+    if (copy == NULL)
+        Py_RETURN_NONE;
+    result = tm_traceback_to_python(copy);
+    tm_traceback_copy_free(copy);
+    return result;
+}
+
+typedef struct {
+    guint domain;
+    gsize size;
+    guint tb_index;
+} TmTraceCopy;
+
+typedef struct {
+    GArray *traces;         /* of TmTraceCopy */
+    GPtrArray *tracebacks;  /* of TmTraceback copies, owned */
+    GHashTable *tb_index;   /* store traceback -> index + 1 in tracebacks */
+    gboolean failed;
+} TmTracesExport;
+
+static gboolean
+tm_export_trace(guintptr ptr, const TmTrace *trace, gpointer user_data)
+{
+    TmTracesExport *ex = user_data;
+    TmTraceCopy item;
+    guint index;
+
+    (void)ptr;
+    index = GPOINTER_TO_UINT(g_hash_table_lookup(ex->tb_index, trace->traceback));
+    if (index == 0) {
+        TmTraceback *copy = tm_traceback_copy(trace->traceback);
+        if (copy == NULL) {
+            ex->failed = TRUE;
+            return FALSE;
+        }
+        g_ptr_array_add(ex->tracebacks, copy);
+        index = ex->tracebacks->len;
+        g_hash_table_insert(ex->tb_index, (gpointer)trace->traceback, GUINT_TO_POINTER(index));
+    }
+    item.domain = trace->domain;
+    item.size = trace->size;
+    item.tb_index = index - 1;
+    g_array_append_val(ex->traces, item);
+    return TRUE;
+}
+
+PyObject *
+tm_engine_traces(void)
+{
+    TmTracesExport ex = { NULL, NULL, NULL, FALSE };
+    PyObject *list = NULL, *tbs = NULL;
+
+    ex.traces = g_array_new(FALSE, FALSE, sizeof(TmTraceCopy));
+    ex.tracebacks = g_ptr_array_new_with_free_func(tm_traceback_copy_free);
+    ex.tb_index = g_hash_table_new(g_direct_hash, g_direct_equal);
+    g_mutex_lock(&tm_lock);
+    if (tm_store != NULL)
+        tm_store_foreach(tm_store, tm_export_trace, &ex);
+    g_mutex_unlock(&tm_lock);
+    g_hash_table_destroy(ex.tb_index);
+    if (ex.failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+
+    tbs = PyTuple_New(ex.tracebacks->len);
+    if (tbs == NULL)
+        goto done;
+    for (guint i = 0; i < ex.tracebacks->len; i++) {
+        PyObject *tb = tm_traceback_to_python(g_ptr_array_index(ex.tracebacks, i));
+        if (tb == NULL)
+            goto done;
+        PyTuple_SET_ITEM(tbs, i, tb);
+    }
+    list = PyList_New(ex.traces->len);
+    if (list == NULL)
+        goto done;
+    for (guint i = 0; i < ex.traces->len; i++) {
+        TmTraceCopy *item = &g_array_index(ex.traces, TmTraceCopy, i);
+        const TmTraceback *tb = g_ptr_array_index(ex.tracebacks, item->tb_index);
+        PyObject *tuple = Py_BuildValue("(InOI)", item->domain, (Py_ssize_t)item->size,
+                                        PyTuple_GET_ITEM(tbs, item->tb_index),
+                                        (unsigned int)tb->total_nframe);
+        if (tuple == NULL) {
+            Py_CLEAR(list);
+            goto done;
+        }
+        PyList_SET_ITEM(list, i, tuple);
+    }
+
+done:
+    Py_XDECREF(tbs);
+    g_array_free(ex.traces, TRUE);
+    g_ptr_array_free(ex.tracebacks, TRUE);
+    return list;
+}
+
+/* Statistics grouped by the most recent frame, summed under the lock in C. */
+typedef struct {
+    gconstpointer filename;
+    guint lineno;
+    gsize size;
+    gsize count;
+} TmLineStat;
+
+static guint
+tm_line_hash(gconstpointer key)
+{
+    const TmLineStat *stat = key;
+    return g_direct_hash(stat->filename) ^ (stat->lineno * 2654435761u);
+}
+
+static gboolean
+tm_line_equal(gconstpointer a, gconstpointer b)
+{
+    const TmLineStat *x = a, *y = b;
+    return x->filename == y->filename && x->lineno == y->lineno;
+}
+
+typedef struct {
+    GHashTable *lines;  /* TmLineStat set, owned */
+    gboolean failed;
+} TmStatsExport;
+
+static gboolean
+tm_export_stat(guintptr ptr, const TmTrace *trace, gpointer user_data)
+{
+    TmStatsExport *ex = user_data;
+    TmLineStat key = { NULL, 0, 0, 0 }, *stat;
+
+    (void)ptr;
+    if (trace->traceback->nframe > 0) {
+        key.filename = trace->traceback->frames[0].filename;
+        key.lineno = trace->traceback->frames[0].lineno;
+    }
+    stat = g_hash_table_lookup(ex->lines, &key);
+    if (stat == NULL) {
+        stat = g_try_new(TmLineStat, 1);
+        if (stat == NULL) {
+            ex->failed = TRUE;
+            return FALSE;
+        }
+        *stat = key;
+        Py_XINCREF((PyObject *)stat->filename);
+        g_hash_table_add(ex->lines, stat);
+    }
+    stat->size += trace->size;
+    stat->count++;
+    return TRUE;
+}
+
+static void
+tm_line_stat_free(gpointer data)
+{
+    TmLineStat *stat = data;
+    Py_XDECREF((PyObject *)stat->filename);
+    g_free(stat);
+}
+
+PyObject *
+tm_engine_stats(void)
+{
+    TmStatsExport ex;
+    GHashTableIter iter;
+    gpointer key;
+    PyObject *result;
+
+    ex.lines = g_hash_table_new_full(tm_line_hash, tm_line_equal, tm_line_stat_free, NULL);
+    ex.failed = FALSE;
+    g_mutex_lock(&tm_lock);
+    if (tm_store != NULL)
+        tm_store_foreach(tm_store, tm_export_stat, &ex);
+    g_mutex_unlock(&tm_lock);
+    if (ex.failed) {
+        g_hash_table_destroy(ex.lines);
+        return PyErr_NoMemory();
+    }
+
+    result = PyDict_New();
+    if (result == NULL)
+        goto error;
+    g_hash_table_iter_init(&iter, ex.lines);
+    while (g_hash_table_iter_next(&iter, &key, NULL)) {
+        TmLineStat *stat = key;
+        PyObject *filename = tm_filename_object(stat->filename);
+        PyObject *lines = PyDict_GetItem(result, filename);  /* borrowed */
+        PyObject *lineno = NULL, *value = NULL;
+        int err = -1;
+
+        if (lines == NULL) {
+            lines = PyDict_New();
+            if (lines != NULL && PyDict_SetItem(result, filename, lines) < 0)
+                Py_CLEAR(lines);
+            Py_XDECREF(lines);  /* the dict holds it now */
+        }
+        if (lines != NULL) {
+            lineno = TmInt_FromLong(stat->lineno);
+            value = Py_BuildValue("(nn)", (Py_ssize_t)stat->size, (Py_ssize_t)stat->count);
+            if (lineno != NULL && value != NULL)
+                err = PyDict_SetItem(lines, lineno, value);
+        }
+        Py_DECREF(filename);
+        Py_XDECREF(lineno);
+        Py_XDECREF(value);
+        if (err < 0)
+            goto error;
+    }
+    g_hash_table_destroy(ex.lines);
+    return result;
+
+error:
+    Py_XDECREF(result);
+    g_hash_table_destroy(ex.lines);
+    return NULL;
+}

@@ -1,0 +1,231 @@
+/* The extension module tracemalloc._engine: argument parsing and plain return values only.
+ * The work is in hooks.c (tracing), store.c (tables) and timer.c (timers). */
+#include "hooks.h"
+#include "timer.h"
+
+#ifndef TM_PATCH_VARIANT
+#  define TM_PATCH_VARIANT "plain"
+#endif
+
+static PyObject *
+engine_start(PyObject *self, PyObject *args)
+{
+    Py_ssize_t nframe = 1;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "|n:start", &nframe))
+        return NULL;
+    if (nframe < 1 || nframe > TM_MAX_NFRAME)
+        return PyErr_Format(PyExc_ValueError, "the number of frames must be in range [1; %d]",
+                            TM_MAX_NFRAME);
+    if (tm_engine_start((guint)nframe) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+engine_stop(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    tm_timer_stop(0);
+    tm_engine_stop();
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+engine_is_tracing(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyBool_FromLong(tm_engine_is_tracing());
+}
+
+static PyObject *
+engine_clear_traces(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    tm_engine_clear();
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+engine_get_traceback_limit(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return TmInt_FromLong(tm_engine_traceback_limit());
+}
+
+static PyObject *
+engine_get_traced_memory(PyObject *self, PyObject *unused)
+{
+    gsize current, peak;
+
+    (void)self;
+    (void)unused;
+    tm_engine_traced_memory(&current, &peak);
+    return Py_BuildValue("(nn)", (Py_ssize_t)current, (Py_ssize_t)peak);
+}
+
+static PyObject *
+engine_reset_peak(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    tm_engine_reset_peak();
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+engine_get_tracemalloc_memory(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return Py_BuildValue("n", (Py_ssize_t)tm_engine_memory());
+}
+
+static PyObject *
+engine_get_object_traceback(PyObject *self, PyObject *obj)
+{
+    (void)self;
+    return tm_engine_object_traceback(obj);
+}
+
+static PyObject *
+engine_get_traces(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return tm_engine_traces();
+}
+
+static PyObject *
+engine_get_stats(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return tm_engine_stats();
+}
+
+static PyObject *
+engine_start_timer(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *keywords[] = { "delay", "func", "args", "kwargs", NULL };
+    double delay;
+    PyObject *func, *fargs = NULL, *fkwargs = Py_None;
+    long id;
+
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "dO|O!O:start_timer", keywords, &delay, &func,
+                                     &PyTuple_Type, &fargs, &fkwargs))
+        return NULL;
+    if (fkwargs != Py_None && !PyDict_Check(fkwargs)) {
+        PyErr_SetString(PyExc_TypeError, "kwargs must be a dict or None");
+        return NULL;
+    }
+    if (fargs == NULL) {
+        fargs = PyTuple_New(0);
+        if (fargs == NULL)
+            return NULL;
+    }
+    else {
+        Py_INCREF(fargs);
+    }
+    id = tm_timer_start(delay, func, fargs, fkwargs != Py_None ? fkwargs : NULL);
+    Py_DECREF(fargs);
+    if (id < 0)
+        return NULL;
+    return TmInt_FromLong(id);
+}
+
+static PyObject *
+engine_stop_timer(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *keywords[] = { "timer_id", NULL };
+    PyObject *id_obj = Py_None;
+    long id = 0;
+
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:stop_timer", keywords, &id_obj))
+        return NULL;
+    if (id_obj != Py_None) {
+        id = PyLong_AsLong(id_obj);
+        if (id == -1 && PyErr_Occurred())
+            return NULL;
+        if (id <= 0)
+            Py_RETURN_NONE;  /* never a timer id: nothing to stop */
+    }
+    tm_timer_stop(id);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef engine_methods[] = {
+    { "start", engine_start, METH_VARARGS, "start(nframe=1): start tracing." },
+    { "stop", engine_stop, METH_NOARGS, "stop(): stop tracing and every timer, free the traces." },
+    { "is_tracing", engine_is_tracing, METH_NOARGS, "is_tracing() -> bool" },
+    { "clear_traces", engine_clear_traces, METH_NOARGS, "clear_traces(): forget every trace." },
+    { "get_traceback_limit", engine_get_traceback_limit, METH_NOARGS,
+      "get_traceback_limit() -> int" },
+    { "get_traced_memory", engine_get_traced_memory, METH_NOARGS,
+      "get_traced_memory() -> (current, peak)" },
+    { "reset_peak", engine_reset_peak, METH_NOARGS, "reset_peak(): peak = current." },
+    { "get_tracemalloc_memory", engine_get_tracemalloc_memory, METH_NOARGS,
+      "get_tracemalloc_memory() -> bytes held by the engine" },
+    { "get_object_traceback", engine_get_object_traceback, METH_O,
+      "get_object_traceback(obj) -> ((filename, lineno), ...) or None" },
+    { "get_traces", engine_get_traces, METH_NOARGS,
+      "get_traces() -> [(domain, size, traceback, total_nframe), ...]" },
+    { "get_stats", engine_get_stats, METH_NOARGS,
+      "get_stats() -> {filename: {lineno: (size, count)}}" },
+    { "start_timer", (PyCFunction)(void (*)(void))engine_start_timer,
+      METH_VARARGS | METH_KEYWORDS,
+      "start_timer(delay, func, args=(), kwargs=None) -> timer id" },
+    { "stop_timer", (PyCFunction)(void (*)(void))engine_stop_timer,
+      METH_VARARGS | METH_KEYWORDS, "stop_timer(timer_id=None): stop one timer or all." },
+    { NULL, NULL, 0, NULL }
+};
+
+static int
+engine_add_constants(PyObject *module)
+{
+    if (PyModule_AddStringConstant(module, "PATCH_VARIANT", TM_PATCH_VARIANT) < 0)
+        return -1;
+    if (PyModule_AddIntConstant(module, "MAX_NFRAME", TM_MAX_NFRAME) < 0)
+        return -1;
+    return 0;
+}
+
+#ifdef TM_PY2
+PyMODINIT_FUNC
+init_engine(void)
+{
+    PyObject *module;
+
+    if (tm_engine_init() < 0)
+        return;
+    module = Py_InitModule3("_engine", engine_methods, "The pytracemalloc engine.");
+    if (module == NULL)
+        return;
+    engine_add_constants(module);
+}
+#else
+static struct PyModuleDef engine_module = {
+    PyModuleDef_HEAD_INIT, "_engine", "The pytracemalloc engine.", -1, engine_methods,
+    NULL, NULL, NULL, NULL
+};
+
+PyMODINIT_FUNC
+PyInit__engine(void)
+{
+    PyObject *module;
+
+    if (tm_engine_init() < 0)
+        return NULL;
+    module = PyModule_Create(&engine_module);
+    if (module != NULL && engine_add_constants(module) < 0)
+        Py_CLEAR(module);
+    return module;
+}
+#endif
