@@ -1,0 +1,896 @@
+/* GTest suite of the trace store (module/engine/store.c); no Python interpreter needed.
+ *
+ * Standalone build and run from the top of the tree, until the Makefile.am integration:
+ *
+ *   gcc -O2 -g -Wall -Wextra -Werror -std=gnu11 $(pkg-config --cflags glib-2.0) -Imodule/engine \
+ *       tests/c/test-store.c module/engine/store.c $(pkg-config --libs glib-2.0) \
+ *       -o /tmp/test-store && /tmp/test-store --tap
+ *
+ * Also worth running as
+ *   MALLOC_CHECK_=3 MALLOC_PERTURB_=165 /tmp/test-store --tap
+ *   valgrind --leak-check=full --error-exitcode=1 /tmp/test-store --tap
+ *
+ * The assertions are g_assert_cmp*() and g_assert_true(), which G_DISABLE_ASSERT does not
+ * compile out. */
+#include "store.h"
+
+#include <string.h>
+
+/* Filenames are opaque pointers for the store: the addresses of these strings. */
+static const char FILENAMES[][16] = {"a.py", "b.py", "c.py", "d.py", "e.py", "f.py", "g.py"};
+#define N_FILENAMES G_N_ELEMENTS(FILENAMES)
+
+/* Base of fake block addresses: 16-byte aligned, in the range of a 64-bit heap when possible. */
+#if GLIB_SIZEOF_VOID_P == 8
+#define BASE ((guintptr)G_GUINT64_CONSTANT(0x7f3a12340000))
+#else
+#define BASE ((guintptr)0x10000000u)
+#endif
+
+static TmStore *
+new_store(void)
+{
+    TmStore *store = tm_store_new(NULL, NULL);
+    gsize i;
+
+    g_assert_nonnull(store);
+    for (i = 0; i < N_FILENAMES; i++)
+        g_assert_cmpint(tm_store_intern_filename(store, FILENAMES[i]), ==, TRUE);
+    return store;
+}
+
+/* A one-frame traceback. */
+static const TmTraceback *
+tb1(TmStore *store, guint file, guint lineno)
+{
+    TmFrame frame = {FILENAMES[file % N_FILENAMES], lineno};
+    const TmTraceback *tb = tm_store_intern_traceback(store, &frame, 1, 1);
+
+    g_assert_nonnull(tb);
+    return tb;
+}
+
+static void
+assert_counters(TmStore *store, gsize traced, gsize count, gsize peak)
+{
+    g_assert_cmpuint(tm_store_traced(store), ==, traced);
+    g_assert_cmpuint(tm_store_count(store), ==, count);
+    g_assert_cmpuint(tm_store_peak(store), ==, peak);
+}
+
+static void
+test_add_get_remove(void)
+{
+    TmStore *store = new_store();
+    const TmTraceback *tb = tb1(store, 0, 10);
+    const TmTrace *trace;
+    gsize size = 0;
+
+    g_assert_null(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE));
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE, 100, tb), ==, 0);
+    trace = tm_store_get(store, TM_DEFAULT_DOMAIN, BASE);
+    g_assert_nonnull(trace);
+    g_assert_cmpuint(trace->domain, ==, TM_DEFAULT_DOMAIN);
+    g_assert_cmpuint(trace->size, ==, 100);
+    g_assert_true(trace->traceback == tb);
+    g_assert_null(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE + 16));
+    assert_counters(store, 100, 1, 100);
+
+    g_assert_true(tm_store_remove(store, TM_DEFAULT_DOMAIN, BASE, &size));
+    g_assert_cmpuint(size, ==, 100);
+    g_assert_null(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE));
+    assert_counters(store, 0, 0, 100);
+
+    /* Size 0 is a real trace (malloc(0) returns a unique pointer). */
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE, 0, tb), ==, 0);
+    trace = tm_store_get(store, TM_DEFAULT_DOMAIN, BASE);
+    g_assert_nonnull(trace);
+    g_assert_cmpuint(trace->size, ==, 0);
+    g_assert_cmpuint(tm_store_count(store), ==, 1);
+    size = 42;
+    g_assert_true(tm_store_remove(store, TM_DEFAULT_DOMAIN, BASE, &size));
+    g_assert_cmpuint(size, ==, 0);
+    /* The size pointer may be NULL. */
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE, 5, tb), ==, 0);
+    g_assert_true(tm_store_remove(store, TM_DEFAULT_DOMAIN, BASE, NULL));
+    assert_counters(store, 0, 0, 100);
+    tm_store_free(store);
+}
+
+static void
+test_replace(void)
+{
+    TmStore *store = new_store();
+    const TmTraceback *tb_a = tb1(store, 0, 1), *tb_b = tb1(store, 1, 2);
+    const TmTrace *trace;
+
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE, 100, tb_a), ==, 0);
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE + 16, 7, tb_a), ==, 0);
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE, 30, tb_b), ==, 0);
+    assert_counters(store, 37, 2, 107);
+    trace = tm_store_get(store, TM_DEFAULT_DOMAIN, BASE);
+    g_assert_nonnull(trace);
+    g_assert_cmpuint(trace->size, ==, 30);
+    g_assert_true(trace->traceback == tb_b);
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE, 500, tb_b), ==, 0);
+    assert_counters(store, 507, 2, 507);
+    tm_store_free(store);
+}
+
+static void
+test_move(void)
+{
+    TmStore *store = new_store();
+    const TmTraceback *tb_a = tb1(store, 0, 1), *tb_b = tb1(store, 1, 2);
+    const TmTrace *trace;
+
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE, 100, tb_a), ==, 0);
+
+    /* Shrink in place. */
+    g_assert_cmpint(tm_store_move(store, TM_DEFAULT_DOMAIN, BASE, BASE, 40), ==, 1);
+    assert_counters(store, 40, 1, 100);
+    trace = tm_store_get(store, TM_DEFAULT_DOMAIN, BASE);
+    g_assert_nonnull(trace);
+    g_assert_cmpuint(trace->size, ==, 40);
+    g_assert_true(trace->traceback == tb_a);
+
+    /* Move elsewhere: the traceback of the origin stays. */
+    g_assert_cmpint(tm_store_move(store, TM_DEFAULT_DOMAIN, BASE, BASE + 4096, 300), ==, 1);
+    assert_counters(store, 300, 1, 300);
+    g_assert_null(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE));
+    trace = tm_store_get(store, TM_DEFAULT_DOMAIN, BASE + 4096);
+    g_assert_nonnull(trace);
+    g_assert_cmpuint(trace->size, ==, 300);
+    g_assert_true(trace->traceback == tb_a);
+
+    /* Unknown old pointer: nothing changes. */
+    g_assert_cmpint(tm_store_move(store, TM_DEFAULT_DOMAIN, BASE, BASE + 32, 1), ==, 0);
+    g_assert_cmpint(tm_store_move(store, 5, BASE + 4096, BASE + 32, 1), ==, 0);
+    g_assert_null(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE + 32));
+    assert_counters(store, 300, 1, 300);
+
+    /* Move onto a stale trace: it is replaced. */
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE + 64, 1000, tb_b), ==, 0);
+    assert_counters(store, 1300, 2, 1300);
+    g_assert_cmpint(tm_store_move(store, TM_DEFAULT_DOMAIN, BASE + 4096, BASE + 64, 10), ==, 1);
+    assert_counters(store, 10, 1, 1300);
+    trace = tm_store_get(store, TM_DEFAULT_DOMAIN, BASE + 64);
+    g_assert_nonnull(trace);
+    g_assert_cmpuint(trace->size, ==, 10);
+    g_assert_true(trace->traceback == tb_a);
+    g_assert_null(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE + 4096));
+    tm_store_free(store);
+}
+
+static void
+test_remove_unknown(void)
+{
+    TmStore *store = new_store();
+    const TmTraceback *tb = tb1(store, 0, 1);
+    gsize size = 1234;
+
+    /* Empty store, default and never seen domains. */
+    g_assert_false(tm_store_remove(store, TM_DEFAULT_DOMAIN, BASE, &size));
+    g_assert_false(tm_store_remove(store, 3, BASE, &size));
+    g_assert_cmpuint(size, ==, 1234);
+
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE, 8, tb), ==, 0);
+    g_assert_false(tm_store_remove(store, TM_DEFAULT_DOMAIN, BASE + 16, &size));
+    g_assert_false(tm_store_remove(store, 3, BASE, &size));
+    g_assert_cmpuint(size, ==, 1234);
+    assert_counters(store, 8, 1, 8);
+    g_assert_true(tm_store_remove(store, TM_DEFAULT_DOMAIN, BASE, &size));
+    g_assert_false(tm_store_remove(store, TM_DEFAULT_DOMAIN, BASE, &size));
+    assert_counters(store, 0, 0, 8);
+    tm_store_free(store);
+}
+
+static void
+test_counters(void)
+{
+    TmStore *store = new_store();
+    const TmTraceback *tb = tb1(store, 0, 1);
+    guint i;
+
+    assert_counters(store, 0, 0, 0);
+    for (i = 0; i < 10; i++)
+        g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE + 16 * i, i + 1, tb), ==, 0);
+    assert_counters(store, 55, 10, 55);
+    for (i = 5; i < 10; i++)
+        g_assert_true(tm_store_remove(store, TM_DEFAULT_DOMAIN, BASE + 16 * i, NULL));
+    assert_counters(store, 15, 5, 55);
+
+    tm_store_reset_peak(store);
+    assert_counters(store, 15, 5, 15);
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE + 1024, 20, tb), ==, 0);
+    assert_counters(store, 35, 6, 35);
+    g_assert_true(tm_store_remove(store, TM_DEFAULT_DOMAIN, BASE + 1024, NULL));
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE + 1024, 5, tb), ==, 0);
+    assert_counters(store, 20, 6, 35);
+
+    /* Other domains count in the same counters. */
+    g_assert_cmpint(tm_store_add(store, 9, BASE, 100, tb), ==, 0);
+    assert_counters(store, 120, 7, 120);
+    g_assert_true(tm_store_remove(store, 9, BASE, NULL));
+    assert_counters(store, 20, 6, 120);
+    tm_store_free(store);
+}
+
+typedef struct {
+    GHashTable *released; /* filename -> number of release calls */
+} ReleaseLog;
+
+static void
+log_release(gconstpointer filename, gpointer user_data)
+{
+    ReleaseLog *log = user_data;
+    guint n = GPOINTER_TO_UINT(g_hash_table_lookup(log->released, filename));
+
+    g_hash_table_insert(log->released, (gpointer)filename, GUINT_TO_POINTER(n + 1));
+}
+
+static void
+test_clear(void)
+{
+    ReleaseLog log = {g_hash_table_new(g_direct_hash, g_direct_equal)};
+    TmStore *store = tm_store_new(log_release, &log);
+    const TmTraceback *tb;
+    gsize i;
+
+    for (i = 0; i < N_FILENAMES; i++)
+        g_assert_cmpint(tm_store_intern_filename(store, FILENAMES[i]), ==, TRUE);
+    /* Interning again does not make a second record (nor a second release). */
+    g_assert_cmpint(tm_store_intern_filename(store, FILENAMES[0]), ==, FALSE);
+    g_assert_cmpint(tm_store_intern_filename(store, NULL), ==, FALSE);
+    g_assert_cmpuint(tm_store_filename_count(store), ==, N_FILENAMES);
+
+    for (i = 0; i < 1000; i++) {
+        tb = tb1(store, (guint)i, (guint)i % 17);
+        g_assert_cmpint(tm_store_add(store, (guint)i % 3, BASE + 16 * i, 10, tb), ==, 0);
+    }
+    /* (i % 7, i % 17) takes 7 * 17 distinct values over 1000 consecutive i. */
+    g_assert_cmpuint(tm_store_traceback_count(store), ==, 7 * 17);
+    assert_counters(store, 10000, 1000, 10000);
+
+    tm_store_clear(store);
+    assert_counters(store, 0, 0, 0);
+    g_assert_cmpuint(tm_store_traceback_count(store), ==, 0);
+    g_assert_cmpuint(tm_store_filename_count(store), ==, 0);
+    g_assert_cmpuint(g_hash_table_size(log.released), ==, N_FILENAMES);
+    for (i = 0; i < N_FILENAMES; i++)
+        g_assert_cmpuint(GPOINTER_TO_UINT(g_hash_table_lookup(log.released, FILENAMES[i])), ==,
+                         1);
+    for (i = 0; i < 1000; i++)
+        g_assert_null(tm_store_get(store, (guint)i % 3, BASE + 16 * i));
+
+    /* The store is usable after clear; a filename is new again, released again by free. */
+    g_assert_cmpint(tm_store_intern_filename(store, FILENAMES[2]), ==, TRUE);
+    tb = tb1(store, 2, 5);
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE, 3, tb), ==, 0);
+    assert_counters(store, 3, 1, 3);
+    tm_store_clear(store);
+    tm_store_clear(store); /* Clearing an empty store is fine. */
+    g_assert_cmpuint(GPOINTER_TO_UINT(g_hash_table_lookup(log.released, FILENAMES[2])), ==, 2);
+
+    g_assert_cmpint(tm_store_intern_filename(store, FILENAMES[3]), ==, TRUE);
+    tm_store_free(store);
+    g_assert_cmpuint(GPOINTER_TO_UINT(g_hash_table_lookup(log.released, FILENAMES[3])), ==, 2);
+    g_assert_cmpuint(GPOINTER_TO_UINT(g_hash_table_lookup(log.released, FILENAMES[4])), ==, 1);
+    g_hash_table_unref(log.released);
+
+    tm_store_free(NULL);
+}
+
+static void
+test_traceback_intern(void)
+{
+    TmStore *store = new_store();
+    TmFrame frames[3], other[3];
+    const TmTraceback *tb, *tb2;
+
+    /* Fill the padding of one copy with garbage: it must not matter. */
+    memset(frames, 0, sizeof(frames));
+    memset(other, 0xA5, sizeof(other));
+    frames[0] = (TmFrame){FILENAMES[0], 10};
+    frames[1] = (TmFrame){FILENAMES[1], 20};
+    frames[2] = (TmFrame){NULL, 0};
+    memcpy(other, frames, sizeof(frames));
+    memset((char *)&other[1] + G_STRUCT_OFFSET(TmFrame, lineno) + sizeof(guint), 0x5A,
+           sizeof(TmFrame) - G_STRUCT_OFFSET(TmFrame, lineno) - sizeof(guint));
+
+    tb = tm_store_intern_traceback(store, frames, 3, 7);
+    g_assert_nonnull(tb);
+    g_assert_cmpuint(tb->nframe, ==, 3);
+    g_assert_cmpuint(tb->total_nframe, ==, 7);
+    g_assert_true(tb->frames[0].filename == FILENAMES[0]);
+    g_assert_cmpuint(tb->frames[0].lineno, ==, 10);
+    g_assert_true(tb->frames[1].filename == FILENAMES[1]);
+    g_assert_cmpuint(tb->frames[1].lineno, ==, 20);
+    g_assert_null(tb->frames[2].filename);
+    g_assert_cmpuint(tm_store_traceback_count(store), ==, 1);
+
+    /* Equal frames: the same pointer, nothing new. */
+    g_assert_true(tm_store_intern_traceback(store, other, 3, 7) == tb);
+    g_assert_cmpuint(tm_store_traceback_count(store), ==, 1);
+
+    /* Each difference makes another traceback. */
+    other[1].lineno = 21;
+    tb2 = tm_store_intern_traceback(store, other, 3, 7);
+    g_assert_true(tb2 != tb);
+    other[1].lineno = 20;
+    other[1].filename = FILENAMES[2];
+    g_assert_true(tm_store_intern_traceback(store, other, 3, 7) != tb);
+    other[1].filename = FILENAMES[1];
+    g_assert_true(tm_store_intern_traceback(store, other, 3, 7) == tb);
+    g_assert_true(tm_store_intern_traceback(store, other, 3, 8) != tb);
+    g_assert_true(tm_store_intern_traceback(store, other, 2, 7) != tb);
+    g_assert_cmpuint(tm_store_traceback_count(store), ==, 5);
+    g_assert_true(tm_store_intern_traceback(store, other, 3, 21) == tm_store_intern_traceback(
+                      store, other, 3, 21));
+    g_assert_true(tm_store_intern_traceback(store, frames, 3, 7) == tb);
+    g_assert_true(tb2 != tm_store_intern_traceback(store, frames, 3, 7));
+
+    /* total_nframe saturates at TM_MAX_NFRAME and is at least nframe. */
+    tb2 = tm_store_intern_traceback(store, frames, 2, 100000);
+    g_assert_cmpuint(tb2->total_nframe, ==, TM_MAX_NFRAME);
+    g_assert_true(tm_store_intern_traceback(store, frames, 2, TM_MAX_NFRAME) == tb2);
+    tb2 = tm_store_intern_traceback(store, frames, 2, 1);
+    g_assert_cmpuint(tb2->total_nframe, ==, 2);
+    g_assert_true(tm_store_intern_traceback(store, frames, 2, 2) == tb2);
+    tm_store_free(store);
+}
+
+static void
+test_traceback_many(void)
+{
+    /* Enough tracebacks to grow the set several times; all stay distinct and findable. */
+    TmStore *store = new_store();
+    const guint n = 20000;
+    const TmTraceback **tbs = g_new(const TmTraceback *, n);
+    TmFrame frames[2];
+    guint i;
+
+    for (i = 0; i < n; i++) {
+        frames[0] = (TmFrame){FILENAMES[i % N_FILENAMES], i};
+        frames[1] = (TmFrame){FILENAMES[0], i / 7};
+        tbs[i] = tm_store_intern_traceback(store, frames, 2, 2 + i % 3);
+        g_assert_nonnull(tbs[i]);
+    }
+    g_assert_cmpuint(tm_store_traceback_count(store), ==, n);
+    for (i = 0; i < n; i++) {
+        frames[0] = (TmFrame){FILENAMES[i % N_FILENAMES], i};
+        frames[1] = (TmFrame){FILENAMES[0], i / 7};
+        g_assert_true(tm_store_intern_traceback(store, frames, 2, 2 + i % 3) == tbs[i]);
+        g_assert_cmpuint(tbs[i]->frames[0].lineno, ==, i);
+    }
+    g_assert_cmpuint(tm_store_traceback_count(store), ==, n);
+    g_free(tbs);
+    tm_store_free(store);
+}
+
+static void
+test_traceback_empty(void)
+{
+    TmStore *store = new_store();
+    TmFrame frame = {FILENAMES[0], 1};
+    const TmTraceback *tb = tm_store_intern_traceback(store, NULL, 0, 0);
+    const TmTrace *trace;
+
+    g_assert_nonnull(tb);
+    g_assert_cmpuint(tb->nframe, ==, 0);
+    g_assert_cmpuint(tb->total_nframe, ==, 0);
+    g_assert_true(tm_store_intern_traceback(store, &frame, 0, 0) == tb);
+    g_assert_true(tm_store_intern_traceback(store, NULL, 0, 3) != tb);
+    g_assert_true(tm_store_intern_traceback(store, &frame, 1, 1) != tb);
+    g_assert_cmpuint(tm_store_traceback_count(store), ==, 3);
+
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE, 9, tb), ==, 0);
+    trace = tm_store_get(store, TM_DEFAULT_DOMAIN, BASE);
+    g_assert_nonnull(trace);
+    g_assert_true(trace->traceback == tb);
+    tm_store_free(store);
+}
+
+static void
+test_filenames(void)
+{
+    TmStore *store = tm_store_new(NULL, NULL);
+
+    g_assert_cmpuint(tm_store_filename_count(store), ==, 0);
+    g_assert_cmpint(tm_store_intern_filename(store, FILENAMES[0]), ==, TRUE);
+    g_assert_cmpint(tm_store_intern_filename(store, FILENAMES[0]), ==, FALSE);
+    g_assert_cmpint(tm_store_intern_filename(store, FILENAMES[1]), ==, TRUE);
+    g_assert_cmpint(tm_store_intern_filename(store, NULL), ==, FALSE);
+    g_assert_cmpuint(tm_store_filename_count(store), ==, 2);
+    tm_store_free(store);
+}
+
+static void
+test_domains(void)
+{
+    TmStore *store = new_store();
+    const TmTraceback *tb_a = tb1(store, 0, 1), *tb_b = tb1(store, 1, 1), *tb_c = tb1(store, 2, 1);
+    const TmTrace *trace;
+    gsize size;
+
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE, 1, tb_a), ==, 0);
+    g_assert_cmpint(tm_store_add(store, 1, BASE, 20, tb_b), ==, 0);
+    g_assert_cmpint(tm_store_add(store, G_MAXUINT, BASE, 300, tb_c), ==, 0);
+    /* Address 0 is a valid key for tracked blocks of other domains. */
+    g_assert_cmpint(tm_store_add(store, 1, 0, 4000, tb_c), ==, 0);
+    assert_counters(store, 4321, 4, 4321);
+
+    trace = tm_store_get(store, TM_DEFAULT_DOMAIN, BASE);
+    g_assert_nonnull(trace);
+    g_assert_cmpuint(trace->size, ==, 1);
+    g_assert_true(trace->traceback == tb_a);
+    trace = tm_store_get(store, 1, BASE);
+    g_assert_nonnull(trace);
+    g_assert_cmpuint(trace->domain, ==, 1);
+    g_assert_cmpuint(trace->size, ==, 20);
+    g_assert_true(trace->traceback == tb_b);
+    trace = tm_store_get(store, G_MAXUINT, BASE);
+    g_assert_nonnull(trace);
+    g_assert_cmpuint(trace->domain, ==, G_MAXUINT);
+    g_assert_cmpuint(trace->size, ==, 300);
+    trace = tm_store_get(store, 1, 0);
+    g_assert_nonnull(trace);
+    g_assert_cmpuint(trace->size, ==, 4000);
+    g_assert_null(tm_store_get(store, 2, BASE));
+    g_assert_null(tm_store_get(store, TM_DEFAULT_DOMAIN, 0));
+
+    /* A move stays in its domain. */
+    g_assert_cmpint(tm_store_move(store, 1, BASE, BASE + 16, 25), ==, 1);
+    g_assert_null(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE + 16));
+    g_assert_nonnull(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE));
+    assert_counters(store, 4326, 4, 4326);
+
+    g_assert_true(tm_store_remove(store, 1, BASE + 16, &size));
+    g_assert_cmpuint(size, ==, 25);
+    g_assert_true(tm_store_remove(store, 1, 0, &size));
+    g_assert_cmpuint(size, ==, 4000);
+    g_assert_nonnull(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE));
+    g_assert_nonnull(tm_store_get(store, G_MAXUINT, BASE));
+    assert_counters(store, 301, 2, 4326);
+    tm_store_free(store);
+}
+
+static void
+test_big_size(void)
+{
+    /* Sizes that do not fit the 32-bit size field of an entry. */
+    TmStore *store = new_store();
+    const TmTraceback *tb = tb1(store, 0, 1);
+    const gsize big = G_MAXSIZE / 4, big2 = G_MAXUINT32;
+    const TmTrace *trace;
+    gsize size;
+
+    if (sizeof(gsize) < 8) {
+        /* The sums below would overflow; and 32-bit sizes always fit an entry but one. */
+        g_test_skip("needs a 64-bit gsize");
+        tm_store_free(store);
+        return;
+    }
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE, big, tb), ==, 0);
+    g_assert_cmpint(tm_store_add(store, 4, BASE, big2, tb), ==, 0);
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE + 16, 10, tb), ==, 0);
+    assert_counters(store, big + big2 + 10, 3, big + big2 + 10);
+    trace = tm_store_get(store, TM_DEFAULT_DOMAIN, BASE);
+    g_assert_nonnull(trace);
+    g_assert_cmpuint(trace->size, ==, big);
+    trace = tm_store_get(store, 4, BASE);
+    g_assert_nonnull(trace);
+    g_assert_cmpuint(trace->size, ==, big2);
+
+    /* Big to small, small to big, big to big, in place and moved. */
+    g_assert_cmpint(tm_store_move(store, TM_DEFAULT_DOMAIN, BASE, BASE, 5), ==, 1);
+    g_assert_cmpuint(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE)->size, ==, 5);
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE, big2, tb), ==, 0);
+    g_assert_cmpint(tm_store_move(store, TM_DEFAULT_DOMAIN, BASE, BASE + 32, big), ==, 1);
+    g_assert_cmpuint(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE + 32)->size, ==, big);
+    g_assert_null(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE));
+    g_assert_cmpint(tm_store_move(store, TM_DEFAULT_DOMAIN, BASE + 32, BASE + 16, big2), ==, 1);
+    g_assert_cmpuint(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE + 16)->size, ==, big2);
+    g_assert_cmpint(tm_store_move(store, TM_DEFAULT_DOMAIN, BASE + 16, BASE + 48, 7), ==, 1);
+    g_assert_cmpuint(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE + 48)->size, ==, 7);
+    assert_counters(store, big2 + 7, 2, big + big2 + 10);
+
+    g_assert_true(tm_store_remove(store, 4, BASE, &size));
+    g_assert_cmpuint(size, ==, big2);
+    g_assert_true(tm_store_remove(store, TM_DEFAULT_DOMAIN, BASE + 48, &size));
+    g_assert_cmpuint(size, ==, 7);
+    assert_counters(store, 0, 0, big + big2 + 10);
+    tm_store_free(store);
+}
+
+/* Addresses of the growth test: aligned like malloc's, sequential or scattered. */
+static guintptr
+growth_address(guint i, gboolean scattered)
+{
+    if (scattered)
+        return BASE + (guintptr)(((guint64)i * 2654435761u) % G_GUINT64_CONSTANT(0x100000000)) * 16;
+    return BASE + (guintptr)i * 16;
+}
+
+static void
+growth_run(gboolean scattered)
+{
+    const guint n = 1000000;
+    TmStore *store = new_store();
+    const TmTraceback *tbs[8];
+    gsize baseline, grown, expected = 0, size;
+    guint i;
+
+    for (i = 0; i < G_N_ELEMENTS(tbs); i++)
+        tbs[i] = tb1(store, i, i);
+    baseline = tm_store_memory(store);
+    for (i = 0; i < n; i++) {
+        g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, growth_address(i, scattered),
+                                     i % 1000, tbs[i % 8]),
+                        ==, 0);
+        expected += i % 1000;
+    }
+    assert_counters(store, expected, n, expected);
+    grown = tm_store_memory(store);
+    /* At least a key per trace, and not more than 64 bytes per trace. */
+    g_assert_cmpuint(grown, >=, baseline + (gsize)n * sizeof(guintptr));
+    g_assert_cmpuint(grown, <=, baseline + (gsize)n * 64);
+
+    for (i = 0; i < n; i++) {
+        const TmTrace *trace = tm_store_get(store, TM_DEFAULT_DOMAIN, growth_address(i, scattered));
+        if (trace == NULL || trace->size != i % 1000 || trace->traceback != tbs[i % 8])
+            g_error("trace %u is wrong", i);
+    }
+    g_assert_null(tm_store_get(store, TM_DEFAULT_DOMAIN, growth_address(n, scattered)));
+
+    /* Remove every other one, check the rest, then remove them all. */
+    for (i = 0; i < n; i += 2) {
+        if (!tm_store_remove(store, TM_DEFAULT_DOMAIN, growth_address(i, scattered), &size)
+            || size != i % 1000)
+            g_error("remove %u failed", i);
+        expected -= size;
+    }
+    assert_counters(store, expected, n / 2, tm_store_peak(store));
+    for (i = 0; i < n; i++) {
+        const TmTrace *trace = tm_store_get(store, TM_DEFAULT_DOMAIN, growth_address(i, scattered));
+        if ((trace != NULL) != (i % 2 == 1))
+            g_error("trace %u: wrong presence after removing the even ones", i);
+    }
+    for (i = 1; i < n; i += 2) {
+        if (!tm_store_remove(store, TM_DEFAULT_DOMAIN, growth_address(i, scattered), &size)
+            || size != i % 1000)
+            g_error("remove %u failed", i);
+        expected -= size;
+    }
+    g_assert_cmpuint(expected, ==, 0);
+    assert_counters(store, 0, 0, tm_store_peak(store));
+    /* The table shrank back: only a small fraction of the grown memory is left. */
+    g_assert_cmpuint(tm_store_memory(store), <, baseline + 4096);
+    for (i = 0; i < n; i += 997)
+        g_assert_null(tm_store_get(store, TM_DEFAULT_DOMAIN, growth_address(i, scattered)));
+    tm_store_free(store);
+}
+
+static void
+test_growth_sequential(void)
+{
+    growth_run(FALSE);
+}
+
+static void
+test_growth_scattered(void)
+{
+    growth_run(TRUE);
+}
+
+typedef struct {
+    GHashTable *seen; /* "domain:ptr" -> number of visits */
+    guint visits;
+    guint stop_after; /* 0: never stop */
+} ForeachLog;
+
+static gboolean
+log_trace(guintptr ptr, const TmTrace *trace, gpointer user_data)
+{
+    ForeachLog *log = user_data;
+    gchar *key = g_strdup_printf("%u:%" G_GSIZE_MODIFIER "x", trace->domain, (gsize)ptr);
+    guint n = GPOINTER_TO_UINT(g_hash_table_lookup(log->seen, key));
+
+    /* The size was chosen from the address and domain when added. */
+    g_assert_cmpuint(trace->size, ==, (gsize)(ptr - BASE) / 16 + trace->domain);
+    g_hash_table_insert(log->seen, key, GUINT_TO_POINTER(n + 1));
+    log->visits++;
+    return log->stop_after == 0 || log->visits < log->stop_after;
+}
+
+static void
+test_foreach(void)
+{
+    TmStore *store = new_store();
+    const TmTraceback *tb = tb1(store, 0, 1);
+    ForeachLog log = {g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL), 0, 0};
+    const guint domains[] = {TM_DEFAULT_DOMAIN, 1, 2, 77};
+    GHashTableIter iter;
+    gpointer value;
+    guint i, d, expected = 0;
+
+    tm_store_foreach(store, log_trace, &log);
+    g_assert_cmpuint(log.visits, ==, 0);
+
+    for (d = 0; d < G_N_ELEMENTS(domains); d++) {
+        for (i = 0; i < 100 * (d + 1); i++) {
+            g_assert_cmpint(tm_store_add(store, domains[d], BASE + 16 * i, i + domains[d], tb), ==,
+                            0);
+            expected++;
+        }
+    }
+    /* Remove some so that the tables have holes. */
+    for (i = 0; i < 100; i += 3) {
+        g_assert_true(tm_store_remove(store, 2, BASE + 16 * i, NULL));
+        expected--;
+    }
+
+    tm_store_foreach(store, log_trace, &log);
+    g_assert_cmpuint(log.visits, ==, expected);
+    g_assert_cmpuint(g_hash_table_size(log.seen), ==, expected);
+    g_hash_table_iter_init(&iter, log.seen);
+    while (g_hash_table_iter_next(&iter, NULL, &value))
+        g_assert_cmpuint(GPOINTER_TO_UINT(value), ==, 1);
+    for (i = 0; i < 100; i++) {
+        gchar *key = g_strdup_printf("2:%" G_GSIZE_MODIFIER "x", (gsize)(BASE + 16 * i));
+        g_assert_cmpint(g_hash_table_contains(log.seen, key), ==, i % 3 != 0);
+        g_free(key);
+    }
+
+    /* Stop on FALSE: in the first table, and in a later one. */
+    g_hash_table_remove_all(log.seen);
+    log.visits = 0;
+    log.stop_after = 5;
+    tm_store_foreach(store, log_trace, &log);
+    g_assert_cmpuint(log.visits, ==, 5);
+    log.visits = 0;
+    log.stop_after = expected - 10;
+    tm_store_foreach(store, log_trace, &log);
+    g_assert_cmpuint(log.visits, ==, expected - 10);
+
+    g_hash_table_unref(log.seen);
+    tm_store_free(store);
+}
+
+static void
+test_memory(void)
+{
+    TmStore *store = new_store();
+    const TmTraceback *tb = tb1(store, 0, 1);
+    TmFrame frames[10];
+    gsize baseline, after_tb, m10k, m100k;
+    guint i, j;
+
+    baseline = tm_store_memory(store);
+    g_assert_cmpuint(baseline, >, 0);
+
+    /* Tracebacks count with their frames. */
+    for (i = 0; i < 1000; i++) {
+        for (j = 0; j < G_N_ELEMENTS(frames); j++)
+            frames[j] = (TmFrame){FILENAMES[j % N_FILENAMES], i * 100 + j};
+        g_assert_nonnull(tm_store_intern_traceback(store, frames, 10, 10));
+    }
+    after_tb = tm_store_memory(store);
+    g_assert_cmpuint(after_tb, >=, baseline + 1000 * 10 * sizeof(TmFrame));
+
+    for (i = 0; i < 10000; i++)
+        g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE + 16 * i, 1, tb), ==, 0);
+    m10k = tm_store_memory(store);
+    g_assert_cmpuint(m10k, >=, after_tb + 10000 * sizeof(guintptr));
+    for (; i < 100000; i++)
+        g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE + 16 * i, 1, tb), ==, 0);
+    m100k = tm_store_memory(store);
+    g_assert_cmpuint(m100k, >=, m10k + 90000 * sizeof(guintptr));
+    /* Other domains and big sizes cost something too. */
+    g_assert_cmpint(tm_store_add(store, 5, BASE, G_MAXSIZE / 4, tb), ==, 0);
+    g_assert_cmpuint(tm_store_memory(store), >, m100k);
+
+    /* Back near the baseline after clear (the filenames are gone too). */
+    tm_store_clear(store);
+    g_assert_cmpuint(tm_store_memory(store), <=, baseline);
+    g_assert_cmpuint(tm_store_memory(store), >, 0);
+    tm_store_free(store);
+}
+
+/* ---- Differential test against a plain GHashTable model ----------------------------------- */
+
+typedef struct {
+    gsize size;
+    const TmTraceback *traceback;
+} ModelTrace;
+
+/* Model key: domain index (0..3) in the top bits, address below. */
+static const guint RANDOM_DOMAINS[] = {TM_DEFAULT_DOMAIN, 1, 42, G_MAXUINT};
+
+static gint64 *
+model_key(guint domain_index, guintptr ptr)
+{
+    gint64 *key = g_new(gint64, 1);
+
+    *key = (gint64)(((guint64)domain_index << 56) | (guint64)ptr);
+    return key;
+}
+
+typedef struct {
+    GHashTable *model;
+    guint visits;
+} ModelCheck;
+
+static gboolean
+check_against_model(guintptr ptr, const TmTrace *trace, gpointer user_data)
+{
+    ModelCheck *check = user_data;
+    guint d;
+    gint64 *key;
+    ModelTrace *expected;
+
+    for (d = 0; d < G_N_ELEMENTS(RANDOM_DOMAINS); d++) {
+        if (RANDOM_DOMAINS[d] == trace->domain)
+            break;
+    }
+    g_assert_cmpuint(d, <, G_N_ELEMENTS(RANDOM_DOMAINS));
+    key = model_key(d, ptr);
+    expected = g_hash_table_lookup(check->model, key);
+    g_free(key);
+    g_assert_nonnull(expected);
+    g_assert_cmpuint(trace->size, ==, expected->size);
+    g_assert_true(trace->traceback == expected->traceback);
+    check->visits++;
+    return TRUE;
+}
+
+static void
+test_random(void)
+{
+    const guint n_ops = 100000;
+    TmStore *store = new_store();
+    GHashTable *model = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+    gsize traced = 0, peak = 0;
+    const TmTraceback *tbs[64];
+    guint op, n_pool = 64, n_tb = 0;
+
+    for (op = 0; op < n_ops; op++) {
+        guint d = g_test_rand_int_range(0, 10) < 7 ? 0 : (guint)g_test_rand_int_range(1, 4);
+        guint domain = RANDOM_DOMAINS[d];
+        /* The pool of addresses breathes so that tables grow and shrink; address 0 is in it. */
+        guintptr ptr = (guintptr)g_test_rand_int_range(0, (gint32)n_pool) * 16;
+        guint choice = (guint)g_test_rand_int_range(0, 100);
+        gint64 *key = model_key(d, ptr);
+        ModelTrace *expected = g_hash_table_lookup(model, key);
+        const TmTrace *trace;
+        gsize size;
+
+        if (op % 5000 == 0)
+            n_pool = (guint)g_test_rand_int_range(16, 40000);
+        if (n_tb < G_N_ELEMENTS(tbs) || choice < 5) {
+            /* Intern (or find again) a traceback; keep the 64 most recent. */
+            TmFrame frames[3];
+            guint nframe = (guint)g_test_rand_int_range(0, 4), i;
+            for (i = 0; i < nframe; i++) {
+                frames[i].filename = FILENAMES[g_test_rand_int_range(0, N_FILENAMES)];
+                frames[i].lineno = (guint)g_test_rand_int_range(0, 50);
+            }
+            tbs[n_tb++ % G_N_ELEMENTS(tbs)] = tm_store_intern_traceback(store, frames, nframe,
+                                                                        nframe);
+            g_assert_nonnull(tbs[(n_tb - 1) % G_N_ELEMENTS(tbs)]);
+        }
+
+        if (choice < 45) {
+            /* Add or replace. */
+            ModelTrace *value = g_new(ModelTrace, 1);
+            size = (gsize)g_test_rand_int_range(0, 100000);
+            if (choice == 0 && sizeof(gsize) == 8)
+                size += (gsize)G_MAXUINT32 - 50000; /* around the 32-bit boundary */
+            value->size = size;
+            value->traceback = tbs[g_test_rand_int_range(0, (gint32)MIN(n_tb, G_N_ELEMENTS(tbs)))];
+            g_assert_cmpint(tm_store_add(store, domain, ptr, size, value->traceback), ==, 0);
+            if (expected != NULL)
+                traced -= expected->size;
+            traced += size;
+            g_hash_table_replace(model, key, value);
+            key = NULL;
+        }
+        else if (choice < 85) {
+            gboolean removed = tm_store_remove(store, domain, ptr, &size);
+            g_assert_cmpint(removed, ==, expected != NULL);
+            if (expected != NULL) {
+                g_assert_cmpuint(size, ==, expected->size);
+                traced -= size;
+                g_hash_table_remove(model, key);
+            }
+        }
+        else if (choice < 97) {
+            /* Realloc: in place or to another address of the pool. */
+            guintptr new_ptr = choice % 3 == 0
+                                   ? ptr
+                                   : (guintptr)g_test_rand_int_range(0, (gint32)n_pool) * 16;
+            gsize new_size = (gsize)g_test_rand_int_range(0, 100000);
+            int moved = tm_store_move(store, domain, ptr, new_ptr, new_size);
+            g_assert_cmpint(moved, ==, expected != NULL);
+            if (expected != NULL) {
+                gint64 *new_key = model_key(d, new_ptr);
+                ModelTrace *value = g_new(ModelTrace, 1);
+                ModelTrace *replaced;
+                value->size = new_size;
+                value->traceback = expected->traceback;
+                traced -= expected->size;
+                g_hash_table_remove(model, key);
+                replaced = g_hash_table_lookup(model, new_key);
+                if (replaced != NULL)
+                    traced -= replaced->size;
+                traced += new_size;
+                g_hash_table_replace(model, new_key, value);
+            }
+        }
+        else if (choice < 99) {
+            tm_store_reset_peak(store);
+            peak = traced;
+        }
+        else if (g_test_rand_int_range(0, 50) == 0) {
+            /* Rarely: clear. Tracebacks die with it, so the pool is rebuilt. */
+            tm_store_clear(store);
+            g_hash_table_remove_all(model);
+            traced = peak = 0;
+            n_tb = 0;
+            g_assert_cmpuint(tm_store_traceback_count(store), ==, 0);
+            {
+                gsize i;
+                for (i = 0; i < N_FILENAMES; i++)
+                    g_assert_cmpint(tm_store_intern_filename(store, FILENAMES[i]), ==, TRUE);
+            }
+        }
+        g_free(key);
+        peak = MAX(peak, traced);
+
+        /* Compare counters after every operation and one lookup. */
+        assert_counters(store, traced, g_hash_table_size(model), peak);
+        key = model_key(d, ptr);
+        expected = g_hash_table_lookup(model, key);
+        g_free(key);
+        trace = tm_store_get(store, domain, ptr);
+        g_assert_cmpint(trace != NULL, ==, expected != NULL);
+        if (trace != NULL) {
+            g_assert_cmpuint(trace->size, ==, expected->size);
+            g_assert_true(trace->traceback == expected->traceback);
+            g_assert_cmpuint(trace->domain, ==, domain);
+        }
+
+        /* Now and then, compare everything both ways. */
+        if (op % 10000 == 9999) {
+            ModelCheck check = {model, 0};
+            tm_store_foreach(store, check_against_model, &check);
+            g_assert_cmpuint(check.visits, ==, g_hash_table_size(model));
+        }
+    }
+    g_hash_table_unref(model);
+    tm_store_free(store);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/store/add-get-remove", test_add_get_remove);
+    g_test_add_func("/store/replace", test_replace);
+    g_test_add_func("/store/move", test_move);
+    g_test_add_func("/store/remove-unknown", test_remove_unknown);
+    g_test_add_func("/store/counters", test_counters);
+    g_test_add_func("/store/clear", test_clear);
+    g_test_add_func("/store/filenames", test_filenames);
+    g_test_add_func("/store/traceback/intern", test_traceback_intern);
+    g_test_add_func("/store/traceback/many", test_traceback_many);
+    g_test_add_func("/store/traceback/empty", test_traceback_empty);
+    g_test_add_func("/store/domains", test_domains);
+    g_test_add_func("/store/big-size", test_big_size);
+    g_test_add_func("/store/growth/sequential", test_growth_sequential);
+    g_test_add_func("/store/growth/scattered", test_growth_scattered);
+    g_test_add_func("/store/foreach", test_foreach);
+    g_test_add_func("/store/memory", test_memory);
+    g_test_add_func("/store/random", test_random);
+    return g_test_run();
+}
