@@ -453,13 +453,17 @@ tm_store_free(TmStore *store)
     g_free(store);
 }
 
-/* Frees every table, traceback and filename record (the release callback is called once per
- * filename, after the traces and tracebacks are gone). Never fails. */
+/* Frees every table, traceback and filename record. The release callback is called once per
+ * filename at the end, when the store is already empty and consistent: a callback that ends up
+ * back in the store (dropping the last reference to a filename frees memory) finds no trace and
+ * does not disturb the iteration. Never fails (glib aborts if the new empty filename set cannot
+ * be allocated). */
 void
 tm_store_clear(TmStore *store)
 {
     GHashTableIter iter;
     gpointer key, value;
+    GHashTable *filenames;
     guint i;
 
     table_reset(store, &store->traces);
@@ -482,14 +486,16 @@ tm_store_clear(TmStore *store)
     store->tb_count = 0;
     store->tb_bytes = 0;
 
+    store->traced = store->peak = store->count = 0;
+
+    filenames = store->filenames;
+    store->filenames = g_hash_table_new(g_direct_hash, g_direct_equal);
     if (store->release != NULL) {
-        g_hash_table_iter_init(&iter, store->filenames);
+        g_hash_table_iter_init(&iter, filenames);
         while (g_hash_table_iter_next(&iter, &key, NULL))
             store->release(key, store->release_data);
     }
-    g_hash_table_remove_all(store->filenames);
-
-    store->traced = store->peak = store->count = 0;
+    g_hash_table_unref(filenames);
 }
 
 /* Returns TRUE (1) if filename is new to the store, FALSE (0) if known. NULL (unknown filename)

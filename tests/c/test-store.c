@@ -281,6 +281,59 @@ test_clear(void)
     tm_store_free(NULL);
 }
 
+typedef struct {
+    TmStore *store;
+    guint calls;
+} ReentrantLog;
+
+/* A release callback that looks at the store, as an engine whose Py_DECREF frees memory would
+ * (through its hooks): the store must already be empty and usable. */
+static void
+reentrant_release(gconstpointer filename, gpointer user_data)
+{
+    ReentrantLog *log = user_data;
+    const TmTraceback *tb;
+
+    (void)filename;
+    log->calls++;
+    g_assert_cmpuint(tm_store_traced(log->store), ==, 0);
+    g_assert_cmpuint(tm_store_count(log->store), ==, 0);
+    g_assert_false(tm_store_remove(log->store, TM_DEFAULT_DOMAIN, BASE, NULL));
+    g_assert_null(tm_store_get(log->store, 1, BASE));
+    if (log->calls == 1) {
+        g_assert_cmpuint(tm_store_peak(log->store), ==, 0);
+        g_assert_cmpuint(tm_store_traceback_count(log->store), ==, 0);
+        g_assert_cmpuint(tm_store_filename_count(log->store), ==, 0);
+        /* Interning and adding from the callback works and survives the clear. */
+        g_assert_cmpint(tm_store_intern_filename(log->store, FILENAMES[6]), ==, TRUE);
+        tb = tb1(log->store, 6, 1);
+        g_assert_cmpint(tm_store_add(log->store, TM_DEFAULT_DOMAIN, BASE + 4096, 1, tb), ==, 0);
+        assert_counters(log->store, 1, 1, 1);
+        g_assert_true(tm_store_remove(log->store, TM_DEFAULT_DOMAIN, BASE + 4096, NULL));
+    }
+}
+
+static void
+test_clear_reentrant(void)
+{
+    ReentrantLog log = {NULL, 0};
+    TmStore *store = tm_store_new(reentrant_release, &log);
+    gsize i;
+
+    log.store = store;
+    for (i = 0; i < 3; i++)
+        g_assert_cmpint(tm_store_intern_filename(store, FILENAMES[i]), ==, TRUE);
+    for (i = 0; i < 100; i++)
+        g_assert_cmpint(tm_store_add(store, (guint)i % 2, BASE + 16 * i, 1, tb1(store, 0, 1)), ==,
+                        0);
+    tm_store_clear(store);
+    g_assert_cmpuint(log.calls, ==, 3);
+    g_assert_cmpuint(tm_store_filename_count(store), ==, 1); /* the one the callback added */
+    g_assert_cmpuint(tm_store_traceback_count(store), ==, 1);
+    tm_store_free(store);
+    g_assert_cmpuint(log.calls, ==, 4);
+}
+
 static void
 test_traceback_intern(void)
 {
@@ -881,6 +934,7 @@ main(int argc, char **argv)
     g_test_add_func("/store/remove-unknown", test_remove_unknown);
     g_test_add_func("/store/counters", test_counters);
     g_test_add_func("/store/clear", test_clear);
+    g_test_add_func("/store/clear-reentrant", test_clear_reentrant);
     g_test_add_func("/store/filenames", test_filenames);
     g_test_add_func("/store/traceback/intern", test_traceback_intern);
     g_test_add_func("/store/traceback/many", test_traceback_many);
