@@ -706,14 +706,16 @@ if _PY2:
         return unpickler.load()
 
     def _is_forbidden_global(exc):
-        return "Global and instance pickles are not supported" in str(exc)
+        message = str(exc)
+        return ("Global and instance pickles are not supported" in message
+                or "persistent" in message)
 else:
     class _RestrictedUnpickler(pickle.Unpickler):
         def find_class(self, module, name):
-            raise _ForbiddenGlobal("%s.%s" % (module, name))
+            raise _ForbiddenGlobal("the global %s.%s" % (module, name))
 
         def persistent_load(self, pid):
-            raise _ForbiddenGlobal("persistent id")
+            raise _ForbiddenGlobal("a persistent id")
 
     def _restricted_load(fp):
         # Python 2 str are decoded as UTF-8; undecodable bytes become surrogates, as in
@@ -722,6 +724,16 @@ else:
 
     def _is_forbidden_global(exc):
         return False
+
+
+def _one_line(text):
+    """*text* on one line of printable characters (messages of the pickle module may hold
+    newlines or bytes of the file)."""
+    text = " ".join(text.split())
+    limit = 128 if _PY2 else 0x110000
+    return "".join(char if 32 <= ord(char) < 127 or 160 <= ord(char) < limit
+                   else "\\x%02x" % ord(char) if ord(char) < 256 else "\\u%04x" % ord(char)
+                   for char in text)
 
 
 def _native(value):
@@ -833,9 +845,9 @@ def _read_snapshot_data(filename):
     except Exception as exc:
         if _is_forbidden_global(exc):
             raise SnapshotError(filename, "refused to load: the pickle refers to a global "
-                                          "(class or function); a snapshot holds only "
-                                          "builtin types")
-        message = str(exc)
+                                          "(class or function) or a persistent id; a "
+                                          "snapshot holds only builtin types")
+        message = _one_line(str(exc))
         if "truncated" in message or "ran out of input" in message.lower():
             raise SnapshotError(filename, "truncated file (incomplete pickle data)")
         raise SnapshotError(filename, "corrupt pickle data (%s: %s)"
@@ -1044,6 +1056,17 @@ class TakeSnapshot(object):
 # DisplayGarbage
 # ---------------------------------------------------------------------------------------------
 
+def _make_object_repr():
+    # The same limits on Python 2 and 3 (Python 2 truncates instances to 20 characters).
+    formatter = reprlib.Repr()
+    formatter.maxstring = 100
+    formatter.maxother = 100
+    return formatter.repr
+
+
+_format_object = _make_object_repr()
+
+
 class DisplayGarbage(object):
     """Display the objects of gc.garbage and where they were allocated.
 
@@ -1059,7 +1082,8 @@ class DisplayGarbage(object):
     - ``cumulative`` (bool, default False): display() shows every object of gc.garbage; if
       False, only the objects added since the previous call (gc.garbage is taken as
       append-only: if it shrank, it is displayed again from its start)
-    - ``format_object`` (callable, default reprlib.repr): formats an object
+    - ``format_object`` (callable, default: repr() truncated by reprlib, at most 100
+      characters for a string or an object, 6 items for a container): formats an object
     - ``stream`` (also ``file``): the output file
     """
 
@@ -1067,7 +1091,7 @@ class DisplayGarbage(object):
         self.stream = file if file is not None else sys.stdout
         self.color = _default_color(self.stream)
         self.cumulative = False
-        self.format_object = reprlib.repr
+        self.format_object = _format_object
         self._seen = 0
 
     @property

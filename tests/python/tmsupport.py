@@ -1,0 +1,246 @@
+"""Shared helpers of the Python tests: importing the package under test and a fake engine.
+
+Import this module first in every test file. It:
+
+- puts the source package directory ``module/`` first on sys.path when the environment
+  variable TRACEMALLOC_TEST_INPLACE is set (to a non-empty value); otherwise the installed
+  package is used;
+- imports ``tracemalloc`` with its real C extension ``tracemalloc._engine`` when that can be
+  imported, and otherwise installs a FakeEngine as ``sys.modules['tracemalloc._engine']``
+  before importing it, saying so once on stderr. USING_FAKE_ENGINE tells which happened; the
+  tests that need the real engine skip themselves with a clear reason.
+"""
+from __future__ import absolute_import
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+SOURCE_ROOT = os.path.dirname(os.path.dirname(TESTS_DIR))
+MODULE_DIR = os.path.join(SOURCE_ROOT, "module")
+INPLACE = bool(os.environ.get("TRACEMALLOC_TEST_INPLACE"))
+PY2 = sys.version_info[0] == 2
+
+
+class FakeEngine(object):
+    """A pure Python stand-in for tracemalloc._engine, with the same functions.
+
+    Tests set ``stats``, ``object_tracebacks`` ({id(obj): frames}) and ``tracemalloc_memory``
+    directly. Timers are recorded in ``timers`` ({id: (delay, func, args, kwargs)}) and only
+    fire when a test calls fire_timers().
+    """
+
+    PATCH_VARIANT = "fake"
+    MAX_NFRAME = 65535
+
+    def __init__(self):
+        self.tracing = False
+        self.nframe = 1
+        self.stats = {}
+        self.object_tracebacks = {}
+        self.tracemalloc_memory = 0
+        self.traced = [0, 0]
+        self.timers = {}
+        self._next_timer_id = 1
+        self.calls = []
+
+    def start(self, nframe=1):
+        self.calls.append(("start", nframe))
+        if not 1 <= nframe <= self.MAX_NFRAME:
+            raise ValueError("the number of frames must be in range [1; 65535]")
+        self.tracing = True
+        self.nframe = nframe
+
+    def stop(self):
+        self.calls.append(("stop",))
+        self.tracing = False
+        self.timers.clear()
+        self.stats = {}
+        self.object_tracebacks = {}
+
+    def is_tracing(self):
+        return self.tracing
+
+    def clear_traces(self):
+        self.stats = {}
+        self.object_tracebacks = {}
+
+    def get_traceback_limit(self):
+        return self.nframe
+
+    def get_traced_memory(self):
+        return tuple(self.traced)
+
+    def reset_peak(self):
+        self.traced[1] = self.traced[0]
+
+    def get_tracemalloc_memory(self):
+        return self.tracemalloc_memory
+
+    def get_object_traceback(self, obj):
+        return self.object_tracebacks.get(id(obj))
+
+    def get_traces(self):
+        return []
+
+    def get_stats(self):
+        # a copy, as the engine builds a new dict at each call
+        return dict((filename, dict(lines)) for filename, lines in self.stats.items())
+
+    def start_timer(self, delay, func, args=(), kwargs=None):
+        if not isinstance(args, tuple):
+            raise TypeError("args must be a tuple")
+        if kwargs is not None and not isinstance(kwargs, dict):
+            raise TypeError("kwargs must be a dict or None")
+        timer_id = self._next_timer_id
+        self._next_timer_id += 1
+        self.timers[timer_id] = (delay, func, args, kwargs)
+        return timer_id
+
+    def stop_timer(self, timer_id=None):
+        if timer_id is None:
+            self.timers.clear()
+        else:
+            self.timers.pop(timer_id, None)
+
+    def fire_timers(self):
+        for timer_id in sorted(self.timers):
+            if timer_id in self.timers:
+                delay, func, args, kwargs = self.timers[timer_id]
+                func(*args, **(kwargs or {}))
+
+
+def _import_tracemalloc():
+    if INPLACE and (not sys.path or sys.path[0] != MODULE_DIR):
+        sys.path.insert(0, MODULE_DIR)
+    # On Python 3 the stdlib has its own tracemalloc module (the warnings module may have
+    # imported it already): it is not the package under test.
+    module = sys.modules.get("tracemalloc")
+    if module is not None and not hasattr(module, "DisplayTop"):
+        del sys.modules["tracemalloc"]
+    fake = False
+    try:
+        import tracemalloc
+    except ImportError as exc:
+        if "_engine" not in str(exc):
+            raise
+        for name in ("tracemalloc", "tracemalloc._engine"):
+            sys.modules.pop(name, None)
+        sys.modules["tracemalloc._engine"] = FakeEngine()
+        sys.stderr.write("tests: the C extension tracemalloc._engine cannot be imported (%s): "
+                         "using a fake engine; the tests that need the real one are "
+                         "skipped\n" % exc)
+        import tracemalloc
+        fake = True
+    if not hasattr(tracemalloc, "DisplayTop"):
+        raise ImportError("%s is not pytracemalloc (the stdlib module?): install the package "
+                          "or set TRACEMALLOC_TEST_INPLACE=1" % tracemalloc.__file__)
+    return tracemalloc, fake
+
+
+if "tracemalloc" in sys.modules and hasattr(sys.modules["tracemalloc"], "DisplayTop"):
+    tracemalloc = sys.modules["tracemalloc"]
+    USING_FAKE_ENGINE = isinstance(sys.modules.get("tracemalloc._engine"), FakeEngine)
+else:
+    tracemalloc, USING_FAKE_ENGINE = _import_tracemalloc()
+
+REAL_ENGINE = None if USING_FAKE_ENGINE else tracemalloc._engine
+SKIP_REASON = ("the real C extension tracemalloc._engine is not available (a fake engine is "
+               "in use): build the engine and run the tests with the patched interpreter")
+
+
+class FakeEngineMixin(object):
+    """unittest mixin: replaces tracemalloc._engine by a new FakeEngine for each test."""
+
+    def setUp(self):
+        super(FakeEngineMixin, self).setUp()
+        self.engine = FakeEngine()
+        self._saved_engine = tracemalloc._engine
+        tracemalloc._engine = self.engine
+        self._saved_get_process_memory = tracemalloc.get_process_memory
+        self.process_memory = None
+        tracemalloc.get_process_memory = lambda: self.process_memory
+
+    def tearDown(self):
+        tracemalloc._engine = self._saved_engine
+        tracemalloc.get_process_memory = self._saved_get_process_memory
+        super(FakeEngineMixin, self).tearDown()
+
+
+def text_stream():
+    """A file-like object accepting native str on Python 2 and 3."""
+    if PY2:
+        import StringIO
+        return StringIO.StringIO()
+    return io.StringIO()
+
+
+@contextlib.contextmanager
+def captured(name):
+    """Replace sys.stdout or sys.stderr by a text stream for the block."""
+    saved = getattr(sys, name)
+    stream = text_stream()
+    setattr(sys, name, stream)
+    try:
+        yield stream
+    finally:
+        setattr(sys, name, saved)
+
+
+def child_env(**extra):
+    """Environment for a child interpreter that must import the same package."""
+    env = dict(os.environ)
+    env.pop("PYTRACEMALLOC", None)
+    if INPLACE:
+        path = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = MODULE_DIR + (os.pathsep + path if path else "")
+    env.update(extra)
+    return env
+
+
+def run_python(args, executable=None, env=None, **kwargs):
+    """Run a Python interpreter; return (returncode, stdout, stderr) as native str."""
+    proc = subprocess.Popen([executable or sys.executable] + list(args),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env if env is not None else child_env(), **kwargs)
+    out, err = proc.communicate()
+    if not PY2:
+        out = out.decode("utf-8", "replace")
+        err = err.decode("utf-8", "replace")
+    return proc.returncode, out, err
+
+
+def find_other_python():
+    """An interpreter of the other major version (2 <-> 3), or None.
+
+    Looked up in TRACEMALLOC_TEST_OTHER_PYTHON, then on PATH, then in pyenv's versions.
+    """
+    candidates = []
+    env = os.environ.get("TRACEMALLOC_TEST_OTHER_PYTHON")
+    if env:
+        candidates.append(env)
+    names = ["python3", "python3.13", "python3.11"] if PY2 else ["python2.7", "python2"]
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        for name in names:
+            candidates.append(os.path.join(directory, name))
+    pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    versions = os.path.join(pyenv_root, "versions")
+    if os.path.isdir(versions):
+        for version in sorted(os.listdir(versions), reverse=True):
+            if version.startswith("2.") == (not PY2):
+                candidates.append(os.path.join(versions, version, "bin", "python"))
+    want = 3 if PY2 else 2
+    for path in candidates:
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            continue
+        try:
+            code, out, err = run_python(["-c", "import sys; print(sys.version_info[0])"],
+                                        executable=path, env=dict(os.environ))
+        except OSError:
+            continue
+        if code == 0 and out.strip() == str(want):
+            return path
+    return None
