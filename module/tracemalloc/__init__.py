@@ -186,7 +186,23 @@ def stop_timer(timer_id=None):
     _engine.stop_timer(timer_id)
 
 
-_psutil = None
+_psutil = None  # the psutil module once imported
+
+
+def _import_psutil():
+    """The psutil module, or None if it cannot be imported.
+
+    A failure is not remembered: psutil may become importable later (PYTRACEMALLOC starts
+    tracing before site adds site-packages to sys.path).
+    """
+    global _psutil
+    if _psutil is None:
+        try:
+            import psutil
+        except ImportError:
+            return None
+        _psutil = psutil
+    return _psutil
 
 
 def get_process_memory():
@@ -196,20 +212,10 @@ def get_process_memory():
     neither is available. Nothing specific to a process is cached, so the value is right in
     the child after a fork().
     """
-    global _psutil
-    if _psutil is None:
+    psutil = _import_psutil()
+    if psutil is not None:
         try:
-            import psutil
-        except ImportError:
-            # Not cached: psutil may become importable later (PYTRACEMALLOC runs before site).
-            psutil = None
-        _psutil = psutil
-        psutil_module = psutil
-    else:
-        psutil_module = _psutil
-    if psutil_module is not None:
-        try:
-            process = psutil_module.Process(os.getpid())
+            process = psutil.Process(os.getpid())
             memory_info = getattr(process, "memory_info", None)
             if memory_info is None:  # psutil < 2.0
                 memory_info = process.get_memory_info

@@ -24,14 +24,19 @@ Snapshots are displayed in the order of the command line."""
 
 EPILOG = """\
 example:
-  %(prog)s -l -n 20 --exclude '*/unittest/*' tracemalloc-1234-0001.pickle tracemalloc-1234-0002.pickle
+  %(prog)s -l -n 20 --exclude '*/unittest/*' \\
+      tracemalloc-1234-0001.pickle tracemalloc-1234-0002.pickle
 
-  displays the 20 lines of code that allocated the most memory in each snapshot,
-  ignoring the unittest package; the second top shows the differences with the first
-  one, e.g. "size=408 KiB (+408 KiB), count=5379 (+5379)".
+  displays the 20 lines of code that allocated the most memory in each
+  snapshot, ignoring the unittest package; the second top shows the
+  differences with the first one: "size=408 KiB (+408 KiB), count=5379 (+5379)".
 
-colors are used when the output is a terminal, unless the NO_COLOR environment
-variable is set; --color and --no-color force them on or off."""
+A warning line flags two compared snapshots taken by different processes.
+Colors are used when the output is a terminal, unless the NO_COLOR environment
+variable is set; --color and --no-color force them on or off.
+
+exit status: 0 on success, 1 if a snapshot cannot be loaded (missing,
+truncated, corrupt or foreign file), 2 for a usage error."""
 
 
 def _positive_int(text):

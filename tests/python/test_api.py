@@ -1,0 +1,227 @@
+"""Tests of the function layer (enable, timers, process memory, Frame, Traceback) with a fake engine."""
+from __future__ import absolute_import
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tmsupport  # noqa: E402 (must come first: chooses the package and the engine)
+from tmsupport import tracemalloc  # noqa: E402
+
+
+class FunctionTests(tmsupport.FakeEngineMixin, unittest.TestCase):
+    def test_version(self):
+        self.assertEqual(tracemalloc.__version__, "1.0.0.dev0")
+
+    def test_all(self):
+        for name in tracemalloc.__all__:
+            self.assertTrue(hasattr(tracemalloc, name), name)
+
+    def test_enable_disable(self):
+        self.assertFalse(tracemalloc.is_enabled())
+        tracemalloc.enable()
+        self.assertTrue(tracemalloc.is_enabled())
+        self.assertEqual(self.engine.nframe, 1)
+        tracemalloc.start_timer(1, len, ("x",))
+        tracemalloc.disable()
+        self.assertFalse(tracemalloc.is_enabled())
+        self.assertEqual(self.engine.timers, {})
+
+    def test_enable_keeps_the_limit(self):
+        tracemalloc.start(25)
+        tracemalloc.enable()
+        self.assertEqual(tracemalloc.get_traceback_limit(), 25)
+        self.assertEqual(self.engine.calls, [("start", 25)])
+
+    def test_disable_at_exit(self):
+        tracemalloc._disable_at_exit()  # not tracing: nothing to do
+        self.assertEqual(self.engine.calls, [])
+        tracemalloc.enable()
+        tracemalloc._disable_at_exit()
+        self.assertFalse(self.engine.tracing)
+
+    def test_startup(self):
+        with tmsupport.captured("stderr") as stderr:
+            tracemalloc._startup(25)
+        self.assertEqual(stderr.getvalue(), "tracemalloc enabled\n")
+        self.assertTrue(self.engine.tracing)
+        self.assertEqual(self.engine.nframe, 25)
+
+    def test_startup_error(self):
+        with tmsupport.captured("stderr") as stderr:
+            self.assertRaises(ValueError, tracemalloc._startup, 0)
+        self.assertEqual(stderr.getvalue(), "")
+
+    def test_timers(self):
+        calls = []
+
+        def func(*args, **kwargs):
+            calls.append((args, kwargs))
+        first = tracemalloc.start_timer(1.5, func, [1, 2], {"a": 3})
+        second = tracemalloc.start_timer(2, func)
+        self.assertNotEqual(first, second)
+        self.assertEqual(self.engine.timers[first], (1.5, func, (1, 2), {"a": 3}))
+        self.assertEqual(self.engine.timers[second], (2, func, (), None))
+        self.engine.fire_timers()
+        self.assertEqual(calls, [((1, 2), {"a": 3}), ((), {})])
+        tracemalloc.stop_timer(first)
+        self.assertEqual(list(self.engine.timers), [second])
+        tracemalloc.stop_timer(first)  # already stopped: ignored
+        tracemalloc.stop_timer()
+        self.assertEqual(self.engine.timers, {})
+
+    def test_engine_passthrough(self):
+        self.engine.traced = [100, 200]
+        self.engine.tracemalloc_memory = 42
+        tracemalloc.start(3)
+        self.assertTrue(tracemalloc.is_tracing())
+        self.assertEqual(tracemalloc.get_traceback_limit(), 3)
+        self.assertEqual(tracemalloc.get_traced_memory(), (100, 200))
+        tracemalloc.reset_peak()
+        self.assertEqual(tracemalloc.get_traced_memory(), (100, 100))
+        self.assertEqual(tracemalloc.get_tracemalloc_memory(), 42)
+        self.engine.stats = {"a.py": {1: (1, 1)}}
+        tracemalloc.clear_traces()
+        self.assertEqual(self.engine.stats, {})
+        self.assertTrue(tracemalloc.is_tracing())
+        tracemalloc.stop()
+        self.assertFalse(tracemalloc.is_tracing())
+        self.assertRaises(ValueError, tracemalloc.start, 0)
+
+    def test_get_object_traceback(self):
+        obj = object()
+        self.assertIsNone(tracemalloc.get_object_traceback(obj))
+        self.engine.object_tracebacks[id(obj)] = (("b.py", 2), ("a.py", 1))
+        traceback = tracemalloc.get_object_traceback(obj)
+        self.assertIsInstance(traceback, tracemalloc.Traceback)
+        # oldest frame first, as in the stdlib since Python 3.7
+        self.assertEqual([(f.filename, f.lineno) for f in traceback], [("a.py", 1), ("b.py", 2)])
+        self.assertEqual(str(traceback[-1]), "b.py:2")
+
+
+class FrameTracebackTests(unittest.TestCase):
+    def test_frame(self):
+        frame = tracemalloc.Frame(("a.py", 3))
+        self.assertEqual(frame.filename, "a.py")
+        self.assertEqual(frame.lineno, 3)
+        self.assertEqual(str(frame), "a.py:3")
+        self.assertEqual(repr(frame), "<Frame filename='a.py' lineno=3>")
+        self.assertEqual(frame, tracemalloc.Frame(("a.py", 3)))
+        self.assertFalse(frame != tracemalloc.Frame(("a.py", 3)))
+        self.assertNotEqual(frame, tracemalloc.Frame(("a.py", 4)))
+        self.assertTrue(frame < tracemalloc.Frame(("a.py", 4)))
+        self.assertTrue(tracemalloc.Frame(("a.py", 4)) > frame)
+        self.assertEqual(hash(frame), hash(tracemalloc.Frame(("a.py", 3))))
+
+    def test_traceback(self):
+        traceback = tracemalloc.Traceback((("b.py", 2), ("a.py", 1)), total_nframe=5)
+        self.assertEqual(len(traceback), 2)
+        self.assertEqual(traceback[0], tracemalloc.Frame(("a.py", 1)))
+        self.assertEqual(traceback[-1], tracemalloc.Frame(("b.py", 2)))
+        self.assertEqual(traceback[:1], (tracemalloc.Frame(("a.py", 1)),))
+        self.assertIn(tracemalloc.Frame(("b.py", 2)), traceback)
+        self.assertNotIn(tracemalloc.Frame(("c.py", 2)), traceback)
+        self.assertEqual(traceback.total_nframe, 5)
+        self.assertEqual(str(traceback), "a.py:1")
+        self.assertEqual(repr(traceback), "<Traceback (<Frame filename='a.py' lineno=1>, "
+                                          "<Frame filename='b.py' lineno=2>) total_nframe=5>")
+        same = tracemalloc.Traceback((("b.py", 2), ("a.py", 1)))
+        self.assertEqual(traceback, same)
+        self.assertFalse(traceback != same)
+        self.assertEqual(hash(traceback), hash(same))
+        self.assertEqual(repr(same)[-1:], ">")
+        self.assertNotIn("total_nframe", repr(same))
+
+    def test_traceback_format(self):
+        # this file, at known lines
+        here = os.path.abspath(__file__)
+        if here.endswith((".pyc", ".pyo")):
+            here = here[:-1]
+        with open(here) as fp:
+            source = fp.read().splitlines()
+        line_a = source.index("class FunctionTests(tmsupport.FakeEngineMixin, "
+                              "unittest.TestCase):") + 1
+        line_b = line_a + 1
+        traceback = tracemalloc.Traceback(((here, line_b), (here, line_a)))
+        self.assertEqual(traceback.format(), [
+            '  File "%s", line %d' % (here, line_a),
+            "    class FunctionTests(tmsupport.FakeEngineMixin, unittest.TestCase):",
+            '  File "%s", line %d' % (here, line_b),
+            "    def test_version(self):",
+        ])
+        self.assertEqual(traceback.format(limit=1), traceback.format()[2:])
+        self.assertEqual(traceback.format(limit=-1), traceback.format()[:2])
+        self.assertEqual(traceback.format(most_recent_first=True),
+                         traceback.format()[2:] + traceback.format()[:2])
+        missing = tracemalloc.Traceback((("<unknown>", 0),))
+        self.assertEqual(missing.format(), ['  File "<unknown>", line 0'])
+
+
+class ProcessMemoryTests(unittest.TestCase):
+    def setUp(self):
+        self.saved_psutil = tracemalloc._psutil
+        self.saved_import_psutil = tracemalloc._import_psutil
+
+    def tearDown(self):
+        tracemalloc._psutil = self.saved_psutil
+        tracemalloc._import_psutil = self.saved_import_psutil
+
+    def test_proc_fallback(self):
+        if not os.path.exists("/proc/self/statm"):
+            self.skipTest("no /proc/self/statm")
+        tracemalloc._import_psutil = lambda: None  # psutil not importable: /proc is used
+        memory = tracemalloc.get_process_memory()
+        self.assertTrue(isinstance(memory, int) and memory > 1024 * 1024, memory)
+
+    def test_psutil(self):
+        class FakeProcess(object):
+            def __init__(self, pid):
+                self.pid = pid
+
+            def memory_info(self):
+                class Info(object):
+                    rss = 1000 + self.pid
+                return Info()
+
+        class FakePsutil(object):
+            Process = FakeProcess
+        tracemalloc._psutil = FakePsutil()
+        # the pid is read at each call (nothing is cached): right after a fork
+        self.assertEqual(tracemalloc.get_process_memory(), 1000 + os.getpid())
+
+    def test_psutil_failure(self):
+        class BrokenPsutil(object):
+            def Process(self, pid):
+                raise RuntimeError("no access")
+        tracemalloc._psutil = BrokenPsutil()
+        memory = tracemalloc.get_process_memory()
+        if os.path.exists("/proc/self/statm"):
+            self.assertTrue(memory > 0)
+        else:
+            self.assertIsNone(memory)
+
+    @unittest.skipUnless(hasattr(os, "fork"), "needs os.fork()")
+    def test_after_fork(self):
+        # in the child, the value is the child's own (and computing it does not fail)
+        tracemalloc.get_process_memory()
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            status = 1
+            try:
+                memory = tracemalloc.get_process_memory()
+                os.write(write_fd, str(memory).encode("ascii"))
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_fd)
+        data = os.read(read_fd, 100)
+        os.close(read_fd)
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(status, 0)
+        self.assertTrue(int(data) > 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,271 @@
+"""Tests of the command line python -m tracemalloc (tracemalloc.__main__.main)."""
+from __future__ import absolute_import
+
+import os
+import pickle
+import shutil
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tmsupport  # noqa: E402 (must come first: chooses the package and the engine)
+from tmsupport import tracemalloc  # noqa: E402
+from tracemalloc import __main__ as cli  # noqa: E402
+
+LIB = "/usr/lib/python2.7"
+ERROR = "python -m tracemalloc: error: "
+
+
+class CliTests(unittest.TestCase):
+    def setUp(self):
+        self.tmpdir = tempfile.mkdtemp(prefix="tracemalloc-test-")
+        self.saved_no_color = os.environ.pop("NO_COLOR", None)
+        self.snap1 = self.write_snapshot("snap1.pickle", {
+            LIB + "/a/b.py": {10: (10240, 10), 20: (500, 5)},
+            LIB + "/c.py": {1: (2048, 2)},
+            "<unknown>": {0: (32, 1)},
+        }, "2013-03-04 01:00:55")
+        self.snap2 = self.write_snapshot("snap2.pickle", {
+            LIB + "/a/b.py": {10: (20480, 20), 20: (500, 5)},
+            LIB + "/d.py": {3: (100, 1)},
+            "<unknown>": {0: (32, 1)},
+        }, "2013-03-04 01:01:55")
+        self.snap3 = self.write_snapshot("snap3.pickle", {
+            LIB + "/a/b.py": {10: (30720, 30), 20: (500, 5)},
+        }, "2013-03-04 01:02:55")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmpdir)
+        if self.saved_no_color is not None:
+            os.environ["NO_COLOR"] = self.saved_no_color
+        else:
+            os.environ.pop("NO_COLOR", None)
+
+    def path(self, name):
+        return os.path.join(self.tmpdir, name)
+
+    def write_snapshot(self, name, stats, timestamp, pid=1234, **kwargs):
+        path = self.path(name)
+        tracemalloc.Snapshot(stats, timestamp, pid, **kwargs).write(path)
+        return path
+
+    def run_cli(self, *args):
+        with tmsupport.captured("stdout") as stdout:
+            with tmsupport.captured("stderr") as stderr:
+                status = cli.main(list(args))
+        return status, stdout.getvalue(), stderr.getvalue()
+
+    def assert_error(self, args, expected_line):
+        status, out, err = self.run_cli(*args)
+        self.assertEqual(status, 1)
+        self.assertEqual(out, "")
+        self.assertEqual(err, ERROR + expected_line + "\n")
+        self.assertNotIn("Traceback", err)
+
+    def test_two_snapshots(self):
+        status, out, err = self.run_cli(self.snap1, self.snap2)
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(out, (
+            "%s (2013-03-04 01:00:55): Top 3 allocations per file\n"
+            "#1: .../python2.7/a/b.py: size=10 KiB, count=15, average=716 B\n"
+            "#2: .../lib/python2.7/c.py: size=2048 B, count=2, average=1024 B\n"
+            "#3: <unknown>: size=32 B, count=1, average=32 B\n"
+            "Total Python memory: size=12 KiB, count=18, average=712 B\n"
+            "\n"
+            "%s (2013-03-04 01:01:55): Top 4 allocations per file (compared to %s)\n"
+            "#1: .../python2.7/a/b.py: size=20 KiB (+10 KiB), count=25 (+10), average=839 B\n"
+            "#2: .../lib/python2.7/c.py: size=0 B (-2048 B), count=0 (-2)\n"
+            "#3: .../lib/python2.7/d.py: size=100 B (+100 B), count=1 (+1), average=100 B\n"
+            "#4: <unknown>: size=32 B (+0 B), count=1 (+0), average=32 B\n"
+            "Total Python memory: size=20 KiB (+8292 B), count=27 (+9), average=781 B\n"
+            "\n") % (self.snap1, self.snap2, self.snap1))
+
+    def headers_and_first_lines(self, out):
+        lines = out.splitlines()
+        return [(line, lines[index + 1]) for index, line in enumerate(lines) if "Top" in line]
+
+    def test_compare_with_previous_or_first(self):
+        status, out, err = self.run_cli("-n", "1", self.snap1, self.snap2, self.snap3)
+        self.assertEqual(status, 0)
+        tops = self.headers_and_first_lines(out)
+        self.assertTrue(tops[2][0].endswith("(compared to %s)" % self.snap2))
+        self.assertEqual(tops[2][1], "#1: .../python2.7/a/b.py: size=30 KiB (+10 KiB), "
+                                     "count=35 (+10), average=892 B")
+
+        status, out, err = self.run_cli("-n", "1", "--first", self.snap1, self.snap2, self.snap3)
+        self.assertEqual(status, 0)
+        tops = self.headers_and_first_lines(out)
+        self.assertTrue(tops[1][0].endswith("(compared to %s)" % self.snap1))
+        self.assertTrue(tops[2][0].endswith("(compared to %s)" % self.snap1))
+        self.assertEqual(tops[2][1], "#1: .../python2.7/a/b.py: size=30 KiB (+20 KiB), "
+                                     "count=35 (+20), average=892 B")
+
+    def test_line_number_and_number(self):
+        status, out, err = self.run_cli("-l", "-n", "2", self.snap1)
+        self.assertEqual(status, 0)
+        self.assertEqual(out.splitlines()[1:], [
+            "#1: .../python2.7/a/b.py:10: size=10 KiB, count=10, average=1024 B",
+            "#2: .../lib/python2.7/c.py:1: size=2048 B, count=2, average=1024 B",
+            "2 more: size=532 B, count=6, average=88 B",
+            "Total Python memory: size=12 KiB, count=18, average=712 B",
+            ""])
+        self.assertIn("Top 2 allocations per file and line", out.splitlines()[0])
+
+    def test_include_exclude(self):
+        status, out, err = self.run_cli("--include", "*/a/*", "--include", "<*>", self.snap1)
+        self.assertEqual(out.splitlines()[1:4], [
+            "#1: .../python2.7/a/b.py: size=10 KiB, count=15, average=716 B",
+            "#2: <unknown>: size=32 B, count=1, average=32 B",
+            "Total Python memory: size=10 KiB, count=16, average=673 B"])
+        status, out, err = self.run_cli("--exclude", "*/a/*", "--exclude", "<*>", self.snap1)
+        self.assertEqual(out.splitlines()[1:3], [
+            "#1: .../lib/python2.7/c.py: size=2048 B, count=2, average=1024 B",
+            "Total Python memory: size=2048 B, count=2, average=1024 B"])
+        status, out, err = self.run_cli("--include", "*.py", "--exclude", "*/c.py", self.snap1)
+        self.assertEqual(out.splitlines()[1:3], [
+            "#1: .../python2.7/a/b.py: size=10 KiB, count=15, average=716 B",
+            "Total Python memory: size=10 KiB, count=15, average=716 B"])
+
+    def test_hide_and_filename_parts(self):
+        status, out, err = self.run_cli("-S", "-A", "-P", "1", "-n", "1", self.snap1)
+        self.assertEqual(out.splitlines()[1:3], ["#1: .../b.py: count=15", "2 more: count=3"])
+        status, out, err = self.run_cli("--hide-count", "--filename-parts", "0", "-n", "1",
+                                        self.snap1)
+        self.assertEqual(out.splitlines()[1],
+                         "#1: /usr/lib/python2.7/a/b.py: size=10 KiB, average=716 B")
+
+    def test_colors(self):
+        status, out, err = self.run_cli("--color", self.snap1)
+        self.assertIn("\x1b[", out)
+        status, out, err = self.run_cli("--no-color", self.snap1)
+        self.assertNotIn("\x1b[", out)
+        # default: not a terminal, so no colors
+        status, out, err = self.run_cli(self.snap1)
+        self.assertNotIn("\x1b[", out)
+        os.environ["NO_COLOR"] = "1"
+        status, out, err = self.run_cli("--color", self.snap1)
+        self.assertIn("\x1b[", out)  # an explicit option wins over NO_COLOR
+        status, out, err = self.run_cli("--color", "--no-color", self.snap1)
+        self.assertEqual(status, 2)
+
+    def test_process_memory_and_user_data(self):
+        path = self.write_snapshot("mem.pickle", {}, "2013-03-04 01:00:55",
+                                   process_memory=10 * 1024 ** 2 + 23 * 1024,
+                                   tracemalloc_memory=23 * 1024,
+                                   user_data=[("Video memory", "size", 234902)])
+        status, out, err = self.run_cli(path)
+        self.assertEqual(out.splitlines()[-3:], [
+            "Total process memory: size=10 MiB (ignore tracemalloc: 23 KiB)",
+            "Video memory: 229 KiB",
+            ""])
+
+    def test_different_pids(self):
+        other = self.write_snapshot("other.pickle", {}, "2013-03-04 01:03:55", pid=5678)
+        status, out, err = self.run_cli(self.snap1, self.snap2, other)
+        self.assertEqual(status, 0)
+        warnings = [line for line in out.splitlines() if line.startswith("WARNING")]
+        self.assertEqual(warnings, [
+            "WARNING: %s (pid 5678) and %s (pid 1234) come from different processes"
+            % (other, self.snap2)])
+        lines = out.splitlines()
+        self.assertTrue(lines[lines.index(warnings[0]) + 1].startswith(other + " ("))
+
+    def test_missing_file(self):
+        missing = self.path("missing.pickle")
+        self.assert_error([self.snap1, missing],
+                          missing + ": cannot read the file: No such file or directory")
+
+    def test_bad_files(self):
+        with open(self.snap1, "rb") as fp:
+            raw = fp.read()
+        cases = [
+            ("empty.pickle", b"", "empty file, not a snapshot"),
+            ("truncated.pickle", raw[:len(raw) // 2], "truncated file (incomplete pickle data)"),
+            ("garbage.pickle", b"GIF89a\x00\x01", "not a snapshot file (not a pickle of "
+                                                  "protocol 2)"),
+            ("foreign.pickle", pickle.dumps({"format_version": 1}, 2),
+             "not a pytracemalloc snapshot (format missing)"),
+        ]
+        for name, data, problem in cases:
+            path = self.path(name)
+            with open(path, "wb") as fp:
+                fp.write(data)
+            self.assert_error([self.snap1, path], path + ": " + problem)
+
+    def test_malicious_file(self):
+        marker = self.path("pwned")
+
+        class Malicious(object):
+            def __reduce__(self):
+                return (os.system, ("touch %s" % marker,))
+        path = self.path("evil.pickle")
+        with open(path, "wb") as fp:
+            fp.write(pickle.dumps(Malicious(), 2))
+        status, out, err = self.run_cli(path)
+        self.assertEqual(status, 1)
+        self.assertTrue(err.startswith(ERROR + path + ": refused to load"), err)
+        self.assertEqual(err.count("\n"), 1)
+        self.assertFalse(os.path.exists(marker))
+
+    def test_usage_errors(self):
+        for args in ([], ["--bogus", self.snap1], ["-n", "0", self.snap1],
+                     ["-n", "x", self.snap1], ["-P", "-1", self.snap1]):
+            status, out, err = self.run_cli(*args)
+            self.assertEqual(status, 2, args)
+            self.assertIn("usage: python -m tracemalloc", err)
+            self.assertIn("python -m tracemalloc: error: ", err)
+            self.assertNotIn("Traceback", err)
+
+    def test_help(self):
+        status, out, err = self.run_cli("--help")
+        self.assertEqual(status, 0)
+        for text in ("usage: python -m tracemalloc", "--line-number", "--first", "--include",
+                     "--exclude", "--no-color", "--hide-size", "--filename-parts",
+                     "example:", "NO_COLOR"):
+            self.assertIn(text, out)
+
+
+class CliProcessTests(unittest.TestCase):
+    """The command line in a child process: exit status and stderr, never a traceback."""
+
+    def setUp(self):
+        self.tmpdir = tempfile.mkdtemp(prefix="tracemalloc-test-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmpdir)
+
+    def run_main(self, *args):
+        if tmsupport.USING_FAKE_ENGINE:
+            # "python -m tracemalloc" cannot import the package without the engine: run
+            # main() the same way, behind the fake engine.
+            code = ("import sys; sys.path.insert(0, %r); import tmsupport; "
+                    "from tracemalloc.__main__ import main; sys.exit(main())"
+                    % tmsupport.TESTS_DIR)
+            return tmsupport.run_python(["-c", code] + list(args))
+        return tmsupport.run_python(["-m", "tracemalloc"] + list(args))
+
+    def test_error_exit_status(self):
+        missing = os.path.join(self.tmpdir, "missing.pickle")
+        code, out, err = self.run_main(missing)
+        self.assertEqual(code, 1)
+        self.assertEqual(out, "")
+        err_lines = [line for line in err.splitlines() if not line.startswith("tests: ")]
+        self.assertEqual(err_lines, [ERROR + missing + ": cannot read the file: No such file "
+                                     "or directory"])
+
+    def test_success(self):
+        path = os.path.join(self.tmpdir, "snap.pickle")
+        tracemalloc.Snapshot({"/a.py": {1: (10, 1)}}, "2013-03-04 01:00:55", 1).write(path)
+        code, out, err = self.run_main(path)
+        self.assertEqual(code, 0, err)
+        self.assertIn("#1: /a.py: size=10 B, count=1, average=10 B", out)
+
+    def test_usage_error_status(self):
+        code, out, err = self.run_main("--bogus")
+        self.assertEqual(code, 2)
+        self.assertNotIn("Traceback", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
