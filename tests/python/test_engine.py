@@ -1,0 +1,490 @@
+"""End-to-end tests with the real engine tracemalloc._engine (see doc/internals.rst).
+
+Every test is skipped when the C extension cannot be imported (the fake engine of tmsupport is
+in use). Run them with the patched interpreter, e.g.
+
+    TRACEMALLOC_TEST_INPLACE=1 /path/to/patched/python tests/python/run.py 'test_engine*'
+
+once the extension is built into module/tracemalloc/ (or with the installed package).
+"""
+from __future__ import absolute_import
+
+import errno
+import os
+import signal
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tmsupport  # noqa: E402 (must come first: chooses the package and the engine)
+from tmsupport import tracemalloc  # noqa: E402
+
+engine = tmsupport.REAL_ENGINE
+POINTER_SIZE = tuple.__itemsize__
+
+
+# The helpers below allocate on known lines: the tests compute the line numbers from
+# co_firstlineno, so keep each body exactly as it is (first body line = allocation).
+
+def allocate_bytes(size):
+    return b"x" * size
+
+
+class Allocated(object):
+    pass
+
+
+def allocate_instance():
+    return Allocated()
+
+
+def nested_1():
+    return nested_2()
+
+
+def nested_2():
+    return nested_3()
+
+
+def nested_3():
+    return allocate_bytes(1000)
+
+
+def grow_bytearray(chunks):
+    data = bytearray()
+    extend = data.extend
+    chunk = b"y" * 100
+    for _ in range(chunks):
+        extend(chunk)
+    return data
+
+
+def grow_list(items):
+    result = []
+    append = result.append
+    for _ in range(items):
+        append(None)
+    return result
+
+
+CODE = allocate_bytes.__code__
+FILENAME = CODE.co_filename
+BYTES_LINE = CODE.co_firstlineno + 1
+INSTANCE_LINE = allocate_instance.__code__.co_firstlineno + 1
+EXTEND_LINE = grow_bytearray.__code__.co_firstlineno + 5
+APPEND_LINE = grow_list.__code__.co_firstlineno + 4
+
+
+def line_of(func, offset):
+    return func.__code__.co_firstlineno + offset
+
+
+def churn(seconds, until=None):
+    """Allocate and run bytecode (timers fire from the allocator, at a safe point) for up to
+    *seconds*, or until until() is true."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        junk = [object() for _ in range(50)]
+        del junk
+        if until is not None and until():
+            return True
+        time.sleep(0.001)
+    return until() if until is not None else True
+
+
+@unittest.skipIf(tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
+class EngineTestCase(unittest.TestCase):
+    """Each test starts with tracing off and the state of the process is restored after it."""
+
+    def setUp(self):
+        self.was_tracing = engine.is_tracing()
+        self.limit = engine.get_traceback_limit() if self.was_tracing else 1
+        engine.stop()
+
+    def tearDown(self):
+        engine.stop_timer(None)
+        engine.stop()
+        if self.was_tracing:
+            engine.start(self.limit)
+
+
+class AttributionTests(EngineTestCase):
+    def test_object_traceback_bytes(self):
+        tracemalloc.start(1)
+        obj = allocate_bytes(100000)
+        self.assertEqual(engine.get_object_traceback(obj), ((FILENAME, BYTES_LINE),))
+        traceback = tracemalloc.get_object_traceback(obj)
+        self.assertEqual(len(traceback), 1)
+        self.assertEqual(traceback[-1], tracemalloc.Frame((FILENAME, BYTES_LINE)))
+
+    def test_object_traceback_gc_object(self):
+        tracemalloc.start(1)
+        obj = allocate_instance()
+        self.assertEqual(engine.get_object_traceback(obj), ((FILENAME, INSTANCE_LINE),))
+
+    def test_not_traced(self):
+        obj = allocate_bytes(1000)  # allocated before tracing starts
+        tracemalloc.start(1)
+        self.assertIsNone(tracemalloc.get_object_traceback(obj))
+        tracemalloc.stop()
+        self.assertIsNone(tracemalloc.get_object_traceback(allocate_bytes(1000)))
+
+    def test_get_stats(self):
+        tracemalloc.start(1)
+        objs = [allocate_bytes(100000) for _ in range(3)]
+        stats = engine.get_stats()
+        size, count = stats[FILENAME][BYTES_LINE]
+        self.assertEqual(count, 3)
+        self.assertTrue(3 * 100000 <= size < 3 * 100000 + 3 * 1024, size)
+        for filename, lines in stats.items():
+            for lineno, (line_size, line_count) in lines.items():
+                self.assertTrue(line_size >= 0 and line_count >= 1)
+        del objs
+
+    def test_snapshot_and_display_top(self):
+        tracemalloc.start(1)
+        obj = allocate_bytes(5 * 1024 * 1024)
+        snapshot = tracemalloc.Snapshot.create()
+        self.assertEqual(snapshot.stats[FILENAME][BYTES_LINE][1], 1)
+        self.assertTrue(snapshot.tracemalloc_memory > 0)
+        stream = tmsupport.text_stream()
+        top = tracemalloc.DisplayTop(3, file=stream, group_per_file=False)
+        top.filename_parts = 0
+        top.display()
+        self.assertIn("#1: %s:%d: size=5120 KiB, count=1, average=5120 KiB"
+                      % (FILENAME, BYTES_LINE), stream.getvalue())
+        del obj
+
+    def test_nframe(self):
+        tracemalloc.start(5)
+        self.assertEqual(tracemalloc.get_traceback_limit(), 5)
+        obj = nested_1()
+        expected_line = line_of(self.test_nframe, 3)
+        expected = (
+            (FILENAME, BYTES_LINE),
+            (FILENAME, line_of(nested_3, 1)),
+            (FILENAME, line_of(nested_2, 1)),
+            (FILENAME, line_of(nested_1, 1)),
+            (FILENAME, expected_line),
+        )
+        self.assertEqual(engine.get_object_traceback(obj), expected)
+        traceback = tracemalloc.get_object_traceback(obj)
+        self.assertEqual(traceback[-1].lineno, BYTES_LINE)
+        self.assertEqual(traceback[0].lineno, expected_line)
+
+        # the limit only applies to new traces
+        tracemalloc.start(2)
+        self.assertEqual(len(engine.get_object_traceback(obj)), 5)
+        self.assertEqual(engine.get_object_traceback(nested_1()), expected[:2])
+
+    def test_nframe_range(self):
+        self.assertRaises(ValueError, tracemalloc.start, 0)
+        self.assertRaises(ValueError, tracemalloc.start, 65536)
+        self.assertFalse(tracemalloc.is_tracing())
+        tracemalloc.start(65535)
+        self.assertEqual(tracemalloc.get_traceback_limit(), 65535)
+
+    def test_tracebacks_are_shared(self):
+        tracemalloc.start(3)
+        objs = [allocate_bytes(100) for _ in range(10)]
+        traces = engine.get_traces()
+        self.assertTrue(traces)
+        seen = {}
+        for domain, size, traceback, total_nframe in traces:
+            self.assertTrue(size >= 0)
+            self.assertTrue(1 <= len(traceback) <= 3)
+            self.assertTrue(total_nframe >= len(traceback))
+            for filename, lineno in traceback:
+                self.assertTrue(isinstance(filename, str) and isinstance(lineno, int))
+            self.assertIs(seen.setdefault(traceback, traceback), traceback)
+        del objs
+
+
+class CounterTests(EngineTestCase):
+    def test_alloc_and_free(self):
+        tracemalloc.start(1)
+        before, _ = tracemalloc.get_traced_memory()
+        data = allocate_bytes(1000000)
+        current, peak = tracemalloc.get_traced_memory()
+        self.assertTrue(current >= before + 1000000, (before, current))
+        self.assertTrue(peak >= current)
+        self.assertEqual(engine.get_stats()[FILENAME][BYTES_LINE][1], 1)
+        del data
+        after, peak2 = tracemalloc.get_traced_memory()
+        self.assertTrue(after <= current - 1000000 + 64 * 1024, (current, after))
+        self.assertTrue(peak2 >= current)
+        self.assertNotIn(BYTES_LINE, engine.get_stats().get(FILENAME, {}))
+        tracemalloc.reset_peak()
+        current3, peak3 = tracemalloc.get_traced_memory()
+        self.assertTrue(peak3 < peak2)
+        self.assertTrue(peak3 >= current3)
+
+    def test_clear_traces(self):
+        tracemalloc.start(1)
+        obj = allocate_bytes(100000)
+        tracemalloc.clear_traces()
+        self.assertTrue(tracemalloc.is_tracing())
+        self.assertIsNone(tracemalloc.get_object_traceback(obj))
+        self.assertNotIn(BYTES_LINE, engine.get_stats().get(FILENAME, {}))
+        obj2 = allocate_bytes(100000)
+        self.assertIsNotNone(tracemalloc.get_object_traceback(obj2))
+
+    def test_stop_forgets_everything(self):
+        tracemalloc.start(1)
+        obj = allocate_bytes(100000)
+        self.assertTrue(tracemalloc.get_tracemalloc_memory() > 0)
+        tracemalloc.stop()
+        self.assertFalse(tracemalloc.is_tracing())
+        self.assertEqual(engine.get_stats(), {})
+        self.assertEqual(engine.get_traces(), [])
+        self.assertIsNone(tracemalloc.get_object_traceback(obj))
+        self.assertEqual(tracemalloc.get_traced_memory()[0], 0)
+
+    def test_realloc_bytearray_keeps_one_trace(self):
+        tracemalloc.start(1)
+        data = grow_bytearray(1000)  # 1000 reallocations of the same buffer
+        size, count = engine.get_stats()[FILENAME][EXTEND_LINE]
+        self.assertEqual(count, 1)
+        self.assertTrue(100000 <= size < 3 * 100000, size)
+        del data
+        self.assertNotIn(EXTEND_LINE, engine.get_stats().get(FILENAME, {}))
+
+    def test_realloc_list_keeps_one_trace(self):
+        tracemalloc.start(1)
+        items = grow_list(10000)
+        size, count = engine.get_stats()[FILENAME][APPEND_LINE]
+        self.assertEqual(count, 1)
+        self.assertTrue(10000 * POINTER_SIZE <= size < 3 * 10000 * POINTER_SIZE, size)
+        del items
+        self.assertNotIn(APPEND_LINE, engine.get_stats().get(FILENAME, {}))
+
+
+class TimerTests(EngineTestCase):
+    def test_several_timers(self):
+        tracemalloc.start(1)
+        calls = []
+        first = tracemalloc.start_timer(0.01, calls.append, ("a",))
+        second = tracemalloc.start_timer(0.01, calls.append, args=("b",))
+        third = tracemalloc.start_timer(0.01, lambda **kw: calls.append(kw["c"]),
+                                        kwargs={"c": "c"})
+        self.assertEqual(len(set([first, second, third])), 3)
+        self.assertTrue(churn(5, lambda: set("abc") <= set(calls) and len(calls) >= 6), calls)
+
+    def test_display_top_and_take_snapshot_together(self):
+        tracemalloc.start(1)
+        stream = tmsupport.text_stream()
+        top = tracemalloc.DisplayTop(3, file=stream)
+        taken = []
+
+        class Take(tracemalloc.TakeSnapshot):
+            def take_snapshot(self):  # no file: only count the calls
+                taken.append(1)
+                return tracemalloc.Snapshot({}, "2000-01-01 00:00:00", 1), "nowhere"
+        take = Take()
+        with tmsupport.captured("stderr") as stderr:
+            top.start(0.01)
+            take.start(0.01)
+            self.assertNotEqual(top._timer_id, take._timer_id)
+            try:
+                self.assertTrue(churn(5, lambda: taken and "Top" in stream.getvalue()))
+            finally:
+                top.stop()
+                take.stop()
+        self.assertIn("Write a snapshot of memory allocations into nowhere", stderr.getvalue())
+
+    def test_stop_inside_callback(self):
+        tracemalloc.start(1)
+        calls = []
+
+        def callback():
+            calls.append(1)
+            tracemalloc.stop_timer(timer_id[0])
+        timer_id = [tracemalloc.start_timer(0.01, callback)]
+        self.assertTrue(churn(5, lambda: calls))
+        churn(0.2)
+        self.assertEqual(calls, [1])
+
+    def test_exception_is_reported_and_timer_goes_on(self):
+        tracemalloc.start(1)
+        calls = []
+
+        def callback():
+            calls.append(1)
+            raise ValueError("timer callback failure")
+        with tmsupport.captured("stderr") as stderr:
+            tracemalloc.start_timer(0.01, callback)
+            fired = churn(5, lambda: len(calls) >= 3)
+            tracemalloc.stop_timer()
+        self.assertTrue(fired, calls)
+        self.assertIn("timer callback failure", stderr.getvalue())
+        self.assertIn("ValueError", stderr.getvalue())
+
+    def test_never_fires_after_stop(self):
+        tracemalloc.start(1)
+        calls = []
+        timer_id = tracemalloc.start_timer(0.01, calls.append, (1,))
+        self.assertTrue(churn(5, lambda: calls))
+        tracemalloc.stop_timer(timer_id)
+        count = len(calls)
+        churn(0.3)
+        self.assertEqual(len(calls), count)
+        tracemalloc.stop_timer(timer_id)  # already stopped: ignored
+        tracemalloc.stop_timer(123456789)  # unknown: ignored
+
+    def test_stop_all(self):
+        tracemalloc.start(1)
+        calls = []
+        tracemalloc.start_timer(0.01, calls.append, (1,))
+        tracemalloc.start_timer(0.01, calls.append, (2,))
+        tracemalloc.stop_timer()
+        churn(0.3)
+        self.assertEqual(calls, [])
+
+    def test_disable_stops_timers(self):
+        tracemalloc.enable()
+        calls = []
+        tracemalloc.start_timer(0.01, calls.append, (1,))
+        tracemalloc.disable()
+        tracemalloc.enable()
+        churn(0.3)
+        self.assertEqual(calls, [])
+
+
+CHILD_CODE = (
+    "import sys, tracemalloc\n"
+    "obj = b'z' * 100000\n"
+    "traced = tracemalloc.get_object_traceback(obj) is not None\n"
+    "limit = tracemalloc.get_traceback_limit() if tracemalloc.is_enabled() else 0\n"
+    "sys.stdout.write('%s %s %s' % (tracemalloc.is_enabled(), limit, traced))\n"
+)
+
+
+def clean_stderr(text):
+    """Drop the "[N refs]" lines that debug builds of Python 2 write at exit."""
+    return "".join(line for line in text.splitlines(True)
+                   if not (line.startswith("[") and line.rstrip().endswith(" refs]")))
+
+
+@unittest.skipIf(tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
+class StartupTests(unittest.TestCase):
+    """PYTRACEMALLOC=N in a child process of this (patched) interpreter."""
+
+    def run_child(self, value, options=()):
+        env = tmsupport.child_env()
+        if value is not None:
+            env["PYTRACEMALLOC"] = value
+        code = CHILD_CODE
+        if "-E" in options and tmsupport.INPLACE:
+            # -E ignores PYTHONPATH too: find the package under test by hand
+            code = "import sys; sys.path.insert(0, %r)\n%s" % (tmsupport.MODULE_DIR, code)
+        code, out, err = tmsupport.run_python(list(options) + ["-c", code], env=env)
+        return code, out, clean_stderr(err)
+
+    def test_enabled(self):
+        code, out, err = self.run_child("1")
+        self.assertEqual((code, out), (0, "True 1 True"), err)
+        self.assertEqual(err, "tracemalloc enabled\n")
+
+    def test_nframe(self):
+        code, out, err = self.run_child("25")
+        self.assertEqual((code, out), (0, "True 25 True"), err)
+        self.assertEqual(err, "tracemalloc enabled\n")
+
+    def test_off(self):
+        for value in ("0", "", None):
+            code, out, err = self.run_child(value)
+            self.assertEqual((code, out, err), (0, "False 0 False", ""), value)
+
+    def test_invalid(self):
+        for value in ("abc", "-1", "65536", "1.5"):
+            code, out, err = self.run_child(value)
+            self.assertEqual(code, 2, (value, out, err))
+            self.assertEqual(out, "")
+            lines = err.splitlines()
+            self.assertEqual(len(lines), 1, err)
+            self.assertIn("PYTRACEMALLOC", lines[0])
+            self.assertIn(repr(value), lines[0])
+            self.assertNotIn("Traceback", err)
+            self.assertNotIn("Fatal Python error", err)
+
+    def test_ignore_environment(self):
+        code, out, err = self.run_child("1", options=["-E"])
+        self.assertEqual((code, out, err), (0, "False 0 False", ""))
+
+
+def wait_child(pid, timeout):
+    """waitpid() with a timeout: kill the child and return None if it hangs."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except OSError as exc:
+            if exc.errno == errno.EINTR:
+                continue
+            raise
+        if done:
+            return status
+        if time.time() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return None
+        time.sleep(0.01)
+
+
+def child_checks():
+    """Run in a forked child: exit status 0 if tracing goes on, else a code saying why."""
+    if not tracemalloc.is_enabled():
+        return 10
+    obj = allocate_bytes(100000)
+    if engine.get_object_traceback(obj) != ((FILENAME, BYTES_LINE),):
+        return 11
+    if engine.get_stats()[FILENAME][BYTES_LINE][1] < 1:
+        return 12
+    return 0
+
+
+@unittest.skipUnless(hasattr(os, "fork"), "needs os.fork()")
+class ForkTests(EngineTestCase):
+    def fork_and_check(self):
+        pid = os.fork()
+        if pid == 0:
+            status = 13
+            try:
+                status = child_checks()
+            finally:
+                os._exit(status)
+        status = wait_child(pid, 30)
+        self.assertIsNotNone(status, "the child hung (deadlock on the engine lock?)")
+        self.assertTrue(os.WIFEXITED(status), status)
+        return os.WEXITSTATUS(status)
+
+    def test_fork_keeps_tracing(self):
+        tracemalloc.start(1)
+        obj = allocate_bytes(100000)
+        self.assertEqual(self.fork_and_check(), 0)
+        # the parent is unaffected
+        self.assertEqual(engine.get_object_traceback(obj), ((FILENAME, BYTES_LINE),))
+
+    def test_fork_while_another_thread_allocates(self):
+        tracemalloc.start(1)
+        stop = []
+
+        def worker():
+            while not stop:
+                junk = [bytearray(100) for _ in range(100)]
+                del junk
+                time.sleep(0)
+        thread = threading.Thread(target=worker)
+        thread.start()
+        try:
+            for _ in range(10):
+                self.assertEqual(self.fork_and_check(), 0)
+        finally:
+            stop.append(True)
+            thread.join()
+
+
+if __name__ == "__main__":
+    unittest.main()
