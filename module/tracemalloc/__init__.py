@@ -163,8 +163,9 @@ atexit.register(_disable_at_exit)
 def _startup(nframe):
     """Called by the patched interpreter for PYTRACEMALLOC=N (N >= 1), before site is imported."""
     _engine.start(nframe)
-    sys.stderr.write("tracemalloc enabled\n")
-    sys.stderr.flush()
+    if sys.stderr is not None:  # None without a console (pythonw)
+        sys.stderr.write("tracemalloc enabled\n")
+        sys.stderr.flush()
 
 
 def start_timer(delay, func, args=(), kwargs=None):
@@ -479,7 +480,7 @@ class DisplayTop(object):
         ...
         3023 more: size=1580 KiB (+1138 KiB), count=12635 (+7801), average=128 B
         Total Python memory: size=3682 KiB (+3086 KiB), count=36987 (+29908), average=101 B
-        Total process memory: size=10 MiB (+1 MiB) (ignore tracemalloc: 23 KiB)
+        Total process memory: size=10 MiB (+1024 KiB) (ignore tracemalloc: 23 KiB)
         Video memory: 229 KiB (+12 KiB)
         <empty line>
 
@@ -651,8 +652,9 @@ class DisplayTop(object):
     def display_snapshot(self, snapshot, name=None):
         """Display the top of *snapshot*, compared with the previous (or first) one.
 
-        *name* (e.g. a file name) labels the snapshot in the header, and a later top names
-        it in "(compared to NAME)".
+        *name* (e.g. a file name) labels the snapshot in the header,
+        "NAME (TIMESTAMP): Top ...", and a later top compared with it ends its header with
+        "(compared to NAME)". Without a name the header starts with the timestamp alone.
         """
         previous, previous_name = self._previous if self._previous else (None, None)
         lines = self._lines(snapshot, previous, name, previous_name)

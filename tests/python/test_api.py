@@ -1,4 +1,4 @@
-"""Tests of the function layer (enable, timers, process memory, Frame, Traceback) with a fake engine."""
+"""Tests of the function layer (enable, timers, process memory, Frame, Traceback), fake engine."""
 from __future__ import absolute_import
 
 import os
