@@ -6,7 +6,8 @@ Import this module first in every test file. It:
   variable TRACEMALLOC_TEST_INPLACE is set (to a non-empty value); otherwise the installed
   package is used;
 - imports ``tracemalloc`` with its real C extension ``tracemalloc._engine`` when that can be
-  imported, and otherwise installs a FakeEngine as ``sys.modules['tracemalloc._engine']``
+  imported (``make check`` sets TRACEMALLOC_TEST_REQUIRE_ENGINE: then it must), and otherwise
+  installs a FakeEngine as ``sys.modules['tracemalloc._engine']``
   before importing it, saying so once on stderr. USING_FAKE_ENGINE tells which happened; the
   tests that need the real engine skip themselves with a clear reason.
 """
@@ -125,7 +126,7 @@ def _import_tracemalloc():
     try:
         import tracemalloc
     except ImportError as exc:
-        if "_engine" not in str(exc):
+        if "_engine" not in str(exc) or os.environ.get("TRACEMALLOC_TEST_REQUIRE_ENGINE"):
             raise
         for name in ("tracemalloc", "tracemalloc._engine"):
             sys.modules.pop(name, None)
