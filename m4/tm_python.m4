@@ -4,7 +4,7 @@
 #   PYTHON            the interpreter
 #   PYTHON_VERSION    X.Y
 #   PYTHON_CFLAGS     -I flags for Python.h
-#   PYTHON_PREFIX     sys.prefix
+#   TM_PYTHON_PREFIX     sys.prefix
 #   tmdir             where the package is installed: the interpreter's standard library
 #                     directory, relative to ${prefix} (doc/internals.rst says why)
 # and check that the interpreter has the allocator hooks (a patched 2.7, or 3.11/3.13).
@@ -23,7 +23,7 @@ AC_MSG_RESULT([$PYTHON_VERSION])
 AS_CASE([$PYTHON_VERSION], [2.7|3.11|3.13], [],
   [AC_MSG_ERROR([CPython $PYTHON_VERSION is not supported: use 2.7, 3.11 or 3.13])])
 
-PYTHON_PREFIX=`"$PYTHON" -c 'import sys; sys.stdout.write(sys.prefix)'`
+TM_PYTHON_PREFIX=`"$PYTHON" -c 'import sys; sys.stdout.write(sys.prefix)'`
 PYTHON_CFLAGS=`"$PYTHON" -c 'import sys, sysconfig
 paths = sysconfig.get_paths()
 sys.stdout.write(" ".join(sorted(set("-I" + paths[[k]] for k in ("include", "platinclude")))))'`
@@ -45,6 +45,6 @@ CPPFLAGS=$tm_save_CPPFLAGS
 AC_ARG_VAR([PYTHON], [the Python interpreter])
 AC_SUBST([PYTHON_VERSION])
 AC_SUBST([PYTHON_CFLAGS])
-AC_SUBST([PYTHON_PREFIX])
+AC_SUBST([TM_PYTHON_PREFIX])
 AC_SUBST([tmdir])
 ])

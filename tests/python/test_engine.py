@@ -376,9 +376,11 @@ class StartupTests(unittest.TestCase):
         if value is not None:
             env["PYTRACEMALLOC"] = value
         code = CHILD_CODE
-        if "-E" in options and tmsupport.INPLACE:
+        if "-E" in options:
             # -E ignores PYTHONPATH too: find the package under test by hand
-            code = "import sys; sys.path.insert(0, %r)\n%s" % (tmsupport.MODULE_DIR, code)
+            package_parent = os.path.dirname(os.path.dirname(os.path.abspath(
+                tracemalloc.__file__)))
+            code = "import sys; sys.path.insert(0, %r)\n%s" % (package_parent, code)
         code, out, err = tmsupport.run_python(list(options) + ["-c", code], env=env)
         return code, out, clean_stderr(err)
 
