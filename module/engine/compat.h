@@ -15,6 +15,12 @@
 #include <Python.h>
 #include <frameobject.h>
 
+/* TM_PATCHED: the interpreter was built with one of our patch series (doc/internals.rst). A
+ * stock 3.x still has PEP 445 hooks, and the engine works there without the extras. */
+#ifdef PY_PYTRACEMALLOC_API
+#  define TM_PATCHED 1
+#endif
+
 #if PY_MAJOR_VERSION == 2
 #  define TM_PY2 1
 #  if !defined(PY_PYTRACEMALLOC_API)
@@ -59,9 +65,9 @@ tm_frame_lineno(TmPyFrame *frame)
     return PyFrame_GetLineNumber(frame);
 }
 
-/* The thread state of the thread holding the GIL (may be another thread's). */
+/* The thread state of the thread holding the GIL: the caller's when it knows it holds it. */
 static inline PyThreadState *
-tm_tstate_current(void)
+tm_tstate_gil(void)
 {
     return _PyThreadState_Current;
 }
@@ -73,6 +79,7 @@ tm_gil_held(void)
     PyThreadState *tstate = _PyThreadState_Current;
     return tstate != NULL && tstate == PyGILState_GetThisThreadState();
 }
+
 
 /* The address of the memory block that holds obj, as the allocator returned it. */
 static inline void *
@@ -89,7 +96,137 @@ tm_object_block(PyObject *obj)
 
 #else
 /* ------------------------------------------------------------------ Python 3.11, 3.13 */
-#  error "The 3.x frame access comes with the 3.x patch series."
+
+/* The frames of 3.11+ live in _PyInterpreterFrame structures, only described by the internal
+ * headers; PyThreadState_GetFrame() would materialise (allocate) frame objects. */
+#  define Py_BUILD_CORE 1
+#  include <internal/pycore_frame.h>
+#  undef Py_BUILD_CORE
+
+typedef struct _PyInterpreterFrame TmPyFrame;
+
+#  if PY_VERSION_HEX >= 0x030D0000
+static inline PyCodeObject *
+tm_frame_code(TmPyFrame *frame)
+{
+    return PyCode_Check(frame->f_executable) ? (PyCodeObject *)frame->f_executable : NULL;
+}
+
+/* Frames still being set up (before their first RESUME) or owned by C are skipped, as the
+ * interpreter's own tracebacks do. */
+static inline TmPyFrame *
+tm_frame_complete(TmPyFrame *frame)
+{
+    return _PyFrame_GetFirstComplete(frame);
+}
+
+static inline int
+tm_frame_lineno(TmPyFrame *frame)
+{
+    return PyUnstable_InterpreterFrame_GetLine(frame);
+}
+
+/* The thread state attached to the calling thread, NULL if it holds no GIL. */
+static inline PyThreadState *
+tm_tstate_gil(void)
+{
+    return PyThreadState_GetUnchecked();
+}
+
+static inline int
+tm_gil_held(void)
+{
+    return PyThreadState_GetUnchecked() != NULL;
+}
+
+static inline TmPyFrame *
+tm_frame_current(PyThreadState *tstate)
+{
+    return tstate != NULL ? tm_frame_complete(tstate->current_frame) : NULL;
+}
+
+#    define TM_PREHEADER_FLAGS Py_TPFLAGS_PREHEADER
+#  else /* 3.11 */
+static inline PyCodeObject *
+tm_frame_code(TmPyFrame *frame)
+{
+    return frame->f_code;
+}
+
+static inline TmPyFrame *
+tm_frame_complete(TmPyFrame *frame)
+{
+    while (frame != NULL && _PyFrame_IsIncomplete(frame))
+        frame = frame->previous;
+    return frame;
+}
+
+/* What _PyInterpreterFrame_GetLine() does; that function is not exported by 3.11. */
+static inline int
+tm_frame_lineno(TmPyFrame *frame)
+{
+    int addr = _PyInterpreterFrame_LASTI(frame) * (int)sizeof(_Py_CODEUNIT);
+    return PyCode_Addr2Line(frame->f_code, addr);
+}
+
+/* 3.11 keeps the GIL holder's thread state in a global. */
+static inline PyThreadState *
+tm_tstate_gil(void)
+{
+    return _PyThreadState_UncheckedGet();
+}
+
+/* Compare the GIL holder's thread state with the calling thread's own. */
+static inline int
+tm_gil_held(void)
+{
+    PyThreadState *tstate = _PyThreadState_UncheckedGet();
+    return tstate != NULL && tstate == PyGILState_GetThisThreadState();
+}
+
+static inline TmPyFrame *
+tm_frame_current(PyThreadState *tstate)
+{
+    return tstate != NULL ? tm_frame_complete(tstate->cframe->current_frame) : NULL;
+}
+
+#    define TM_PREHEADER_FLAGS Py_TPFLAGS_MANAGED_DICT
+#  endif
+
+static inline TmPyFrame *
+tm_frame_back(TmPyFrame *frame)
+{
+    return tm_frame_complete(frame->previous);
+}
+
+static inline PyObject *
+tm_frame_filename(TmPyFrame *frame)
+{
+    PyCodeObject *code = tm_frame_code(frame);
+    if (code == NULL || code->co_filename == NULL || !PyUnicode_CheckExact(code->co_filename))
+        return NULL;
+    return code->co_filename;
+}
+
+/* Before a GC object come its GC header and, for instances with a managed dict (and
+ * weakrefs on 3.12+), two pointers of pre-header. Both are 16 bytes on 64-bit builds. */
+static inline void *
+tm_object_block(PyObject *obj)
+{
+    PyTypeObject *type = Py_TYPE(obj);
+    size_t size = 0;
+
+    if (PyType_IS_GC(type))
+        size += 2 * sizeof(PyObject *);
+    if (PyType_HasFeature(type, TM_PREHEADER_FLAGS))
+        size += 2 * sizeof(PyObject *);
+    return (char *)obj - size;
+}
+
+#  define TmStr_FromString PyUnicode_FromString
+#  define TmStr_InternFromString PyUnicode_InternFromString
+#  define TmInt_FromLong PyLong_FromLong
+
 #endif
 
 #endif /* PYTRACEMALLOC_COMPAT_H */

@@ -35,6 +35,7 @@ static guint tm_nframe = 1;   /* traceback limit */
 static TmFrame *tm_frames;    /* capture buffer of tm_nframe frames, used by hooks under the GIL */
 static gboolean tm_fork_handlers;
 static PyObject *tm_unknown;  /* "<unknown>", strong reference */
+static PyInterpreterState *tm_interp;  /* the interpreter that started tracing */
 
 /* ------------------------------------------------------------------ filenames */
 
@@ -51,12 +52,21 @@ tm_filename_release(gconstpointer filename, gpointer user_data)
 /* ------------------------------------------------------------------ capture */
 
 /* Fill tm_frames with at most tm_nframe frames of the current thread, most recent first.
- * GIL held. Returns the number stored; *total receives the depth of the whole stack. */
+ * GIL held. Returns the number stored; *total receives the depth of the whole stack.
+ * Threads of another interpreter (3.12+ subinterpreters may have a GIL of their own) get no
+ * frames: tm_frames is protected by the main interpreter's GIL, and the store must not keep
+ * references to another interpreter's objects. */
 static guint
 tm_capture(guint *total)
 {
-    TmPyFrame *frame = tm_frame_current(tm_tstate_current());
+    PyThreadState *tstate = tm_tstate_gil();
+    TmPyFrame *frame;
     guint n = 0, depth = 0;
+
+    *total = 0;
+    if (tstate == NULL || tstate->interp != tm_interp)
+        return 0;
+    frame = tm_frame_current(tstate);
 
     for (; frame != NULL; frame = tm_frame_back(frame)) {
         if (n < tm_nframe) {
@@ -304,6 +314,7 @@ tm_engine_start(guint nframe)
     g_free(tm_frames);
     tm_frames = frames;
     tm_nframe = nframe;
+    tm_interp = PyThreadState_Get()->interp;
 
     g_mutex_lock(&tm_lock);
     tm_store = store;
@@ -352,6 +363,13 @@ gboolean
 tm_engine_is_tracing(void)
 {
     return tm_tracing;
+}
+
+gboolean
+tm_engine_in_tracing_interpreter(void)
+{
+    PyThreadState *tstate = tm_tstate_gil();
+    return tstate != NULL && tstate->interp == tm_interp;
 }
 
 guint

@@ -26,6 +26,9 @@ int tm_engine_start(guint nframe);
 void tm_engine_stop(void);
 
 gboolean tm_engine_is_tracing(void);
+
+/* Does the calling thread hold the GIL of the interpreter that started tracing? */
+gboolean tm_engine_in_tracing_interpreter(void);
 guint tm_engine_traceback_limit(void);
 
 /* Forget all traces, keep tracing. */

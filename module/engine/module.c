@@ -3,7 +3,12 @@
 #include "hooks.h"
 #include "timer.h"
 
-#ifndef TM_PATCH_VARIANT
+/* Which interpreter the engine was built for: "stock" (unpatched 3.x), or the variant of our
+ * patch series ("plain" for now; "track" and "disabled" come with the free-list hooks). */
+#ifndef TM_PATCHED
+#  undef TM_PATCH_VARIANT
+#  define TM_PATCH_VARIANT "stock"
+#elif !defined(TM_PATCH_VARIANT)
 #  define TM_PATCH_VARIANT "plain"
 #endif
 

@@ -104,6 +104,9 @@ tm_timer_poll(void)
 {
     if (G_LIKELY(tm_next_deadline == G_MAXINT64) || tm_run_pending)
         return;
+    /* The timers belong to the main interpreter and its GIL. */
+    if (!tm_engine_in_tracing_interpreter())
+        return;
     if (g_get_monotonic_time() < tm_next_deadline)
         return;
     tm_run_pending = TRUE;

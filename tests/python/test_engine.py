@@ -368,6 +368,7 @@ def clean_stderr(text):
 
 
 @unittest.skipIf(tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
+@unittest.skipIf(tmsupport.STOCK_INTERPRETER, tmsupport.STOCK_REASON)
 class StartupTests(unittest.TestCase):
     """PYTRACEMALLOC=N in a child process of this (patched) interpreter."""
 

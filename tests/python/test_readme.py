@@ -80,6 +80,7 @@ class ReadmeExamples(unittest.TestCase):
             self.assertEqual((status, err), (0, ""), command)
             self.assertTrue(out, command)
 
+    @unittest.skipIf(tmsupport.STOCK_INTERPRETER, tmsupport.STOCK_REASON)
     def test_pytracemalloc_session(self):
         session = [b for b in self.blocks if b.startswith("$ PYTRACEMALLOC=1 python")]
         self.assertEqual(len(session), 1)

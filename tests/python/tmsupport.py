@@ -149,6 +149,9 @@ else:
     tracemalloc, USING_FAKE_ENGINE = _import_tracemalloc()
 
 REAL_ENGINE = None if USING_FAKE_ENGINE else tracemalloc._engine
+# A stock (unpatched) 3.x: the engine traces through PEP 445, without startup tracing.
+STOCK_INTERPRETER = REAL_ENGINE is not None and REAL_ENGINE.PATCH_VARIANT == "stock"
+STOCK_REASON = "a stock interpreter has no PYTRACEMALLOC startup tracing (not patched)"
 SKIP_REASON = ("the real C extension tracemalloc._engine is not available (a fake engine is "
                "in use): build the engine and run the tests with the patched interpreter")
 
