@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Set while the calling thread runs inside a hook. */
 static __thread int tm_reentrant __attribute__((tls_model("initial-exec")));
@@ -85,8 +86,8 @@ tm_capture(guint *total)
 /* Intern the captured frames and record the block. tm_lock held; GIL held if frames were
  * captured (nframe > 0). A newly interned traceback brings its filenames into the store,
  * which then holds a reference on each new one (Py_INCREF allocates nothing). */
-static void
-tm_add_locked(void *ptr, size_t size, guint nframe, guint total)
+static const TmTraceback *
+tm_intern_locked(guint nframe, guint total)
 {
     const TmTraceback *tb;
     guint before = tm_store_traceback_count(tm_store);
@@ -99,6 +100,14 @@ tm_add_locked(void *ptr, size_t size, guint nframe, guint total)
                 Py_INCREF((PyObject *)filename);
         }
     }
+    return tb;
+}
+
+static void
+tm_add_locked(void *ptr, size_t size, guint nframe, guint total)
+{
+    const TmTraceback *tb = tm_intern_locked(nframe, total);
+
     if (tb == NULL || tm_store_add(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr, size, tb) < 0) {
         /* Out of memory: the block goes untraced, and a stale trace at the same address
          * must not survive. */
@@ -256,6 +265,136 @@ tm_fork_child(void)
     g_mutex_unlock(&tm_lock);
 }
 
+/* ------------------------------------------------------------------ C API (patched 3.x) */
+
+#if defined(TM_PATCHED) && !defined(TM_PY2)
+/* PyTraceMalloc_Track(): may be called without the GIL, like the stock function, which takes
+ * the GIL to capture the traceback; so do we. */
+static int
+tm_api_track(unsigned int domain, uintptr_t ptr, size_t size)
+{
+    PyGILState_STATE gil;
+    guint nframe, total;
+    int res = -2;
+
+    if (!tm_tracing)
+        return -2;
+    gil = PyGILState_Ensure();
+    if (tm_tracing) {
+        tm_reentrant = 1;
+        nframe = tm_capture(&total);
+        g_mutex_lock(&tm_lock);
+        if (tm_tracing) {
+            const TmTraceback *tb = tm_intern_locked(nframe, total);
+            res = tb != NULL && tm_store_add(tm_store, domain, ptr, size, tb) == 0 ? 0 : -1;
+        }
+        g_mutex_unlock(&tm_lock);
+        tm_reentrant = 0;
+    }
+    PyGILState_Release(gil);
+    return res;
+}
+
+static int
+tm_api_untrack(unsigned int domain, uintptr_t ptr)
+{
+    int res = -2;
+
+    g_mutex_lock(&tm_lock);
+    if (tm_tracing) {
+        tm_store_remove(tm_store, domain, ptr, NULL);
+        res = 0;
+    }
+    g_mutex_unlock(&tm_lock);
+    return res;
+}
+
+static PyObject *tm_traceback_lookup(guint domain, guintptr ptr);
+
+static PyObject *
+tm_api_get_traceback(unsigned int domain, uintptr_t ptr)
+{
+    return tm_traceback_lookup(domain, ptr);
+}
+
+static void
+tm_write(int fd, const char *text)
+{
+    size_t len = strlen(text);
+    while (len > 0) {
+        ssize_t n = write(fd, text, len);
+        if (n <= 0)
+            return;
+        text += n;
+        len -= (size_t)n;
+    }
+}
+
+/* Write a str as ASCII, escaping the rest, without allocating (we may be in a crash). */
+static void
+tm_write_str(int fd, PyObject *str)
+{
+    Py_ssize_t len = PyUnicode_GET_LENGTH(str);
+    int kind = PyUnicode_KIND(str);
+    const void *data = PyUnicode_DATA(str);
+    char buf[16];
+
+    for (Py_ssize_t i = 0; i < len && i < 500; i++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (ch >= 0x20 && ch < 0x7f) {
+            buf[0] = (char)ch;
+            buf[1] = '\0';
+        }
+        else {
+            g_snprintf(buf, sizeof buf, ch < 0x100 ? "\\x%02x" : ch < 0x10000 ? "\\u%04x"
+                                                                             : "\\U%08x",
+                       (unsigned int)ch);
+        }
+        tm_write(fd, buf);
+    }
+}
+
+/* _PyMem_DumpTraceback(): the same lines as the stock engine writes. */
+static void
+tm_api_dump_traceback(int fd, const void *ptr)
+{
+    const TmTrace *trace;
+    char line[64];
+
+    if (!tm_tracing) {
+        tm_write(fd, "Enable tracemalloc to get the memory block allocation traceback\n\n");
+        return;
+    }
+    /* A crash may come while a hook holds the lock: never wait for it. */
+    if (!g_mutex_trylock(&tm_lock)) {
+        tm_write(fd, "(the tracemalloc tables are busy: no traceback)\n\n");
+        return;
+    }
+    trace = tm_store != NULL ? tm_store_get(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr) : NULL;
+    if (trace != NULL) {
+        const TmTraceback *tb = trace->traceback;
+        tm_write(fd, "Memory block allocated at (most recent call first):\n");
+        for (guint i = 0; i < tb->nframe; i++) {
+            tm_write(fd, "  File \"");
+            if (tb->frames[i].filename != NULL)
+                tm_write_str(fd, (PyObject *)tb->frames[i].filename);
+            else
+                tm_write(fd, "<unknown>");
+            g_snprintf(line, sizeof line, "\", line %u\n", tb->frames[i].lineno);
+            tm_write(fd, line);
+        }
+        if (tb->nframe == 0)
+            tm_write(fd, "  File \"<unknown>\", line 0\n");
+        tm_write(fd, "\n");
+    }
+    g_mutex_unlock(&tm_lock);
+}
+
+static const PyTraceMallocHooks tm_api_hooks = {
+    tm_api_track, tm_api_untrack, tm_api_get_traceback, tm_api_dump_traceback
+};
+#endif
+
 /* ------------------------------------------------------------------ control */
 
 int
@@ -328,6 +467,9 @@ tm_engine_start(guint nframe)
     PyMem_SetAllocator(PYMEM_DOMAIN_RAW, &raw);
     PyMem_SetAllocator(PYMEM_DOMAIN_MEM, &mem);
     PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &obj);
+#if defined(TM_PATCHED) && !defined(TM_PY2)
+    PyTraceMalloc_SetHooks(&tm_api_hooks);
+#endif
     return 0;
 }
 
@@ -350,6 +492,9 @@ tm_engine_stop(void)
 {
     if (!tm_tracing)
         return;
+#if defined(TM_PATCHED) && !defined(TM_PY2)
+    PyTraceMalloc_SetHooks(NULL);
+#endif
     PyMem_SetAllocator(PYMEM_DOMAIN_RAW, &tm_orig_raw);
     PyMem_SetAllocator(PYMEM_DOMAIN_MEM, &tm_orig_mem);
     PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &tm_orig_obj);
@@ -429,6 +574,8 @@ tm_engine_memory(void)
 
 /* ------------------------------------------------------------------ export */
 
+static PyObject *tm_traceback_lookup(guint domain, guintptr ptr);
+
 /* A private copy of a traceback whose filenames we hold references on, so that it survives a
  * clear_traces() run by code (a finaliser) triggered while we build Python objects. */
 static TmTraceback *
@@ -499,13 +646,19 @@ tm_traceback_to_python(const TmTraceback *tb)
 PyObject *
 tm_engine_object_traceback(PyObject *obj)
 {
+    return tm_traceback_lookup(TM_DEFAULT_DOMAIN, (guintptr)tm_object_block(obj));
+}
+
+static PyObject *
+tm_traceback_lookup(guint domain, guintptr ptr)
+{
     TmTraceback *copy = NULL;
     const TmTrace *trace;
     PyObject *result;
 
     g_mutex_lock(&tm_lock);
     if (tm_store != NULL) {
-        trace = tm_store_get(tm_store, TM_DEFAULT_DOMAIN, (guintptr)tm_object_block(obj));
+        trace = tm_store_get(tm_store, domain, ptr);
         if (trace != NULL)
             copy = tm_traceback_copy(trace->traceback);
         if (trace != NULL && copy == NULL) {
