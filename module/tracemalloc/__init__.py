@@ -160,10 +160,15 @@ def _disable_at_exit():
 atexit.register(_disable_at_exit)
 
 
-def _startup(nframe):
-    """Called by the patched interpreter for PYTRACEMALLOC=N (N >= 1), before site is imported."""
+def _startup(nframe, quiet=False):
+    """Called by the patched interpreter at startup, before site is imported.
+
+    PYTRACEMALLOC=N calls it with quiet=False: "tracemalloc enabled" goes to stderr. On 3.x,
+    -X tracemalloc=N and PYTHONTRACEMALLOC=N call it with quiet=True, as silent as the stock
+    module they replace.
+    """
     _engine.start(nframe)
-    if sys.stderr is not None:  # None without a console (pythonw)
+    if not quiet and sys.stderr is not None:  # None without a console (pythonw)
         sys.stderr.write("tracemalloc enabled\n")
         sys.stderr.flush()
 

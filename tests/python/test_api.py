@@ -48,6 +48,13 @@ class FunctionTests(tmsupport.FakeEngineMixin, unittest.TestCase):
         self.assertTrue(self.engine.tracing)
         self.assertEqual(self.engine.nframe, 25)
 
+    def test_startup_quiet(self):
+        # -X tracemalloc=N and PYTHONTRACEMALLOC=N on 3.x: as silent as the stock module
+        with tmsupport.captured("stderr") as stderr:
+            tracemalloc._startup(5, quiet=True)
+        self.assertEqual(stderr.getvalue(), "")
+        self.assertEqual((self.engine.tracing, self.engine.nframe), (True, 5))
+
     def test_startup_error(self):
         with tmsupport.captured("stderr") as stderr:
             self.assertRaises(ValueError, tracemalloc._startup, 0)
