@@ -261,6 +261,89 @@ class CounterTests(EngineTestCase):
         self.assertNotIn(APPEND_LINE, engine.get_stats().get(FILENAME, {}))
 
 
+def process_rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class RawWithoutGilTests(EngineTestCase):
+    """PyMem_RawMalloc called by threads that do not hold the GIL (ctypes.CDLL releases it)."""
+
+    def setUp(self):
+        super(RawWithoutGilTests, self).setUp()
+        try:
+            import ctypes
+        except ImportError:
+            self.skipTest("no ctypes")
+        libc = ctypes.CDLL(None)  # calls through CDLL release the GIL
+        self.raw_malloc = libc.PyMem_RawMalloc
+        self.raw_malloc.restype = ctypes.c_void_p
+        self.raw_malloc.argtypes = [ctypes.c_size_t]
+        self.raw_free = libc.PyMem_RawFree
+        self.raw_free.restype = None
+        self.raw_free.argtypes = [ctypes.c_void_p]
+
+    def unknown_size(self, size=None):
+        """Bytes traced with no Python frame (RAW allocations made without the GIL)."""
+        return sum(s for domain, s, traceback, total in engine.get_traces()
+                   if traceback == (("<unknown>", 0),) and size in (None, s))
+
+    def test_traced_with_unknown_traceback_and_freed(self):
+        tracemalloc.start(5)
+        before = self.unknown_size()
+        ptr = self.raw_malloc(123457)
+        self.assertTrue(ptr)
+        self.assertEqual(self.unknown_size() - before, 123457)
+        self.raw_free(ptr)
+        self.assertEqual(self.unknown_size(), before)
+
+    def test_threads_without_gil_while_main_allocates(self):
+        tracemalloc.start(3)
+        self.assertEqual(self.unknown_size(64), 0)
+        errors = []
+
+        def worker():
+            try:
+                for _ in range(2000):
+                    ptr = self.raw_malloc(64)
+                    self.raw_free(ptr)
+            except Exception as exc:  # pragma: no cover (reported below)
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        junk = [allocate_bytes(50) for _ in range(20000)]
+        for thread in threads:
+            thread.join()
+        del junk
+        self.assertEqual(errors, [])
+        # every raw block of theirs was freed: none is left in the tables
+        self.assertEqual(self.unknown_size(64), 0)
+        self.assertTrue(tracemalloc.is_tracing())
+
+
+class StartStopTests(EngineTestCase):
+    def test_stop_releases_the_memory(self):
+        # Tracing 200k blocks costs megabytes; after stop, none of it may stay.
+        def cycle():
+            tracemalloc.start(10)
+            data = [allocate_bytes(10) for _ in range(200000)]
+            held = tracemalloc.get_tracemalloc_memory()
+            tracemalloc.stop()
+            del data
+            self.assertEqual(tracemalloc.get_tracemalloc_memory(), 0)
+            return held
+
+        held = cycle()
+        self.assertTrue(held > 200000 * 8, held)
+        rss = process_rss()
+        for _ in range(5):
+            cycle()
+        # Five more cycles would leave 5 * held bytes behind if stop leaked the tables.
+        self.assertTrue(process_rss() - rss < held, (process_rss() - rss, held))
+
+
 class TimerTests(EngineTestCase):
     def test_several_timers(self):
         tracemalloc.start(1)
