@@ -11,6 +11,7 @@
  */
 #include "hooks.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@ static GMutex tm_lock;
 
 /* Protected by tm_lock (and only written with the GIL held too). */
 static TmStore *tm_store;     /* NULL unless tracing */
+static TmStore *tm_parked;    /* blocks parked on free lists (track variant), or NULL */
 static gboolean tm_tracing;   /* TRUE between start and stop */
 static guint64 tm_lost;       /* traces not recorded for lack of memory */
 
@@ -37,6 +39,15 @@ static TmFrame *tm_frames;    /* capture buffer of tm_nframe frames, used by hoo
 static gboolean tm_fork_handlers;
 static PyObject *tm_unknown;  /* "<unknown>", strong reference */
 static PyInterpreterState *tm_interp;  /* the interpreter that started tracing */
+
+/* Found at run time in the interpreter (doc/internals.rst, "Free-list hooks"). Written once by
+ * tm_engine_init() with the GIL held. */
+typedef struct {
+    void (*push)(void *block, size_t size);
+    void (*pop)(void *block, size_t size);
+} TmFreeListHooks;
+static const char *tm_variant;
+static void (*tm_set_freelist_hooks)(const TmFreeListHooks *hooks);
 
 /* ------------------------------------------------------------------ filenames */
 
@@ -116,6 +127,15 @@ tm_add_locked(void *ptr, size_t size, guint nframe, guint total)
     }
 }
 
+/* The block at ptr is no longer allocated: drop its trace, or its parked entry. tm_lock held. */
+static inline void
+tm_forget_locked(void *ptr)
+{
+    if (!tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr, NULL)
+        && tm_parked != NULL && tm_store_count(tm_parked) > 0)
+        tm_store_remove(tm_parked, TM_DEFAULT_DOMAIN, (guintptr)ptr, NULL);
+}
+
 static void
 tm_trace_alloc(void *ptr, size_t size, gboolean gil)
 {
@@ -170,7 +190,7 @@ tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
     ptr2 = alloc->realloc(alloc->ctx, ptr, size);
     if (ptr2 != NULL && tm_tracing) {
         if (ptr2 != ptr)
-            tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr, NULL);
+            tm_forget_locked(ptr);
         /* As the stock tracemalloc does, the block is charged to the line that resized it. */
         tm_add_locked(ptr2, size, nframe, total);
     }
@@ -192,7 +212,7 @@ tm_free_common(PyMemAllocatorEx *alloc, void *ptr)
     /* Remove before freeing: after the free, another thread may get the same address. */
     g_mutex_lock(&tm_lock);
     if (tm_tracing)
-        tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr, NULL);
+        tm_forget_locked(ptr);
     g_mutex_unlock(&tm_lock);
     alloc->free(alloc->ctx, ptr);
     tm_reentrant = 0;
@@ -241,6 +261,68 @@ static void *
 tm_realloc_raw(void *ctx, void *ptr, size_t size)
 {
     return tm_realloc_common(ctx, tm_gil_held(), ptr, size);
+}
+
+/* ------------------------------------------------------------------ free lists */
+
+/* An object's block goes onto a free list: for the tracer it is freed, and parked. GIL held. */
+static void
+tm_freelist_push(void *block, size_t size)
+{
+    if (tm_reentrant)
+        return;
+    g_mutex_lock(&tm_lock);
+    if (tm_tracing) {
+        tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
+        if (tm_parked != NULL) {
+            const TmTraceback *none = tm_store_intern_traceback(tm_parked, NULL, 0, 0);
+            if (none == NULL || tm_store_add(tm_parked, TM_DEFAULT_DOMAIN, (guintptr)block, size,
+                                             none) < 0)
+                tm_store_remove(tm_parked, TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
+        }
+    }
+    g_mutex_unlock(&tm_lock);
+}
+
+/* A block is taken from a free list: for the tracer it is allocated here and now. GIL held. */
+static void
+tm_freelist_pop(void *block, size_t size)
+{
+    guint nframe, total;
+
+    if (tm_reentrant)
+        return;
+    tm_reentrant = 1;
+    nframe = tm_capture(&total);
+    g_mutex_lock(&tm_lock);
+    if (tm_tracing) {
+        if (tm_parked != NULL)
+            tm_store_remove(tm_parked, TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
+        tm_add_locked(block, size, nframe, total);
+    }
+    g_mutex_unlock(&tm_lock);
+    tm_reentrant = 0;
+    tm_timer_poll();
+}
+
+static const TmFreeListHooks tm_freelist_hooks = { tm_freelist_push, tm_freelist_pop };
+
+const char *
+tm_engine_variant(void)
+{
+    return tm_variant;
+}
+
+gboolean
+tm_engine_freelist_memory(gsize *size, gsize *count)
+{
+    if (tm_set_freelist_hooks == NULL)
+        return FALSE;
+    g_mutex_lock(&tm_lock);
+    *size = tm_parked != NULL ? tm_store_traced(tm_parked) : 0;
+    *count = tm_parked != NULL ? tm_store_count(tm_parked) : 0;
+    g_mutex_unlock(&tm_lock);
+    return TRUE;
 }
 
 /* ------------------------------------------------------------------ fork */
@@ -405,6 +487,19 @@ tm_engine_init(void)
         if (tm_unknown == NULL)
             return -1;
     }
+    if (tm_variant == NULL) {
+        /* Patched interpreters name their variant; their symbols are in the process already
+         * (the executable or libpython), so RTLD_DEFAULT finds them. */
+        tm_variant = dlsym(RTLD_DEFAULT, "_Py_tracemalloc_variant");
+        *(void **)&tm_set_freelist_hooks = dlsym(RTLD_DEFAULT, "PyTraceMalloc_SetFreeListHooks");
+        if (tm_variant == NULL) {
+#ifdef TM_PATCHED
+            tm_variant = "plain";
+#else
+            tm_variant = "stock";
+#endif
+        }
+    }
     if (!tm_fork_handlers) {
         if (pthread_atfork(tm_fork_prepare, tm_fork_parent, tm_fork_child) != 0) {
             PyErr_SetString(PyExc_RuntimeError, "cannot register the fork handlers");
@@ -419,7 +514,7 @@ int
 tm_engine_start(guint nframe)
 {
     TmFrame *frames;
-    TmStore *store;
+    TmStore *store, *parked;
     PyMemAllocatorEx raw = { &tm_orig_raw, tm_malloc_raw, tm_calloc_raw, tm_realloc_raw,
                              tm_free_any };
     PyMemAllocatorEx mem = { &tm_orig_mem, tm_malloc_gil, tm_calloc_gil, tm_realloc_gil,
@@ -445,7 +540,10 @@ tm_engine_start(guint nframe)
         return 0;
     }
     store = tm_store_new(tm_filename_release, NULL);
-    if (store == NULL) {
+    parked = tm_set_freelist_hooks != NULL ? tm_store_new(NULL, NULL) : NULL;
+    if (store == NULL || (tm_set_freelist_hooks != NULL && parked == NULL)) {
+        tm_store_free(store);
+        tm_store_free(parked);
         g_free(frames);
         PyErr_NoMemory();
         return -1;
@@ -457,6 +555,7 @@ tm_engine_start(guint nframe)
 
     g_mutex_lock(&tm_lock);
     tm_store = store;
+    tm_parked = parked;
     tm_tracing = TRUE;
     tm_lost = 0;
     g_mutex_unlock(&tm_lock);
@@ -470,6 +569,8 @@ tm_engine_start(guint nframe)
 #if defined(TM_PATCHED) && !defined(TM_PY2)
     PyTraceMalloc_SetHooks(&tm_api_hooks);
 #endif
+    if (tm_set_freelist_hooks != NULL)
+        tm_set_freelist_hooks(&tm_freelist_hooks);
     return 0;
 }
 
@@ -483,6 +584,11 @@ tm_detach_store(TmStore *replacement)
     old = tm_store;
     tm_store = replacement;
     tm_tracing = replacement != NULL;
+    /* The parked blocks stay parked across clear_traces(); they go with stop(). */
+    if (replacement == NULL) {
+        tm_store_free(tm_parked);  /* holds no filename: nothing re-enters */
+        tm_parked = NULL;
+    }
     g_mutex_unlock(&tm_lock);
     return old;
 }
@@ -495,6 +601,8 @@ tm_engine_stop(void)
 #if defined(TM_PATCHED) && !defined(TM_PY2)
     PyTraceMalloc_SetHooks(NULL);
 #endif
+    if (tm_set_freelist_hooks != NULL)
+        tm_set_freelist_hooks(NULL);
     PyMem_SetAllocator(PYMEM_DOMAIN_RAW, &tm_orig_raw);
     PyMem_SetAllocator(PYMEM_DOMAIN_MEM, &tm_orig_mem);
     PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &tm_orig_obj);

@@ -38,6 +38,12 @@ void tm_engine_traced_memory(gsize *current, gsize *peak);
 void tm_engine_reset_peak(void);
 gsize tm_engine_memory(void);
 
+/* The interpreter's variant: "stock", "plain", "track" or "disabled". */
+const char *tm_engine_variant(void);
+
+/* Bytes and blocks parked on free lists; FALSE without free-list hooks (not "track"). */
+gboolean tm_engine_freelist_memory(gsize *size, gsize *count);
+
 /* Python views (new references, NULL with an exception set on error). */
 PyObject *tm_engine_object_traceback(PyObject *obj);  /* tuple of (filename, lineno) or None */
 PyObject *tm_engine_traces(void);                      /* list of (domain, size, tb, total_nframe) */

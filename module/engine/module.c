@@ -3,15 +3,6 @@
 #include "hooks.h"
 #include "timer.h"
 
-/* Which interpreter the engine was built for: "stock" (unpatched 3.x), or the variant of our
- * patch series ("plain" for now; "track" and "disabled" come with the free-list hooks). */
-#ifndef TM_PATCHED
-#  undef TM_PATCH_VARIANT
-#  define TM_PATCH_VARIANT "stock"
-#elif !defined(TM_PATCH_VARIANT)
-#  define TM_PATCH_VARIANT "plain"
-#endif
-
 static PyObject *
 engine_start(PyObject *self, PyObject *args)
 {
@@ -115,6 +106,18 @@ engine_get_stats(PyObject *self, PyObject *unused)
 }
 
 static PyObject *
+engine_get_freelist_memory(PyObject *self, PyObject *unused)
+{
+    gsize size, count;
+
+    (void)self;
+    (void)unused;
+    if (!tm_engine_freelist_memory(&size, &count))
+        Py_RETURN_NONE;
+    return Py_BuildValue("(nn)", (Py_ssize_t)size, (Py_ssize_t)count);
+}
+
+static PyObject *
 engine_start_timer(PyObject *self, PyObject *args, PyObject *kw)
 {
     static char *keywords[] = { "delay", "func", "args", "kwargs", NULL };
@@ -184,6 +187,8 @@ static PyMethodDef engine_methods[] = {
       "get_traces() -> [(domain, size, traceback, total_nframe), ...]" },
     { "get_stats", engine_get_stats, METH_NOARGS,
       "get_stats() -> {filename: {lineno: (size, count)}}" },
+    { "get_freelist_memory", engine_get_freelist_memory, METH_NOARGS,
+      "get_freelist_memory() -> (size, count) parked on free lists, or None without hooks" },
     { "start_timer", (PyCFunction)(void (*)(void))engine_start_timer,
       METH_VARARGS | METH_KEYWORDS,
       "start_timer(delay, func, args=(), kwargs=None) -> timer id" },
@@ -195,7 +200,9 @@ static PyMethodDef engine_methods[] = {
 static int
 engine_add_constants(PyObject *module)
 {
-    if (PyModule_AddStringConstant(module, "PATCH_VARIANT", TM_PATCH_VARIANT) < 0)
+    /* Which interpreter this is: "stock" (an unpatched 3.x), or the variant of our patch
+     * series, "plain", "track" or "disabled", read from the interpreter at run time. */
+    if (PyModule_AddStringConstant(module, "PATCH_VARIANT", tm_engine_variant()) < 0)
         return -1;
     if (PyModule_AddIntConstant(module, "MAX_NFRAME", TM_MAX_NFRAME) < 0)
         return -1;
