@@ -18,6 +18,9 @@
 
 /* Set while the calling thread runs inside a hook. */
 static __thread int tm_reentrant __attribute__((tls_model("initial-exec")));
+/* Set while the calling thread holds tm_lock around a call into the allocator (free,
+ * realloc), from which a fatal error report may ask for a traceback. */
+static __thread int tm_lock_held __attribute__((tls_model("initial-exec")));
 
 /* The allocators that were installed before ours. Written by tm_engine_start() with the GIL
  * held, before the hooks are installed. Never cleared: a RAW hook still running in a thread
@@ -187,7 +190,9 @@ tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
      * handed to a RAW allocation in a thread without the GIL, whose trace must not be the
      * one we then remove. */
     g_mutex_lock(&tm_lock);
+    tm_lock_held = 1;
     ptr2 = alloc->realloc(alloc->ctx, ptr, size);
+    tm_lock_held = 0;
     if (ptr2 != NULL && tm_tracing) {
         if (ptr2 != ptr)
             tm_forget_locked(ptr);
@@ -209,12 +214,17 @@ tm_free_common(PyMemAllocatorEx *alloc, void *ptr)
         return;
     }
     tm_reentrant = 1;
-    /* Remove before freeing: after the free, another thread may get the same address. */
+    /* Free with the lock held, then forget the trace: another thread may get the address as
+     * soon as it is freed, but cannot record its trace before we forgot ours. Freeing first
+     * lets the debug allocator (PYTHONMALLOC=debug) report where a corrupted block was
+     * allocated: its fatal error asks us (tm_api_dump_traceback) from inside this free. */
     g_mutex_lock(&tm_lock);
+    tm_lock_held = 1;
+    alloc->free(alloc->ctx, ptr);
     if (tm_tracing)
         tm_forget_locked(ptr);
+    tm_lock_held = 0;
     g_mutex_unlock(&tm_lock);
-    alloc->free(alloc->ctx, ptr);
     tm_reentrant = 0;
 }
 
@@ -447,10 +457,15 @@ tm_api_dump_traceback(int fd, const void *ptr)
         tm_write(fd, "Enable tracemalloc to get the memory block allocation traceback\n\n");
         return;
     }
-    /* A crash may come while a hook holds the lock: never wait for it. */
-    if (!g_mutex_trylock(&tm_lock)) {
-        tm_write(fd, "(the tracemalloc tables are busy: no traceback)\n\n");
-        return;
+    /* A fatal error may come from inside the allocator while this thread holds the lock
+     * (see tm_free_common): read the tables as they are. Never wait for another thread. */
+    gboolean locked = FALSE;
+    if (!tm_lock_held) {
+        if (!g_mutex_trylock(&tm_lock)) {
+            tm_write(fd, "(the tracemalloc tables are busy: no traceback)\n\n");
+            return;
+        }
+        locked = TRUE;
     }
     trace = tm_store != NULL ? tm_store_get(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr) : NULL;
     if (trace != NULL) {
@@ -469,7 +484,8 @@ tm_api_dump_traceback(int fd, const void *ptr)
             tm_write(fd, "  File \"<unknown>\", line 0\n");
         tm_write(fd, "\n");
     }
-    g_mutex_unlock(&tm_lock);
+    if (locked)
+        g_mutex_unlock(&tm_lock);
 }
 
 static const PyTraceMallocHooks tm_api_hooks = {

@@ -1,0 +1,98 @@
+"""The C API routed to our engine on a patched 3.x: PyTraceMalloc_Track/Untrack,
+_PyTraceMalloc_GetTraceback, _PyMem_DumpTraceback (PYTHONMALLOC=debug reports), and the
+stdlib users of tracemalloc (the warnings module's "Object allocated at")."""
+from __future__ import absolute_import
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tmsupport  # noqa: E402 (must come first: chooses the package and the engine)
+from tmsupport import tracemalloc  # noqa: E402
+
+engine = tmsupport.REAL_ENGINE
+PATCHED_3X = (engine is not None and sys.version_info[0] >= 3
+              and not tmsupport.STOCK_INTERPRETER)
+
+try:
+    import _testcapi
+except ImportError:
+    _testcapi = None
+
+DOMAIN = 7
+
+
+@unittest.skipUnless(PATCHED_3X, "needs a patched 3.x interpreter (the C API is routed there)")
+class TrackApiTests(unittest.TestCase):
+    def setUp(self):
+        if _testcapi is None or not hasattr(_testcapi, "tracemalloc_track"):
+            self.skipTest("_testcapi.tracemalloc_track is missing")
+        self.was_tracing = engine.is_tracing()
+        tracemalloc.stop()
+
+    def tearDown(self):
+        tracemalloc.stop()
+        if self.was_tracing:
+            tracemalloc.start()
+
+    def domain_traces(self):
+        return [t for t in engine.get_traces() if t[0] == DOMAIN]
+
+    def test_track_untrack(self):
+        tracemalloc.start(5)
+        self.assertIsNone(_testcapi.tracemalloc_track(DOMAIN, 0x12340, 1000))
+        line = sys._getframe().f_lineno - 1
+        traces = self.domain_traces()
+        self.assertEqual(len(traces), 1)
+        domain, size, traceback, total = traces[0]
+        self.assertEqual(size, 1000)
+        self.assertEqual(traceback[0], (__file__.replace(".pyc", ".py"), line))
+        # 3.11's _testcapi exposes _PyTraceMalloc_GetTraceback; 3.13 dropped the function
+        get_traceback = getattr(_testcapi, "tracemalloc_get_traceback", None)
+        if get_traceback is not None:
+            self.assertEqual(get_traceback(DOMAIN, 0x12340), traceback)
+        self.assertIsNone(_testcapi.tracemalloc_untrack(DOMAIN, 0x12340))
+        self.assertEqual(self.domain_traces(), [])
+        if get_traceback is not None:
+            self.assertIsNone(get_traceback(DOMAIN, 0x12340))
+
+    def test_not_tracing(self):
+        # the stock functions return -2 when not tracing: _testcapi raises for it
+        self.assertRaises(RuntimeError, _testcapi.tracemalloc_track, DOMAIN, 0x12340, 10)
+        self.assertRaises(RuntimeError, _testcapi.tracemalloc_untrack, DOMAIN, 0x12340)
+
+
+@unittest.skipUnless(PATCHED_3X, "needs a patched 3.x interpreter")
+class StdlibUsersTests(unittest.TestCase):
+    def test_resource_warning_names_the_allocation(self):
+        code = "f = open(%r)\ndel f\n" % os.devnull
+        status, out, err = tmsupport.run_python(
+            ["-X", "tracemalloc=5", "-W", "always", "-c", code])
+        self.assertEqual(status, 0, err)
+        self.assertIn("ResourceWarning: unclosed file", err)
+        self.assertIn("Object allocated at (most recent call last):", err)
+        self.assertIn('File "<string>", lineno 1', err)
+
+    def test_debug_allocator_report_names_the_allocation(self):
+        if _testcapi is None or not hasattr(_testcapi, "pymem_buffer_overflow"):
+            self.skipTest("_testcapi.pymem_buffer_overflow is missing")
+        env = tmsupport.child_env(PYTHONMALLOC="debug")
+        code = "import _testcapi\n_testcapi.pymem_buffer_overflow()\n"
+        status, out, err = tmsupport.run_python(["-X", "tracemalloc=5", "-c", code], env=env)
+        self.assertNotEqual(status, 0)
+        self.assertIn("bad trailing pad byte", err)
+        self.assertIn("Memory block allocated at (most recent call first):\n"
+                      '  File "<string>", line 2\n', err)
+
+    def test_debug_allocator_without_tracing(self):
+        if _testcapi is None or not hasattr(_testcapi, "pymem_buffer_overflow"):
+            self.skipTest("_testcapi.pymem_buffer_overflow is missing")
+        env = tmsupport.child_env(PYTHONMALLOC="debug")
+        code = "import _testcapi\n_testcapi.pymem_buffer_overflow()\n"
+        status, out, err = tmsupport.run_python(["-c", code], env=env)
+        self.assertIn("Enable tracemalloc to get the memory block allocation traceback", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
