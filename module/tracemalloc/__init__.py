@@ -1,24 +1,35 @@
 """pytracemalloc: trace the memory blocks allocated by Python.
 
 The tracing itself is done by the C extension ``tracemalloc._engine`` (see doc/internals.rst);
-this module is the policy on top of it: the pytracemalloc API (enable(), DisplayTop,
-Snapshot, TakeSnapshot, DisplayGarbage, ...) and the stdlib-style basics that map one to
-one to the engine (start(), stop(), get_traced_memory(), ...).
+this module is the policy on top of it, with two APIs over one engine:
+
+- the stdlib ``tracemalloc`` API of Python 3.4 to 3.13, to the letter: start(), stop(),
+  take_snapshot(), Snapshot.statistics()/compare_to()/filter_traces()/dump()/load(),
+  Filter, DomainFilter, Frame, Traceback, Trace, Statistic, StatisticDiff, ... On a patched
+  3.x this package replaces the stock module, so programs and tests written for it run
+  unchanged;
+- the pytracemalloc API: enable(), DisplayTop, TakeSnapshot, DisplayGarbage, Snapshot.create()
+  and write(), user data, timers, and the ``python -m tracemalloc`` command.
+
+One Snapshot class serves both. Snapshot files are read and written by
+tracemalloc/_snapfile.py; the grouping and filtering loops run in C (_engine.group_traces,
+_engine.filter_traces) when the traces have the engine's shape, with the same results as
+the Python code here, which follows the stdlib's algorithm.
 
 One source runs unchanged on Python 2.7 and Python 3. Every engine call goes through the
-module attribute ``_engine`` at call time, so that tests can replace it by a fake.
+module attribute ``_engine`` at call time, so that tests can replace it by a fake; the stdlib
+functions call each other through module globals (take_snapshot() calls is_tracing(),
+_get_traces() and get_traceback_limit()), as the stock module does, so that
+``unittest.mock.patch.object(tracemalloc, "_get_traces", ...)`` works.
 """
-from __future__ import absolute_import
+from __future__ import absolute_import, division
 
 import atexit
-import errno
 import fnmatch
 import functools
 import gc
-import io
 import linecache
 import os
-import pickle
 import string
 import sys
 import time
@@ -33,30 +44,32 @@ except ImportError:
     if _engine is None:
         raise
 
+from tracemalloc import _snapfile
+from tracemalloc._snapfile import SnapshotError
+
 try:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 except ImportError:  # Python 2
-    from collections import Sequence
+    from collections import Iterable, Sequence
 
 try:
     import reprlib
 except ImportError:  # Python 2
     import repr as reprlib
 
-try:
-    import cPickle
-except ImportError:  # Python 3
-    cPickle = None
-
 __version__ = "1.0.0.dev0"
 
 __all__ = [
+    # the stdlib tracemalloc API (Python 3.4 to 3.13)
+    "start", "stop", "is_tracing", "clear_traces", "get_object_traceback",
+    "get_traceback_limit", "get_traced_memory", "reset_peak", "get_tracemalloc_memory",
+    "take_snapshot", "BaseFilter", "Filter", "DomainFilter", "Frame", "Traceback", "Trace",
+    "Snapshot", "Statistic", "StatisticDiff",
+    # names of the PEP 454 draft
+    "get_object_trace", "get_stats", "get_traces",
     # pytracemalloc API
     "enable", "disable", "is_enabled", "get_process_memory", "start_timer", "stop_timer",
-    "DisplayTop", "DisplayGarbage", "Snapshot", "SnapshotError", "TakeSnapshot",
-    # stdlib-style basics
-    "start", "stop", "is_tracing", "clear_traces", "get_traceback_limit", "get_traced_memory",
-    "reset_peak", "get_tracemalloc_memory", "get_object_traceback", "Frame", "Traceback",
+    "DisplayTop", "DisplayGarbage", "SnapshotError", "TakeSnapshot",
 ]
 
 _PY2 = sys.version_info[0] == 2
@@ -66,6 +79,10 @@ if _PY2:
 else:
     _TEXT_TYPES = (str,)
     _INT_TYPES = (int,)
+
+# The C loops of the engine (group_traces, filter_traces) are used when the engine has them;
+# the tests switch them off to compare with the Python code.
+_USE_C_STATS = True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,12 +133,61 @@ def get_tracemalloc_memory():
     return _engine.get_tracemalloc_memory()
 
 
+def _get_object_traceback(obj):
+    """The raw traceback of *obj*: a tuple of (filename, lineno), most recent first, or None."""
+    return _engine.get_object_traceback(obj)
+
+
+def _get_traces():
+    """The raw traces: a list of (domain, size, traceback, total_nframe), where traceback is a
+    tuple of (filename, lineno), most recent first (the stock module's internal format)."""
+    return _engine.get_traces()
+
+
 def get_object_traceback(obj):
     """Traceback where *obj* was allocated, or None if its allocation was not traced."""
-    frames = _engine.get_object_traceback(obj)
+    frames = _get_object_traceback(obj)
     if frames is None:
         return None
     return Traceback(frames)
+
+
+def take_snapshot():
+    """Take a snapshot of the traces of the memory blocks allocated by Python.
+
+    RuntimeError if not tracing. The snapshot also has the pytracemalloc metadata (timestamp,
+    pid, process and tracemalloc memory), so DisplayTop and the command line show it.
+    """
+    if not is_tracing():
+        raise RuntimeError("the tracemalloc module must be tracing memory allocations to "
+                           "take a snapshot")
+    traces = _get_traces()
+    traceback_limit = get_traceback_limit()
+    snapshot = Snapshot(traces, traceback_limit)
+    snapshot.timestamp = _timestamp()
+    snapshot.pid = os.getpid()
+    snapshot.process_memory = get_process_memory()
+    snapshot.tracemalloc_memory = get_tracemalloc_memory()
+    return snapshot
+
+
+# The names of the PEP 454 draft (2013).
+
+def get_object_trace(obj):
+    """PEP 454 draft name of get_object_traceback()."""
+    return get_object_traceback(obj)
+
+
+def get_stats():
+    """PEP 454 draft: ``{filename: {lineno: (size, count)}}``, the traced memory grouped by
+    the most recent frame, computed in C (empty when not tracing)."""
+    return _engine.get_stats()
+
+
+def get_traces():
+    """PEP 454 draft: every trace, raw: a list of (domain, size, traceback, total_nframe)
+    as _get_traces() (empty when not tracing). Wrap one in Trace() for the object API."""
+    return _get_traces()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,12 +302,25 @@ def get_process_memory():
         return None
 
 
+
 # ---------------------------------------------------------------------------------------------
-# Frame and Traceback (modelled on Lib/tracemalloc.py of Python 3.7+)
+# Frame, Traceback, Trace, Statistic, StatisticDiff (the stdlib classes, Python 3.7+ semantics)
 # ---------------------------------------------------------------------------------------------
 
+class _CompareMixin(object):
+    """Python 2 does not derive != from ==."""
+
+    __slots__ = ()
+
+    def __ne__(self, other):
+        result = self.__eq__(other)
+        if result is NotImplemented:
+            return result
+        return not result
+
+
 @functools.total_ordering
-class Frame(object):
+class Frame(_CompareMixin):
     """One frame of a traceback: ``filename`` (str) and ``lineno`` (int)."""
 
     __slots__ = ("_frame",)
@@ -263,12 +342,6 @@ class Frame(object):
             return NotImplemented
         return self._frame == other._frame
 
-    def __ne__(self, other):
-        result = self.__eq__(other)
-        if result is NotImplemented:
-            return result
-        return not result
-
     def __lt__(self, other):
         if not isinstance(other, Frame):
             return NotImplemented
@@ -285,11 +358,13 @@ class Frame(object):
 
 
 @functools.total_ordering
-class Traceback(Sequence):
+class Traceback(Sequence, _CompareMixin):
     """Sequence of Frame instances, sorted from the oldest to the most recent frame.
 
     As in the stdlib since Python 3.7: the engine returns frames most recent first, the
     sequence is reversed so that ``traceback[-1]`` is where the block was allocated.
+    ``total_nframe``: how many frames the stack had when the trace was taken (None if
+    unknown).
     """
 
     __slots__ = ("_frames", "_total_nframe")
@@ -300,7 +375,6 @@ class Traceback(Sequence):
 
     @property
     def total_nframe(self):
-        """Number of frames the stack had when the trace was taken (None if unknown)."""
         return self._total_nframe
 
     def __len__(self):
@@ -322,12 +396,6 @@ class Traceback(Sequence):
             return NotImplemented
         return self._frames == other._frames
 
-    def __ne__(self, other):
-        result = self.__eq__(other)
-        if result is NotImplemented:
-            return result
-        return not result
-
     def __lt__(self, other):
         if not isinstance(other, Traceback):
             return NotImplemented
@@ -346,7 +414,7 @@ class Traceback(Sequence):
         """Format the traceback as a list of lines (without newlines), like traceback.format_tb.
 
         *limit*: if positive, only the *limit* most recent frames; if negative, the -limit
-        oldest frames.
+        oldest frames. *most_recent_first*: reverse the order of the frames.
         """
         if limit is not None:
             frames = self[-limit:] if limit > 0 else self[:limit]
@@ -363,6 +431,388 @@ class Traceback(Sequence):
         return lines
 
 
+class Trace(_CompareMixin):
+    """Trace of a memory block: ``domain``, ``size`` and ``traceback``."""
+
+    __slots__ = ("_trace",)
+
+    def __init__(self, trace):
+        # trace is a raw tuple (domain, size, traceback, total_nframe), see _get_traces()
+        self._trace = trace
+
+    @property
+    def domain(self):
+        return self._trace[0]
+
+    @property
+    def size(self):
+        return self._trace[1]
+
+    @property
+    def traceback(self):
+        return Traceback(*self._trace[2:])
+
+    def __eq__(self, other):
+        if not isinstance(other, Trace):
+            return NotImplemented
+        return self._trace == other._trace
+
+    def __hash__(self):
+        return hash(self._trace)
+
+    def __str__(self):
+        return "%s: %s" % (self.traceback, _format_size(self.size, False))
+
+    def __repr__(self):
+        return "<Trace domain=%s size=%s, traceback=%r>" % (
+            self.domain, _format_size(self.size, False), self.traceback)
+
+
+class _Traces(Sequence, _CompareMixin):
+    """The traces of a snapshot: a read-only sequence of Trace over the raw list ``_traces``."""
+
+    def __init__(self, traces):
+        self._traces = traces
+
+    def __len__(self):
+        return len(self._traces)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return tuple(Trace(trace) for trace in self._traces[index])
+        return Trace(self._traces[index])
+
+    def __contains__(self, trace):
+        return trace._trace in self._traces
+
+    def __eq__(self, other):
+        if not isinstance(other, _Traces):
+            return NotImplemented
+        return self._traces == other._traces
+
+    __hash__ = None
+
+    def __repr__(self):
+        return "<Traces len=%s>" % len(self)
+
+
+class Statistic(_CompareMixin):
+    """Memory allocated at one key of Snapshot.statistics(): ``traceback``, ``size`` (bytes)
+    and ``count`` (number of memory blocks)."""
+
+    __slots__ = ("traceback", "size", "count")
+
+    def __init__(self, traceback, size, count):
+        self.traceback = traceback
+        self.size = size
+        self.count = count
+
+    def __hash__(self):
+        return hash((self.traceback, self.size, self.count))
+
+    def __eq__(self, other):
+        if not isinstance(other, Statistic):
+            return NotImplemented
+        return (self.traceback == other.traceback and self.size == other.size
+                and self.count == other.count)
+
+    def __str__(self):
+        text = "%s: size=%s, count=%i" % (self.traceback, _format_size(self.size, False),
+                                         self.count)
+        if self.count:
+            text += ", average=%s" % _format_size(self.size / self.count, False)
+        return text
+
+    def __repr__(self):
+        return "<Statistic traceback=%r size=%i count=%i>" % (
+            self.traceback, self.size, self.count)
+
+    def _sort_key(self):
+        return (self.size, self.count, self.traceback)
+
+
+class StatisticDiff(_CompareMixin):
+    """Difference of Snapshot.compare_to() at one key: ``traceback``, ``size`` and ``count``
+    in the new snapshot, ``size_diff`` and ``count_diff`` from the old one."""
+
+    __slots__ = ("traceback", "size", "size_diff", "count", "count_diff")
+
+    def __init__(self, traceback, size, size_diff, count, count_diff):
+        self.traceback = traceback
+        self.size = size
+        self.size_diff = size_diff
+        self.count = count
+        self.count_diff = count_diff
+
+    def __hash__(self):
+        return hash((self.traceback, self.size, self.size_diff, self.count, self.count_diff))
+
+    def __eq__(self, other):
+        if not isinstance(other, StatisticDiff):
+            return NotImplemented
+        return (self.traceback == other.traceback and self.size == other.size
+                and self.size_diff == other.size_diff and self.count == other.count
+                and self.count_diff == other.count_diff)
+
+    def __str__(self):
+        text = "%s: size=%s (%s), count=%i (%+i)" % (
+            self.traceback, _format_size(self.size, False), _format_size(self.size_diff, True),
+            self.count, self.count_diff)
+        if self.count:
+            text += ", average=%s" % _format_size(self.size / self.count, False)
+        return text
+
+    def __repr__(self):
+        return "<StatisticDiff traceback=%r size=%i (%+i) count=%i (%+i)>" % (
+            self.traceback, self.size, self.size_diff, self.count, self.count_diff)
+
+    def _sort_key(self):
+        return (abs(self.size_diff), self.size, abs(self.count_diff), self.count,
+                self.traceback)
+
+
+# Sort keys giving the same order as _sort_key(), faster: a Traceback compares as its
+# _frames tuple (its __eq__ and __lt__ compare _frames), so the tuples are compared in C.
+def _statistic_fast_key(stat):
+    return (stat.size, stat.count, stat.traceback._frames)
+
+
+def _statistic_diff_fast_key(stat):
+    return (abs(stat.size_diff), stat.size, abs(stat.count_diff), stat.count,
+            stat.traceback._frames)
+
+
+def _compare_grouped_stats(old_group, new_group):
+    """StatisticDiff of every key of *new_group* and of the keys only in *old_group* (which
+    is emptied of the others), in that order."""
+    statistics = []
+    for traceback, stat in new_group.items():
+        previous = old_group.pop(traceback, None)
+        if previous is not None:
+            statistics.append(StatisticDiff(traceback, stat.size, stat.size - previous.size,
+                                            stat.count, stat.count - previous.count))
+        else:
+            statistics.append(StatisticDiff(traceback, stat.size, stat.size,
+                                            stat.count, stat.count))
+    for traceback, stat in old_group.items():
+        statistics.append(StatisticDiff(traceback, 0, -stat.size, 0, -stat.count))
+    return statistics
+
+
+# ---------------------------------------------------------------------------------------------
+# Filters
+# ---------------------------------------------------------------------------------------------
+
+def _normalize_filename(filename):
+    """os.path.normcase(), and "x.pyc" matches as "x.py" (not ".pyo", as of 3.5)."""
+    filename = os.path.normcase(filename)
+    if filename.endswith(".pyc"):
+        filename = filename[:-1]
+    return filename
+
+
+class BaseFilter(object):
+    """Base class of Filter and DomainFilter: ``inclusive`` (bool)."""
+
+    def __init__(self, inclusive):
+        self.inclusive = inclusive
+
+    def _match(self, trace):
+        raise NotImplementedError
+
+
+class Filter(BaseFilter):
+    """Filter on the traces of memory blocks, for Snapshot.filter_traces().
+
+    *inclusive*: True keeps the matching traces, False drops them. *filename_pattern*: an
+    fnmatch pattern of the filename (normalized: normcase, ".pyc" as ".py"). *lineno*: a line
+    number, or None for any. *all_frames*: match any frame of the traceback, not only the
+    most recent one. *domain*: an address space (int), or None for any.
+    """
+
+    def __init__(self, inclusive, filename_pattern, lineno=None, all_frames=False,
+                 domain=None):
+        super(Filter, self).__init__(inclusive)
+        self.inclusive = inclusive
+        self._filename_pattern = _normalize_filename(filename_pattern)
+        self.lineno = lineno
+        self.all_frames = all_frames
+        self.domain = domain
+
+    @property
+    def filename_pattern(self):
+        return self._filename_pattern
+
+    def _match_filename(self, filename):
+        return fnmatch.fnmatch(_normalize_filename(filename), self._filename_pattern)
+
+    def _match_frame_impl(self, filename, lineno):
+        if not self._match_filename(filename):
+            return False
+        if self.lineno is None:
+            return True
+        return lineno == self.lineno
+
+    def _match_frame(self, filename, lineno):
+        return self._match_frame_impl(filename, lineno) ^ (not self.inclusive)
+
+    def _match_traceback(self, traceback):
+        if self.all_frames:
+            if any(self._match_frame_impl(filename, lineno) for filename, lineno in traceback):
+                return self.inclusive
+            return not self.inclusive
+        filename, lineno = traceback[0]
+        return self._match_frame(filename, lineno)
+
+    def _match(self, trace):
+        domain, size, traceback, total_nframe = trace
+        result = self._match_traceback(traceback)
+        if self.domain is not None:
+            if self.inclusive:
+                return result and domain == self.domain
+            return result or domain != self.domain
+        return result
+
+
+class DomainFilter(BaseFilter):
+    """Filter on the domain (address space) of the traces: *inclusive* and *domain*."""
+
+    def __init__(self, inclusive, domain):
+        super(DomainFilter, self).__init__(inclusive)
+        self._domain = domain
+
+    @property
+    def domain(self):
+        return self._domain
+
+    def _match(self, trace):
+        domain, size, traceback, total_nframe = trace
+        return (domain == self.domain) ^ (not self.inclusive)
+
+
+# ---------------------------------------------------------------------------------------------
+# Grouping and filtering raw traces: the engine's C loops, or the same algorithm in Python
+# ---------------------------------------------------------------------------------------------
+
+_KEY_TYPES = {"traceback": 0, "lineno": 1, "filename": 2}
+
+
+def _group_traces_py(traces, key_type, cumulative):
+    """The stdlib's grouping (Snapshot._group_by) on raw traces: a list of
+    [key, size, count], where key is the raw traceback of the group, in the order the groups
+    were first seen. Same errors as the stdlib for malformed traces."""
+    groups = {}
+    result = []
+    keys = {}
+    if not cumulative:
+        for trace in traces:
+            domain, size, frames, total_nframe = trace
+            try:
+                key = keys[frames]
+            except KeyError:
+                if key_type == "traceback":
+                    key = frames
+                elif key_type == "lineno":
+                    key = frames[:1]
+                else:
+                    key = ((frames[0][0], 0),)
+                keys[frames] = key
+            try:
+                group = groups[key]
+                group[1] += size
+                group[2] += 1
+            except KeyError:
+                groups[key] = group = [key, size, 1]
+                result.append(group)
+    else:
+        for trace in traces:
+            domain, size, frames, total_nframe = trace
+            for frame in frames:
+                try:
+                    key = keys[frame]
+                except KeyError:
+                    key = (frame,) if key_type == "lineno" else ((frame[0], 0),)
+                    keys[frame] = key
+                try:
+                    group = groups[key]
+                    group[1] += size
+                    group[2] += 1
+                except KeyError:
+                    groups[key] = group = [key, size, 1]
+                    result.append(group)
+    return result
+
+
+def _group_traces(traces, key_type, cumulative):
+    group = getattr(_engine, "group_traces", None) if _USE_C_STATS else None
+    if group is not None:
+        result = group(traces, _KEY_TYPES[key_type], bool(cumulative))
+        if result is not None:
+            return result
+    # not the engine's shape (another type, an int beyond 64 bits...): the Python loop
+    return _group_traces_py(traces, key_type, cumulative)
+
+
+def _stats_from_traces(traces):
+    """pytracemalloc stats {filename: {lineno: (size, count)}} of raw traces (most recent
+    frame; a trace without frame counts as ("<unknown>", 0))."""
+    try:
+        groups = _group_traces(traces, "lineno", False)
+    except IndexError:  # a trace with an empty traceback
+        fixed = [(domain, size, frames or (("<unknown>", 0),), total)
+                 for domain, size, frames, total in traces]
+        groups = _group_traces(fixed, "lineno", False)
+    stats = {}
+    for key, size, count in groups:
+        filename, lineno = key[0]
+        lines = stats.get(filename)
+        if lines is None:
+            lines = stats[filename] = {}
+        lines[lineno] = (size, count)
+    return stats
+
+
+def _filter_traces_py(traces, include_filters, exclude_filters):
+    def keep(trace):
+        if include_filters and not any(trace_filter._match(trace)
+                                       for trace_filter in include_filters):
+            return False
+        if exclude_filters and any(not trace_filter._match(trace)
+                                   for trace_filter in exclude_filters):
+            return False
+        return True
+    return [trace for trace in traces if keep(trace)]
+
+
+def _c_filter_spec(trace_filter):
+    """The tuple describing a filter to _engine.filter_traces, or None if the filter is not
+    exactly a Filter or a DomainFilter with plain values (then Python decides)."""
+    def plain(value):
+        return value is None or (type(value) in _INT_TYPES)
+    if type(trace_filter) is Filter:
+        if not plain(trace_filter.lineno) or not plain(trace_filter.domain):
+            return None
+        return (0, bool(trace_filter.inclusive), trace_filter._match_filename,
+                trace_filter.lineno, bool(trace_filter.all_frames), trace_filter.domain)
+    if type(trace_filter) is DomainFilter:
+        if type(trace_filter.domain) not in _INT_TYPES:
+            return None
+        return (1, bool(trace_filter.inclusive), None, None, False, trace_filter.domain)
+    return None
+
+
+def _filter_traces(traces, include_filters, exclude_filters):
+    filter_c = getattr(_engine, "filter_traces", None) if _USE_C_STATS else None
+    if filter_c is not None:
+        include = [_c_filter_spec(item) for item in include_filters]
+        exclude = [_c_filter_spec(item) for item in exclude_filters]
+        if None not in include and None not in exclude:
+            result = filter_c(traces, include, exclude)
+            if result is not None:
+                return result
+    return _filter_traces_py(traces, include_filters, exclude_filters)
+
+
 # ---------------------------------------------------------------------------------------------
 # Formatting helpers
 # ---------------------------------------------------------------------------------------------
@@ -375,6 +825,17 @@ _COLOR_YELLOW = "\x1b[1;33m%s\x1b[0m"
 
 
 def _format_size(size, sign=False):
+    """The stdlib's size format (Statistic, StatisticDiff, Trace): 3 or 4 significant digits
+    and a binary unit, "12 B", "10.0 KiB", "512 KiB", "+1.5 MiB"."""
+    for unit in _UNITS:
+        if abs(size) < 100 and unit != "B":
+            return ("%+.1f %s" if sign else "%.1f %s") % (size, unit)
+        if abs(size) < 10 * 1024 or unit == _UNITS[-1]:
+            return ("%+.0f %s" if sign else "%.0f %s") % (size, unit)
+        size /= 1024
+
+
+def _format_top_size(size, sign=False):
     """Format a number of bytes as an integer and a binary unit.
 
     Rule: start in bytes; while the (truncated) value is at least 10 * 1024 and a bigger unit
@@ -495,7 +956,7 @@ class DisplayTop(object):
     ``average`` (size // count) is omitted when count is 0. "Total process memory" is the
     process memory minus the engine's own memory ("ignore tracemalloc: ..."), printed only
     when the process memory is known. One line per user data item follows.
-    See _format_size() for the units.
+    See _format_top_size() for the units.
     """
 
     def __init__(self, count, file=None, group_per_file=True):
@@ -536,11 +997,11 @@ class DisplayTop(object):
         return text
 
     def _format_size_diff(self, size, diff):
-        text = _format_size(size)
+        text = _format_top_size(size)
         if diff is None:
             return self._color(_COLOR_YELLOW, text)
         return "%s (%s)" % (self._color(_COLOR_BOLD, text),
-                            self._color(_COLOR_YELLOW, _format_size(diff, sign=True)))
+                            self._color(_COLOR_YELLOW, _format_top_size(diff, sign=True)))
 
     def _format_stat(self, size, size_diff, count, count_diff):
         """size_diff and count_diff are None when there is nothing to compare with."""
@@ -553,7 +1014,7 @@ class DisplayTop(object):
                 text += " (%+d)" % count_diff
             parts.append(text)
         if self.show_average and count:
-            parts.append("average=%s" % _format_size(size // count))
+            parts.append("average=%s" % _format_top_size(size // count))
         return ", ".join(parts)
 
     def _format_key(self, key):
@@ -603,10 +1064,12 @@ class DisplayTop(object):
         shown = entries[:self.count]
         title = "Top %d allocations per %s" % (
             len(shown), "file" if group_per_file else "file and line")
-        if name is not None:
+        if name is not None and snapshot.timestamp is not None:
             label = "%s (%s)" % (name, snapshot.timestamp)
+        elif name is not None:
+            label = name  # e.g. a stock dump: no timestamp
         else:
-            label = snapshot.timestamp
+            label = snapshot.timestamp or "snapshot"
         header = "%s: %s" % (self._color(_COLOR_BOLD, label), self._color(_COLOR_CYAN, title))
         if compare and previous_name is not None:
             header += " (compared to %s)" % previous_name
@@ -632,7 +1095,7 @@ class DisplayTop(object):
             text = "Total process memory: size=%s" % self._format_size_diff(size, diff)
             if ignore is not None:
                 text += self._color(_COLOR_CYAN,
-                                    " (ignore tracemalloc: %s)" % _format_size(ignore))
+                                    " (ignore tracemalloc: %s)" % _format_top_size(ignore))
             lines.append(text)
 
         old_user_data = {}
@@ -684,331 +1147,382 @@ class DisplayTop(object):
             stop_timer(timer_id)
 
 
+
 # ---------------------------------------------------------------------------------------------
 # Snapshot
 # ---------------------------------------------------------------------------------------------
 
-class SnapshotError(ValueError):
-    """A snapshot file cannot be read or written: ``str(error)`` is "FILENAME: PROBLEM".
-
-    Attributes: ``filename`` and ``reason`` (the problem, without the filename).
-    """
-
-    def __init__(self, filename, reason):
-        ValueError.__init__(self, "%s: %s" % (filename, reason))
-        self.filename = filename
-        self.reason = reason
-
-
-class _ForbiddenGlobal(Exception):
-    """The pickle refers to a global (class, function): only builtins are accepted."""
-
-
-_FORMAT_NAME = "pytracemalloc.snapshot"
-_FORMAT_VERSION = 1
-_PICKLE_PROTOCOL = 2
-_SNAPSHOT_KEYS = frozenset(["format", "version", "pid", "timestamp", "stats",
-                            "process_memory", "tracemalloc_memory", "user_data"])
-
-if _PY2:
-    def _restricted_load(fp):
-        unpickler = cPickle.Unpickler(fp)
-        # None forbids GLOBAL, INST, OBJ and extension codes; a missing persistent_load
-        # makes PERSID/BINPERSID fail.
-        unpickler.find_global = None
-        return unpickler.load()
-
-    def _is_forbidden_global(exc):
-        message = str(exc)
-        return ("Global and instance pickles are not supported" in message
-                or "persistent" in message)
-else:
-    class _RestrictedUnpickler(pickle.Unpickler):
-        def find_class(self, module, name):
-            raise _ForbiddenGlobal("the global %s.%s" % (module, name))
-
-        def persistent_load(self, pid):
-            raise _ForbiddenGlobal("a persistent id")
-
-    def _restricted_load(fp):
-        # Python 2 str are decoded as UTF-8; undecodable bytes become surrogates, as in
-        # Python 3 filenames.
-        return _RestrictedUnpickler(fp, encoding="utf-8", errors="surrogateescape").load()
-
-    def _is_forbidden_global(exc):
-        return False
-
-
-def _one_line(text):
-    """*text* on one line of printable characters (messages of the pickle module may hold
-    newlines or bytes of the file)."""
-    text = " ".join(text.split())
-    limit = 128 if _PY2 else 0x110000
-    return "".join(char if 32 <= ord(char) < 127 or 160 <= ord(char) < limit
-                   else "\\x%02x" % ord(char) if ord(char) < 256 else "\\u%04x" % ord(char)
-                   for char in text)
-
-
-def _native(value):
-    """Python 2: a unicode loaded from a file written by Python 3 becomes a str again."""
-    if _PY2 and isinstance(value, unicode):  # noqa: F821 (Python 2 only)
-        return value.encode("utf-8")
-    return value
-
-
-def _is_int(value):
-    return isinstance(value, _INT_TYPES) and not isinstance(value, bool)
-
-
-def _check_data(data):
-    """Validate and normalize the unpickled dict; return it or raise ValueError(problem)."""
-    if not isinstance(data, dict):
-        raise ValueError("not a pytracemalloc snapshot (a pickled %s, expected a dict)"
-                         % type(data).__name__)
-    data = dict((_native(key), value) for key, value in data.items())
-    fmt = _native(data.get("format"))
-    if fmt != _FORMAT_NAME:
-        raise ValueError("not a pytracemalloc snapshot (format %s)"
-                         % (reprlib.repr(fmt) if "format" in data else "missing"))
-    version = data.get("version")
-    if version != _FORMAT_VERSION or not _is_int(version):
-        raise ValueError("unsupported snapshot format version %s (this pytracemalloc reads "
-                         "version %d)" % (reprlib.repr(version), _FORMAT_VERSION))
-    keys = set(data)
-    if keys != _SNAPSHOT_KEYS:
-        problems = []
-        missing = sorted(_SNAPSHOT_KEYS - keys)
-        unknown = sorted(repr(key) for key in keys - _SNAPSHOT_KEYS)
-        if missing:
-            problems.append("missing keys: %s" % ", ".join(missing))
-        if unknown:
-            problems.append("unknown keys: %s" % ", ".join(unknown))
-        raise ValueError("invalid snapshot: %s" % "; ".join(problems))
-
-    def fail(what, expected):
-        raise ValueError("invalid snapshot: %s must be %s" % (what, expected))
-
-    if not _is_int(data["pid"]):
-        fail("pid", "an int")
-    data["timestamp"] = _native(data["timestamp"])
-    if not isinstance(data["timestamp"], _TEXT_TYPES):
-        fail("timestamp", "a str")
-    for key in ("process_memory", "tracemalloc_memory"):
-        if data[key] is not None and not _is_int(data[key]):
-            fail(key, "an int or None")
-
-    if not isinstance(data["stats"], dict):
-        fail("stats", "a dict {filename: {lineno: (size, count)}}")
-    stats = {}
-    for filename, lines in data["stats"].items():
-        filename = _native(filename)
-        if not isinstance(filename, _TEXT_TYPES):
-            fail("a filename in stats", "a str")
-        if not isinstance(lines, dict):
-            fail("stats[%s]" % reprlib.repr(filename), "a dict {lineno: (size, count)}")
-        file_stats = {}
-        for lineno, stat in lines.items():
-            if not _is_int(lineno):
-                fail("a line number of stats[%s]" % reprlib.repr(filename), "an int")
-            if (not isinstance(stat, tuple) or len(stat) != 2
-                    or not _is_int(stat[0]) or not _is_int(stat[1])):
-                fail("stats[%s][%s]" % (reprlib.repr(filename), lineno),
-                     "a (size, count) tuple of ints")
-            file_stats[lineno] = stat
-        stats[filename] = file_stats
-    data["stats"] = stats
-
-    if not isinstance(data["user_data"], list):
-        fail("user_data", "a list of (title, format, value) tuples")
-    user_data = []
-    for index, item in enumerate(data["user_data"]):
-        if not isinstance(item, tuple) or len(item) != 3:
-            fail("user_data[%d]" % index, "a (title, format, value) tuple")
-        title, fmt, value = _native(item[0]), _native(item[1]), item[2]
-        if (not isinstance(title, _TEXT_TYPES) or not isinstance(fmt, _TEXT_TYPES)
-                or not _is_int(value)):
-            fail("user_data[%d]" % index, "a (str, str, int) tuple")
-        user_data.append((title, fmt, value))
-    data["user_data"] = user_data
-    return data
-
-
-def _read_snapshot_data(filename):
-    """Read, unpickle (without running any code) and validate a snapshot file."""
-    try:
-        with open(filename, "rb") as fp:
-            raw = fp.read()
-    except EnvironmentError as exc:
-        raise SnapshotError(filename, "cannot read the file: %s" % (exc.strerror or exc))
-    if not raw:
-        raise SnapshotError(filename, "empty file, not a snapshot")
-    # A snapshot is a protocol 2 pickle: refuse anything else before unpickling it.
-    if raw[:2] != b"\x80\x02":
-        raise SnapshotError(filename, "not a snapshot file (not a pickle of protocol 2)")
-    fp = io.BytesIO(raw)
-    try:
-        data = _restricted_load(fp)
-    except _ForbiddenGlobal as exc:
-        raise SnapshotError(filename, "refused to load: the pickle refers to %s; a snapshot "
-                                      "holds only builtin types" % exc)
-    except EOFError:
-        raise SnapshotError(filename, "truncated file (incomplete pickle data)")
-    except MemoryError:
-        raise SnapshotError(filename, "corrupt pickle data (out of memory while loading)")
-    except Exception as exc:
-        if _is_forbidden_global(exc):
-            raise SnapshotError(filename, "refused to load: the pickle refers to a global "
-                                          "(class or function) or a persistent id; a "
-                                          "snapshot holds only builtin types")
-        message = _one_line(str(exc))
-        if "truncated" in message or "ran out of input" in message.lower():
-            raise SnapshotError(filename, "truncated file (incomplete pickle data)")
-        raise SnapshotError(filename, "corrupt pickle data (%s: %s)"
-                                      % (type(exc).__name__, message))
-    if fp.tell() != len(raw):
-        raise SnapshotError(filename, "corrupt file (%d bytes of garbage after the pickle)"
-                                      % (len(raw) - fp.tell()))
-    try:
-        return _check_data(data)
-    except ValueError as exc:
-        raise SnapshotError(filename, str(exc))
+_SNAPSHOT_FIELDS = ("traces", "traceback_limit", "stats", "timestamp", "pid", "process_memory",
+                    "tracemalloc_memory", "user_data")
+# Snapshot(stats_dict, timestamp, pid, ...): the constructor of pytracemalloc 1.0.0.dev0
+_LEGACY_FIELDS = ("stats", "timestamp", "pid", "process_memory", "tracemalloc_memory",
+                  "user_data")
 
 
 class Snapshot(object):
-    """Snapshot of the Python memory allocations: statistics per file and line.
+    """Snapshot of the memory blocks allocated by Python: traces and/or statistics per line.
 
-    Attributes:
+    Two ways to build one, and both APIs on every snapshot:
 
-    - ``stats``: ``{filename: {lineno: (size, count)}}``, sizes in bytes
+    - stdlib: ``take_snapshot()`` or ``Snapshot(traces, traceback_limit)``; ``traces`` is the
+      sequence of Trace (``snapshot.traces._traces`` the raw list), and statistics(),
+      compare_to() and filter_traces() work as in the stdlib;
+    - pytracemalloc: ``Snapshot.create()`` records only ``stats``,
+      ``{filename: {lineno: (size, count)}}`` grouped by the most recent frame (computed by
+      the engine: small and fast); ``create(traces=True)`` records the traces too.
+
+    Attributes (None when unknown):
+
+    - ``traces``: the traces (None for a snapshot of statistics only)
+    - ``traceback_limit`` (int): get_traceback_limit() when the traces were taken
+    - ``stats``: ``{filename: {lineno: (size, count)}}``, sizes in bytes; derived from the
+      traces when the snapshot has traces, until assigned
     - ``timestamp`` (str): local time of the creation, "YYYY-MM-DD HH:MM:SS"
     - ``pid`` (int): the process that created the snapshot
-    - ``process_memory`` (int or None): get_process_memory() at creation
-    - ``tracemalloc_memory`` (int or None): get_tracemalloc_memory() at creation
+    - ``process_memory`` (int): get_process_memory() at creation
+    - ``tracemalloc_memory`` (int): get_tracemalloc_memory() at creation
     - ``user_data``: list of ``(title, format, value)`` tuples, see create()
 
-    File format (write() and load()): a pickle of protocol 2 holding only builtin types, so
-    that Python 2.7 and Python 3 read each other's files, and loading never runs code::
+    Any other attribute set on a snapshot is written into its file and read back, as the
+    stdlib's pickle does, if its value is made of None, bool, int, float, str, tuple, list
+    and dict.
 
-        {"format": "pytracemalloc.snapshot", "version": 1, "pid": int, "timestamp": str,
-         "stats": {str: {int: (int, int)}}, "process_memory": int or None,
-         "tracemalloc_memory": int or None, "user_data": [(str, str, int), ...]}
+    A snapshot of statistics only answers statistics() and compare_to() per 'lineno' and
+    'filename' without cumulative, and filter_traces() with Filters on the most recent frame
+    and without domain; the rest raises ValueError.
+
+    The constructor takes the stdlib's ``Snapshot(traces, traceback_limit)``, keywords for
+    every attribute above, and pytracemalloc 1.0.0.dev0's
+    ``Snapshot(stats, timestamp, pid, process_memory=None, tracemalloc_memory=None,
+    user_data=None)`` (recognized by the dict in first position).
     """
 
-    def __init__(self, stats, timestamp, pid, process_memory=None, tracemalloc_memory=None,
-                 user_data=None):
-        self.stats = stats
-        self.timestamp = timestamp
-        self.pid = pid
-        self.process_memory = process_memory
-        self.tracemalloc_memory = tracemalloc_memory
+    # Class-level defaults: a stock Snapshot unpickled with plain pickle.load() (only traces
+    # and traceback_limit in its __dict__) still has every attribute.
+    traces = None
+    traceback_limit = None
+    timestamp = None
+    pid = None
+    process_memory = None
+    tracemalloc_memory = None
+    user_data = ()
+    _stats = None  # stats given or assigned; None: derived from the traces
+    _derived_stats = None  # (traces list, stats derived from it)
+    _checked = False  # the traces come from the engine or were checked by a loader
+
+    def __init__(self, *args, **kwargs):
+        names = _LEGACY_FIELDS if args and isinstance(args[0], dict) else _SNAPSHOT_FIELDS
+        if len(args) > len(names):
+            raise TypeError("Snapshot() takes at most %d positional arguments (%d given)"
+                            % (len(names), len(args)))
+        values = dict(zip(names, args))
+        for name, value in kwargs.items():
+            if name not in _SNAPSHOT_FIELDS:
+                raise TypeError("Snapshot() got an unexpected keyword argument %r" % name)
+            if name in values:
+                raise TypeError("Snapshot() got multiple values for argument %r" % name)
+            values[name] = value
+        traces = values.get("traces")
+        self.traces = _Traces(traces) if traces is not None else None
+        self.traceback_limit = values.get("traceback_limit")
+        stats = values.get("stats")
+        if stats is None and traces is None:
+            stats = {}
+        if stats is not None:
+            self._stats = stats
+        self.timestamp = values.get("timestamp")
+        self.pid = values.get("pid")
+        self.process_memory = values.get("process_memory")
+        self.tracemalloc_memory = values.get("tracemalloc_memory")
+        user_data = values.get("user_data")
         self.user_data = list(user_data) if user_data else []
 
     def __repr__(self):
-        return "<Snapshot pid=%s timestamp=%r files=%d>" % (
-            self.pid, self.timestamp, len(self.stats))
+        if self.traces is not None:
+            content = "traces=%d" % len(self.traces)
+        else:
+            content = "files=%d" % len(self.stats)
+        return "<Snapshot pid=%s timestamp=%r %s>" % (self.pid, self.timestamp, content)
+
+    @property
+    def stats(self):
+        if self._stats is not None:
+            return self._stats
+        if self.traces is None:
+            self._stats = {}
+            return self._stats
+        raw = self.traces._traces
+        cached = self._derived_stats
+        if cached is None or cached[0] is not raw:
+            cached = self._derived_stats = (raw, _stats_from_traces(raw))
+        return cached[1]
+
+    @stats.setter
+    def stats(self, value):
+        self._stats = value
+
+    def _copy_metadata(self, other):
+        other.timestamp = self.timestamp
+        other.pid = self.pid
+        other.process_memory = self.process_memory
+        other.tracemalloc_memory = self.tracemalloc_memory
+        other.user_data = list(self.user_data)
+        other._checked = self._checked
+
+    # -- pytracemalloc ---------------------------------------------------------------------
 
     @classmethod
-    def create(cls, user_data_callback=None):
-        """Take a snapshot of the current allocations (empty stats when not tracing).
+    def create(cls, user_data_callback=None, traces=False):
+        """Take a snapshot of the current allocations (empty when not tracing).
 
-        *user_data_callback*, if set, is called without argument and must return a list of
-        ``(title: str, format: str, value: int)``; format "size" displays value as a size,
-        any other format as an integer. Items are matched by title to compute differences.
-        Example: ``[('Video memory', 'size', 234902)]``.
+        Records ``stats`` (computed by the engine), and with *traces* the traces too (then
+        ``stats`` is derived from them). *user_data_callback*, if set, is called without
+        argument and must return a list of ``(title: str, format: str, value: int)``;
+        format "size" displays value as a size, any other format as an integer. Items are
+        matched by title to compute differences. Example: ``[('Video memory', 'size',
+        234902)]``.
         """
-        stats = _engine.get_stats()
-        user_data = []
+        if traces:
+            snapshot = cls(_get_traces(), get_traceback_limit())
+        else:
+            snapshot = cls(stats=_engine.get_stats())
+        snapshot._checked = True
         if user_data_callback is not None:
-            user_data = [tuple(item) for item in user_data_callback()]
-        return cls(stats, _timestamp(), os.getpid(), get_process_memory(),
-                   _engine.get_tracemalloc_memory(), user_data)
-
-    def _to_data(self):
-        return {
-            "format": _FORMAT_NAME,
-            "version": _FORMAT_VERSION,
-            "pid": self.pid,
-            "timestamp": self.timestamp,
-            "stats": self.stats,
-            "process_memory": self.process_memory,
-            "tracemalloc_memory": self.tracemalloc_memory,
-            "user_data": [tuple(item) for item in self.user_data],
-        }
-
-    def write(self, filename):
-        """Write the snapshot into *filename*, atomically.
-
-        The data goes into a temporary file in the same directory, which is then renamed:
-        a crash never leaves a partial snapshot under *filename*. SnapshotError if the
-        snapshot holds something the file format cannot store; EnvironmentError (OSError)
-        if the file cannot be written.
-        """
-        data = self._to_data()
-        try:
-            _check_data(data)
-        except ValueError as exc:
-            raise SnapshotError(filename, "cannot write: %s" % exc)
-        payload = pickle.dumps(data, _PICKLE_PROTOCOL)
-        _atomic_write(filename, payload)
-
-    @classmethod
-    def load(cls, filename):
-        """Load a snapshot written by write(), by Python 2.7 or 3.
-
-        Never runs code from the file. Raises SnapshotError ("FILENAME: PROBLEM") if the file
-        is missing or unreadable, empty, truncated, not a pickle, refers to a global (class
-        or function), has another format or version, or a wrong structure.
-        """
-        data = _read_snapshot_data(filename)
-        return cls(data["stats"], data["timestamp"], data["pid"], data["process_memory"],
-                   data["tracemalloc_memory"], data["user_data"])
+            snapshot.user_data = [tuple(item) for item in user_data_callback()]
+        snapshot.timestamp = _timestamp()
+        snapshot.pid = os.getpid()
+        snapshot.process_memory = get_process_memory()
+        snapshot.tracemalloc_memory = _engine.get_tracemalloc_memory()
+        return snapshot
 
     def filter_filenames(self, patterns, include):
         """Keep only the files matching a pattern (*include* true) or drop them (false).
 
-        *patterns*: a str or a list of fnmatch.fnmatch() patterns. Modifies the snapshot.
+        *patterns*: a str or a list of fnmatch.fnmatch() patterns, matched against the
+        filename of the most recent frame (the keys of ``stats``). Modifies the snapshot:
+        its stats and its traces.
         """
         if isinstance(patterns, _TEXT_TYPES):
             patterns = [patterns]
         patterns = list(patterns)
+        include = bool(include)
+        decided = {}
+
+        def keep(filename):
+            result = decided.get(filename)
+            if result is None:
+                result = decided[filename] = (
+                    any(fnmatch.fnmatch(filename, pattern) for pattern in patterns) == include)
+            return result
+
+        if self._stats is not None:
+            self._stats = dict((filename, lines) for filename, lines in self._stats.items()
+                               if keep(filename))
+        if self.traces is not None:
+            self.traces = _Traces([trace for trace in self.traces._traces
+                                   if keep(trace[2][0][0] if trace[2] else "<unknown>")])
+
+    # -- stdlib ----------------------------------------------------------------------------
+
+    def _group_by(self, key_type, cumulative):
+        """{Traceback: Statistic} of the traces grouped by *key_type*, as the stdlib."""
+        if key_type not in ("traceback", "filename", "lineno"):
+            raise ValueError("unknown key_type: %r" % (key_type,))
+        if cumulative and key_type not in ("lineno", "filename"):
+            raise ValueError("cumulative mode cannot by used with key type %r" % key_type)
+        if self.traces is None:
+            groups = self._group_stats(key_type, cumulative)
+        else:
+            groups = _group_traces(self.traces._traces, key_type, cumulative)
+        stats = {}
+        for key, size, count in groups:
+            traceback = Traceback(key)
+            stats[traceback] = Statistic(traceback, size, count)
+        return stats
+
+    def _group_stats(self, key_type, cumulative):
+        """Groups of a snapshot of statistics only (per line and per file)."""
+        if key_type == "traceback" or cumulative:
+            raise ValueError("this snapshot has statistics per line only, no traces: group "
+                             "by 'lineno' or 'filename', without cumulative")
+        groups = []
+        for filename, lines in self.stats.items():
+            if key_type == "lineno":
+                for lineno, (size, count) in lines.items():
+                    groups.append((((filename, lineno),), size, count))
+            else:
+                size = count = 0
+                for line_size, line_count in lines.values():
+                    size += line_size
+                    count += line_count
+                groups.append((((filename, 0),), size, count))
+        return groups
+
+    def statistics(self, key_type, cumulative=False):
+        """Statistics grouped by *key_type* ('filename', 'lineno' or 'traceback'): a list of
+        Statistic, biggest first (sorted by size, count, then traceback, reversed).
+
+        *cumulative*: count the memory of a trace for every frame of its traceback, not
+        only the most recent one ('filename' and 'lineno' only).
+        """
+        statistics = list(self._group_by(key_type, cumulative).values())
+        statistics.sort(reverse=True, key=_statistic_fast_key)
+        return statistics
+
+    def compare_to(self, old_snapshot, key_type, cumulative=False):
+        """Differences with *old_snapshot*: a list of StatisticDiff grouped by *key_type*,
+        biggest change first (sorted by absolute size difference, size, absolute count
+        difference, count, then traceback, reversed)."""
+        new_group = self._group_by(key_type, cumulative)
+        old_group = old_snapshot._group_by(key_type, cumulative)
+        statistics = _compare_grouped_stats(old_group, new_group)
+        statistics.sort(reverse=True, key=_statistic_diff_fast_key)
+        return statistics
+
+    def filter_traces(self, filters):
+        """A new Snapshot with the traces that pass *filters*, a list of Filter and
+        DomainFilter (a trace passes if any inclusive filter matches it, when there are
+        inclusive filters, and every exclusive filter does). With an empty list, a copy.
+        """
+        if not isinstance(filters, Iterable):
+            raise TypeError("filters must be a list of filters, not %s"
+                            % type(filters).__name__)
+        filters = list(filters)
+        include_filters = [item for item in filters if item.inclusive]
+        exclude_filters = [item for item in filters if not item.inclusive]
+        if self.traces is None:
+            snapshot = Snapshot(stats=self._filter_stats(include_filters, exclude_filters))
+        else:
+            if filters:
+                new_traces = _filter_traces(self.traces._traces, include_filters,
+                                            exclude_filters)
+            else:
+                new_traces = list(self.traces._traces)
+            snapshot = Snapshot(new_traces, self.traceback_limit)
+        self._copy_metadata(snapshot)
+        return snapshot
+
+    def _filter_stats(self, include_filters, exclude_filters):
+        for trace_filter in include_filters + exclude_filters:
+            if type(trace_filter) is not Filter or trace_filter.all_frames \
+                    or trace_filter.domain is not None:
+                raise ValueError("this snapshot has statistics per line only, no traces: "
+                                 "only Filters on the most recent frame, without domain, "
+                                 "apply")
         stats = {}
         for filename, lines in self.stats.items():
-            matched = any(fnmatch.fnmatch(filename, pattern) for pattern in patterns)
-            if matched == bool(include):
-                stats[filename] = lines
-        self.stats = stats
+            for lineno, stat in lines.items():
+                trace = (0, stat[0], ((filename, lineno),), 1)
+                if include_filters and not any(item._match(trace) for item in include_filters):
+                    continue
+                if any(not item._match(trace) for item in exclude_filters):
+                    continue
+                stats.setdefault(filename, {})[lineno] = stat
+        return stats
+
+    # -- files -----------------------------------------------------------------------------
+
+    def _extra_attributes(self):
+        return dict((name, value) for name, value in vars(self).items()
+                    if not name.startswith("_") and name not in _SNAPSHOT_OWN)
+
+    def _file_data(self, filename, fmt):
+        """The content of the file, checked: a dict of _snapfile._new_data()."""
+        data = _snapfile._new_data()
+        try:
+            if fmt not in _snapfile.FORMATS:
+                raise ValueError("unknown snapshot format %r: expected one of %s"
+                                 % (fmt, ", ".join(_snapfile.FORMATS)))
+            metadata = {"pid": self.pid, "timestamp": self.timestamp,
+                        "process_memory": self.process_memory,
+                        "tracemalloc_memory": self.tracemalloc_memory,
+                        "user_data": list(self.user_data)}
+            _snapfile._check_metadata(metadata, data)
+            if self._stats is not None:
+                data["stats"] = _snapfile._check_stats(self._stats)
+            if self.traces is not None:
+                traces = self.traces._traces
+                data["traces"] = traces if self._checked else _snapfile._check_traces(traces)
+            elif fmt == "stdlib":
+                raise _snapfile._Problem("the stdlib format holds traces and this snapshot has "
+                                         "statistics only")
+            data["traceback_limit"] = _snapfile._check_optional_int("traceback_limit",
+                                                                    self.traceback_limit)
+            attributes = self._extra_attributes()
+            for name, value in attributes.items():
+                problem = _snapfile.check_attribute_value(value)
+                if problem is not None:
+                    raise _snapfile._Problem(
+                        "the attribute %r holds a %s; a snapshot file stores None, bool, "
+                        "int, float, str, and tuples, lists and dicts of them" % (name, problem))
+            data["attributes"] = attributes
+        except _snapfile._Problem as exc:
+            raise SnapshotError(filename, "cannot write: %s" % exc)
+        return data
+
+    def write(self, filename, format=None):
+        """Write the snapshot into *filename*, atomically (through a temporary file renamed
+        over it: a crash never leaves a partial snapshot).
+
+        *format*: "compact" (default), "pickle" (a pickle of builtins) or "stdlib" (a pickle
+        of the Snapshot object, which the stock Snapshot.load() of Python 3.4+ reads; needs
+        traces). SnapshotError if the snapshot holds something the file cannot store;
+        EnvironmentError (OSError) if the file cannot be written.
+        """
+        fmt = _snapfile.DEFAULT_FORMAT if format is None else format
+        data = self._file_data(filename, fmt)
+        stdlib_object = None
+        if fmt == "stdlib":
+            stdlib_object = Snapshot.__new__(Snapshot)
+            stdlib_object.__dict__.update(data["attributes"])
+            stdlib_object.traces = _Traces(list(data["traces"]))
+            stdlib_object.traceback_limit = data["traceback_limit"]
+        _snapfile.atomic_write(filename, _snapfile.encode(data, fmt, stdlib_object))
+
+    def dump(self, filename, format=None):
+        """Write the snapshot into *filename* (the stdlib name of write())."""
+        self.write(filename, format)
+
+    @classmethod
+    def load(cls, filename):
+        """Load a snapshot file: written by write()/dump() in any format, by Python 2.7 or 3,
+        or by the stock Snapshot.dump() of Python 3.4+.
+
+        Never runs code from the file. Raises SnapshotError ("FILENAME: PROBLEM") if the file
+        is missing or unreadable, empty, truncated, corrupt, refers to anything but builtin
+        types and the tracemalloc classes, has another format or version, or a wrong
+        structure.
+        """
+        data, _ = _snapfile.read(filename, _engine, _SNAPSHOT_RESERVED)
+        snapshot = cls.__new__(cls)
+        if data["traces"] is not None:
+            snapshot.traces = _Traces(data["traces"])
+            snapshot._checked = True
+        if data["stats"] is not None or data["traces"] is None:
+            snapshot._stats = data["stats"] if data["stats"] is not None else {}
+        snapshot.traceback_limit = data["traceback_limit"]
+        snapshot.timestamp = data["timestamp"]
+        snapshot.pid = data["pid"]
+        snapshot.process_memory = data["process_memory"]
+        snapshot.tracemalloc_memory = data["tracemalloc_memory"]
+        snapshot.user_data = data["user_data"]
+        for name, value in data["attributes"].items():
+            if isinstance(value, _snapfile.LoadedObject):
+                if value.kind == "Frame":
+                    value = Frame(value.value)
+                elif value.kind == "Traceback":
+                    value = Traceback(*value.value)
+                else:
+                    value = Trace(value.value)
+            setattr(snapshot, name, value)
+        return snapshot
 
 
-def _atomic_write(filename, payload):
-    directory = os.path.dirname(os.path.abspath(filename))
-    base = os.path.basename(filename)
-    counter = 0
-    while True:
-        tmp = os.path.join(directory, ".%s.%d-%d.tmp" % (base, os.getpid(), counter))
-        try:
-            # 0o666 and the umask, as for a file created by open()
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                         0o666)
-            break
-        except OSError as exc:
-            if exc.errno != errno.EEXIST:
-                raise
-            counter += 1
-    try:
-        with os.fdopen(fd, "wb") as fp:
-            fp.write(payload)
-            fp.flush()
-            os.fsync(fp.fileno())
-        if hasattr(os, "replace"):
-            os.replace(tmp, filename)
-        else:  # Python 2: rename() replaces an existing file on POSIX
-            os.rename(tmp, filename)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+# The attributes of a Snapshot that are not "extra attributes", and the names a file cannot
+# set as extra attributes (methods, properties).
+_SNAPSHOT_OWN = frozenset(["traces", "traceback_limit", "stats", "timestamp", "pid",
+                           "process_memory", "tracemalloc_memory", "user_data"])
+_SNAPSHOT_RESERVED = frozenset(dir(Snapshot)) | _SNAPSHOT_OWN
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1026,6 +1540,10 @@ class TakeSnapshot(object):
       "$". Other "$names" are kept as they are (string.Template.safe_substitute).
     - ``counter`` (int): starts at 1, incremented after each snapshot
     - ``user_data_callback`` (callable or None): see Snapshot.create()
+    - ``traces`` (bool, default False): record the traces too (Snapshot.create(traces=True)),
+      not only the statistics per line
+    - ``format`` (str or None): the file format, see Snapshot.write() (None: the default,
+      "compact", whatever the file name extension)
     """
 
     def __init__(self, filename_template="tracemalloc-$pid-$counter.pickle",
@@ -1033,6 +1551,8 @@ class TakeSnapshot(object):
         self.filename_template = filename_template
         self.counter = 1
         self.user_data_callback = user_data_callback
+        self.traces = False
+        self.format = None
         self._timer_id = None
 
     def _filename(self, snapshot):
@@ -1042,9 +1562,9 @@ class TakeSnapshot(object):
 
     def take_snapshot(self):
         """Take a snapshot, write it; return (snapshot, filename)."""
-        snapshot = Snapshot.create(self.user_data_callback)
+        snapshot = Snapshot.create(self.user_data_callback, traces=self.traces)
         filename = self._filename(snapshot)
-        snapshot.write(filename)
+        snapshot.write(filename, self.format)
         self.counter += 1
         return snapshot, filename
 

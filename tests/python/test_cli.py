@@ -181,9 +181,10 @@ class CliTests(unittest.TestCase):
             raw = fp.read()
         cases = [
             ("empty.pickle", b"", "empty file, not a snapshot"),
-            ("truncated.pickle", raw[:len(raw) // 2], "truncated file (incomplete pickle data)"),
-            ("garbage.pickle", b"GIF89a\x00\x01", "not a snapshot file (not a pickle of "
-                                                  "protocol 2)"),
+            ("truncated.pickle", raw[:len(raw) // 2],
+             "truncated file (%d of %d bytes)" % (len(raw) // 2, len(raw))),
+            ("garbage.pickle", b"GIF89a\x00\x01", "not a snapshot file (neither the compact "
+                                                  "format nor a pickle of protocol 2 to 5)"),
             ("foreign.pickle", pickle.dumps({"format_version": 1}, 2),
              "not a pytracemalloc snapshot (format missing)"),
         ]

@@ -41,7 +41,7 @@ def create_snapshots():
 
 class FormatSizeTests(unittest.TestCase):
     def check(self, size, expected, sign=False):
-        self.assertEqual(tracemalloc._format_size(size, sign), expected)
+        self.assertEqual(tracemalloc._format_top_size(size, sign), expected)
 
     def test_bytes(self):
         self.check(0, "0 B")

@@ -103,18 +103,23 @@ class SnapshotTests(tmsupport.FakeEngineMixin, TempDirMixin, unittest.TestCase):
         self.assertEqual(os.listdir(self.tmpdir), ["snap.pickle"])  # no temporary file left
 
     def test_file_format(self):
-        # the documented format: a protocol 2 pickle of a dict of builtins
+        # the default is the compact format (a binary header with a version field)
         path = self.path("snap.pickle")
         sample_snapshot().write(path)
+        with open(path, "rb") as fp:
+            raw = fp.read()
+        self.assertEqual(raw[:8], b"\x89TMS\r\n\x1a\n")
+        # format="pickle": a protocol 2 pickle of a dict of builtins, version 2
+        sample_snapshot().write(path, format="pickle")
         with open(path, "rb") as fp:
             raw = fp.read()
         self.assertEqual(raw[:2], b"\x80\x02")
         data = pickle.loads(raw)
         self.assertEqual(data["format"], "pytracemalloc.snapshot")
-        self.assertEqual(data["version"], 1)
+        self.assertEqual(data["version"], 2)
         self.assertEqual(sorted(data), sorted([
             "format", "version", "pid", "timestamp", "stats", "process_memory",
-            "tracemalloc_memory", "user_data"]))
+            "tracemalloc_memory", "user_data", "traces", "traceback_limit", "attributes"]))
 
     def test_write_replaces_atomically(self):
         path = self.path("snap.pickle")
@@ -252,9 +257,9 @@ class LoadErrorTests(TempDirMixin, unittest.TestCase):
         self.assert_load_error(self.write_bytes("persid.pickle", b"\x80\x02K\x01Q."))
 
     def test_wrong_version(self):
-        data = dict(valid_data(), version=2)
-        path = self.write_bytes("v2.pickle", pickle.dumps(data, 2))
-        self.assert_load_error(path, "unsupported snapshot format version 2")
+        data = dict(valid_data(), version=3)
+        path = self.write_bytes("v3.pickle", pickle.dumps(data, 2))
+        self.assert_load_error(path, "unsupported snapshot format version 3")
 
     def test_wrong_format(self):
         data = dict(valid_data(), format="something.else")
