@@ -1,6 +1,8 @@
 /* The extension module tracemalloc._engine: argument parsing and plain return values only.
  * The work is in hooks.c (tracing), store.c (tables) and timer.c (timers). */
 #include "hooks.h"
+#include "pickle_scan.h"
+#include "stats.h"
 #include "timer.h"
 
 static PyObject *
@@ -194,6 +196,13 @@ static PyMethodDef engine_methods[] = {
       "start_timer(delay, func, args=(), kwargs=None) -> timer id" },
     { "stop_timer", (PyCFunction)(void (*)(void))engine_stop_timer,
       METH_VARARGS | METH_KEYWORDS, "stop_timer(timer_id=None): stop one timer or all." },
+    /* stats.c, pickle_scan.c: helpers of the Python layer, not of tracing */
+    { "group_traces", tm_stats_group_traces, METH_VARARGS,
+      "group_traces(traces, key_type, cumulative) -> [(key, size, count), ...] or None" },
+    { "filter_traces", tm_stats_filter_traces, METH_VARARGS,
+      "filter_traces(traces, include, exclude) -> [trace, ...] or None" },
+    { "scan_pickle", tm_pickle_scan, METH_VARARGS,
+      "scan_pickle(data, max_nesting) -> (status, end offset or detail)" },
     { NULL, NULL, 0, NULL }
 };
 

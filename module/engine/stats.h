@@ -1,0 +1,17 @@
+/* Grouping and filtering raw traces in C, for Snapshot.statistics(), compare_to() and
+ * filter_traces() (tracemalloc/__init__.py): functions of the module tracemalloc._engine,
+ * see doc/internals.rst. */
+#ifndef PYTRACEMALLOC_STATS_H
+#define PYTRACEMALLOC_STATS_H
+
+#include "compat.h"
+
+#include <glib.h>
+
+/* _engine.group_traces(traces, key_type, cumulative) -> [(key, size, count), ...] or None */
+PyObject *tm_stats_group_traces(PyObject *self, PyObject *args);
+
+/* _engine.filter_traces(traces, include, exclude) -> [trace, ...] or None */
+PyObject *tm_stats_filter_traces(PyObject *self, PyObject *args);
+
+#endif /* PYTRACEMALLOC_STATS_H */
