@@ -201,6 +201,9 @@ static PyMethodDef engine_methods[] = {
       "group_traces(traces, key_type, cumulative) -> [(key, size, count), ...] or None" },
     { "filter_traces", tm_stats_filter_traces, METH_VARARGS,
       "filter_traces(traces, include, exclude) -> [trace, ...] or None" },
+    { "check_traces", tm_stats_check_traces, METH_VARARGS,
+      "check_traces(traces) -> None, or the index of the first trace not of the engine's "
+      "shape" },
     { "scan_pickle", tm_pickle_scan, METH_VARARGS,
       "scan_pickle(data, max_nesting) -> (status, end offset or detail)" },
     { NULL, NULL, 0, NULL }

@@ -122,7 +122,9 @@ tm_scan(const unsigned char *buf, gsize end, int max_nesting, TmScanResult *res)
 {
     GArray *stack = g_array_new(FALSE, FALSE, sizeof(gint32));  /* nesting per item */
     GArray *marks = g_array_new(FALSE, FALSE, sizeof(guint));   /* stack lengths */
-    GArray *memo = g_array_new(FALSE, FALSE, sizeof(gint32));
+    GArray *memo = g_array_new(FALSE, FALSE, sizeof(gint32));   /* -1: not set */
+    guint memo_set = 0;  /* entries set */
+    guint64 puts = 0;    /* PUT and MEMOIZE seen */
     gsize pos = 0;
 
     res->status = TM_SCAN_OK;
@@ -250,21 +252,23 @@ tm_scan(const unsigned char *buf, gsize end, int max_nesting, TmScanResult *res)
             else {
                 index = (gint64)arg;
             }
-            if (index >= (gint64)memo->len)
+            if (index >= (gint64)memo->len || g_array_index(memo, gint32, index) < 0)
                 CORRUPT("memo entry %" G_GINT64_FORMAT " not set at offset %" G_GINT64_FORMAT,
                         index, start);
             value = g_array_index(memo, gint32, index);
             g_array_append_val(stack, value);
             break;
         }
-        case 'p': case 'q': case 'r': case 0x94: {  /* PUT, BINPUT, LONG_BINPUT, MEMOIZE */
+        case 'p': case 'q': case 'r': case 0x94: {  /* PUT, BINPUT, LONG_BINPUT, MEMOIZE:
+                                                      * the entry at memo_set, as CPython's
+                                                      * unpickler */
             gint64 index;
             gint32 top;
 
             if (stack->len <= fence)
                 UNDERFLOW();
             if (op == 0x94) {
-                index = memo->len;
+                index = memo_set;
             }
             else if (op == 'p') {
                 index = tm_parse_index(line, line_length);
@@ -274,14 +278,22 @@ tm_scan(const unsigned char *buf, gsize end, int max_nesting, TmScanResult *res)
             else {
                 index = (gint64)arg;
             }
-            if (index > (gint64)memo->len)
+            /* at most one more than the puts so far (cPickle numbers from 1, pickle from
+             * 0): the unpickler's memo array grows linearly */
+            if ((guint64)index > puts + 1)
                 CORRUPT("memo index %" G_GINT64_FORMAT " out of order at offset %"
                         G_GINT64_FORMAT, index, start);
+            puts++;
             top = TOP();
-            if (index == (gint64)memo->len)
-                g_array_append_val(memo, top);
-            else
-                g_array_index(memo, gint32, index) = top;
+            if (index >= (gint64)memo->len) {
+                gint32 unset = -1;
+
+                while ((gint64)memo->len <= index)
+                    g_array_append_val(memo, unset);
+            }
+            if (g_array_index(memo, gint32, index) < 0)
+                memo_set++;
+            g_array_index(memo, gint32, index) = top;
             break;
         }
         case 0x85: case 0x86: case 0x87: {  /* TUPLE1, TUPLE2, TUPLE3 */

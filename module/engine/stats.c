@@ -86,6 +86,52 @@ tm_traceback_ok(PyObject *traceback)
     return 1;
 }
 
+/* ------------------------------------------------------------------------------ checking */
+
+/* The loaders of snapshot files check every trace they read (tracemalloc/_snapfile.py); this
+ * answers for the common case, traces already of the engine's shape: None if all are, else
+ * the index of the first one that is not (the Python code checks, converts or rejects it and
+ * the following ones). total_nframe may also be None (older stock snapshots). Runs no
+ * Python code and allocates no Python object, so the list cannot change meanwhile. */
+PyObject *
+tm_stats_check_traces(PyObject *self, PyObject *args)
+{
+    PyObject *traces;
+    GHashTable *checked;
+    Py_ssize_t i, bad = -1;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!:check_traces", &PyList_Type, &traces))
+        return NULL;
+    checked = g_hash_table_new(g_direct_hash, g_direct_equal);
+    for (i = 0; i < PyList_GET_SIZE(traces) && bad < 0; i++) {
+        PyObject *trace = PyList_GET_ITEM(traces, i), *traceback, *total;
+
+        if (!PyTuple_CheckExact(trace) || PyTuple_GET_SIZE(trace) != 4
+            || !tm_int_exact(PyTuple_GET_ITEM(trace, 0))
+            || !tm_int_exact(PyTuple_GET_ITEM(trace, 1))) {
+            bad = i;
+            break;
+        }
+        total = PyTuple_GET_ITEM(trace, 3);
+        if (total != Py_None && !tm_int_exact(total)) {
+            bad = i;
+            break;
+        }
+        traceback = PyTuple_GET_ITEM(trace, 2);
+        if (g_hash_table_lookup(checked, traceback) == NULL) {
+            if (!tm_traceback_ok(traceback))
+                bad = i;
+            else
+                g_hash_table_insert(checked, traceback, traceback);
+        }
+    }
+    g_hash_table_destroy(checked);
+    if (bad < 0)
+        Py_RETURN_NONE;
+    return PyLong_FromSsize_t(bad);
+}
+
 /* ------------------------------------------------------------------------------ grouping */
 
 enum { TM_KEY_TRACEBACK = 0, TM_KEY_LINENO = 1, TM_KEY_FILENAME = 2 };
@@ -162,8 +208,9 @@ tm_group_index(TmGrouping *grouping, PyObject *source, int key_type, int cumulat
     else {
         if (!tm_traceback_ok(source))
             return 1;
-        /* the stdlib reads traceback[0]: IndexError, raised by the Python loop */
-        if (key_type != TM_KEY_TRACEBACK && PyTuple_GET_SIZE(source) == 0)
+        /* per filename the stdlib reads traceback[0][0]: IndexError, raised by the Python
+         * loop (per line, traceback[:1] is the empty key) */
+        if (key_type == TM_KEY_FILENAME && PyTuple_GET_SIZE(source) == 0)
             return 1;
     }
     key = tm_group_key(source, key_type, cumulative);

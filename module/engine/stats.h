@@ -14,4 +14,8 @@ PyObject *tm_stats_group_traces(PyObject *self, PyObject *args);
 /* _engine.filter_traces(traces, include, exclude) -> [trace, ...] or None */
 PyObject *tm_stats_filter_traces(PyObject *self, PyObject *args);
 
+/* _engine.check_traces(traces) -> None, or the index of the first trace not of the engine's
+ * shape */
+PyObject *tm_stats_check_traces(PyObject *self, PyObject *args);
+
 #endif /* PYTRACEMALLOC_STATS_H */

@@ -756,18 +756,16 @@ def _group_traces(traces, key_type, cumulative):
 def _stats_from_traces(traces):
     """pytracemalloc stats {filename: {lineno: (size, count)}} of raw traces (most recent
     frame; a trace without frame counts as ("<unknown>", 0))."""
-    try:
-        groups = _group_traces(traces, "lineno", False)
-    except IndexError:  # a trace with an empty traceback
-        fixed = [(domain, size, frames or (("<unknown>", 0),), total)
-                 for domain, size, frames, total in traces]
-        groups = _group_traces(fixed, "lineno", False)
     stats = {}
-    for key, size, count in groups:
-        filename, lineno = key[0]
+    for key, size, count in _group_traces(traces, "lineno", False):
+        filename, lineno = key[0] if key else ("<unknown>", 0)
         lines = stats.get(filename)
         if lines is None:
             lines = stats[filename] = {}
+        previous = lines.get(lineno)
+        if previous is not None:  # an empty traceback and a real ("<unknown>", 0)
+            size += previous[0]
+            count += previous[1]
         lines[lineno] = (size, count)
     return stats
 
@@ -1442,7 +1440,8 @@ class Snapshot(object):
                 data["stats"] = _snapfile._check_stats(self._stats)
             if self.traces is not None:
                 traces = self.traces._traces
-                data["traces"] = traces if self._checked else _snapfile._check_traces(traces)
+                data["traces"] = (traces if self._checked
+                                  else _snapfile._check_traces(traces, _engine))
             elif fmt == "stdlib":
                 raise _snapfile._Problem("the stdlib format holds traces and this snapshot has "
                                          "statistics only")
@@ -1475,7 +1474,7 @@ class Snapshot(object):
         if fmt == "stdlib":
             stdlib_object = Snapshot.__new__(Snapshot)
             stdlib_object.__dict__.update(data["attributes"])
-            stdlib_object.traces = _Traces(list(data["traces"]))
+            stdlib_object.traces = _Traces(_snapfile.unicode_traces(list(data["traces"])))
             stdlib_object.traceback_limit = data["traceback_limit"]
         _snapfile.atomic_write(filename, _snapfile.encode(data, fmt, stdlib_object))
 
