@@ -1,0 +1,617 @@
+"""Tests of snapshot files: every format, stock dumps, other versions, hostile and broken files.
+
+- The files of tests/python/data (made by data/make_fixtures.py): Snapshot.dump() of the
+  stock module of 3.11 and 3.13 (and the trace layouts of 3.4-3.8), our three formats
+  written by Python 2.7 and 3, the format of pytracemalloc 1.0.0.dev0; with the stdlib
+  API and the command line.
+- Round trips of every format, and the "stdlib" format read by a stock interpreter.
+- The compact format's header and checks.
+- Crafted malicious pickles: each raises SnapshotError, quickly, without side effect.
+- Fuzzing: thousands of mutations (fixed seed) of valid files of each format; each load
+  succeeds or raises SnapshotError, never another exception, within a time bound; a
+  snapshot that loads works. The C and Python pickle scanners agree on every input.
+"""
+from __future__ import absolute_import
+
+import glob
+import json
+import os
+import pickle
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import zlib
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tmsupport  # noqa: E402 (must come first: chooses the package and the engine)
+from tmsupport import tracemalloc  # noqa: E402
+
+DATA_DIR = os.path.join(tmsupport.TESTS_DIR, "data")
+sys.path.insert(0, DATA_DIR)
+_saved_dont_write_bytecode = sys.dont_write_bytecode
+sys.dont_write_bytecode = True  # no .pyc in data/ (distributed as a directory)
+import make_fixtures  # noqa: E402
+sys.dont_write_bytecode = _saved_dont_write_bytecode
+
+_snapfile = tracemalloc._snapfile
+PY2 = sys.version_info[0] == 2
+RAW = make_fixtures.RAW_TRACES
+EXTRA = make_fixtures.EXTRA
+
+# Set by _mark_code_ran(): a malicious pickle would call it if loading ran code.
+CODE_RAN = []
+
+
+def _mark_code_ran(*args):
+    CODE_RAN.append(args)
+    return "ran"
+
+
+class Reduce(object):
+    """Pickles as a call of *func* with *args*."""
+
+    def __init__(self, func, args):
+        self.func = func
+        self.args = args
+
+    def __reduce__(self):
+        return (self.func, self.args)
+
+
+def data_file(name):
+    return os.path.join(DATA_DIR, name)
+
+
+def stock_interpreters():
+    """Stock Python 3 interpreters with their own tracemalloc module (pyenv, the cache)."""
+    found = []
+    pyenv = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    cache = os.environ.get("PYTRACEMALLOC_CACHE") or os.path.expanduser("~/.cache/pytracemalloc")
+    for stdlib in sorted(glob.glob(os.path.join(pyenv, "versions", "3.*", "lib", "python3.*",
+                                                "tracemalloc.py"))
+                         + glob.glob(os.path.join(cache, "builds", "3.*-stock-*", "prefix",
+                                                  "lib", "python3.*", "tracemalloc.py"))):
+        prefix = os.path.dirname(os.path.dirname(os.path.dirname(stdlib)))
+        python = os.path.join(prefix, "bin", "python3")
+        if os.access(python, os.X_OK):
+            found.append(python)
+    return found
+
+
+class TempDirMixin(object):
+    def setUp(self):
+        super(TempDirMixin, self).setUp()
+        self.tmpdir = tempfile.mkdtemp(prefix="tracemalloc-files-")
+        del CODE_RAN[:]
+
+    def tearDown(self):
+        shutil.rmtree(self.tmpdir)
+        super(TempDirMixin, self).tearDown()
+
+    def path(self, name):
+        return os.path.join(self.tmpdir, name)
+
+    def write_bytes(self, name, data):
+        path = self.path(name)
+        with open(path, "wb") as fp:
+            fp.write(data)
+        return path
+
+
+# ---------------------------------------------------------------------------------------------
+# The fixtures
+# ---------------------------------------------------------------------------------------------
+
+class FixtureTests(unittest.TestCase):
+    def check_raw(self, snapshot):
+        self.assertEqual(snapshot.traces._traces, RAW)
+        self.assertEqual(snapshot.traceback_limit, 3)
+        for trace in snapshot.traces._traces:
+            for filename, lineno in trace[2]:
+                self.assertIs(type(filename), str)
+        self.assertEqual(snapshot.test_attr, "new")
+        self.assertEqual(snapshot.extra, EXTRA)
+
+    def test_stock_dumps(self):
+        for name in ("stock-3.11.pickle", "stock-3.13.pickle", "py2-stdlib.pickle",
+                     "py3-stdlib.pickle"):
+            snapshot = tracemalloc.Snapshot.load(data_file(name))
+            self.check_raw(snapshot)
+            self.assertIsNone(snapshot.pid)
+            # the stdlib API and the pytracemalloc one on a stock dump
+            top = snapshot.statistics("lineno")
+            self.assertEqual((top[0].traceback[0].filename, top[0].size),
+                             (make_fixtures.NAME, 2 ** 40))
+            self.assertEqual(snapshot.stats["a.py"], {2: (20, 2), 5: (2, 1)})
+
+    def test_stock_old_layouts(self):
+        v35 = tracemalloc.Snapshot.load(data_file("stock-3.5-layout.pickle"))
+        self.assertEqual(v35.traces._traces, [(0,) + trace[1:3] + (None,) for trace in RAW])
+        v38 = tracemalloc.Snapshot.load(data_file("stock-3.8-layout.pickle"))
+        self.assertEqual(v38.traces._traces, [trace[:3] + (None,) for trace in RAW])
+        self.assertIsNone(v38.traces[0].traceback.total_nframe)
+        self.assertEqual(v38.test_attr, "new")
+
+    def test_stock_real_snapshots(self):
+        for name in ("stock-3.11-real.pickle", "stock-3.13-real.pickle"):
+            snapshot = tracemalloc.Snapshot.load(data_file(name))
+            self.assertGreaterEqual(len(snapshot.traces), 20)
+            self.assertEqual(snapshot.traceback_limit, 4)
+            for trace in snapshot.traces:
+                self.assertTrue(trace.traceback[-1].filename.endswith("make_fixtures.py"))
+            self.assertTrue(snapshot.statistics("traceback"))
+
+    def test_our_formats(self):
+        for major in (2, 3):
+            for name in ("compact.tms", "pickle.pickle", "stdlib.pickle"):
+                snapshot = tracemalloc.Snapshot.load(data_file("py%d-%s" % (major, name)))
+                self.check_raw(snapshot)
+                if name != "stdlib.pickle":  # the stdlib format has no metadata
+                    self.assertEqual((snapshot.pid, snapshot.timestamp, snapshot.process_memory,
+                                      snapshot.tracemalloc_memory, snapshot.user_data),
+                                     (4242, "2013-03-04 01:01:55", 10485760, 5,
+                                      [("Video memory", "size", 234902)]))
+                    self.assertIs(type(snapshot.timestamp), str)
+
+    def test_version_1(self):
+        snapshot = tracemalloc.Snapshot.load(data_file("py2-v1.pickle"))
+        self.assertIsNone(snapshot.traces)
+        self.assertEqual(snapshot.stats["b.py"], {1: (66, 1)})
+        self.assertEqual(snapshot.statistics("filename")[0].size, 2 ** 40)
+
+    @unittest.skipIf(tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
+    def test_command_line(self):
+        for name in ("stock-3.11-real.pickle", "stock-3.13.pickle", "py2-compact.tms",
+                     "py2-v1.pickle"):
+            code, out, err = tmsupport.run_python(["-m", "tracemalloc", "-l", "--no-color",
+                                                   data_file(name), data_file("py3-compact.tms")])
+            self.assertEqual((code, err), (0, ""), name)
+            self.assertIn("Top ", out)
+            self.assertIn("b.py:1: size=66 B", out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Round trips
+# ---------------------------------------------------------------------------------------------
+
+class RoundTripTests(TempDirMixin, unittest.TestCase):
+    def snapshots(self):
+        odd_name = "/tmp/\udce9t\udce9.py" if not PY2 else "/tmp/\xe9t\xe9.py"
+        with_traces = tracemalloc.Snapshot(list(RAW) + [(5, 0, ((odd_name, 0),), None),
+                                                        (2 ** 32 - 1, 2 ** 64 - 1, (), 0)], 7)
+        with_traces.timestamp = "2020-01-01 00:00:00"
+        with_traces.attribute = {"a": (1, [2, None]), "b": -1.5}
+        both = tracemalloc.Snapshot(list(RAW), 1, stats={"x.py": {1: (5, 1)}}, pid=3,
+                                    user_data=[("t", "count", 3)])
+        stats_only = tracemalloc.Snapshot({"x.py": {1: (5, 1), 2: (2 ** 63, 7)}},
+                                          "2013-03-04 01:01:55", 99, 1, 2, [("t", "size", 1)])
+        # out of the compact format's ranges: written as a pickle
+        big = tracemalloc.Snapshot([(0, 2 ** 64, (("a.py", -2 ** 40),), 1)], 1)
+        return [("traces", with_traces), ("both", both), ("stats", stats_only), ("big", big)]
+
+    def fields(self, snapshot, fmt):
+        result = [snapshot.traces._traces if snapshot.traces is not None else None,
+                  snapshot.traceback_limit, snapshot._extra_attributes()]
+        if fmt != "stdlib":
+            result.extend([snapshot.stats, snapshot.timestamp, snapshot.pid,
+                           snapshot.process_memory, snapshot.tracemalloc_memory,
+                           snapshot.user_data])
+        return result
+
+    def test_round_trips(self):
+        for name, snapshot in self.snapshots():
+            for fmt in ("compact", "pickle", "stdlib"):
+                path = self.path("%s.%s" % (name, fmt))
+                if fmt == "stdlib" and snapshot.traces is None:
+                    self.assertRaises(tracemalloc.SnapshotError, snapshot.dump, path, fmt)
+                    continue
+                snapshot.dump(path, format=fmt)
+                loaded = tracemalloc.Snapshot.load(path)
+                self.assertEqual(self.fields(loaded, fmt), self.fields(snapshot, fmt),
+                                 (name, fmt))
+        with open(self.path("big.compact"), "rb") as fp:
+            self.assertEqual(fp.read(2), b"\x80\x02")  # fell back to the pickle format
+
+    def test_write_checks(self):
+        path = self.path("bad")
+        snapshot = tracemalloc.Snapshot([(0, 1, (("a.py", "1"),), 1)], 1)
+        with self.assertRaises(tracemalloc.SnapshotError) as cm:
+            snapshot.dump(path)
+        self.assertIn("cannot write", str(cm.exception))
+        snapshot = tracemalloc.Snapshot(list(RAW), 1)
+        snapshot.handle = open(os.devnull)
+        try:
+            with self.assertRaises(tracemalloc.SnapshotError) as cm:
+                snapshot.dump(path)
+        finally:
+            snapshot.handle.close()
+        self.assertIn("the attribute 'handle' holds a", str(cm.exception))
+        self.assertRaises(ValueError, tracemalloc.Snapshot(list(RAW), 1).dump, path, "xml")
+        self.assertFalse(os.path.exists(path))
+
+    def test_stock_module_loads_stdlib_format(self):
+        interpreters = stock_interpreters()
+        if not interpreters:
+            self.skipTest("no stock Python 3 interpreter found (pyenv, the cache)")
+        path = self.path("snap.pickle")
+        snapshot = tracemalloc.Snapshot(list(RAW), 3)
+        snapshot.test_attr = "new"
+        snapshot.dump(path, format="stdlib")
+        script = ("import json, sys, tracemalloc\n"
+                  "s = tracemalloc.Snapshot.load(sys.argv[1])\n"
+                  "print(json.dumps([s.traces._traces, s.traceback_limit, s.test_attr]))\n"
+                  "print(s.statistics('lineno')[0])\n")
+        expected = json.loads(json.dumps([RAW, 3, "new"]))  # unicode and lists on 2.7 too
+        for python in interpreters[:2]:
+            proc = subprocess.Popen([python, "-I", "-c", script, path], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+            out, err = proc.communicate()
+            self.assertEqual(proc.returncode, 0, err)
+            lines = out.decode("utf-8").splitlines()
+            self.assertEqual(json.loads(lines[0]), expected, python)
+            self.assertEqual(lines[1], u"/tmp/\xe9t\xe9.py:7: size=1024 GiB, count=1, "
+                                       u"average=1024 GiB")
+
+
+# ---------------------------------------------------------------------------------------------
+# The compact format
+# ---------------------------------------------------------------------------------------------
+
+def split_compact(raw):
+    """(header fields, body) of a compact file."""
+    fields = list(_snapfile._HEADER.unpack(raw[:_snapfile._HEADER.size]))
+    body = zlib.decompress(raw[_snapfile._HEADER.size:])
+    return fields, body
+
+
+def join_compact(fields, body, compress=True):
+    stored = zlib.compress(body, 1) if compress else body
+    fields = list(fields)
+    fields[2] = 1 if compress else 0
+    fields[3], fields[4] = len(stored), len(body)
+    fields[5] = zlib.crc32(body) & 0xffffffff
+    return _snapfile._HEADER.pack(*fields) + stored
+
+
+class CompactFormatTests(TempDirMixin, unittest.TestCase):
+    def setUp(self):
+        super(CompactFormatTests, self).setUp()
+        with open(data_file("py3-compact.tms"), "rb") as fp:
+            self.raw = fp.read()
+        self.fields, self.body = split_compact(self.raw)
+
+    def assert_error(self, data, *fragments):
+        path = self.write_bytes("bad.tms", data)
+        with self.assertRaises(tracemalloc.SnapshotError) as cm:
+            tracemalloc.Snapshot.load(path)
+        for fragment in fragments:
+            self.assertIn(fragment, str(cm.exception))
+        self.assertNotIn("internal error", str(cm.exception))
+
+    def test_header(self):
+        self.assertEqual(self.raw[:8], b"\x89TMS\r\n\x1a\n")
+        self.assertEqual(self.fields[1], 1)  # the version
+        fields = list(self.fields)
+        fields[1] = 2
+        self.assert_error(join_compact(fields, self.body),
+                          "unsupported compact snapshot format version 2")
+        fields = list(self.fields)
+        self.assert_error(join_compact(fields, self.body)[:-1], "truncated file")
+        self.assert_error(self.raw[:20], "truncated file (incomplete header)")
+        self.assert_error(self.raw[:5], "truncated file (incomplete header)")
+        self.assert_error(self.raw + b"x", "1 bytes of garbage")
+        corrupt = bytearray(self.raw)
+        corrupt[-3] ^= 0x40
+        self.assert_error(bytes(corrupt), "corrupt file")
+        self.assert_error(self.raw[:32] + struct.pack("<I", self.fields[5] ^ 1)
+                          + self.raw[36:], "checksum mismatch")
+        header = _snapfile._HEADER.pack(self.fields[0], 1, 4, *self.fields[3:])
+        self.assert_error(header + self.raw[len(header):], "unsupported compact snapshot flags")
+
+    def test_uncompressed_body(self):
+        path = self.write_bytes("plain.tms", join_compact(self.fields, self.body, False))
+        self.assertEqual(tracemalloc.Snapshot.load(path).traces._traces, RAW)
+
+    def test_decompression_bomb(self):
+        bomb = zlib.compress(b"\0" * (50 * 1024 * 1024), 9)
+        fields = list(self.fields)
+        fields[3], fields[4], fields[5] = len(bomb), 10 ** 12, 0
+        start = time.time()
+        self.assert_error(_snapfile._HEADER.pack(*fields) + bomb, "impossible uncompressed size")
+        fields[4] = 50 * 1024 * 1024 + 1  # a lie within zlib's ratio
+        self.assert_error(_snapfile._HEADER.pack(*fields) + bomb, "corrupt file")
+        self.assertLess(time.time() - start, 10)
+
+    def test_sections(self):
+        sections = []
+        pos = 0
+        while pos < len(self.body):
+            tag, size = _snapfile._SECTION.unpack(self.body[pos:pos + 12])
+            sections.append((tag, self.body[pos + 12:pos + 12 + size]))
+            pos += 12 + size
+        self.assertEqual([tag for tag, _ in sections], [b"META", b"STRS", b"FRMS", b"TBKS",
+                                                        b"TRCS"])
+
+        def body_of(items):
+            return b"".join(_snapfile._SECTION.pack(tag, len(payload)) + payload
+                            for tag, payload in items)
+        # an optional section of a later version (lowercase) is skipped, others refused
+        path = self.write_bytes("extra.tms", join_compact(
+            self.fields, body_of(sections + [(b"xtra", b"123")])))
+        self.assertEqual(tracemalloc.Snapshot.load(path).traces._traces, RAW)
+        self.assert_error(join_compact(self.fields, body_of(sections + [(b"XTRA", b"")])),
+                          "unsupported section")
+        self.assert_error(join_compact(self.fields, body_of(sections[:4])),
+                          "incomplete trace sections")
+        self.assert_error(join_compact(self.fields, body_of(sections[1:])), "no META section")
+        self.assert_error(join_compact(self.fields, body_of(sections + sections[-1:])),
+                          "two")
+        trcs = sections[4][1]
+        self.assert_error(join_compact(self.fields, body_of(sections[:4] + [
+            (b"TRCS", trcs[:4] + b"\xff" * (len(trcs) - 4))])), "corrupt file")
+
+
+# ---------------------------------------------------------------------------------------------
+# Malicious files
+# ---------------------------------------------------------------------------------------------
+
+def nested_tuple_key(depth):
+    """A dict whose key is a tuple nested *depth* times: hashing it recursed in C."""
+    return b"\x80\x02}" + b")" + b"\x85" * depth + b"Ns."
+
+
+def stock_shaped(traces_payload):
+    """A stock-looking Snapshot pickle whose _traces list is *traces_payload* (opcodes)."""
+    return (b"\x80\x04\x8c\x0btracemalloc\x94\x8c\x08Snapshot\x94\x93\x94)\x81\x94}\x94("
+            b"\x8c\x06traces\x94h\x00\x8c\x07_Traces\x94\x93\x94)\x81\x94}\x94\x8c\x07"
+            b"_traces\x94]\x94(" + traces_payload + b"es\x62\x8c\x0ftraceback_limit\x94K\x01"
+            b"u\x62.")
+
+
+class MaliciousFileTests(TempDirMixin, unittest.TestCase):
+    def setUp(self):
+        super(MaliciousFileTests, self).setUp()
+        self.marker = self.path("pwned")
+
+    @staticmethod
+    def payloads(marker="/nonexistent/pwned"):
+        """(name, bytes) of the malicious files; *marker* is the file they would create."""
+        touch = "touch %s" % marker
+        cases = [
+            ("REDUCE os.system, protocol 2", pickle.dumps(Reduce(os.system, (touch,)), 2)),
+            ("REDUCE of a function of ours", pickle.dumps(Reduce(_mark_code_ran, ("x",)), 2)),
+            ("GLOBAL builtins.eval", b"\x80\x02c__builtin__\neval\nX\x0b\x00\x00\x00"
+                                     b"__import__(\x85R."),
+            ("GLOBAL builtins.eval (3.x name)", b"\x80\x02cbuiltins\neval\nX\x01\x00\x00\x001"
+                                                b"\x85R."),
+            ("STACK_GLOBAL os.system", b"\x80\x04\x8c\x02os\x8c\x06system\x93\x8c\x04true"
+                                       b"\x85R."),
+            ("INST", b"\x80\x02(X\x04\x00\x00\x00trueios\nsystem\n."),
+            ("OBJ", b"\x80\x02(cos\nsystem\nX\x04\x00\x00\x00trueo."),
+            ("EXT1", b"\x80\x02\x82\x01."), ("EXT2", b"\x80\x02\x83\x01\x00."),
+            ("EXT4", b"\x80\x02\x84\x01\x00\x00\x00."),
+            ("PERSID", b"\x80\x02Pabc\n."), ("BINPERSID", b"\x80\x02K\x01Q."),
+            ("NEXT_BUFFER", b"\x80\x05\x97."), ("READONLY_BUFFER", b"\x80\x05K\x01\x98."),
+            ("hidden in a stock snapshot", stock_shaped(
+                b"\x8c\x02os\x8c\x06system\x93\x8c\x04true\x85R")),
+            ("hidden in a pickle of builtins", pickle.dumps(
+                {"format": "pytracemalloc.snapshot", "version": 2, "pid": 1, "timestamp": "x",
+                 "stats": None, "process_memory": None, "tracemalloc_memory": None,
+                 "user_data": [], "traces": [], "traceback_limit": 1,
+                 "attributes": {"x": Reduce(os.system, (touch,))}}, 2)),
+            ("tracemalloc class called with arguments", b"\x80\x04\x8c\x0btracemalloc\x8c"
+                                                        b"\x08Snapshot\x93K\x01\x85R."),
+            ("NEWOBJ_EX with keywords", b"\x80\x04\x8c\x0btracemalloc\x8c\x05Frame\x93)}"
+                                        b"\x92."),
+            ("a Frame, not a snapshot", b"\x80\x04\x8c\x0btracemalloc\x8c\x05Frame\x93)"
+                                        b"\x81."),
+            # huge declared lengths: nothing may be allocated for them
+            ("BINUNICODE 4 GiB", b"\x80\x02X\xff\xff\xff\xffabc."),
+            ("BINBYTES8 2**63", b"\x80\x04\x8e" + struct.pack("<Q", 2 ** 63) + b"abc."),
+            ("BINUNICODE8 2**62", b"\x80\x04\x8d" + struct.pack("<Q", 2 ** 62) + b"abc."),
+            ("BYTEARRAY8 2**60", b"\x80\x05\x96" + struct.pack("<Q", 2 ** 60) + b"."),
+            ("FRAME 2**60", b"\x80\x04\x95" + struct.pack("<Q", 2 ** 60) + b"N."),
+            ("LONG4 2 GiB", b"\x80\x02\x8b\xff\xff\xff\x7f\x00."),
+            ("LONG4 negative", b"\x80\x02\x8b\xff\xff\xff\xff\x00."),
+            ("BINSTRING negative", b"\x80\x02T\xff\xff\xff\xff."),
+            # memo: CPython's C unpickler grows its memo array to twice the index
+            ("LONG_BINPUT 2**31", b"\x80\x02Nr\x00\x00\x00\x80."),
+            ("LONG_BINPUT 2**32-1", b"\x80\x02Nr\xff\xff\xff\xff."),
+            ("PUT 10**9", b"\x80\x02Np1000000000\n."),
+            ("GET unset", b"\x80\x02h\x05."),
+            # nesting: a tuple hashed as a dict key, a set item
+            ("tuple nested 10**6 deep as a dict key", nested_tuple_key(10 ** 6)),
+            ("tuple nested with MARK/TUPLE", b"\x80\x02}" + b"(" * 200000 + b")"
+                                             + b"t" * 200000 + b"Ns."),
+            ("frozenset nested", b"\x80\x04" + b"(" * 100000 + b"\x91" * 100000 + b"."),
+            ("lists nested 10**6 deep", b"\x80\x02" + b"]" * 10 ** 6 + b"a" * (10 ** 6 - 1)
+                                        + b"."),
+            ("marks 10**6", b"\x80\x02" + b"(" * 10 ** 6 + b"N."),
+            ("stack underflow", b"\x80\x02a."), ("odd SETITEMS", b"\x80\x02}(Nu."),
+            ("unknown opcode", b"\x80\x02\xff."), ("PROTO 9", b"\x80\x09N."),
+            ("huge INT line", b"\x80\x02I" + b"1" * 100000 + b"\n."),
+            ("int of 2 MB", b"\x80\x02\x8b" + struct.pack("<i", 2 * 10 ** 6) + b"\x01" * 2 * 10 ** 6
+                            + b"."),
+        ]
+        with open(data_file("py3-compact.tms"), "rb") as fp:
+            fields, body = split_compact(fp.read())
+        size = struct.unpack("<Q", body[4:12])[0]
+        evil = pickle.dumps({"pid": Reduce(os.system, (touch,))}, 2)
+        cases.append(("compact file whose metadata runs os.system", join_compact(
+            fields, _snapfile._SECTION.pack(b"META", len(evil)) + evil + body[12 + size:])))
+        return cases
+
+    def test_malicious_pickles(self):
+        for name, payload in self.payloads(self.marker):
+            path = self.write_bytes("evil.pickle", payload)
+            start = time.time()
+            with self.assertRaises(tracemalloc.SnapshotError) as cm:
+                tracemalloc.Snapshot.load(path)
+            elapsed = time.time() - start
+            message = str(cm.exception)
+            self.assertNotIn("internal error", message, name)
+            self.assertNotIn("\n", message)
+            self.assertLess(elapsed, 5, "%s: %.1f s" % (name, elapsed))
+            self.assertFalse(os.path.exists(self.marker), name)
+            self.assertEqual(CODE_RAN, [], name)
+
+    def test_deep_lists_are_not_a_crash(self):
+        # mutable containers may nest (hashing stops at them); the loader still says no
+        for depth in (10 ** 5, 10 ** 6):
+            path = self.write_bytes("deep.pickle", b"\x80\x02" + b"]" * depth
+                                    + b"a" * (depth - 1) + b".")
+            self.assertRaises(tracemalloc.SnapshotError, tracemalloc.Snapshot.load, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fuzzing
+# ---------------------------------------------------------------------------------------------
+
+# TRACEMALLOC_FUZZ_ROUNDS and TRACEMALLOC_FUZZ_SEED run longer or other campaigns.
+FUZZ_SEED = int(os.environ.get("TRACEMALLOC_FUZZ_SEED", "20130904"))
+FUZZ_ROUNDS = int(os.environ.get("TRACEMALLOC_FUZZ_ROUNDS", "20000"))
+FUZZ_MAX_SECONDS = 2.0  # per load
+
+
+def mutate(rng, data):
+    data = bytearray(data)
+    kind = rng.randrange(7)
+    if kind == 0 and data:  # flip bits
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+    elif kind == 1 and data:  # special byte values
+        for _ in range(rng.randint(1, 3)):
+            data[rng.randrange(len(data))] = rng.choice((0, 1, 0x7f, 0x80, 0xff,
+                                                         rng.randrange(256)))
+    elif kind == 2:  # truncate
+        del data[rng.randrange(len(data) + 1):]
+    elif kind == 3:  # insert bytes
+        pos = rng.randrange(len(data) + 1)
+        data[pos:pos] = bytearray(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+    elif kind == 4 and data:  # delete a range
+        pos = rng.randrange(len(data))
+        del data[pos:pos + rng.randint(1, 16)]
+    elif kind == 5 and data:  # duplicate a chunk
+        pos = rng.randrange(len(data))
+        chunk = data[pos:pos + rng.randint(1, 64)]
+        insert = rng.randrange(len(data) + 1)
+        data[insert:insert] = chunk
+    else:  # a little-endian length field somewhere set to a big value
+        if len(data) > 8:
+            pos = rng.randrange(len(data) - 8)
+            data[pos:pos + 4] = struct.pack("<I", rng.choice((2 ** 31 - 1, 2 ** 32 - 1,
+                                                             2 ** 20, rng.randrange(2 ** 32))))
+    return bytes(data)
+
+
+class FuzzTests(TempDirMixin, unittest.TestCase):
+    def seeds(self):
+        """(name, bytes, kind): valid files of every format; kind "compact" files are
+        also mutated inside their compressed body."""
+        seeds = []
+        for name in ("py2-compact.tms", "py3-compact.tms", "py2-pickle.pickle",
+                     "py3-pickle.pickle", "py2-stdlib.pickle", "stock-3.13.pickle",
+                     "stock-3.11-real.pickle", "stock-3.5-layout.pickle", "py2-v1.pickle"):
+            with open(data_file(name), "rb") as fp:
+                seeds.append((name, fp.read()))
+        snapshot = tracemalloc.Snapshot(list(RAW), 3, stats={"s.py": {1: (2, 3)}}, pid=1)
+        snapshot.attribute = [1, (2.5, None), {"k": "v"}]
+        rng = random.Random(1)
+        frames = [("f%d.py" % rng.randrange(30), rng.randrange(100)) for _ in range(60)]
+        many = tracemalloc.Snapshot(
+            [(rng.randrange(3), rng.randrange(10 ** 6),
+              tuple(rng.choice(frames) for _ in range(rng.randint(1, 5))), rng.randint(1, 9))
+             for _ in range(300)], 5)
+        path = self.path("seed")
+        for name, value in (("fresh", snapshot), ("many", many)):
+            for fmt in ("compact", "pickle", "stdlib"):
+                value.dump(path, format=fmt)
+                with open(path, "rb") as fp:
+                    seeds.append(("%s-%s" % (name, fmt), fp.read()))
+        return seeds
+
+    def load(self, data):
+        """Load *data*: the snapshot, or the SnapshotError message; checks the bounds."""
+        path = self.write_bytes("fuzz", data)
+        start = time.time()
+        try:
+            snapshot = tracemalloc.Snapshot.load(path)
+        except tracemalloc.SnapshotError as exc:
+            result = str(exc)
+            self.assertNotIn("internal error", result)
+            self.assertNotIn("\n", result)
+        else:
+            result = snapshot
+            # what loads is valid: the APIs work on it
+            if snapshot.traces is not None:
+                snapshot.statistics("traceback")
+                snapshot.statistics("lineno", True)
+                snapshot.filter_traces([tracemalloc.Filter(False, "a*", all_frames=True)])
+            else:
+                snapshot.statistics("filename")
+            snapshot.stats
+            repr(snapshot)
+        elapsed = time.time() - start
+        self.assertLess(elapsed, FUZZ_MAX_SECONDS, "%.1f s to load %r" % (elapsed, data[:60]))
+        return result
+
+    def test_fuzz(self):
+        rng = random.Random(FUZZ_SEED)
+        seeds = self.seeds()
+        for name, data in seeds:
+            self.assertIsInstance(self.load(data), tracemalloc.Snapshot, name)
+        stats = {"loaded": 0, "refused": 0}
+        start = time.time()
+        for round_ in range(FUZZ_ROUNDS):
+            name, data = seeds[round_ % len(seeds)]
+            if data.startswith(_snapfile.COMPACT_MAGIC) and rng.random() < 0.5:
+                # inside the compressed body, with a valid header and checksum
+                fields, body = split_compact(data)
+                mutated = join_compact(fields, mutate(rng, body))
+            else:
+                mutated = mutate(rng, data)
+                for _ in range(rng.randrange(3)):
+                    mutated = mutate(rng, mutated)
+            try:
+                result = self.load(mutated)
+            except AssertionError:
+                raise
+            except BaseException as exc:
+                self.fail("round %d (%s): %s: %s" % (round_, name, type(exc).__name__, exc))
+            stats["loaded" if isinstance(result, tracemalloc.Snapshot) else "refused"] += 1
+        elapsed = time.time() - start
+        sys.stderr.write("[%d mutated files in %.1f s: %d loaded, %d refused] "
+                         % (FUZZ_ROUNDS, elapsed, stats["loaded"], stats["refused"]))
+        self.assertGreater(stats["refused"], FUZZ_ROUNDS // 4)
+
+    def test_scanners_agree(self):
+        engine = tracemalloc._engine
+        if not hasattr(engine, "scan_pickle"):
+            self.skipTest(tmsupport.SKIP_REASON)
+        rng = random.Random(FUZZ_SEED + 1)
+        pickles = [data for _, data in self.seeds() if data[:1] == b"\x80"]
+        with open(data_file("py3-compact.tms"), "rb") as fp:
+            body = split_compact(fp.read())[1]
+        pickles.append(body[12:12 + struct.unpack("<Q", body[4:12])[0]])  # the META pickle
+        pickles.extend(payload for _, payload in MaliciousFileTests.payloads()
+                       if len(payload) < 100000 and payload[:1] == b"\x80")
+        outcomes = set()
+        for round_ in range(FUZZ_ROUNDS):
+            data = pickles[round_ % len(pickles)]
+            if round_ >= len(pickles):
+                data = mutate(rng, data)
+            python = _snapfile.scan_pickle_py(data, _snapfile.MAX_NESTING)
+            c = engine.scan_pickle(data, _snapfile.MAX_NESTING)
+            self.assertEqual(tuple(c), tuple(python), repr(data[:80]))
+            outcomes.add(python[0])
+        self.assertEqual(outcomes, set([_snapfile.SCAN_OK, _snapfile.SCAN_TRUNCATED,
+                                        _snapfile.SCAN_CORRUPT, _snapfile.SCAN_REFUSED]))
+
+
+if __name__ == "__main__":
+    unittest.main()
