@@ -1429,8 +1429,8 @@ def read(filename, engine, reserved):
         raise SnapshotError(filename, "corrupt file (out of memory while loading)")
     except Exception as exc:
         # A check above missed a case: still one exception type for the caller. The tests
-        # look for "unexpected" in the messages of their corrupt files.
-        raise SnapshotError(filename, "corrupt file (unexpected %s: %s)"
+        # look for "internal error" in the messages of their corrupt files.
+        raise SnapshotError(filename, "corrupt file (internal error, please report: %s: %s)"
                             % (type(exc).__name__, _one_line(str(exc))))
 
 
