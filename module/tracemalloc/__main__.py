@@ -1,6 +1,9 @@
-"""Command line: display and compare snapshots written by tracemalloc.TakeSnapshot.
+"""Command line: display and compare snapshot files.
 
     python -m tracemalloc snapshot1.pickle [snapshot2.pickle ...]
+
+The files are those of TakeSnapshot and Snapshot.write()/dump() in any format, by Python 2.7
+or 3, and those of the stock Snapshot.dump() of Python 3.4+.
 
 main(argv) returns the exit status: 0 on success, 1 if a snapshot cannot be loaded (one line
 "python -m tracemalloc: error: FILE: PROBLEM" on stderr), 2 for a usage error (argparse).
@@ -18,7 +21,8 @@ PROG = "python -m tracemalloc"
 
 DESCRIPTION = """\
 Display the top of the memory allocations of each snapshot written by
-tracemalloc.TakeSnapshot or Snapshot.write(), each compared with the previous
+tracemalloc.TakeSnapshot or Snapshot.write()/dump() (any format, Python 2.7 or 3,
+and the stock Snapshot.dump() of Python 3.4+), each compared with the previous
 snapshot given on the command line (or with the first one, with --first).
 Snapshots are displayed in the order of the command line."""
 
@@ -64,7 +68,8 @@ def make_parser():
         prog=PROG, description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("snapshots", metavar="SNAPSHOT", nargs="+",
-                        help="snapshot file (pickle written by pytracemalloc)")
+                        help="snapshot file (written by pytracemalloc or the stock "
+                             "Snapshot.dump())")
     parser.add_argument("-l", "--line-number", action="store_true", default=False,
                         help="group allocations per file and line number, not only per file")
     parser.add_argument("-n", "--number", type=_positive_int, default=10, metavar="N",
@@ -131,7 +136,8 @@ def _run(options, stdout):
             previous = snapshots[index - 1]
         elif index:
             previous = snapshots[0]
-        if previous is not None and previous[1].pid != snapshot.pid:
+        if (previous is not None and previous[1].pid is not None and snapshot.pid is not None
+                and previous[1].pid != snapshot.pid):
             stdout.write("WARNING: %s (pid %s) and %s (pid %s) come from different "
                          "processes\n" % (filename, snapshot.pid, previous[0], previous[1].pid))
         top.display_snapshot(snapshot, name=filename)
