@@ -204,6 +204,8 @@ static PyMethodDef engine_methods[] = {
     { "check_traces", tm_stats_check_traces, METH_VARARGS,
       "check_traces(traces) -> None, or the index of the first trace not of the engine's "
       "shape" },
+    { "trace_columns", tm_stats_trace_columns, METH_VARARGS,
+      "trace_columns(traces) -> (tracebacks, domains, sizes, indexes, nframes) or None" },
     { "scan_pickle", tm_pickle_scan, METH_VARARGS,
       "scan_pickle(data, max_nesting) -> (status, end offset or detail)" },
     { NULL, NULL, 0, NULL }

@@ -132,6 +132,123 @@ tm_stats_check_traces(PyObject *self, PyObject *args)
     return PyLong_FromSsize_t(bad);
 }
 
+/* ------------------------------------------------------------------------------- columns */
+
+static void
+tm_put_le(unsigned char *p, guint64 value, unsigned size)
+{
+    unsigned i;
+
+    for (i = 0; i < size; i++, value >>= 8)
+        p[i] = (unsigned char)(value & 0xff);
+}
+
+/* The trace columns of the compact snapshot format (tracemalloc/_snapfile.py): the distinct
+ * traceback objects in the order first seen, and four little-endian arrays, one item per
+ * trace: domain (u32), size (u64), index of the traceback in the list (u32), total_nframe
+ * (i32, -1 for None). None when a trace is not of the engine's shape or a value does not
+ * fit (the Python code decides). Tracebacks are told apart by identity: equal tracebacks
+ * that are distinct objects get distinct indexes, which the caller merges. No Python code
+ * runs and no Python object is allocated before the loop ends. */
+PyObject *
+tm_stats_trace_columns(PyObject *self, PyObject *args)
+{
+    PyObject *traces, *tracebacks = NULL, *result = NULL;
+    PyObject *columns[4] = { NULL, NULL, NULL, NULL };
+    static const unsigned widths[4] = { 4, 8, 4, 4 };
+    unsigned char *data[4];
+    GHashTable *index_of = NULL;  /* traceback -> index + 1 */
+    GPtrArray *order = NULL;      /* tracebacks, first seen first (borrowed) */
+    Py_ssize_t n, i;
+    int k, fits = 1;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!:trace_columns", &PyList_Type, &traces))
+        return NULL;
+    n = PyList_GET_SIZE(traces);
+    if (n > G_MAXUINT32)
+        Py_RETURN_NONE;
+    for (k = 0; k < 4; k++) {
+        columns[k] = PyBytes_FromStringAndSize(NULL, n * widths[k]);
+        if (columns[k] == NULL)
+            goto done;
+        data[k] = (unsigned char *)PyBytes_AS_STRING(columns[k]);
+    }
+    index_of = g_hash_table_new(g_direct_hash, g_direct_equal);
+    order = g_ptr_array_new();
+    for (i = 0; i < n && fits; i++) {
+        PyObject *trace = PyList_GET_ITEM(traces, i), *item;
+        gint64 domain, size, total = -1;
+        gpointer hit;
+        guint index;
+
+        if (!PyTuple_CheckExact(trace) || PyTuple_GET_SIZE(trace) != 4) {
+            fits = 0;
+            break;
+        }
+        item = PyTuple_GET_ITEM(trace, 0);
+        if (!tm_int_exact(item) || tm_int_value(item, &domain) < 0 || domain < 0
+            || domain > G_MAXUINT32) {
+            fits = 0;
+            break;
+        }
+        item = PyTuple_GET_ITEM(trace, 1);
+        if (!tm_int_exact(item) || tm_int_value(item, &size) < 0 || size < 0) {
+            fits = 0;  /* sizes of 2**63 and more: the Python code */
+            break;
+        }
+        item = PyTuple_GET_ITEM(trace, 3);
+        if (item != Py_None && (!tm_int_exact(item) || tm_int_value(item, &total) < 0
+                                || total < 0 || total > G_MAXINT32)) {
+            fits = 0;
+            break;
+        }
+        item = PyTuple_GET_ITEM(trace, 2);
+        if (!PyTuple_CheckExact(item)) {
+            fits = 0;
+            break;
+        }
+        hit = g_hash_table_lookup(index_of, item);
+        if (hit == NULL) {
+            index = order->len;
+            g_ptr_array_add(order, item);
+            g_hash_table_insert(index_of, item, GUINT_TO_POINTER(index + 1));
+        }
+        else {
+            index = GPOINTER_TO_UINT(hit) - 1;
+        }
+        tm_put_le(data[0] + i * 4, (guint64)domain, 4);
+        tm_put_le(data[1] + i * 8, (guint64)size, 8);
+        tm_put_le(data[2] + i * 4, index, 4);
+        tm_put_le(data[3] + i * 4, (guint64)(guint32)(gint32)total, 4);
+    }
+    if (!fits) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    tracebacks = PyList_New(order->len);
+    if (tracebacks == NULL)
+        goto done;
+    for (i = 0; i < (Py_ssize_t)order->len; i++) {
+        PyObject *traceback = g_ptr_array_index(order, i);
+
+        Py_INCREF(traceback);
+        PyList_SET_ITEM(tracebacks, i, traceback);
+    }
+    result = PyTuple_Pack(5, tracebacks, columns[0], columns[1], columns[2], columns[3]);
+
+done:
+    Py_XDECREF(tracebacks);
+    for (k = 0; k < 4; k++)
+        Py_XDECREF(columns[k]);
+    if (index_of != NULL)
+        g_hash_table_destroy(index_of);
+    if (order != NULL)
+        g_ptr_array_free(order, TRUE);
+    return result;
+}
+
 /* ------------------------------------------------------------------------------ grouping */
 
 enum { TM_KEY_TRACEBACK = 0, TM_KEY_LINENO = 1, TM_KEY_FILENAME = 2 };

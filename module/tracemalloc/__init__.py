@@ -1476,7 +1476,7 @@ class Snapshot(object):
             stdlib_object.__dict__.update(data["attributes"])
             stdlib_object.traces = _Traces(_snapfile.unicode_traces(list(data["traces"])))
             stdlib_object.traceback_limit = data["traceback_limit"]
-        _snapfile.atomic_write(filename, _snapfile.encode(data, fmt, stdlib_object))
+        _snapfile.atomic_write(filename, _snapfile.encode(data, fmt, stdlib_object, _engine))
 
     def dump(self, filename, format=None):
         """Write the snapshot into *filename* (the stdlib name of write())."""

@@ -1099,7 +1099,86 @@ class _NotCompact(Exception):
     """The snapshot holds a value out of the compact format's ranges."""
 
 
-def _write_compact(data, compress=True):
+def _trace_sections(traces, intern, engine):
+    """The FRMS, TBKS and TRCS sections of *traces*; _NotCompact if a value does not fit."""
+    # The per-trace columns come from the engine's trace_columns() (C) or from map() and
+    # dicts, which also run in C: a Python loop over a million traces would cost more than
+    # all the rest. Tracebacks are numbered by object (the engine shares equal tracebacks),
+    # then merged by value.
+    columns = None
+    trace_columns = getattr(engine, "trace_columns", None)
+    if trace_columns is not None and type(traces) is list:
+        columns = trace_columns(traces)
+    if columns is not None:
+        objects, domains, sizes, indexes, nframes = columns
+    else:
+        frames_of = list(_map(_GET2, traces))
+        ids = list(_map(id, frames_of))
+        by_id = dict(_zip(ids, frames_of))
+        objects = list(by_id.values())
+        object_index = dict(_zip(by_id.keys(), range(len(objects))))
+        nframes = list(_map(_GET3, traces))
+        if None in nframes:
+            nframes = [_NONE_NFRAME if value is None else value for value in nframes]
+        try:
+            domains = _array_bytes(_array(_U32, _map(_GET0, traces)))
+            sizes = _array_bytes(_array(_U64, _map(_GET1, traces)))
+            indexes = _array_bytes(_array(_U32, _map(object_index.__getitem__, ids)))
+            nframes_array = _array(_I32, nframes)
+        except (OverflowError, TypeError):
+            raise _NotCompact()
+        if len(nframes) and min(nframes_array) < _NONE_NFRAME:
+            raise _NotCompact()
+        nframes = _array_bytes(nframes_array)
+
+    tb_by_value = {}
+    merged = []  # index of each object -> index of its value
+    tb_lengths = []
+    tb_frames = []
+    frame_index = {}
+    frame_files = []
+    frame_lines = []
+    for frames in objects:
+        index = tb_by_value.get(frames)
+        if index is None:
+            index = tb_by_value[frames] = len(tb_lengths)
+            tb_lengths.append(len(frames))
+            for frame in frames:
+                findex = frame_index.get(frame)
+                if findex is None:
+                    filename, lineno = frame
+                    findex = frame_index[frame] = len(frame_files)
+                    frame_files.append(intern(filename))
+                    frame_lines.append(lineno)
+                tb_frames.append(findex)
+        merged.append(index)
+    if merged != list(range(len(merged))):  # equal tracebacks, distinct objects
+        values = _array_from_bytes(_U32, indexes)
+        indexes = _array_bytes(_array(_U32, _map(merged.__getitem__, values)))
+    try:
+        frame_columns = [_array(_U32, frame_files), _array(_I32, frame_lines)]
+    except (OverflowError, TypeError):
+        raise _NotCompact()
+    return [(b"FRMS", [_COUNT.pack(len(frame_files))]
+             + [_array_bytes(column) for column in frame_columns]),
+            (b"TBKS", [_COUNT.pack(len(tb_lengths)), _array_bytes(_array(_U32, tb_lengths)),
+                       _array_bytes(_array(_U32, tb_frames))]),
+            (b"TRCS", [_COUNT.pack(len(traces)), domains, sizes, indexes, nframes])]
+
+
+def _array_from_bytes(code, raw):
+    """The array of type *code* of the little-endian bytes *raw*."""
+    values = array.array(code)
+    if _PY2:
+        values.fromstring(raw)
+    else:
+        values.frombytes(raw)
+    if _BIG_ENDIAN:
+        values.byteswap()
+    return values
+
+
+def _write_compact(data, compress=True, engine=None):
     strings = []
     string_index = {}
 
@@ -1113,52 +1192,7 @@ def _write_compact(data, compress=True):
     sections = []
     traces = data["traces"]
     if traces is not None:
-        # Columns through map() and dicts, which run in C: a Python loop over a million
-        # traces would cost more than the rest. Tracebacks are numbered by object first
-        # (the engine shares equal tracebacks), then by value.
-        frames_of = list(_map(_GET2, traces))
-        ids = list(_map(id, frames_of))
-        by_id = dict(_zip(ids, frames_of))
-        index_of_id = {}
-        tb_by_value = {}
-        tb_lengths = []
-        tb_frames = []
-        frame_index = {}
-        frame_files = []
-        frame_lines = []
-        for key, frames in by_id.items():
-            index = tb_by_value.get(frames)
-            if index is None:
-                index = tb_by_value[frames] = len(tb_lengths)
-                tb_lengths.append(len(frames))
-                for frame in frames:
-                    findex = frame_index.get(frame)
-                    if findex is None:
-                        filename, lineno = frame
-                        findex = frame_index[frame] = len(frame_files)
-                        frame_files.append(intern(filename))
-                        frame_lines.append(lineno)
-                    tb_frames.append(findex)
-            index_of_id[key] = index
-        nframes = list(_map(_GET3, traces))
-        if None in nframes:
-            nframes = [_NONE_NFRAME if value is None else value for value in nframes]
-        try:
-            columns = [_array(_U32, _map(_GET0, traces)), _array(_U64, _map(_GET1, traces)),
-                       _array(_U32, _map(index_of_id.__getitem__, ids)),
-                       _array(_I32, nframes)]
-            frame_columns = [_array(_U32, frame_files), _array(_I32, frame_lines)]
-        except (OverflowError, TypeError):
-            raise _NotCompact()
-        if len(nframes) and min(columns[3]) < _NONE_NFRAME:
-            raise _NotCompact()
-        sections.append((b"FRMS", [_COUNT.pack(len(frame_files))]
-                         + [_array_bytes(column) for column in frame_columns]))
-        sections.append((b"TBKS", [_COUNT.pack(len(tb_lengths)),
-                                   _array_bytes(_array(_U32, tb_lengths)),
-                                   _array_bytes(_array(_U32, tb_frames))]))
-        sections.append((b"TRCS", [_COUNT.pack(len(traces))]
-                         + [_array_bytes(column) for column in columns]))
+        sections.extend(_trace_sections(traces, intern, engine))
     if data["stats"] is not None:
         files = []
         lines = []
@@ -1227,15 +1261,7 @@ class _Reader(object):
         return _COUNT.unpack(self.take(4))[0]
 
     def array(self, code, count):
-        values = array.array(code)
-        chunk = self.take(count * values.itemsize)
-        if _PY2:
-            values.fromstring(chunk)
-        else:
-            values.frombytes(chunk)
-        if _BIG_ENDIAN:
-            values.byteswap()
-        return values
+        return _array_from_bytes(code, self.take(count * array.array(code).itemsize))
 
     def done(self):
         if self.pos != len(self.data):
@@ -1458,17 +1484,18 @@ def _read_raw(raw, engine, reserved):
     return result, "pickle version %d" % version
 
 
-def encode(data, fmt, stdlib_object=None):
+def encode(data, fmt, stdlib_object=None, engine=None):
     """The bytes of a snapshot file of format *fmt* holding *data* (already checked).
 
     "compact" falls back to "pickle" when a value is out of the compact format's ranges
-    (sizes of 64 bits, domains of 32 bits, line numbers and total_nframe of 31). "stdlib"
+    (sizes of 64 bits, domains of 32 bits, line numbers and total_nframe of 31); *engine*
+    gives the C loop (trace_columns) when it has one. "stdlib"
     pickles *stdlib_object* (a Snapshot holding only traces, traceback_limit and the extra
     attributes) with the highest protocol, like the stock Snapshot.dump().
     """
     if fmt == "compact":
         try:
-            return _write_compact(data)
+            return _write_compact(data, engine=engine)
         except _NotCompact:
             fmt = "pickle"
     if fmt == "pickle":

@@ -313,6 +313,22 @@ class CompactFormatTests(TempDirMixin, unittest.TestCase):
         header = _snapfile._HEADER.pack(self.fields[0], 1, 4, *self.fields[3:])
         self.assert_error(header + self.raw[len(header):], "unsupported compact snapshot flags")
 
+    def test_equal_tracebacks_stored_once(self):
+        frames = (("a.py", 1), ("b.py", 2))
+        copy = tuple(list(frames))
+        self.assertIsNot(copy, frames)
+        snapshot = tracemalloc.Snapshot([(0, 1, frames, 2), (0, 2, copy, 2),
+                                         (0, 3, (("c.py", 3),), 1), (0, 4, copy, 2)], 2)
+        path = self.path("dedup.tms")
+        snapshot.dump(path)
+        with open(path, "rb") as fp:
+            body = split_compact(fp.read())[1]
+        pos = body.index(b"TBKS")
+        self.assertEqual(struct.unpack("<I", body[pos + 12:pos + 16])[0], 2)
+        loaded = tracemalloc.Snapshot.load(path)
+        self.assertEqual(loaded.traces._traces, snapshot.traces._traces)
+        self.assertIs(loaded.traces._traces[0][2], loaded.traces._traces[3][2])
+
     def test_uncompressed_body(self):
         path = self.write_bytes("plain.tms", join_compact(self.fields, self.body, False))
         self.assertEqual(tracemalloc.Snapshot.load(path).traces._traces, RAW)
