@@ -378,7 +378,8 @@ def scan_pickle_py(data, max_nesting=MAX_NESTING):
 def _parse_index(line):
     """A memo index of a GET/PUT line: decimal digits only (None otherwise)."""
     text = line.decode("latin-1") if not _PY2 else line
-    if not text or not text.isdigit() or len(text) > 10:
+    # not str.isdigit(): "\xb2" (superscript two) is a digit for it, not for int()
+    if not text or len(text) > 10 or text.strip("0123456789"):
         return None
     return int(text)
 

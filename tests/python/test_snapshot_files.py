@@ -439,6 +439,7 @@ class MaliciousFileTests(TempDirMixin, unittest.TestCase):
             ("LONG_BINPUT 2**31", b"\x80\x02Nr\x00\x00\x00\x80."),
             ("LONG_BINPUT 2**32-1", b"\x80\x02Nr\xff\xff\xff\xff."),
             ("PUT 10**9", b"\x80\x02Np1000000000\n."),
+            ("PUT with a superscript digit", b"\x80\x02Np1\xb2\n."),  # str.isdigit() says yes
             ("GET unset", b"\x80\x02h\x05."),
             # nesting: a tuple hashed as a dict key, a set item
             ("tuple nested 10**6 deep as a dict key", nested_tuple_key(10 ** 6)),
