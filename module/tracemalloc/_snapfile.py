@@ -1276,11 +1276,15 @@ def _check_indexes(values, limit, what):
 
 
 def _ints(values):
-    """Python 2: the items of an array of unsigned 64-bit ints are longs; make them ints
-    where they fit, as the engine returns them."""
-    if _PY2:
-        return list(_map(int, values))
-    return values
+    """Python 2: the items of an array of unsigned ints are longs; make them ints, as the
+    engine returns them. Read as signed ints of the same width (whose items are ints) when
+    no value has the sign bit, which is the usual case and ten times faster."""
+    if not _PY2:
+        return values
+    signed = array.array(values.typecode.lower(), values.tostring())
+    if not len(signed) or min(signed) >= 0:
+        return signed
+    return list(_map(int, values))
 
 
 def _read_compact(raw, engine, reserved):
