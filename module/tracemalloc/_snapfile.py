@@ -465,7 +465,10 @@ if cPickle is None:
     def _unpickle(raw, protocol):
         # Python 2 str are decoded as UTF-8; undecodable bytes become surrogates, as in
         # Python 3 filenames.
-        unpickler = _Unpickler(io.BytesIO(raw), encoding="utf-8", errors="surrogateescape")
+        # A reader with peek(): the C unpickler then reads ahead instead of calling read()
+        # for every opcode of an unframed (protocol 2) pickle, a third faster.
+        reader = io.BufferedReader(io.BytesIO(raw), 65536)
+        unpickler = _Unpickler(reader, encoding="utf-8", errors="surrogateescape")
         return unpickler.load()
 else:
     def _unpickle(raw, protocol):
