@@ -94,5 +94,68 @@ class StdlibUsersTests(unittest.TestCase):
         self.assertIn("Enable tracemalloc to get the memory block allocation traceback", err)
 
 
+def subinterpreters_module():
+    for name in ("_interpreters", "_xxsubinterpreters"):
+        try:
+            return __import__(name)
+        except ImportError:
+            pass
+    return None
+
+
+@unittest.skipIf(engine is None or sys.version_info[0] < 3, "needs the engine on 3.x")
+class SubinterpreterTests(unittest.TestCase):
+    """Stock 3.12/3.13 crashed when a subinterpreter came and went while tracing
+    (gh-134604, gh-144172); its objects must also leave no reference in our tables."""
+
+    CODE = ("exec(compile('import json\\n"
+            "data = [str(i) * 3 for i in range(20000)]\\n"
+            "kept = json.dumps(data)\\n', 'subinterpreter-code', 'exec'))\n")
+
+    def run_in_child(self, body):
+        code = ("import sys, tracemalloc\n"
+                "mod = %r\n"
+                "sub = __import__(mod)\n"
+                "tracemalloc.start(10)\n" % subinterpreters_module().__name__) + body
+        status, out, err = tmsupport.run_python(["-c", code])
+        self.assertEqual((status, err), (0, ""), out)
+        return out
+
+    def setUp(self):
+        if subinterpreters_module() is None:
+            self.skipTest("no subinterpreter module")
+
+    def test_create_run_destroy_while_tracing(self):
+        out = self.run_in_child(
+            "for i in range(5):\n"
+            "    interp = sub.create()\n"
+            "    sub.run_string(interp, %r)\n"
+            "    sub.destroy(interp)\n"
+            "import gc; gc.collect()\n"
+            "traces = tracemalloc._engine.get_traces()\n"
+            "files = set(f for t in traces for f, l in t[2])\n"
+            "sys.stdout.write('%%d %%s' %% (len(traces), 'subinterpreter-code' in files))\n"
+            "tracemalloc.stop()\n" % self.CODE)
+        count, seen = out.split()
+        self.assertTrue(int(count) > 0)
+        # the subinterpreters' allocations carry no frame: no filename object of theirs
+        self.assertEqual(seen, "False")
+
+    def test_subinterpreter_in_a_thread_while_main_allocates(self):
+        self.run_in_child(
+            "import threading\n"
+            "def worker():\n"
+            "    interp = sub.create()\n"
+            "    for i in range(3):\n"
+            "        sub.run_string(interp, %r)\n"
+            "    sub.destroy(interp)\n"
+            "threads = [threading.Thread(target=worker) for i in range(2)]\n"
+            "for t in threads: t.start()\n"
+            "junk = [dict(a=i) for i in range(100000)]\n"
+            "for t in threads: t.join()\n"
+            "tracemalloc.take_snapshot() if hasattr(tracemalloc, 'take_snapshot') else None\n"
+            "tracemalloc.stop()\n" % self.CODE)
+
+
 if __name__ == "__main__":
     unittest.main()
