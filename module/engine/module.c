@@ -206,6 +206,8 @@ static PyMethodDef engine_methods[] = {
       "shape" },
     { "trace_columns", tm_stats_trace_columns, METH_VARARGS,
       "trace_columns(traces) -> (tracebacks, domains, sizes, indexes, nframes) or None" },
+    { "build_traces", tm_stats_build_traces, METH_VARARGS,
+      "build_traces(tracebacks, domains, sizes, indexes, nframes) -> [trace, ...]" },
     { "scan_pickle", tm_pickle_scan, METH_VARARGS,
       "scan_pickle(data, max_nesting) -> (status, end offset or detail)" },
     { NULL, NULL, 0, NULL }

@@ -88,20 +88,44 @@ tm_traceback_ok(PyObject *traceback)
 
 /* ------------------------------------------------------------------------------ checking */
 
+/* tm_traceback_ok(), filenames may also be unicode (on Python 2: a file of Python 3). */
+static int
+tm_traceback_ok_unicode(PyObject *traceback)
+{
+    Py_ssize_t i;
+
+    if (!PyTuple_CheckExact(traceback))
+        return 0;
+    for (i = 0; i < PyTuple_GET_SIZE(traceback); i++) {
+        PyObject *frame = PyTuple_GET_ITEM(traceback, i), *filename;
+
+        if (!PyTuple_CheckExact(frame) || PyTuple_GET_SIZE(frame) != 2
+            || !tm_int_exact(PyTuple_GET_ITEM(frame, 1)))
+            return 0;
+        filename = PyTuple_GET_ITEM(frame, 0);
+        if (!TmStr_CheckExact(filename) && !PyUnicode_CheckExact(filename))
+            return 0;
+    }
+    return 1;
+}
+
 /* The loaders of snapshot files check every trace they read (tracemalloc/_snapfile.py); this
  * answers for the common case, traces already of the engine's shape: None if all are, else
  * the index of the first one that is not (the Python code checks, converts or rejects it and
- * the following ones). total_nframe may also be None (older stock snapshots). Runs no
- * Python code and allocates no Python object, so the list cannot change meanwhile. */
+ * the following ones). total_nframe may also be None (older stock snapshots); with
+ * allow_unicode, filenames may be unicode (Python 2 reading Python 3's files: only the
+ * tracebacks then need converting). Runs no Python code and allocates no Python object, so
+ * the list cannot change meanwhile. */
 PyObject *
 tm_stats_check_traces(PyObject *self, PyObject *args)
 {
     PyObject *traces;
     GHashTable *checked;
     Py_ssize_t i, bad = -1;
+    int allow_unicode = 0;
 
     (void)self;
-    if (!PyArg_ParseTuple(args, "O!:check_traces", &PyList_Type, &traces))
+    if (!PyArg_ParseTuple(args, "O!|i:check_traces", &PyList_Type, &traces, &allow_unicode))
         return NULL;
     checked = g_hash_table_new(g_direct_hash, g_direct_equal);
     for (i = 0; i < PyList_GET_SIZE(traces) && bad < 0; i++) {
@@ -120,7 +144,8 @@ tm_stats_check_traces(PyObject *self, PyObject *args)
         }
         traceback = PyTuple_GET_ITEM(trace, 2);
         if (g_hash_table_lookup(checked, traceback) == NULL) {
-            if (!tm_traceback_ok(traceback))
+            if (!(allow_unicode ? tm_traceback_ok_unicode(traceback)
+                                : tm_traceback_ok(traceback)))
                 bad = i;
             else
                 g_hash_table_insert(checked, traceback, traceback);
@@ -246,6 +271,129 @@ done:
         g_hash_table_destroy(index_of);
     if (order != NULL)
         g_ptr_array_free(order, TRUE);
+    return result;
+}
+
+static guint64
+tm_get_le(const unsigned char *p, unsigned size)
+{
+    guint64 value = 0;
+
+    while (size-- > 0)
+        value = (value << 8) | p[size];
+    return value;
+}
+
+/* The reverse of trace_columns(), for loading a compact file: the list of raw traces from
+ * the traceback list and the four little-endian columns. ValueError if the columns are not
+ * of one length, if a traceback index is out of range or a total_nframe below -1 (the
+ * caller reports a corrupt file). */
+PyObject *
+tm_stats_build_traces(PyObject *self, PyObject *args)
+{
+    PyObject *tracebacks, *result = NULL;
+    Py_buffer columns[4];
+    const unsigned char *data[4];
+    struct { guint64 value; PyObject *obj; } size_cache[1024], *slot;
+    Py_ssize_t n, i, ntracebacks;
+    int k, parsed;
+
+    (void)self;
+    memset(columns, 0, sizeof(columns));
+    memset(size_cache, 0, sizeof(size_cache));
+#ifdef TM_PY2
+    parsed = PyArg_ParseTuple(args, "O!s*s*s*s*:build_traces", &PyList_Type, &tracebacks,
+                              &columns[0], &columns[1], &columns[2], &columns[3]);
+#else
+    parsed = PyArg_ParseTuple(args, "O!y*y*y*y*:build_traces", &PyList_Type, &tracebacks,
+                              &columns[0], &columns[1], &columns[2], &columns[3]);
+#endif
+    if (!parsed)
+        return NULL;
+    n = columns[0].len / 4;
+    if (columns[0].len != n * 4 || columns[1].len != n * 8 || columns[2].len != n * 4
+        || columns[3].len != n * 4) {
+        PyErr_SetString(PyExc_ValueError, "columns of different lengths");
+        goto done;
+    }
+    for (k = 0; k < 4; k++)
+        data[k] = (const unsigned char *)columns[k].buf;
+    ntracebacks = PyList_GET_SIZE(tracebacks);
+    result = PyList_New(n);
+    if (result == NULL)
+        goto done;
+    for (i = 0; i < n; i++) {
+        guint64 size = tm_get_le(data[1] + i * 8, 8), index = tm_get_le(data[2] + i * 4, 4);
+        gint32 total = (gint32)(guint32)tm_get_le(data[3] + i * 4, 4);
+        PyObject *domain_obj, *size_obj, *total_obj, *trace;
+
+        if ((Py_ssize_t)index >= ntracebacks) {
+            PyErr_SetString(PyExc_ValueError, "a traceback index out of range");
+            goto error;
+        }
+        if (total < -1) {
+            PyErr_SetString(PyExc_ValueError, "a negative total_nframe");
+            goto error;
+        }
+        domain_obj = tm_int_new((gint64)tm_get_le(data[0] + i * 4, 4));
+        /* Few distinct sizes recur (the allocator's usual requests): share their int
+         * objects through a small direct-mapped cache. */
+        slot = &size_cache[(size ^ (size >> 12)) % G_N_ELEMENTS(size_cache)];
+        if (slot->obj != NULL && slot->value == size) {
+            size_obj = slot->obj;
+            Py_INCREF(size_obj);
+        }
+        else {
+            size_obj = size <= (guint64)G_MAXINT64 ? tm_int_new((gint64)size)
+                                                   : PyLong_FromUnsignedLongLong(size);
+            if (size_obj != NULL) {
+                Py_INCREF(size_obj);
+                Py_XDECREF(slot->obj);
+                slot->obj = size_obj;
+                slot->value = size;
+            }
+        }
+        if (total < 0) {
+            total_obj = Py_None;
+            Py_INCREF(total_obj);
+        }
+        else {
+            total_obj = tm_int_new(total);
+        }
+        if (domain_obj == NULL || size_obj == NULL || total_obj == NULL) {
+            Py_XDECREF(domain_obj);
+            Py_XDECREF(size_obj);
+            Py_XDECREF(total_obj);
+            goto error;
+        }
+        trace = PyTuple_New(4);
+        if (trace == NULL) {
+            Py_DECREF(domain_obj);
+            Py_DECREF(size_obj);
+            Py_DECREF(total_obj);
+            goto error;
+        }
+        PyTuple_SET_ITEM(trace, 0, domain_obj);
+        PyTuple_SET_ITEM(trace, 1, size_obj);
+        Py_INCREF(PyList_GET_ITEM(tracebacks, index));
+        PyTuple_SET_ITEM(trace, 2, PyList_GET_ITEM(tracebacks, index));
+        PyTuple_SET_ITEM(trace, 3, total_obj);
+        /* ints, None and a tuple of (str, int) tuples: no cycle can go through it, and
+         * the collector need not walk a million of them */
+        PyObject_GC_UnTrack(trace);
+        PyList_SET_ITEM(result, i, trace);
+    }
+    goto done;
+
+error:
+    Py_CLEAR(result);
+done:
+    for (k = 0; k < (int)G_N_ELEMENTS(size_cache); k++)
+        Py_XDECREF(size_cache[k].obj);
+    for (k = 0; k < 4; k++) {
+        if (columns[k].obj != NULL || columns[k].buf != NULL)
+            PyBuffer_Release(&columns[k]);
+    }
     return result;
 }
 

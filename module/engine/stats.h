@@ -21,4 +21,7 @@ PyObject *tm_stats_check_traces(PyObject *self, PyObject *args);
 /* _engine.trace_columns(traces) -> (tracebacks, domains, sizes, indexes, nframes) or None */
 PyObject *tm_stats_trace_columns(PyObject *self, PyObject *args);
 
+/* _engine.build_traces(tracebacks, domains, sizes, indexes, nframes) -> [trace, ...] */
+PyObject *tm_stats_build_traces(PyObject *self, PyObject *args);
+
 #endif /* PYTRACEMALLOC_STATS_H */

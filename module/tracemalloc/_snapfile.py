@@ -806,6 +806,10 @@ def _check_traces(traces, engine=None):
         start = check(result)
         if start is None:
             return result
+        if _PY2 and check(result, True) is None:
+            # of the right shape but for unicode filenames (a file of Python 3): only the
+            # distinct tracebacks need converting
+            return _native_tracebacks(result)
     cache = {}
     for index in range(start, len(result)):
         trace = original = result[index]
@@ -830,6 +834,20 @@ def _check_traces(traces, engine=None):
                 result = list(traces)
             result[index] = trace
     return result
+
+
+def _native_tracebacks(traces):
+    """Python 2: *traces* (of the engine's shape but for unicode filenames) with native str
+    filenames; each distinct traceback is converted once."""
+    frames_of = list(_map(_GET2, traces))
+    by_id = dict(_zip(_map(id, frames_of), frames_of))
+    cache = {}
+    converted = dict((key, _check_frames(frames, cache)) for key, frames in by_id.items())
+    if all(converted[key] is frames for key, frames in by_id.items()):
+        return traces
+    get = converted.__getitem__
+    return [(domain, size, get(id(frames)), total)
+            for domain, size, frames, total in traces]
 
 
 def _stub_slot(stub, name):
@@ -1402,18 +1420,25 @@ def _read_compact(raw, engine, reserved):
 
         reader = _Reader(sections[b"TRCS"], "TRCS")
         count = reader.count()
-        domains = reader.array(_U32, count)
-        sizes = reader.array(_U64, count)
-        tb_indexes = reader.array(_U32, count)
-        nframes = reader.array(_I32, count)
+        columns = [reader.take(count * width) for width in (4, 8, 4, 4)]
         reader.done()
-        _check_indexes(tb_indexes, len(tracebacks), "TRCS")
-        if len(nframes) and min(nframes) < _NONE_NFRAME:
-            raise _Problem("corrupt file (a negative total_nframe)")
-        if len(nframes) and min(nframes) == _NONE_NFRAME:
-            nframes = [None if value == _NONE_NFRAME else value for value in nframes]
-        result["traces"] = list(_zip(_ints(domains), _ints(sizes),
-                                     _map(tracebacks.__getitem__, tb_indexes), nframes))
+        build = getattr(engine, "build_traces", None)
+        if build is not None:
+            try:
+                result["traces"] = build(tracebacks, *columns)
+            except ValueError as exc:
+                raise _Problem("corrupt file (%s in the TRCS section)" % exc)
+        else:
+            domains, sizes, tb_indexes, nframes = [
+                _array_from_bytes(code, column)
+                for code, column in zip((_U32, _U64, _U32, _I32), columns)]
+            _check_indexes(tb_indexes, len(tracebacks), "TRCS")
+            if len(nframes) and min(nframes) < _NONE_NFRAME:
+                raise _Problem("corrupt file (a negative total_nframe in the TRCS section)")
+            if len(nframes) and min(nframes) == _NONE_NFRAME:
+                nframes = [None if value == _NONE_NFRAME else value for value in nframes]
+            result["traces"] = list(_zip(_ints(domains), _ints(sizes),
+                                         _map(tracebacks.__getitem__, tb_indexes), nframes))
 
     if b"STAT" in sections:
         reader = _Reader(sections[b"STAT"], "STAT")
