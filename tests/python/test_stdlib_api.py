@@ -605,6 +605,30 @@ class StartupOptionTests(unittest.TestCase):
         self.assertEqual((code, out.strip(), err), (0, "15", ""))
 
 
+@unittest.skipIf(tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
+class ReadmeStdlibExampleTests(unittest.TestCase):
+    """The README's example of the stdlib API runs as written (test_readme.py runs the
+    seed's pytracemalloc examples)."""
+
+    def test_example(self):
+        import shutil
+        import tempfile
+        sys.path.insert(0, tmsupport.TESTS_DIR)
+        from test_readme import README, literal_blocks
+        with open(README) as fp:
+            blocks = [block for block in literal_blocks(fp.read())
+                      if block.startswith("# stdlib API example")]
+        self.assertEqual(len(blocks), 1)
+        tmpdir = tempfile.mkdtemp()
+        try:
+            code, out, err = tmsupport.run_python(["-c", blocks[0]], cwd=tmpdir)
+        finally:
+            shutil.rmtree(tmpdir)
+        self.assertEqual((code, err), (0, ""))
+        self.assertIn("size=", out)
+        self.assertIn('  File "<string>", line ', out)
+
+
 MEMORY_SCRIPT = r"""
 import gc, sys
 import tracemalloc
