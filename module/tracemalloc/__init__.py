@@ -1235,6 +1235,18 @@ class Snapshot(object):
         user_data = values.get("user_data")
         self.user_data = list(user_data) if user_data else []
 
+    def __getstate__(self):
+        # pickle.dump(snapshot): the instance dict as the stock module pickles it, without
+        # the cache of derived stats, nor the mark of checked traces (what a pickle holds
+        # is checked again before it is written to a snapshot file)
+        state = dict(self.__dict__)
+        state.pop("_derived_stats", None)
+        state.pop("_checked", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
     def __repr__(self):
         if self.traces is not None:
             content = "traces=%d" % len(self.traces)

@@ -300,6 +300,18 @@ class StdlibApiMixin(object):
         self.assertEqual(self.snap1.traces._traces, RAW1[:4])
         self.assertEqual(sorted(self.snap1.stats), ["a.py"])
 
+    def test_plain_pickle(self):
+        # pickle.dump()/load() of a snapshot, as code written for the stock module does
+        import pickle
+        self.snap1.test_attr = "x"
+        self.snap1.stats  # fills the cache of derived stats: not pickled
+        data = pickle.dumps(self.snap1, 2)
+        self.assertNotIn(b"_derived_stats", data)
+        copy = pickle.loads(data)
+        self.assertEqual(copy.traces, self.snap1.traces)
+        self.assertEqual((copy.traceback_limit, copy.test_attr), (2, "x"))
+        self.assertEqual(copy.stats, self.snap1.stats)
+
     def test_constructor(self):
         snapshot = tracemalloc.Snapshot(traces=RAW1, traceback_limit=3, pid=7)
         self.assertEqual((snapshot.traceback_limit, snapshot.pid), (3, 7))
