@@ -8,7 +8,8 @@
  * turn into a crash, a huge allocation or a call: a tuple nested a million times (hashed as
  * a dict key, it overflows the C stack), a memo index of 2**31 (CPython's C unpickler grows
  * its memo array to twice that), lengths beyond the data, persistent ids, extension codes,
- * INST/OBJ, out-of-band buffers. Global names are left to the loader's find_class.
+ * INST/OBJ, out-of-band buffers, a million open MARKs (2.7's cPickle grows its marks 20 by
+ * 20). Global names are left to the loader's find_class.
  *
  * Runs without the GIL: it only reads the buffer.
  */
@@ -196,6 +197,11 @@ tm_scan(const unsigned char *buf, gsize end, int max_nesting, TmScanResult *res)
             res->end = (gint64)pos;
             goto done;
         case '(':  /* MARK */
+            /* cPickle of 2.7 grows its array of marks 20 by 20: a million MARKs took
+             * minutes under MALLOC_CHECK_ */
+            if (marks->len >= (guint)max_nesting)
+                CORRUPT("more than %d open MARKs at offset %" G_GINT64_FORMAT, max_nesting,
+                        start);
             g_array_append_val(marks, stack->len);
             break;
         case 0x80:  /* PROTO */

@@ -214,7 +214,8 @@ def scan_pickle_py(data, max_nesting=MAX_NESTING):
     - memo indexes: PUT at most one more than the number of PUT/MEMOIZE before it (the
       memo grows linearly: cPickle numbers from 1, pickle from 0), GET a set entry;
       MEMOIZE stores at the number of set entries, as CPython's unpickler;
-    - tuples and frozensets nest at most *max_nesting* deep.
+    - tuples and frozensets nest at most *max_nesting* deep, and at most *max_nesting*
+      MARKs are open at a time.
     """
     buf = bytearray(data)
     end = len(buf)
@@ -275,6 +276,11 @@ def scan_pickle_py(data, max_nesting=MAX_NESTING):
                 return underflow()
             return SCAN_OK, pos
         elif op == 0x28:  # MARK
+            if len(marks) >= max_nesting:
+                # cPickle of 2.7 grows its array of marks 20 by 20: a million MARKs took
+                # minutes under MALLOC_CHECK_
+                return SCAN_CORRUPT, "more than %d open MARKs at offset %d" % (max_nesting,
+                                                                               start)
             marks.append(len(stack))
         elif op in (0x80, 0x95):  # PROTO, FRAME
             if op == 0x80 and arg > 5:

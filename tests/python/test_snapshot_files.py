@@ -446,6 +446,11 @@ class MaliciousFileTests(TempDirMixin, unittest.TestCase):
             ("tuple nested with MARK/TUPLE", b"\x80\x02}" + b"(" * 200000 + b")"
                                              + b"t" * 200000 + b"Ns."),
             ("frozenset nested", b"\x80\x04" + b"(" * 100000 + b"\x91" * 100000 + b"."),
+            # the same with one MARK open at a time, through the memo
+            ("tuple nested through the memo", b"\x80\x02)q\x00" + b"(h\x00tq\x00" * 200000
+                                              + b"}h\x00Ns."),
+            ("frozenset nested through the memo", b"\x80\x04)q\x00"
+                                                  + b"(h\x00\x91q\x00" * 200000 + b"."),
             ("lists nested 10**6 deep", b"\x80\x02" + b"]" * 10 ** 6 + b"a" * (10 ** 6 - 1)
                                         + b"."),
             ("marks 10**6", b"\x80\x02" + b"(" * 10 ** 6 + b"N."),
