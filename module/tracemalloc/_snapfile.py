@@ -1340,8 +1340,8 @@ def _read_compact(raw, engine, reserved):
             body = decompressor.decompress(stored, body_size + 1)
         except zlib.error as exc:
             raise _Problem("corrupt file (%s)" % _one_line(str(exc)))
-        if len(body) != body_size or not getattr(decompressor, "eof", True) or decompressor.unconsumed_tail \
-                or decompressor.unused_data:
+        if (len(body) != body_size or not getattr(decompressor, "eof", True)
+                or decompressor.unconsumed_tail or decompressor.unused_data):
             raise _Problem("corrupt file (wrong uncompressed size)")
     else:
         if stored_size != body_size:
