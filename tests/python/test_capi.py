@@ -74,6 +74,19 @@ class StdlibUsersTests(unittest.TestCase):
         self.assertIn("Object allocated at (most recent call last):", err)
         self.assertIn('File "<string>", lineno 1', err)
 
+    def test_asyncio_debug_unclosed_loop_names_the_allocation(self):
+        code = ("import asyncio, gc\n"
+                "loop = asyncio.new_event_loop()\n"
+                "del loop\n"
+                "gc.collect()\n")
+        env = tmsupport.child_env(PYTHONASYNCIODEBUG="1")
+        status, out, err = tmsupport.run_python(
+            ["-X", "tracemalloc=5", "-W", "always", "-c", code], env=env)
+        self.assertEqual(status, 0, err)
+        self.assertIn("ResourceWarning: unclosed event loop", err)
+        self.assertIn("Object allocated at (most recent call last):\n"
+                      '  File "<string>", lineno 2\n', err)
+
     def test_debug_allocator_report_names_the_allocation(self):
         if _testcapi is None or not hasattr(_testcapi, "pymem_buffer_overflow"):
             self.skipTest("_testcapi.pymem_buffer_overflow is missing")
