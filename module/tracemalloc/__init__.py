@@ -70,6 +70,7 @@ __all__ = [
     # pytracemalloc API
     "enable", "disable", "is_enabled", "get_process_memory", "start_timer", "stop_timer",
     "DisplayTop", "DisplayGarbage", "SnapshotError", "TakeSnapshot",
+    "get_freelist_memory", "get_interpreter_info",
 ]
 
 _PY2 = sys.version_info[0] == 2
@@ -131,6 +132,56 @@ def reset_peak():
 def get_tracemalloc_memory():
     """Bytes of memory held by the engine itself to store the traces."""
     return _engine.get_tracemalloc_memory()
+
+
+def get_freelist_memory():
+    """(size, count) of the memory blocks parked on the interpreter's free lists since tracing
+    started: memory the interpreter keeps in reserve, not held by your objects.
+
+    None when the interpreter does not tell the tracer about its free lists (any variant but
+    "track": see get_interpreter_info()).
+    """
+    return _engine.get_freelist_memory()
+
+
+# What each kind of interpreter cannot do; get_interpreter_info() says it.
+_LIMITS = {
+    "stock": [
+        "not patched: PYTRACEMALLOC, -X tracemalloc and PYTHONTRACEMALLOC do not start this "
+        "tracer (call tracemalloc.start() or enable())",
+        "not patched: objects parked on free lists are counted as live at the line that "
+        "last allocated them, and reused objects keep their first line",
+        "not patched: PyTraceMalloc_Track() and the debug allocator's reports go to the "
+        "stock engine",
+    ],
+    "plain": [
+        "free lists not tracked (\"plain\" variant): objects parked on free lists are counted "
+        "as live, and reused objects keep the line that first allocated them",
+    ],
+    "disabled": [],
+    "track": [],
+}
+
+
+def get_interpreter_info():
+    """What the interpreter lets the tracer see, as a dict:
+
+    - ``variant``: "stock" (an unpatched 3.x), or the variant of the patch series it was
+      built with: "track" (free lists tracked: recommended), "plain" (allocator hooks
+      only) or "disabled" (no free lists);
+    - ``startup_tracing``: PYTRACEMALLOC=N (and on 3.x -X tracemalloc, PYTHONTRACEMALLOC)
+      start this tracer;
+    - ``free_lists_tracked``: objects parked on and reused from free lists are seen;
+    - ``limitations``: sentences saying what the tracer cannot see here (empty when nothing
+      is missing).
+    """
+    variant = _engine.PATCH_VARIANT
+    return {
+        "variant": variant,
+        "startup_tracing": variant != "stock",
+        "free_lists_tracked": variant in ("track", "disabled"),
+        "limitations": list(_LIMITS.get(variant, ["unknown interpreter variant %r" % variant])),
+    }
 
 
 def _get_object_traceback(obj):

@@ -323,6 +323,31 @@ class RawWithoutGilTests(EngineTestCase):
         self.assertTrue(tracemalloc.is_tracing())
 
 
+class InterpreterInfoTests(EngineTestCase):
+    def test_info_matches_the_interpreter(self):
+        info = tracemalloc.get_interpreter_info()
+        variant = engine.PATCH_VARIANT
+        self.assertEqual(info["variant"], variant)
+        self.assertIn(variant, ("stock", "plain", "track", "disabled"))
+        # only a stock 3.x lacks the patches; 2.7 cannot be traced without them
+        self.assertEqual(variant == "stock", tmsupport.STOCK_INTERPRETER)
+        self.assertEqual(info["startup_tracing"], variant != "stock")
+        self.assertEqual(info["free_lists_tracked"], variant in ("track", "disabled"))
+        if variant in ("stock", "plain"):
+            self.assertTrue(info["limitations"])
+            self.assertTrue(any("free lists" in text for text in info["limitations"]))
+        else:
+            self.assertEqual(info["limitations"], [])
+
+    def test_freelist_memory_only_with_hooks(self):
+        tracemalloc.start(1)
+        memory = tracemalloc.get_freelist_memory()
+        if engine.PATCH_VARIANT == "track":
+            self.assertEqual(len(memory), 2)
+        else:
+            self.assertIsNone(memory)
+
+
 class StartStopTests(EngineTestCase):
     def test_stop_releases_the_memory(self):
         # Tracing 200k blocks costs megabytes; after stop, none of it may stay.
