@@ -12,6 +12,7 @@
 #include "hooks.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
@@ -159,17 +160,23 @@ tm_alloc_common(PyMemAllocatorEx *alloc, gboolean gil, size_t nelem, size_t elsi
                 gboolean zero)
 {
     void *ptr;
+    int saved_errno;
 
     if (tm_reentrant)
         return zero ? alloc->calloc(alloc->ctx, nelem, elsize)
                     : alloc->malloc(alloc->ctx, elsize);
     tm_reentrant = 1;
     ptr = zero ? alloc->calloc(alloc->ctx, nelem, elsize) : alloc->malloc(alloc->ctx, elsize);
+    /* The caller sees errno as the allocator left it: taking tm_lock may change it (a
+     * contended futex returns EAGAIN), and code such as getpath reads errno after a call
+     * that allocates. */
+    saved_errno = errno;
     if (ptr != NULL)
         tm_trace_alloc(ptr, zero ? nelem * elsize : elsize, gil);
     tm_reentrant = 0;
     if (gil)
         tm_timer_poll();
+    errno = saved_errno;
     return ptr;
 }
 
@@ -178,6 +185,7 @@ tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
 {
     void *ptr2;
     guint nframe = 0, total = 0;
+    int saved_errno;
 
     if (tm_reentrant)
         return alloc->realloc(alloc->ctx, ptr, size);
@@ -189,9 +197,12 @@ tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
     /* Hold the lock across the realloc: once it moved the block, the old address may be
      * handed to a RAW allocation in a thread without the GIL, whose trace must not be the
      * one we then remove. */
+    saved_errno = errno;
     g_mutex_lock(&tm_lock);
     tm_lock_held = 1;
+    errno = saved_errno;
     ptr2 = alloc->realloc(alloc->ctx, ptr, size);
+    saved_errno = errno;
     tm_lock_held = 0;
     if (ptr2 != NULL && tm_tracing) {
         if (ptr2 != ptr)
@@ -203,12 +214,15 @@ tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
     tm_reentrant = 0;
     if (gil)
         tm_timer_poll();
+    errno = saved_errno;  /* as the allocator left it (see tm_alloc_common) */
     return ptr2;
 }
 
 static void
 tm_free_common(PyMemAllocatorEx *alloc, void *ptr)
 {
+    int saved_errno;
+
     if (tm_reentrant || ptr == NULL) {
         alloc->free(alloc->ctx, ptr);
         return;
@@ -218,6 +232,7 @@ tm_free_common(PyMemAllocatorEx *alloc, void *ptr)
      * soon as it is freed, but cannot record its trace before we forgot ours. Freeing first
      * lets the debug allocator (PYTHONMALLOC=debug) report where a corrupted block was
      * allocated: its fatal error asks us (tm_api_dump_traceback) from inside this free. */
+    saved_errno = errno;  /* free() must not change errno: nor may our lock */
     g_mutex_lock(&tm_lock);
     tm_lock_held = 1;
     alloc->free(alloc->ctx, ptr);
@@ -226,6 +241,7 @@ tm_free_common(PyMemAllocatorEx *alloc, void *ptr)
     tm_lock_held = 0;
     g_mutex_unlock(&tm_lock);
     tm_reentrant = 0;
+    errno = saved_errno;
 }
 
 /* MEM and OBJ: always called with the GIL held (PEP 445). ctx is the original allocator. */
@@ -279,6 +295,8 @@ tm_realloc_raw(void *ctx, void *ptr, size_t size)
 static void
 tm_freelist_push(void *block, size_t size)
 {
+    int saved_errno = errno;
+
     if (tm_reentrant)
         return;
     g_mutex_lock(&tm_lock);
@@ -292,6 +310,7 @@ tm_freelist_push(void *block, size_t size)
         }
     }
     g_mutex_unlock(&tm_lock);
+    errno = saved_errno;
 }
 
 /* A block is taken from a free list: for the tracer it is allocated here and now. GIL held. */
@@ -299,6 +318,7 @@ static void
 tm_freelist_pop(void *block, size_t size)
 {
     guint nframe, total;
+    int saved_errno = errno;
 
     if (tm_reentrant)
         return;
@@ -313,6 +333,7 @@ tm_freelist_pop(void *block, size_t size)
     g_mutex_unlock(&tm_lock);
     tm_reentrant = 0;
     tm_timer_poll();
+    errno = saved_errno;
 }
 
 static const TmFreeListHooks tm_freelist_hooks = { tm_freelist_push, tm_freelist_pop };
