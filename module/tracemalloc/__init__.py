@@ -73,13 +73,8 @@ __all__ = [
     "get_freelist_memory", "get_interpreter_info",
 ]
 
-_PY2 = sys.version_info[0] == 2
-if _PY2:
-    _TEXT_TYPES = (str, unicode)  # noqa: F821 (Python 2 only)
-    _INT_TYPES = (int, long)  # noqa: F821 (Python 2 only)
-else:
-    _TEXT_TYPES = (str,)
-    _INT_TYPES = (int,)
+# The 2/3 differences of the type checks are defined once, in _snapfile.
+from tracemalloc._snapfile import _INT_TYPES, _PY2, _TEXT_TYPES  # noqa: E402
 
 # The C loops of the engine (group_traces, filter_traces) are used when the engine has them;
 # the tests switch them off to compare with the Python code.
