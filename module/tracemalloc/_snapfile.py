@@ -285,6 +285,9 @@ def scan_pickle_py(data, max_nesting=MAX_NESTING):
         elif op in (0x80, 0x95):  # PROTO, FRAME
             if op == 0x80 and arg > 5:
                 return SCAN_CORRUPT, "unsupported pickle protocol %d" % arg
+            if op == 0x95 and arg > end - pos:
+                # the unpickler allocates a frame's declared length before reading it
+                return SCAN_TRUNCATED, None
         elif kind in ("len", "fixed") and op not in (0x68, 0x6a, 0x71, 0x72):
             stack.append(0)  # an int, float, str, bytes or bytearray
         elif op in (0x46, 0x49, 0x4c, 0x53, 0x56, 0x4e, 0x88, 0x89,  # FLOAT INT LONG STRING

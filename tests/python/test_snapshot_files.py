@@ -432,6 +432,7 @@ class MaliciousFileTests(TempDirMixin, unittest.TestCase):
             ("BINUNICODE8 2**62", b"\x80\x04\x8d" + struct.pack("<Q", 2 ** 62) + b"abc."),
             ("BYTEARRAY8 2**60", b"\x80\x05\x96" + struct.pack("<Q", 2 ** 60) + b"."),
             ("FRAME 2**60", b"\x80\x04\x95" + struct.pack("<Q", 2 ** 60) + b"N."),
+            ("FRAME 2 GiB", b"\x80\x04\x95" + struct.pack("<Q", 2 ** 31 - 1) + b"N."),
             ("LONG4 2 GiB", b"\x80\x02\x8b\xff\xff\xff\x7f\x00."),
             ("LONG4 negative", b"\x80\x02\x8b\xff\xff\xff\xff\x00."),
             ("BINSTRING negative", b"\x80\x02T\xff\xff\xff\xff."),
@@ -633,6 +634,20 @@ class FuzzTests(TempDirMixin, unittest.TestCase):
             outcomes.add(python[0])
         self.assertEqual(outcomes, set([_snapfile.SCAN_OK, _snapfile.SCAN_TRUNCATED,
                                         _snapfile.SCAN_CORRUPT, _snapfile.SCAN_REFUSED]))
+
+    def test_frame_longer_than_the_file_is_truncated(self):
+        # The unpickler allocates a FRAME's declared length before reading it: the scanners
+        # refuse a frame longer than the rest of the file before any unpickler sees it.
+        data = b"\x80\x04\x95" + struct.pack("<Q", 2 ** 31 - 1) + b"N."
+        self.assertEqual(_snapfile.scan_pickle_py(data, _snapfile.MAX_NESTING),
+                         (_snapfile.SCAN_TRUNCATED, None))
+        engine = tracemalloc._engine
+        if hasattr(engine, "scan_pickle"):
+            self.assertEqual(tuple(engine.scan_pickle(data, _snapfile.MAX_NESTING)),
+                             (_snapfile.SCAN_TRUNCATED, None))
+        exact = b"\x80\x04\x95" + struct.pack("<Q", 2) + b"N."
+        self.assertEqual(_snapfile.scan_pickle_py(exact, _snapfile.MAX_NESTING)[0],
+                         _snapfile.SCAN_OK)
 
 
 if __name__ == "__main__":
