@@ -43,6 +43,7 @@ static TmFrame *tm_frames;    /* capture buffer of tm_nframe frames, used by hoo
 static gboolean tm_fork_handlers;
 static PyObject *tm_unknown;  /* "<unknown>", strong reference */
 static PyInterpreterState *tm_interp;  /* the interpreter that started tracing */
+static guint64 tm_captures;   /* tracebacks captured since the module was loaded (tests) */
 
 /* Found at run time in the interpreter (doc/internals.rst, "Free-list hooks"). Written once by
  * tm_engine_init() with the GIL held. */
@@ -82,6 +83,7 @@ tm_capture(guint *total)
     *total = 0;
     if (tstate == NULL || tstate->interp != tm_interp)
         return 0;
+    tm_captures++;
     frame = tm_frame_current(tstate);
 
     for (; frame != NULL; frame = tm_frame_back(frame)) {
@@ -703,6 +705,12 @@ tm_engine_reset_peak(void)
     if (tm_store != NULL)
         tm_store_reset_peak(tm_store);
     g_mutex_unlock(&tm_lock);
+}
+
+guint64
+tm_engine_capture_count(void)
+{
+    return tm_captures;
 }
 
 gsize

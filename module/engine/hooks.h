@@ -38,6 +38,10 @@ void tm_engine_traced_memory(gsize *current, gsize *peak);
 void tm_engine_reset_peak(void);
 gsize tm_engine_memory(void);
 
+/* How many tracebacks the hooks captured since the module was loaded (one walk of the frames
+ * each), for the tests: a new object costs exactly one. GIL held. */
+guint64 tm_engine_capture_count(void);
+
 /* The interpreter's variant: "stock", "plain", "track" or "disabled". */
 const char *tm_engine_variant(void);
 

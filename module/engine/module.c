@@ -108,6 +108,14 @@ engine_get_stats(PyObject *self, PyObject *unused)
 }
 
 static PyObject *
+engine_get_capture_count(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyLong_FromUnsignedLongLong((unsigned long long)tm_engine_capture_count());
+}
+
+static PyObject *
 engine_get_freelist_memory(PyObject *self, PyObject *unused)
 {
     gsize size, count;
@@ -191,6 +199,8 @@ static PyMethodDef engine_methods[] = {
       "get_stats() -> {filename: {lineno: (size, count)}}" },
     { "get_freelist_memory", engine_get_freelist_memory, METH_NOARGS,
       "get_freelist_memory() -> (size, count) parked on free lists, or None without hooks" },
+    { "_get_capture_count", engine_get_capture_count, METH_NOARGS,
+      "_get_capture_count() -> tracebacks captured since the module was loaded (tests)" },
     { "start_timer", (PyCFunction)(void (*)(void))engine_start_timer,
       METH_VARARGS | METH_KEYWORDS,
       "start_timer(delay, func, args=(), kwargs=None) -> timer id" },

@@ -214,7 +214,17 @@ def take_snapshot():
     snapshot.pid = os.getpid()
     snapshot.process_memory = get_process_memory()
     snapshot.tracemalloc_memory = get_tracemalloc_memory()
+    _set_freelist_memory(snapshot)
     return snapshot
+
+
+def _set_freelist_memory(snapshot):
+    """Record get_freelist_memory() in *snapshot* as its extra attribute ``freelist_memory``
+    ((size, count)), which snapshot files keep; nothing without free-list hooks. Not a class
+    attribute: the loader does not restore attributes that the class defines."""
+    memory = get_freelist_memory()
+    if memory is not None:
+        snapshot.freelist_memory = tuple(memory)
 
 
 # The names of the PEP 454 draft (2013).
@@ -966,6 +976,16 @@ def _group_stats(stats, group_per_file):
 # DisplayTop
 # ---------------------------------------------------------------------------------------------
 
+def _freelist_memory_of(snapshot):
+    """The (size, count) parked on free lists when *snapshot* was taken, or None (not known:
+    no free-list hooks, or a snapshot of another tool)."""
+    memory = getattr(snapshot, "freelist_memory", None)
+    if (isinstance(memory, (tuple, list)) and len(memory) == 2
+            and all(isinstance(value, _INT_TYPES) for value in memory)):
+        return tuple(memory)
+    return None
+
+
 class DisplayTop(object):
     """Display the *count* biggest memory allocations into *file* (default: sys.stdout).
 
@@ -991,6 +1011,7 @@ class DisplayTop(object):
         3023 more: size=1580 KiB (+1138 KiB), count=12635 (+7801), average=128 B
         Total Python memory: size=3682 KiB (+3086 KiB), count=36987 (+29908), average=101 B
         Total process memory: size=10 MiB (+1024 KiB) (ignore tracemalloc: 23 KiB)
+        Free lists: size=166 KiB (+12 KiB), count=3053 (+20), average=55 B
         Video memory: 229 KiB (+12 KiB)
         <empty line>
 
@@ -999,7 +1020,10 @@ class DisplayTop(object):
     the previous top are listed with a size of 0. "N more" sums the entries beyond *count*.
     ``average`` (size // count) is omitted when count is 0. "Total process memory" is the
     process memory minus the engine's own memory ("ignore tracemalloc: ..."), printed only
-    when the process memory is known. One line per user data item follows.
+    when the process memory is known. "Free lists" is the memory the interpreter keeps on its
+    free lists for later objects (get_freelist_memory() when the snapshot was taken: only
+    with the "track" variant); it is not held by any line above. One line per user data
+    item follows.
     See _format_top_size() for the units.
     """
 
@@ -1141,6 +1165,16 @@ class DisplayTop(object):
                 text += self._color(_COLOR_CYAN,
                                     " (ignore tracemalloc: %s)" % _format_top_size(ignore))
             lines.append(text)
+
+        freelist = _freelist_memory_of(snapshot)
+        if freelist is not None:
+            old = _freelist_memory_of(previous) if compare else None
+            if old is None:
+                text = self._format_stat(freelist[0], None, freelist[1], None)
+            else:
+                text = self._format_stat(freelist[0], freelist[0] - old[0],
+                                         freelist[1], freelist[1] - old[1])
+            lines.append("Free lists: " + text)
 
         old_user_data = {}
         if compare:
@@ -1349,6 +1383,7 @@ class Snapshot(object):
         snapshot.pid = os.getpid()
         snapshot.process_memory = get_process_memory()
         snapshot.tracemalloc_memory = _engine.get_tracemalloc_memory()
+        _set_freelist_memory(snapshot)
         return snapshot
 
     def filter_filenames(self, patterns, include):

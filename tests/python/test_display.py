@@ -4,7 +4,9 @@ from __future__ import absolute_import
 import gc
 import os
 import re
+import shutil
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -390,6 +392,51 @@ class DisplayTopTests(tmsupport.FakeEngineMixin, unittest.TestCase):
         top.display()
         self.assertEqual(self.output().splitlines()[1],
                          "#1: /x/y.py: size=300 B (+200 B), count=3 (+1), average=100 B")
+
+    def test_freelist_memory_line(self):
+        # the "track" variant: the memory parked on free lists, after the process memory
+        self.engine.tracing = True
+        self.engine.stats = {"/x/y.py": {1: (100, 2)}}
+        self.engine.freelist_memory = (169848, 3053)
+        self.process_memory = 100000
+        top = self.make_top()
+        top.display()
+        self.assertEqual(self.output().splitlines()[-3:], [
+            "Total process memory: size=97 KiB (ignore tracemalloc: 0 B)",
+            "Free lists: size=165 KiB, count=3053, average=55 B",
+            ""])
+        self.engine.freelist_memory = (169848 - 2048, 3053 - 40)
+        top.display()
+        self.assertEqual(self.output().splitlines()[-2],
+                         "Free lists: size=163 KiB (-2048 B), count=3013 (-40), average=55 B")
+
+    def test_freelist_memory_without_hooks(self):
+        # other variants: no free-list line, and the snapshot has no freelist_memory
+        self.engine.tracing = True
+        self.engine.stats = {"/x/y.py": {1: (100, 2)}}
+        top = self.make_top()
+        top.display()
+        self.assertNotIn("Free lists", self.output())
+        self.assertFalse(hasattr(tracemalloc.Snapshot.create(), "freelist_memory"))
+
+    def test_freelist_memory_kept_by_snapshot_files(self):
+        self.engine.tracing = True
+        self.engine.stats = {"/x/y.py": {1: (100, 2)}}
+        self.engine.freelist_memory = (4096, 10)
+        snapshot = tracemalloc.Snapshot.create()
+        self.assertEqual(snapshot.freelist_memory, (4096, 10))
+        directory = tempfile.mkdtemp()
+        try:
+            filename = os.path.join(directory, "snapshot.pickle")
+            snapshot.write(filename)
+            loaded = tracemalloc.Snapshot.load(filename)
+        finally:
+            shutil.rmtree(directory)
+        self.assertEqual(tuple(loaded.freelist_memory), (4096, 10))
+        top = self.make_top()
+        top.display_snapshot(loaded)
+        self.assertIn("Free lists: size=4096 B, count=10, average=409 B",
+                      self.output().splitlines())
 
     def test_timers(self):
         top = self.make_top()

@@ -25,11 +25,22 @@ free lists at all. The tests:
   reuse with the size a new object has), and get_object_traceback() of the reused object.
 - VariantTests: the variant the engine reports is the interpreter's.
 
-Every test is skipped when the fake engine of tmsupport is in use. The free lists and the
-numbers are those of Python 2.7 (KINDS, and the (a)-(d) scenarios): on 3.x these tests skip
-until the 3.x track series add their own kinds and numbers (the machinery, Kind and
-FreeListTests.check(), is version-neutral). The helpers below allocate on known lines: the
-tests compute the line numbers from co_firstlineno, so keep each body exactly as it is.
+Every test is skipped when the fake engine of tmsupport is in use. The machinery (Kind,
+FreeListTests.check(), the scenarios) is version-neutral; what differs between versions comes
+from a version data module: Py27Data below for 2.7, freelists_3_11.py and freelists_3_13.py
+for 3.x. A version data module provides:
+
+  kinds(Kind, gc_head)       a list of Kind, one per free list reachable from Python
+                             (FreeListTests gets a test_<name> per kind);
+  SCENARIO_C                 (kind name, n) pairs for (c), n at most the list's capacity;
+  check_stale_a(test, tuples, floats)
+                             what (a) shows without free-list hooks (plain, stock);
+  check_stale_d(test, n, stats)
+                             the same for (d).
+
+The helpers allocate on known lines: the tests compute the line numbers from co_firstlineno
+(line 2 of the body) and the filename from the function's code, so keep each body exactly as
+it is.
 """
 from __future__ import absolute_import
 
@@ -63,9 +74,6 @@ needs_track = unittest.skipUnless(
     VARIANT == "track" or ANY_VARIANT,
     "needs the 'track' variant (free-list hooks); this interpreter is %r: DefectTests check "
     "what it does (TRACEMALLOC_TEST_FREELIST_ANY_VARIANT=1 runs this test anyway)" % VARIANT)
-needs_py27 = unittest.skipUnless(
-    VERSION == (2, 7), "the numbers of Python 2.7's free lists (3.x: to be added with its "
-                       "series)")
 
 
 # ------------------------------------------------------------------ allocating helpers
@@ -204,6 +212,7 @@ class Kind(object):
         self.block_object = block_object or (lambda obj: obj)
         self.key = key
         self.line = line_of(make)
+        self.filename = make.__code__.co_filename
 
 
 def fill(kind, holder, ks):
@@ -211,16 +220,15 @@ def fill(kind, holder, ks):
     kind.make(holder, ks, *kind.args)
 
 
-def _kinds():
-    kinds = {}
+def _kinds_27(Kind, gc_head):
     strings = (u"a", u"b")            # short: the free list keeps the buffer too
     long_strings = (u"abcde", u"fghij")  # KEEPALIVE_SIZE_LIMIT (9) characters or more
     string_object = type(u"").__basicsize__
     gen_frame = frame_block(generator.__code__)
     own_code = compile(OWN_GENERATOR, "<freelist-test>", "exec").co_consts[0]
     own_frame = frame_block(own_code)
-    deque_block = sys.getsizeof(collections.deque()) - collections.deque.__basicsize__ - GC_HEAD
-    for kind in [
+    deque_block = sys.getsizeof(collections.deque()) - collections.deque.__basicsize__ - gc_head
+    return [
         Kind("tuple", make_tuples, (None,), 1000, 2100, sys.getsizeof((None,) * 7)),
         Kind("float", make_floats, (0.5,), 1000, 0, sys.getsizeof(0.5)),
         Kind("int", make_ints, (10 ** 6,), 1000, 0, sys.getsizeof(10 ** 6)),
@@ -246,12 +254,45 @@ def _kinds():
              key=lambda gen: id(gen.gi_frame)),
         Kind("deque_block", make_deques, (), 8, 12, sys.getsizeof(collections.deque()),
              count=2, parked=deque_block, parked_count=1, key=None),
-    ]:
-        kinds[kind.name] = kind
-    return kinds
+    ]
 
 
-KINDS = _kinds() if VERSION == (2, 7) else {}
+def _check_stale_a_27(test, tuples, floats):
+    # the 2000 2-tuples of the free list stay charged to the line that built them, and so
+    # does every float block that line needed
+    test.assertEqual(tuples, (2000 * TUPLE2_SIZE, 2000))
+    test.assertTrue(floats is not None and floats[1] >= 1, floats)
+    test.assertEqual(floats[0] % floats[1], 0)
+    test.assertTrue(floats[0] // floats[1] > 40 * FLOAT_SIZE, floats)  # whole blocks
+
+
+def _check_stale_d_27(test, n, stats):
+    # no trace (floats from the free list) or one per new block of floats
+    test.assertTrue(stats[1] < n // 40 + 1, stats)
+
+
+class Py27Data(object):
+    """The version data of Python 2.7 (see the module's docstring)."""
+    kinds = staticmethod(_kinds_27)
+    SCENARIO_C = (("tuple", 200), ("float", 200), ("dict", 40), ("method", 100))
+    check_stale_a = staticmethod(_check_stale_a_27)
+    check_stale_d = staticmethod(_check_stale_d_27)
+
+
+def _version_data():
+    if PY2:
+        return Py27Data, None
+    name = "freelists_%d_%d" % VERSION
+    try:
+        return __import__(name), None
+    except ImportError as exc:
+        return None, "no version data module %s.py for Python %d.%d (%s)" % (
+            (name,) + VERSION + (exc,))
+
+
+DATA, NO_DATA = _version_data()
+KINDS = dict((kind.name, kind) for kind in DATA.kinds(Kind, GC_HEAD)) if DATA else {}
+needs_data = unittest.skipIf(DATA is None, NO_DATA)
 # Kinds that drain the frame free list with generators rather than with their own objects.
 FRAME_DRAIN = ("frame", "zombie_frame")
 
@@ -300,14 +341,14 @@ def new_keep():
     return keep
 
 
-def traced_on(line, keep):
-    """(size, count) traced on line of this file, (0, 0) if none."""
+def traced_on(line, keep, filename=FILENAME):
+    """(size, count) traced on line of filename (this file by default), (0, 0) if none."""
     stats = engine.get_stats()
     keep[keep[0]] = stats
     keep[0] += 1
-    if FILENAME not in stats or line not in stats[FILENAME]:
+    if filename not in stats or line not in stats[filename]:
         return (0, 0)
-    return stats[FILENAME][line]
+    return stats[filename][line]
 
 
 def parked_memory(keep):
@@ -344,7 +385,7 @@ class FreeListTests(FreeListTestCase):
         # int free list has room for what the engine's results need (no int block is allocated
         # meanwhile).
         fill(kind, holder, ks)
-        traced_on(kind.line, keep)
+        traced_on(kind.line, keep, kind.filename)
         parked_memory(keep)
         reservoir = list(irange(10 ** 6, 10 ** 6 + 2000))
         del reservoir
@@ -353,14 +394,14 @@ class FreeListTests(FreeListTestCase):
 
         engine.start(1)
         fill(drain_kind, drained, dks)  # empty the free list: the first batch is new
-        base = traced_on(kind.line, keep)
+        base = traced_on(kind.line, keep, kind.filename)
         fill(kind, holder, ks)
-        first = sub(traced_on(kind.line, keep), base)
+        first = sub(traced_on(kind.line, keep, kind.filename), base)
         keys = set(kind.key(obj) for obj in holder) if kind.key else set()
         # Forget every trace, so that only a pop can trace a reused object on the line (the
         # parked blocks stay parked).
         engine.clear_traces()
-        base = traced_on(kind.line, keep)
+        base = traced_on(kind.line, keep, kind.filename)
         # Nothing but the objects under test between the measures of the parked memory.
         parked0 = parked_memory(keep)
         for k in ks:
@@ -368,68 +409,45 @@ class FreeListTests(FreeListTestCase):
         parked1 = parked_memory(keep)
         fill(kind, holder, ks)
         parked2 = parked_memory(keep)
-        second = sub(traced_on(kind.line, keep), base)
+        second = sub(traced_on(kind.line, keep, kind.filename), base)
         reused = len(keys & set(kind.key(obj) for obj in holder)) if kind.key else n
         traceback = engine.get_object_traceback(kind.block_object(holder[-1]))
         frames = tracemalloc.get_object_traceback(kind.block_object(holder[0]))
         frames = [(frame.filename, frame.lineno) for frame in frames or ()]
         for k in ks:
             holder[k] = None
-        after_push = sub(traced_on(kind.line, keep), base)
+        after_push = sub(traced_on(kind.line, keep, kind.filename), base)
 
         expected = (n * kind.size, n * kind.count)
         self.assertEqual(first, expected, "new objects: (size, count) on the line")
         self.assertTrue(reused >= n * 9 // 10, "only %d of %d blocks reused" % (reused, n))
         self.assertEqual(second, expected, "pop: reused objects traced on the new line")
-        self.assertEqual(traceback, ((FILENAME, kind.line),))
-        self.assertEqual(frames, [(FILENAME, kind.line)])
+        self.assertEqual(traceback, ((kind.filename, kind.line),))
+        self.assertEqual(frames, [(kind.filename, kind.line)])
         self.assertEqual(after_push, (0, 0), "push: the traces of the dead objects are gone")
         self.assertParkedDelta(sub(parked1, parked0), n * kind.parked, n * kind.parked_count,
                                "push")
         self.assertParkedDelta(sub(parked2, parked1), -n * kind.parked,
                                -n * kind.parked_count, "pop")
 
-    def test_tuple(self):
-        self.check("tuple")
+    @needs_data
+    def test_kinds_known(self):
+        # the track variant hooks free lists that the version data must exercise
+        self.assertTrue(KINDS, "no free-list kinds for Python %d.%d" % VERSION)
 
-    def test_float_blocks(self):
-        self.check("float")
 
-    def test_int_blocks(self):
-        self.check("int")
+def _add_kind_tests():
+    """One test_<name> per kind of this version."""
+    def make_test(name):
+        def test(self):
+            self.check(name)
+        test.__name__ = "test_" + name
+        return test
+    for name in sorted(KINDS):
+        setattr(FreeListTests, "test_" + name, make_test(name))
 
-    def test_unicode_with_kept_buffer(self):
-        self.check("unicode")
 
-    def test_unicode_long(self):
-        self.check("unicode_long")
-
-    def test_list(self):
-        self.check("list")
-
-    def test_dict(self):
-        self.check("dict")
-
-    def test_set(self):
-        self.check("set")
-
-    def test_frozenset(self):
-        self.check("frozenset")
-
-    def test_bound_method(self):
-        self.check("method")
-
-    def test_cfunction(self):
-        self.check("cfunction")
-
-    def test_frame(self):
-        self.check("frame")
-
-    def test_zombie_frame(self):
-        self.check("zombie_frame")
-
-    def test_deque_block(self):
-        self.check("deque_block")
+_add_kind_tests()
 
 
 # Python/dtoa.c: float <-> str conversions keep their Bigints (of up to 2**Kmax digits) on free
@@ -478,7 +496,7 @@ def run_child(code):
 
 
 @needs_engine
-@needs_py27
+@unittest.skipUnless(PY2, "the Bigint free list test is written for 2.7's dtoa.c")
 class DtoaTests(unittest.TestCase):
     longMessage = True
 
@@ -536,14 +554,20 @@ TUPLE2_SIZE = sys.getsizeof((None, None))
 FLOAT_SIZE = sys.getsizeof(0.5)
 
 
+# (b): dicts of one str key: on 3.x both the dict and its keys block come from free lists.
+def drain_dicts(holder, ks):
+    for k in ks:
+        holder[k] = {"a": k}
+
+
 def first_dicts(holder, ks):
     for k in ks:
-        holder[k] = {k: None}
+        holder[k] = {"a": k}
 
 
 def second_dicts(holder, ks):
     for k in ks:
-        holder[k] = {k: None}
+        holder[k] = {"a": k}
 
 
 def make_floats_again(holder, ks, b):
@@ -558,7 +582,10 @@ class ScenarioMixin(object):
         return run_child(BUILD_AND_DROP_CHILD)
 
     def scenario_b(self):
-        """A reused dict: which line is it charged to? (On 3.x the dict's keys block too.)"""
+        """A reused dict: which line is it charged to? (On 3.x the dict's keys block too.)
+        Returns n, what n new dicts traced, what stays on the first line once they were
+        dropped and their blocks reused by the second line, what the second line has, and the
+        traceback of a reused dict."""
         n = 40
         ks = list(irange(n))
         holder = [None] * n
@@ -568,21 +595,27 @@ class ScenarioMixin(object):
         for k in ks:
             holder[k] = None
         engine.start(1)
-        make_dicts(drained, list(irange(100)))  # empty the dict free list
+        drain_dicts(drained, list(irange(100)))  # empty the dict (and keys) free lists
         first_dicts(holder, ks)
+        new = traced_on(line_of(first_dicts), self.keep)
         for k in ks:
             holder[k] = None
         second_dicts(holder, ks)
         first = traced_on(line_of(first_dicts), self.keep)
         second = traced_on(line_of(second_dicts), self.keep)
         traceback = engine.get_object_traceback(holder[0])
-        return n, first, second, traceback
+        return n, new, first, second, traceback
+
+    def assertNewDicts(self, n, new):
+        # a dict and, on 3.x, its keys block: sys.getsizeof() counts both and the GC header
+        self.assertEqual(new[0], n * sys.getsizeof({"a": 0}), new)
+        self.assertIn(new[1], (n, 2 * n), new)
 
     def scenario_c(self):
         """Objects reused from free lists filled before tracing started: traced or not?"""
         results = {}
         # at most the capacity of each free list
-        for name, n in (("tuple", 200), ("float", 200), ("dict", 40), ("method", 100)):
+        for name, n in DATA.SCENARIO_C:
             kind = KINDS[name]
             ks = list(irange(n))
             holder = [None] * n
@@ -591,9 +624,9 @@ class ScenarioMixin(object):
                 holder[k] = None  # the free list holds them: before tracing
             engine.start(1)
             fill(kind, holder, ks)
-            results[name] = (traced_on(kind.line, self.keep),
+            results[name] = (traced_on(kind.line, self.keep, kind.filename),
                              engine.get_object_traceback(kind.block_object(holder[0])),
-                             (n * kind.size, n * kind.count), ((FILENAME, kind.line),))
+                             (n * kind.size, n * kind.count), ((kind.filename, kind.line),))
             engine.stop()
             for k in ks:
                 holder[k] = None
@@ -609,7 +642,7 @@ class ScenarioMixin(object):
         return n, traced_on(line_of(make_floats_again), self.keep)
 
 
-@needs_py27
+@needs_data
 class FixedTests(ScenarioMixin, FreeListTestCase):
     """(a)-(d): the exact behaviour, with free-list hooks."""
 
@@ -619,13 +652,15 @@ class FixedTests(ScenarioMixin, FreeListTestCase):
         self.assertEqual((tuples, floats), (None, None),
                          "(size, count) of the 2-tuples and of the floats still traced on the "
                          "lines of the function that dropped them")
-        self.assertTrue(parked[0] >= 2000 * TUPLE2_SIZE + 1000 * FLOAT_SIZE, parked)
+        # the tuples and at least the 100 floats a float free list keeps (2.7 keeps them all)
+        self.assertTrue(parked[0] >= 2000 * TUPLE2_SIZE + 100 * FLOAT_SIZE, parked)
 
     @needs_track
     def test_b_reused_block_charged_to_new_line(self):
-        n, first, second, traceback = self.scenario_b()
+        n, new, first, second, traceback = self.scenario_b()
+        self.assertNewDicts(n, new)
         self.assertEqual(first, (0, 0))
-        self.assertEqual(second, (n * sys.getsizeof({0: None}), n))
+        self.assertEqual(second, new)
         self.assertEqual(traceback, ((FILENAME, line_of(second_dicts)),))
 
     @needs_track
@@ -650,11 +685,12 @@ class FixedTests(ScenarioMixin, FreeListTestCase):
         ks = list(irange(n))
         holder = [None] * n
         drained = [None] * 2100
+        empty = []
         engine.start(1)
         make_tuples(drained, list(irange(2100)), None)  # new tuples, then reused ones
-        make_tuples(holder, [], None)  # the call alone (its frame is a reused zombie)
+        make_tuples(holder, empty, None)  # the call alone (its frame is a reused zombie)
         before = counter()
-        make_tuples(holder, [], None)
+        make_tuples(holder, empty, None)
         overhead = counter() - before
         before = counter()
         make_tuples(holder, ks, None)
@@ -667,33 +703,28 @@ class FixedTests(ScenarioMixin, FreeListTestCase):
         self.assertEqual((new, reused), (n, n))
 
 
-@needs_py27
+@needs_data
 class DefectTests(ScenarioMixin, FreeListTestCase):
     """(a)-(d) on every variant: exact on track and disabled, stale on plain."""
 
     def test_a(self):
         variant, tuples, floats, parked = self.scenario_a()
         if variant in STALE_VARIANTS:
-            # the 2000 2-tuples of the free list stay charged to the line that built them,
-            # and so does every float block that line needed
-            self.assertEqual(tuples, (2000 * TUPLE2_SIZE, 2000))
-            self.assertTrue(floats is not None and floats[1] >= 1, floats)
-            self.assertEqual(floats[0] % floats[1], 0)
-            self.assertTrue(floats[0] // floats[1] > 40 * FLOAT_SIZE, floats)  # whole blocks
+            DATA.check_stale_a(self, tuples, floats)
             self.assertIsNone(parked)
         else:
             self.assertEqual((tuples, floats), (None, None))
             self.assertEqual(parked is not None, variant == "track")
 
     def test_b(self):
-        n, first, second, traceback = self.scenario_b()
-        size = sys.getsizeof({0: None})
+        n, new, first, second, traceback = self.scenario_b()
+        self.assertNewDicts(n, new)
         if VARIANT in STALE_VARIANTS:
-            self.assertEqual(first, (n * size, n))
+            self.assertEqual(first, new)
             self.assertEqual(second, (0, 0))
             self.assertEqual(traceback, ((FILENAME, line_of(first_dicts)),))
         else:
-            self.assertEqual((first, second), ((0, 0), (n * size, n)))
+            self.assertEqual((first, second), ((0, 0), new))
             self.assertEqual(traceback, ((FILENAME, line_of(second_dicts)),))
 
     def test_c(self):
@@ -706,8 +737,7 @@ class DefectTests(ScenarioMixin, FreeListTestCase):
     def test_d(self):
         n, stats = self.scenario_d()
         if VARIANT in STALE_VARIANTS:
-            # no trace (floats from the free list) or one per new block of floats
-            self.assertTrue(stats[1] < n // 40 + 1, stats)
+            DATA.check_stale_d(self, n, stats)
         else:
             self.assertEqual(stats, (n * FLOAT_SIZE, n))
 

@@ -43,6 +43,7 @@ class FakeEngine(object):
         self.stats = {}
         self.object_tracebacks = {}
         self.tracemalloc_memory = 0
+        self.freelist_memory = None  # (size, count) on the "track" variant
         self.traced = [0, 0]
         self.timers = {}
         self._next_timer_id = 1
@@ -80,6 +81,9 @@ class FakeEngine(object):
 
     def get_tracemalloc_memory(self):
         return self.tracemalloc_memory
+
+    def get_freelist_memory(self):
+        return self.freelist_memory
 
     def get_object_traceback(self, obj):
         return self.object_tracebacks.get(id(obj))
