@@ -65,6 +65,19 @@ tm_frame_lineno(TmPyFrame *frame)
     return PyFrame_GetLineNumber(frame);
 }
 
+/* The code object and the offset in bytes of the instruction the frame executes, of which the
+ * line is a function (tm_code_lineno). 0 when the line is to be read from the frame itself:
+ * under a trace function 2.7 keeps it in f_lineno. */
+static inline int
+tm_frame_position(TmPyFrame *frame, PyCodeObject **code, int *addr)
+{
+    if (frame->f_trace != NULL || frame->f_code == NULL)
+        return 0;
+    *code = frame->f_code;
+    *addr = frame->f_lasti;
+    return 1;
+}
+
 /* The thread state of the thread holding the GIL: the caller's when it knows it holds it. */
 static inline PyThreadState *
 tm_tstate_gil(void)
@@ -88,6 +101,13 @@ tm_object_block(PyObject *obj)
     if (PyType_IS_GC(Py_TYPE(obj)))
         return (char *)obj - sizeof(PyGC_Head);
     return obj;
+}
+
+/* Bytes between the memory block of an object of this type and the object. */
+static inline size_t
+tm_type_block_offset(PyTypeObject *type)
+{
+    return PyType_IS_GC(type) ? sizeof(PyGC_Head) : 0;
 }
 
 #define TmStr_FromString PyString_FromString
@@ -124,6 +144,17 @@ static inline int
 tm_frame_lineno(TmPyFrame *frame)
 {
     return PyUnstable_InterpreterFrame_GetLine(frame);
+}
+
+/* What PyUnstable_InterpreterFrame_GetLine() passes to PyCode_Addr2Line(). */
+static inline int
+tm_frame_position(TmPyFrame *frame, PyCodeObject **code, int *addr)
+{
+    *code = tm_frame_code(frame);
+    if (*code == NULL)
+        return 0;
+    *addr = _PyInterpreterFrame_LASTI(frame) * (int)sizeof(_Py_CODEUNIT);
+    return 1;
 }
 
 /* The thread state attached to the calling thread, NULL if it holds no GIL. */
@@ -169,6 +200,14 @@ tm_frame_lineno(TmPyFrame *frame)
     return PyCode_Addr2Line(frame->f_code, addr);
 }
 
+static inline int
+tm_frame_position(TmPyFrame *frame, PyCodeObject **code, int *addr)
+{
+    *code = frame->f_code;
+    *addr = _PyInterpreterFrame_LASTI(frame) * (int)sizeof(_Py_CODEUNIT);
+    return 1;
+}
+
 /* 3.11 keeps the GIL holder's thread state in a global. */
 static inline PyThreadState *
 tm_tstate_gil(void)
@@ -210,17 +249,22 @@ tm_frame_filename(TmPyFrame *frame)
 
 /* Before a GC object come its GC header and, for instances with a managed dict (and
  * weakrefs on 3.12+), two pointers of pre-header. Both are 16 bytes on 64-bit builds. */
-static inline void *
-tm_object_block(PyObject *obj)
+static inline size_t
+tm_type_block_offset(PyTypeObject *type)
 {
-    PyTypeObject *type = Py_TYPE(obj);
     size_t size = 0;
 
     if (PyType_IS_GC(type))
         size += 2 * sizeof(PyObject *);
     if (PyType_HasFeature(type, TM_PREHEADER_FLAGS))
         size += 2 * sizeof(PyObject *);
-    return (char *)obj - size;
+    return size;
+}
+
+static inline void *
+tm_object_block(PyObject *obj)
+{
+    return (char *)obj - tm_type_block_offset(Py_TYPE(obj));
 }
 
 #  define TmStr_FromString PyUnicode_FromString
@@ -228,5 +272,12 @@ tm_object_block(PyObject *obj)
 #  define TmInt_FromLong PyLong_FromLong
 
 #endif
+
+/* The line of the instruction at offset addr (bytes) of code: a walk of its line table. */
+static inline int
+tm_code_lineno(PyCodeObject *code, int addr)
+{
+    return PyCode_Addr2Line(code, addr);
+}
 
 #endif /* PYTRACEMALLOC_COMPAT_H */

@@ -66,6 +66,90 @@ tm_filename_release(gconstpointer filename, gpointer user_data)
     Py_DECREF((PyObject *)filename);
 }
 
+/* ------------------------------------------------------------------ line numbers */
+
+/* A cache of line numbers, (code object, instruction offset) -> line, so that a capture does
+ * not walk a line table again for an instruction it already saw (the walk was the biggest cost
+ * of a capture). A line is a function of the code object and the offset, so an entry is right
+ * for as long as its code object lives: the OBJ free and realloc hooks forget the entries of a
+ * block that goes (tm_lines_forget), and tm_engine_start() empties the cache, since code
+ * objects die unseen while nothing is traced. The sets of TM_LINE_WAYS entries (one cache line)
+ * are chosen by the code object alone, so that forgetting one looks at a single set; within a
+ * set the entries are kept most recently used first.
+ *
+ * Protected by the GIL of tm_interp: captures happen only in that interpreter, and so do the
+ * forgets (a code object of the cache dies in the interpreter that ran it). */
+#define TM_LINE_SETS_LOG2 10
+#define TM_LINE_WAYS 4
+
+typedef struct {
+    const void *code;  /* NULL: an empty entry */
+    int addr;
+    int lineno;
+} TmLineEntry;
+
+static TmLineEntry tm_lines[1u << TM_LINE_SETS_LOG2][TM_LINE_WAYS]
+    __attribute__((aligned(64)));
+/* Bytes from the memory block of a code object to the object. Written by tm_engine_init(). */
+static size_t tm_code_offset;
+
+static inline TmLineEntry *
+tm_line_set(const void *code)
+{
+    guint64 h = (guint64)(guintptr)code * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15);
+    return tm_lines[h >> (64 - TM_LINE_SETS_LOG2)];
+}
+
+/* The line the frame executes. GIL held. */
+static inline int
+tm_lineno(TmPyFrame *frame)
+{
+    PyCodeObject *code;
+    int addr, lineno;
+    TmLineEntry *set, entry;
+    guint i;
+
+    if (!tm_frame_position(frame, &code, &addr))
+        return tm_frame_lineno(frame);
+    set = tm_line_set(code);
+    for (i = 0; i < TM_LINE_WAYS; i++) {
+        if (set[i].code == code && set[i].addr == addr) {
+            entry = set[i];
+            if (i > 0) {
+                memmove(&set[1], &set[0], i * sizeof(TmLineEntry));
+                set[0] = entry;
+            }
+            return entry.lineno;
+        }
+    }
+    lineno = tm_code_lineno(code, addr);
+    memmove(&set[1], &set[0], (TM_LINE_WAYS - 1) * sizeof(TmLineEntry));
+    set[0].code = code;
+    set[0].addr = addr;
+    set[0].lineno = lineno;
+    return lineno;
+}
+
+/* The OBJ block at ptr is freed or moved: if it is a code object, forget its lines. GIL held.
+ * Threads of other interpreters (3.12+ may run them under a GIL of their own) never put their
+ * code objects in the cache and must not touch it. */
+static inline void
+tm_lines_forget(void *ptr)
+{
+    PyThreadState *tstate = tm_tstate_gil();
+    const void *code = (const char *)ptr + tm_code_offset;
+    TmLineEntry *set;
+    guint i;
+
+    if (tstate == NULL || tstate->interp != tm_interp)
+        return;
+    set = tm_line_set(code);
+    for (i = 0; i < TM_LINE_WAYS; i++) {
+        if (set[i].code == code)
+            set[i].code = NULL;
+    }
+}
+
 /* ------------------------------------------------------------------ capture */
 
 /* Fill tm_frames with at most tm_nframe frames of the current thread, most recent first.
@@ -88,7 +172,7 @@ tm_capture(guint *total)
 
     for (; frame != NULL; frame = tm_frame_back(frame)) {
         if (n < tm_nframe) {
-            int lineno = tm_frame_lineno(frame);
+            int lineno = tm_lineno(frame);
             tm_frames[n].filename = tm_frame_filename(frame);
             tm_frames[n].lineno = lineno > 0 ? (guint)lineno : 0;
             n++;
@@ -268,6 +352,23 @@ tm_realloc_gil(void *ctx, void *ptr, size_t size)
 static void
 tm_free_any(void *ctx, void *ptr)
 {
+    tm_free_common(ctx, ptr);
+}
+
+/* OBJ, where code objects live: the line cache forgets a code object that goes. */
+static void *
+tm_realloc_obj(void *ctx, void *ptr, size_t size)
+{
+    if (ptr != NULL && !tm_reentrant)
+        tm_lines_forget(ptr);
+    return tm_realloc_common(ctx, TRUE, ptr, size);
+}
+
+static void
+tm_free_obj(void *ctx, void *ptr)
+{
+    if (ptr != NULL && !tm_reentrant)
+        tm_lines_forget(ptr);
     tm_free_common(ctx, ptr);
 }
 
@@ -526,6 +627,7 @@ tm_engine_init(void)
         if (tm_unknown == NULL)
             return -1;
     }
+    tm_code_offset = tm_type_block_offset(&PyCode_Type);
     if (tm_variant == NULL) {
         /* Patched interpreters name their variant; their symbols are in the process already
          * (the executable or libpython), so RTLD_DEFAULT finds them. */
@@ -558,8 +660,8 @@ tm_engine_start(guint nframe)
                              tm_free_any };
     PyMemAllocatorEx mem = { &tm_orig_mem, tm_malloc_gil, tm_calloc_gil, tm_realloc_gil,
                              tm_free_any };
-    PyMemAllocatorEx obj = { &tm_orig_obj, tm_malloc_gil, tm_calloc_gil, tm_realloc_gil,
-                             tm_free_any };
+    PyMemAllocatorEx obj = { &tm_orig_obj, tm_malloc_gil, tm_calloc_gil, tm_realloc_obj,
+                             tm_free_obj };
 
     if (nframe < 1 || nframe > TM_MAX_NFRAME) {
         PyErr_Format(PyExc_ValueError, "the number of frames must be in range [1; %d]",
@@ -591,6 +693,8 @@ tm_engine_start(guint nframe)
     tm_frames = frames;
     tm_nframe = nframe;
     tm_interp = PyThreadState_Get()->interp;
+    /* Code objects died unseen since the last time tracing ran. */
+    memset(tm_lines, 0, sizeof(tm_lines));
 
     g_mutex_lock(&tm_lock);
     tm_store = store;

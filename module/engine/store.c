@@ -83,6 +83,9 @@ struct TmStore {
     gsize tb_vec_capacity;
     guint tb_count;
     gsize tb_bytes; /* estimated heap bytes of the traceback allocations */
+    /* The traceback interned last, or NULL: consecutive allocations mostly come from the same
+     * line, and comparing with it first saves the hash and the probe. */
+    const TmTraceback *tb_last;
 
     /* Interned filenames: a set of caller pointers, each released once when forgotten. */
     GHashTable *filenames;
@@ -485,6 +488,7 @@ tm_store_clear(TmStore *store)
     store->tb_vec_capacity = store->tb_set_capacity = 0;
     store->tb_count = 0;
     store->tb_bytes = 0;
+    store->tb_last = NULL;
 
     store->traced = store->peak = store->count = 0;
 
@@ -522,13 +526,23 @@ tm_store_intern_traceback(TmStore *store, const TmFrame *frames, guint nframe,
     g_return_val_if_fail(nframe <= TM_MAX_NFRAME, NULL);
     g_return_val_if_fail(nframe == 0 || frames != NULL, NULL);
     total_nframe = CLAMP(total_nframe, nframe, TM_MAX_NFRAME);
+    if (store->tb_last != NULL && store->tb_last->nframe == nframe
+        && store->tb_last->total_nframe == total_nframe) {
+        const TmFrame *last = store->tb_last->frames;
+        for (i = 0; i < nframe; i++) {
+            if (last[i].filename != frames[i].filename || last[i].lineno != frames[i].lineno)
+                break;
+        }
+        if (i == nframe)
+            return store->tb_last;
+    }
     hash = tb_hash(frames, nframe, total_nframe);
 
     if (G_LIKELY(store->tb_set_capacity != 0)) {
         slot = tb_set_probe(store->tb_set, store->tb_set_capacity, hash, frames, nframe,
                             total_nframe);
         if (G_LIKELY(*slot != NULL))
-            return *slot;
+            return store->tb_last = *slot;
     }
 
     if (tb_reserve(store) < 0)
@@ -552,6 +566,7 @@ tm_store_intern_traceback(TmStore *store, const TmFrame *frames, guint nframe,
     *slot = traceback;
     store->tb_vec[store->tb_count++] = traceback;
     store->tb_bytes += alloc_bytes(bytes);
+    store->tb_last = traceback;
     return traceback;
 }
 

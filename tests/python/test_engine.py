@@ -202,6 +202,66 @@ class AttributionTests(EngineTestCase):
         del objs
 
 
+class LineCacheTests(EngineTestCase):
+    """The engine caches the line of each (code object, instruction) it saw: a code object
+    that dies and a new one built at the same address must not inherit its lines."""
+
+    def check_generated_code(self, make_source, runs=50):
+        wrong = []
+        addresses = set()
+        for i in range(runs):
+            code = compile(make_source(i), "<generated>", "exec")
+            addresses.add(id(code))
+            namespace = {}
+            exec(code, namespace)
+            del code
+            traceback = engine.get_object_traceback(namespace["x"])
+            if traceback != (("<generated>", i + 1),):
+                wrong.append((i + 1, traceback))
+        self.assertEqual(wrong, [])
+        return addresses
+
+    def test_code_at_a_reused_address(self):
+        tracemalloc.start(1)
+        # the same instructions on another line each time: only the line table differs
+        addresses = self.check_generated_code(lambda i: "\n" * i + "x = bytearray(1000)\n")
+        # the point of the test: code objects came back at an address seen before
+        self.assertTrue(len(addresses) < 50, len(addresses))
+
+    def test_cache_emptied_by_start(self):
+        # a code object whose lines were cached may die while nothing is traced
+        wrong = []
+        for i in range(20):
+            tracemalloc.start(1)
+            code = compile("\n" * i + "x = bytearray(1000)\n", "<generated>", "exec")
+            exec(code, {})
+            tracemalloc.stop()
+            del code  # dies unseen
+            tracemalloc.start(1)
+            namespace = {}
+            exec(compile("\n" * (i + 1) + "x = bytearray(1000)\n", "<generated>", "exec"),
+                 namespace)
+            traceback = engine.get_object_traceback(namespace["x"])
+            if traceback != (("<generated>", i + 2),):
+                wrong.append((i + 2, traceback))
+            tracemalloc.stop()
+        self.assertEqual(wrong, [])
+
+    def test_many_instructions_of_one_code_object(self):
+        # more allocating instructions in one function than a cache set holds
+        tracemalloc.start(1)
+        lines = ["def f():", "    r = []"]
+        for i in range(20):
+            lines.append("    r.append(bytearray(%d))" % (100 + i))
+        lines.append("    return r")
+        namespace = {}
+        exec(compile("\n".join(lines) + "\n", "<many>", "exec"), namespace)
+        for _ in range(3):
+            result = namespace["f"]()
+            self.assertEqual([engine.get_object_traceback(item) for item in result],
+                             [(("<many>", 3 + i),) for i in range(20)])
+
+
 class CounterTests(EngineTestCase):
     def test_alloc_and_free(self):
         tracemalloc.start(1)
