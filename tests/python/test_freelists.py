@@ -45,6 +45,7 @@ it is.
 from __future__ import absolute_import
 
 import collections
+import gc
 import os
 import sys
 import unittest
@@ -686,6 +687,10 @@ class FixedTests(ScenarioMixin, FreeListTestCase):
         holder = [None] * n
         drained = [None] * 2100
         empty = []
+        # a collection that new objects trigger allocates too (3.13: an object stack chunk)
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        self.addCleanup(lambda: gc_was_enabled and gc.enable())
         engine.start(1)
         make_tuples(drained, list(irange(2100)), None)  # new tuples, then reused ones
         make_tuples(holder, empty, None)  # the call alone (its frame is a reused zombie)
