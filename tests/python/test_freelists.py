@@ -747,6 +747,58 @@ class DefectTests(ScenarioMixin, FreeListTestCase):
             self.assertEqual(stats, (n * FLOAT_SIZE, n))
 
 
+# ------------------------------------------------------------------ deque blocks
+
+def deque_fill(d, ks):
+    for k in ks:
+        d.append(k)
+
+
+def deque_refill(d, ks):
+    for k in ks:
+        d.append(k)
+
+
+@needs_track
+@unittest.skipIf(PY2, "2.7 keeps one block free list for every deque: "
+                      "FreeListTests.test_deque_block")
+class DequeBlockTests(FreeListTestCase):
+    """collections.deque on 3.x keeps up to 16 of the blocks it empties for its next appends:
+    popleft() pushes a block, a later append() pops it."""
+
+    def test_blocks_pushed_by_popleft_and_popped_by_append(self):
+        block = sys.getsizeof(collections.deque()) - collections.deque.__basicsize__ - GC_HEAD
+        nblock = 8
+        ks = list(irange(64 * nblock))  # 64 items per block
+        d = collections.deque()
+        deque_fill(d, ks)  # warm up (the code, the caches)
+        d.clear()
+        d = collections.deque()
+        keep = self.keep
+        fill_line, refill_line = line_of(deque_fill), line_of(deque_refill)
+        engine.start(1)
+        deque_fill(d, ks)
+        new = traced_on(fill_line, keep)
+        parked0 = parked_memory(keep)
+        for _ in ks:
+            d.popleft()
+        parked1 = parked_memory(keep)
+        after_push = traced_on(fill_line, keep)
+        deque_refill(d, ks)
+        parked2 = parked_memory(keep)
+        reused = traced_on(refill_line, keep)
+        self.assertTrue(nblock - 1 <= new[1] <= nblock and new[0] == new[1] * block, new)
+        # every emptied block but the one the deque still uses is parked (the deque's first
+        # block too), then reused by the appends
+        self.assertTrue(after_push[1] <= 1, after_push)
+        pushed = sub(parked1, parked0)
+        self.assertTrue(new[1] - after_push[1] <= pushed[1] <= new[1] + 1, (new, pushed))
+        self.assertParkedDelta(pushed, pushed[1] * block, pushed[1], "push")
+        self.assertTrue(nblock - 1 <= reused[1] <= pushed[1], (reused, pushed))
+        self.assertEqual(reused[0], reused[1] * block, "pop: traced on the line of reuse")
+        self.assertParkedDelta(sub(parked2, parked1), -reused[0], -reused[1], "pop")
+
+
 # ------------------------------------------------------------------ parked memory, variant
 
 @needs_track
