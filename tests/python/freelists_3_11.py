@@ -5,9 +5,11 @@ co_firstlineno and take the filename from the code): keep each body exactly as i
 
 Hooked by patches/3.11/series.track and reachable from Python here: float, tuple, list,
 dict (the object), dict keys (the keys block of a dict of str keys, minimal size), slice
-(the cache of one), contextvars.Context, the async generator asend awaitable, MemoryError, and asyncio's future iterator. Hooked but not exercised here: the
-async generator value wrapper (made and dropped inside the generator machinery), the Bigint pools of dtoa.c, the blocks of collections.deque (a free list per deque, freed with
-the deque) and the call contexts of _lsprof.
+(the cache of one), contextvars.Context, the async generator asend awaitable, MemoryError,
+and asyncio's future iterator. The blocks of collections.deque (a free list per deque) are
+tested by test_freelists.DequeBlockTests. Hooked but without a test of their own: the async
+generator value wrapper (made and dropped inside the generator machinery), the Bigint pools
+of dtoa.c and the call contexts of _lsprof (the regression subset runs through them).
 """
 import contextvars
 import sys

@@ -12,8 +12,9 @@ A kind below per free list whose objects Python code can keep alive one per line
 size sys.getsizeof() gives (the allocated block: the GC header included). Not kinds: the async
 generator objects (an asend object that was never awaited warns when it dies, and a value
 wrapper never outlives the yield), object stack chunks (not used by the default build), the
-Bigints of dtoa.c (DtoaTests), the deque blocks (each deque keeps its own: a dead deque frees
-them, a new deque never reuses them) and the cProfile contexts (internal to a profiler).
+Bigints of dtoa.c and the cProfile contexts (internal to a profiler): no test of their own,
+the regression subset runs through them. The deque blocks (each deque keeps its own) are
+tested by test_freelists.DequeBlockTests.
 
 The helpers allocate on known lines: the tests compute the line numbers from co_firstlineno
 (line 2 of the body) and the filename from the function's code, so keep each body exactly as
