@@ -19,26 +19,6 @@ POINTER_SIZE = tuple.__itemsize__
 
 # ------------------------------------------------------------------ allocating helpers
 
-def make_tuples(holder, ks, a):
-    for k in ks:
-        holder[k] = (a, a, a, a, a, a, a)
-
-
-def make_floats(holder, ks, b):
-    for k in ks:
-        holder[k] = k + b
-
-
-def make_lists(holder, ks):
-    for k in ks:
-        holder[k] = []
-
-
-def make_dicts(holder, ks):
-    for k in ks:
-        holder[k] = {}
-
-
 def make_keyed_dicts(holder, ks, key):
     for k in ks:
         holder[k] = {key: k}
@@ -81,13 +61,13 @@ def _future_iter_class():
     return _asyncio
 
 
-def kinds(Kind, gc_head):
+def kinds(Kind, gc_head, make):
     result = [
-        Kind("tuple", make_tuples, (None,), 1000, 2100, sys.getsizeof((None,) * 7)),
-        Kind("float", make_floats, (0.5,), 100, 150, sys.getsizeof(0.5)),
-        Kind("list", make_lists, (), 60, 100, sys.getsizeof([])),
+        Kind("tuple", make["make_tuples"], (None,), 1000, 2100, sys.getsizeof((None,) * 7)),
+        Kind("float", make["make_floats"], (0.5,), 100, 150, sys.getsizeof(0.5)),
+        Kind("list", make["make_lists"], (), 60, 100, sys.getsizeof([])),
         # an empty dict has no keys block of its own (the shared empty keys)
-        Kind("dict", make_dicts, (), 60, 100, sys.getsizeof({})),
+        Kind("dict", make["make_dicts"], (), 60, 100, sys.getsizeof({})),
         # a dict of one str key: the dict (from its free list) and its keys block (from
         # the keys free list); sys.getsizeof() counts both and the GC header
         Kind("dict_keys", make_keyed_dicts, ("a",), 60, 100, sys.getsizeof({"a": 0}),

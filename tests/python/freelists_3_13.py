@@ -29,26 +29,6 @@ TUPLE2_SIZE = sys.getsizeof((None, None))
 
 # ------------------------------------------------------------------ allocating helpers
 
-def make_tuples(holder, ks, a):
-    for k in ks:
-        holder[k] = (a, a, a, a, a, a, a)
-
-
-def make_floats(holder, ks, b):
-    for k in ks:
-        holder[k] = k + b
-
-
-def make_lists(holder, ks):
-    for k in ks:
-        holder[k] = []
-
-
-def make_dicts(holder, ks):
-    for k in ks:
-        holder[k] = {}
-
-
 def make_keyed_dicts(holder, ks):
     for k in ks:
         holder[k] = {"a": k}
@@ -95,13 +75,13 @@ def new_future():
 
 # ------------------------------------------------------------------ the version data
 
-def kinds(Kind, gc_head):
+def kinds(Kind, gc_head, make):
     future = new_future()
     return [
-        Kind("tuple", make_tuples, (None,), 1000, 2100, sys.getsizeof((None,) * 7)),
-        Kind("float", make_floats, (0.5,), 100, 150, FLOAT_SIZE),
-        Kind("list", make_lists, (), 60, 100, sys.getsizeof([])),
-        Kind("dict", make_dicts, (), 60, 100, sys.getsizeof({})),
+        Kind("tuple", make["make_tuples"], (None,), 1000, 2100, sys.getsizeof((None,) * 7)),
+        Kind("float", make["make_floats"], (0.5,), 100, 150, FLOAT_SIZE),
+        Kind("list", make["make_lists"], (), 60, 100, sys.getsizeof([])),
+        Kind("dict", make["make_dicts"], (), 60, 100, sys.getsizeof({})),
         # the dict and its keys block (unicode keys of the minimum size): two free lists
         Kind("dict_keys", make_keyed_dicts, (), 60, 100, sys.getsizeof({"a": 0}), count=2),
         Kind("slice", make_slices, (Subscript(), 1, 2, 3), 1, 3, sys.getsizeof(slice(1, 2, 3))),

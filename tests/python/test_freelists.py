@@ -30,7 +30,9 @@ FreeListTests.check(), the scenarios) is version-neutral; what differs between v
 from a version data module: Py27Data below for 2.7, freelists_3_11.py and freelists_3_13.py
 for 3.x. A version data module provides:
 
-  kinds(Kind, gc_head)       a list of Kind, one per free list reachable from Python
+  kinds(Kind, gc_head, make) a list of Kind, one per free list reachable from Python; make
+                             holds this module's make_tuples, make_floats, make_lists and
+                             make_dicts, for the lists every version has
                              (FreeListTests gets a test_<name> per kind);
   SCENARIO_C                 (kind name, n) pairs for (c), n at most the list's capacity;
   check_stale_a(test, tuples, floats)
@@ -221,7 +223,7 @@ def fill(kind, holder, ks):
     kind.make(holder, ks, *kind.args)
 
 
-def _kinds_27(Kind, gc_head):
+def _kinds_27(Kind, gc_head, make):
     strings = (u"a", u"b")            # short: the free list keeps the buffer too
     long_strings = (u"abcde", u"fghij")  # KEEPALIVE_SIZE_LIMIT (9) characters or more
     string_object = type(u"").__basicsize__
@@ -292,7 +294,11 @@ def _version_data():
 
 
 DATA, NO_DATA = _version_data()
-KINDS = dict((kind.name, kind) for kind in DATA.kinds(Kind, GC_HEAD)) if DATA else {}
+# the helpers that the version data modules share with 2.7
+COMMON_MAKE = dict(make_tuples=make_tuples, make_floats=make_floats, make_lists=make_lists,
+                   make_dicts=make_dicts)
+KINDS = (dict((kind.name, kind) for kind in DATA.kinds(Kind, GC_HEAD, COMMON_MAKE))
+         if DATA else {})
 needs_data = unittest.skipIf(DATA is None, NO_DATA)
 # Kinds that drain the frame free list with generators rather than with their own objects.
 FRAME_DRAIN = ("frame", "zombie_frame")
