@@ -30,6 +30,13 @@
 #  error "pytracemalloc supports CPython 2.7, 3.11 and 3.13."
 #endif
 
+/* The line of the instruction at offset addr (bytes) of code: a walk of its line table. */
+static inline int
+tm_code_lineno(PyCodeObject *code, int addr)
+{
+    return PyCode_Addr2Line(code, addr);
+}
+
 #ifdef TM_PY2
 /* ------------------------------------------------------------------ Python 2.7 */
 
@@ -192,20 +199,23 @@ tm_frame_complete(TmPyFrame *frame)
     return frame;
 }
 
-/* What _PyInterpreterFrame_GetLine() does; that function is not exported by 3.11. */
-static inline int
-tm_frame_lineno(TmPyFrame *frame)
-{
-    int addr = _PyInterpreterFrame_LASTI(frame) * (int)sizeof(_Py_CODEUNIT);
-    return PyCode_Addr2Line(frame->f_code, addr);
-}
-
+/* The offset _PyInterpreterFrame_GetLine() reads (that function is not exported by 3.11). */
 static inline int
 tm_frame_position(TmPyFrame *frame, PyCodeObject **code, int *addr)
 {
     *code = frame->f_code;
     *addr = _PyInterpreterFrame_LASTI(frame) * (int)sizeof(_Py_CODEUNIT);
     return 1;
+}
+
+static inline int
+tm_frame_lineno(TmPyFrame *frame)
+{
+    PyCodeObject *code;
+    int addr;
+
+    tm_frame_position(frame, &code, &addr);
+    return tm_code_lineno(code, addr);
 }
 
 /* 3.11 keeps the GIL holder's thread state in a global. */
@@ -272,12 +282,5 @@ tm_object_block(PyObject *obj)
 #  define TmInt_FromLong PyLong_FromLong
 
 #endif
-
-/* The line of the instruction at offset addr (bytes) of code: a walk of its line table. */
-static inline int
-tm_code_lineno(PyCodeObject *code, int addr)
-{
-    return PyCode_Addr2Line(code, addr);
-}
 
 #endif /* PYTRACEMALLOC_COMPAT_H */

@@ -362,14 +362,14 @@ tb_hash(const TmFrame *frames, guint nframe, guint total_nframe)
     return (guint)h;
 }
 
+/* Does traceback hold these frames and this total (total_nframe already clamped)? */
 static inline gboolean
-tb_equal(const TmTraceback *traceback, guint hash, const TmFrame *frames, guint nframe,
-         guint total_nframe)
+tb_same_frames(const TmTraceback *traceback, const TmFrame *frames, guint nframe,
+               guint total_nframe)
 {
     guint i;
 
-    if (traceback->hash != hash || traceback->nframe != nframe
-        || traceback->total_nframe != total_nframe)
+    if (traceback->nframe != nframe || traceback->total_nframe != total_nframe)
         return FALSE;
     for (i = 0; i < nframe; i++) {
         if (traceback->frames[i].filename != frames[i].filename
@@ -377,6 +377,13 @@ tb_equal(const TmTraceback *traceback, guint hash, const TmFrame *frames, guint 
             return FALSE;
     }
     return TRUE;
+}
+
+static inline gboolean
+tb_equal(const TmTraceback *traceback, guint hash, const TmFrame *frames, guint nframe,
+         guint total_nframe)
+{
+    return traceback->hash == hash && tb_same_frames(traceback, frames, nframe, total_nframe);
 }
 
 /* The slot of tb_set holding the traceback equal to the arguments, or the empty slot where it
@@ -526,16 +533,8 @@ tm_store_intern_traceback(TmStore *store, const TmFrame *frames, guint nframe,
     g_return_val_if_fail(nframe <= TM_MAX_NFRAME, NULL);
     g_return_val_if_fail(nframe == 0 || frames != NULL, NULL);
     total_nframe = CLAMP(total_nframe, nframe, TM_MAX_NFRAME);
-    if (store->tb_last != NULL && store->tb_last->nframe == nframe
-        && store->tb_last->total_nframe == total_nframe) {
-        const TmFrame *last = store->tb_last->frames;
-        for (i = 0; i < nframe; i++) {
-            if (last[i].filename != frames[i].filename || last[i].lineno != frames[i].lineno)
-                break;
-        }
-        if (i == nframe)
-            return store->tb_last;
-    }
+    if (store->tb_last != NULL && tb_same_frames(store->tb_last, frames, nframe, total_nframe))
+        return store->tb_last;
     hash = tb_hash(frames, nframe, total_nframe);
 
     if (G_LIKELY(store->tb_set_capacity != 0)) {
