@@ -6,10 +6,10 @@ co_firstlineno and take the filename from the code): keep each body exactly as i
 Hooked by patches/3.11/series.track and reachable from Python here: float, tuple, list,
 dict (the object), dict keys (the keys block of a dict of str keys, minimal size), slice
 (the cache of one), contextvars.Context, the async generator asend awaitable, MemoryError,
-and asyncio's future iterator. The blocks of collections.deque (a free list per deque) are
-tested by test_freelists.DequeBlockTests. Hooked but without a test of their own: the async
-generator value wrapper (made and dropped inside the generator machinery), the Bigint pools
-of dtoa.c and the call contexts of _lsprof (the regression subset runs through them).
+and asyncio's future iterator. Tested by test_freelists itself: the blocks of
+collections.deque (a free list per deque: DequeBlockTests), the async generator value wrapper
+(it lives between the wrapping and the yield: AsyncGenValueWrapperTests), the Bigint pools of
+dtoa.c (DtoaTests) and the call contexts of _lsprof (ProfilerContextTests).
 """
 import contextvars
 import sys

@@ -9,12 +9,13 @@ stack chunks, free-threaded build only), the MemoryError instances of the except
 the block cache of each collections.deque (16 blocks) and the call contexts of cProfile.
 
 A kind below per free list whose objects Python code can keep alive one per line, with the
-size sys.getsizeof() gives (the allocated block: the GC header included). Not kinds: the async
-generator objects (an asend object that was never awaited warns when it dies, and a value
-wrapper never outlives the yield), object stack chunks (not used by the default build), the
-Bigints of dtoa.c and the cProfile contexts (internal to a profiler): no test of their own,
-the regression subset runs through them. The deque blocks (each deque keeps its own) are
-tested by test_freelists.DequeBlockTests.
+size sys.getsizeof() gives (the allocated block: the GC header included); the asend objects
+are run to their end before they die (one never awaited warns). Tested by test_freelists
+itself: the async generator value wrappers (a wrapper never outlives the yield:
+AsyncGenValueWrapperTests), the Bigints of dtoa.c (DtoaTests), the cProfile contexts
+(ProfilerContextTests) and the deque blocks (each deque keeps its own: DequeBlockTests). Not
+tested: the object stack chunks, which only the free-threaded build uses (the default build
+never calls _PyObjectStackChunk_New()).
 
 The helpers allocate on known lines: the tests compute the line numbers from co_firstlineno
 (line 2 of the body) and the filename from the function's code, so keep each body exactly as
@@ -54,6 +55,25 @@ def make_future_iters(holder, ks, future):
         holder[k] = iter(future)
 
 
+def make_asends(holder, ks, agen):
+    for k in ks:
+        holder[k] = agen.asend(None)
+
+
+async def _agen():
+    while True:
+        yield 1
+
+
+def finish_asends(holder):
+    """Run each asend awaitable to its end: one that was never awaited warns as it dies."""
+    for asend in holder:
+        try:
+            asend.send(None)
+        except StopIteration:
+            pass
+
+
 class Subscript(object):
     """obj[a:b:c] builds a slice (BUILD_SLICE) and returns it: a slice per line, and nothing
     else (the __getitem__ frame lives on the interpreter's data stack)."""
@@ -77,6 +97,9 @@ def new_future():
 
 def kinds(Kind, gc_head, make):
     future = new_future()
+    agen = _agen()
+    asend = agen.asend(None)
+    finish_asends([asend])
     return [
         Kind("tuple", make["make_tuples"], (None,), 1000, 2100, sys.getsizeof((None,) * 7)),
         Kind("float", make["make_floats"], (0.5,), 100, 150, FLOAT_SIZE),
@@ -91,11 +114,14 @@ def kinds(Kind, gc_head, make):
              sys.getsizeof(MemoryError())),
         Kind("future_iter", make_future_iters, (future,), 200, 300,
              sys.getsizeof(iter(future))),
+        Kind("async_gen_asend", make_asends, (agen,), 60, 100, sys.getsizeof(asend),
+             finish=finish_asends),
     ]
 
 
 SCENARIO_C = (("tuple", 200), ("float", 100), ("dict", 40), ("dict_keys", 40), ("list", 40),
-              ("context", 100), ("memoryerror", 16), ("future_iter", 100))
+              ("context", 100), ("memoryerror", 16), ("future_iter", 100),
+              ("async_gen_asend", 40))
 
 
 def check_stale_a(test, tuples, floats):
