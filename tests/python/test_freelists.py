@@ -837,8 +837,8 @@ def descend(depth, probe, keep):
 
 def probe_descend(keep):
     """At the bottom of descend(): the parked memory, then every trace."""
-    parked_memory(keep)
-    keep[keep[0]] = engine.get_traces()
+    parked = parked_memory(keep)
+    keep[keep[0]] = (parked, engine.get_traces())
     keep[0] += 1
 
 
@@ -875,7 +875,7 @@ class ProfilerContextTests(FreeListTestCase):
         traces_after = engine.get_traces()
         keep[keep[0]] = traces_after
         keep[0] += 1
-        parked_during, traces_during = keep[keep[0] - 4], keep[keep[0] - 3]
+        parked_during, traces_during = keep[keep[0] - 3]
         return (parked_during, contexts_on_descend(traces_during),
                 parked_after, contexts_on_descend(traces_after))
 
