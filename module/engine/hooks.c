@@ -32,8 +32,8 @@ static PyMemAllocatorEx tm_orig_raw, tm_orig_mem, tm_orig_obj;
 static GMutex tm_lock;
 
 /* Protected by tm_lock (and only written with the GIL held too). */
-static TmStore *tm_store;     /* NULL unless tracing */
-static TmStore *tm_parked;    /* blocks parked on free lists (track variant), or NULL */
+static TmStore *tm_store;     /* NULL unless tracing; also holds the blocks parked on free
+                               * lists (track variant) */
 static gboolean tm_tracing;   /* TRUE between start and stop */
 static guint64 tm_lost;       /* traces not recorded for lack of memory */
 
@@ -73,14 +73,16 @@ tm_filename_release(gconstpointer filename, gpointer user_data)
  * of a capture). A line is a function of the code object and the offset, so an entry is right
  * for as long as its code object lives: the OBJ free and realloc hooks forget the entries of a
  * block that goes (tm_lines_forget), and tm_engine_start() empties the cache, since code
- * objects die unseen while nothing is traced. The sets of TM_LINE_WAYS entries (one cache line)
- * are chosen by the code object alone, so that forgetting one looks at a single set; within a
- * set the entries are kept most recently used first.
+ * objects die unseen while nothing is traced. The sets of TM_LINE_WAYS entries (two cache
+ * lines) are chosen by the code object alone, so that forgetting one looks at a single set; a
+ * miss replaces the entries of a set in turn (tm_line_victim), so that a loop allocating on up
+ * to TM_LINE_WAYS instructions of one function never misses (most recently used first, with 4
+ * ways, a loop over 5 sites missed every time).
  *
  * Protected by the GIL of tm_interp: captures happen only in that interpreter, and so do the
  * forgets (a code object of the cache dies in the interpreter that ran it). */
 #define TM_LINE_SETS_LOG2 10
-#define TM_LINE_WAYS 4
+#define TM_LINE_WAYS 8
 
 typedef struct {
     const void *code;  /* NULL: an empty entry */
@@ -90,14 +92,16 @@ typedef struct {
 
 static TmLineEntry tm_lines[1u << TM_LINE_SETS_LOG2][TM_LINE_WAYS]
     __attribute__((aligned(64)));
+/* The entry of each set that the next miss replaces. */
+static guint8 tm_line_victim[1u << TM_LINE_SETS_LOG2];
 /* Bytes from the memory block of a code object to the object. Written by tm_engine_init(). */
 static size_t tm_code_offset;
 
-static inline TmLineEntry *
+static inline guint
 tm_line_set(const void *code)
 {
     guint64 h = (guint64)(guintptr)code * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15);
-    return tm_lines[h >> (64 - TM_LINE_SETS_LOG2)];
+    return (guint)(h >> (64 - TM_LINE_SETS_LOG2));
 }
 
 /* The line the frame executes. GIL held. */
@@ -106,27 +110,23 @@ tm_lineno(TmPyFrame *frame)
 {
     PyCodeObject *code;
     int addr, lineno;
-    TmLineEntry *set, entry;
-    guint i;
+    TmLineEntry *set;
+    guint index, i;
 
     if (!tm_frame_position(frame, &code, &addr))
         return tm_frame_lineno(frame);
-    set = tm_line_set(code);
+    index = tm_line_set(code);
+    set = tm_lines[index];
     for (i = 0; i < TM_LINE_WAYS; i++) {
-        if (set[i].code == code && set[i].addr == addr) {
-            entry = set[i];
-            if (i > 0) {
-                memmove(&set[1], &set[0], i * sizeof(TmLineEntry));
-                set[0] = entry;
-            }
-            return entry.lineno;
-        }
+        if (set[i].code == code && set[i].addr == addr)
+            return set[i].lineno;
     }
     lineno = tm_code_lineno(code, addr);
-    memmove(&set[1], &set[0], (TM_LINE_WAYS - 1) * sizeof(TmLineEntry));
-    set[0].code = code;
-    set[0].addr = addr;
-    set[0].lineno = lineno;
+    i = tm_line_victim[index];
+    tm_line_victim[index] = (guint8)((i + 1) % TM_LINE_WAYS);
+    set[i].code = code;
+    set[i].addr = addr;
+    set[i].lineno = lineno;
     return lineno;
 }
 
@@ -143,7 +143,7 @@ tm_lines_forget(void *ptr)
 
     if (tstate == NULL || tstate->interp != tm_interp)
         return;
-    set = tm_line_set(code);
+    set = tm_lines[tm_line_set(code)];
     for (i = 0; i < TM_LINE_WAYS; i++) {
         if (set[i].code == code)
             set[i].code = NULL;
@@ -221,9 +221,7 @@ tm_add_locked(void *ptr, size_t size, guint nframe, guint total)
 static inline void
 tm_forget_locked(void *ptr)
 {
-    if (!tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr, NULL)
-        && tm_parked != NULL && tm_store_count(tm_parked) > 0)
-        tm_store_remove(tm_parked, TM_DEFAULT_DOMAIN, (guintptr)ptr, NULL);
+    tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr, NULL);
 }
 
 static void
@@ -403,15 +401,9 @@ tm_freelist_push(void *block, size_t size)
     if (tm_reentrant)
         return;
     g_mutex_lock(&tm_lock);
-    if (tm_tracing) {
+    /* Out of memory: the block is not parked, but its trace must go. */
+    if (tm_tracing && tm_store_park(tm_store, (guintptr)block, size) < 0)
         tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
-        if (tm_parked != NULL) {
-            const TmTraceback *none = tm_store_intern_traceback(tm_parked, NULL, 0, 0);
-            if (none == NULL || tm_store_add(tm_parked, TM_DEFAULT_DOMAIN, (guintptr)block, size,
-                                             none) < 0)
-                tm_store_remove(tm_parked, TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
-        }
-    }
     g_mutex_unlock(&tm_lock);
     errno = saved_errno;
 }
@@ -428,11 +420,8 @@ tm_freelist_pop(void *block, size_t size)
     tm_reentrant = 1;
     nframe = tm_capture(&total);
     g_mutex_lock(&tm_lock);
-    if (tm_tracing) {
-        if (tm_parked != NULL)
-            tm_store_remove(tm_parked, TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
-        tm_add_locked(block, size, nframe, total);
-    }
+    if (tm_tracing)
+        tm_add_locked(block, size, nframe, total);  /* the parked entry becomes the trace */
     g_mutex_unlock(&tm_lock);
     tm_reentrant = 0;
     tm_timer_poll();
@@ -452,9 +441,10 @@ tm_engine_freelist_memory(gsize *size, gsize *count)
 {
     if (tm_set_freelist_hooks == NULL)
         return FALSE;
+    *size = *count = 0;
     g_mutex_lock(&tm_lock);
-    *size = tm_parked != NULL ? tm_store_traced(tm_parked) : 0;
-    *count = tm_parked != NULL ? tm_store_count(tm_parked) : 0;
+    if (tm_store != NULL)
+        tm_store_parked(tm_store, size, count);
     g_mutex_unlock(&tm_lock);
     return TRUE;
 }
@@ -655,7 +645,7 @@ int
 tm_engine_start(guint nframe)
 {
     TmFrame *frames;
-    TmStore *store, *parked;
+    TmStore *store;
     PyMemAllocatorEx raw = { &tm_orig_raw, tm_malloc_raw, tm_calloc_raw, tm_realloc_raw,
                              tm_free_any };
     PyMemAllocatorEx mem = { &tm_orig_mem, tm_malloc_gil, tm_calloc_gil, tm_realloc_gil,
@@ -681,10 +671,7 @@ tm_engine_start(guint nframe)
         return 0;
     }
     store = tm_store_new(tm_filename_release, NULL);
-    parked = tm_set_freelist_hooks != NULL ? tm_store_new(NULL, NULL) : NULL;
-    if (store == NULL || (tm_set_freelist_hooks != NULL && parked == NULL)) {
-        tm_store_free(store);
-        tm_store_free(parked);
+    if (store == NULL) {
         g_free(frames);
         PyErr_NoMemory();
         return -1;
@@ -698,7 +685,6 @@ tm_engine_start(guint nframe)
 
     g_mutex_lock(&tm_lock);
     tm_store = store;
-    tm_parked = parked;
     tm_tracing = TRUE;
     tm_lost = 0;
     g_mutex_unlock(&tm_lock);
@@ -725,13 +711,13 @@ tm_detach_store(TmStore *replacement)
 
     g_mutex_lock(&tm_lock);
     old = tm_store;
+    /* The parked blocks stay parked across clear_traces(); they go with stop(). Out of memory,
+     * some are forgotten: their reuse is then traced as a new block. Only glib allocates here:
+     * nothing re-enters the hooks. */
+    if (replacement != NULL && old != NULL)
+        (void)tm_store_take_parked(replacement, old);
     tm_store = replacement;
     tm_tracing = replacement != NULL;
-    /* The parked blocks stay parked across clear_traces(); they go with stop(). */
-    if (replacement == NULL) {
-        tm_store_free(tm_parked);  /* holds no filename: nothing re-enters */
-        tm_parked = NULL;
-    }
     g_mutex_unlock(&tm_lock);
     return old;
 }

@@ -9,6 +9,9 @@
  *   An entry is 16 bytes on a 64-bit platform: the block address, the size as 32 bits and the
  *   traceback as a 32-bit index into TmStore.tb_vec. A size that does not fit in 32 bits (a
  *   block of 4 GiB or more, rare) is kept in a per-table side GHashTable.
+ * - A block parked on a free list (tm_store_park) keeps its entry in the default domain's
+ *   table, with TB_PARKED for a traceback: parking and reusing it are one lookup each, and the
+ *   entry is not a trace (counted apart, invisible to get and foreach).
  * - TM_DEFAULT_DOMAIN has its table inside TmStore; other domains get one each, created on their
  *   first trace, in the GHashTable TmStore.domains.
  * - Tracebacks are interned in an open-addressing set of pointers (TmStore.tb_set) probed with
@@ -31,8 +34,11 @@
 typedef struct {
     guintptr ptr; /* block address, the key */
     guint32 size; /* requested size, or SIZE_BIG: the size is in TraceTable.big */
-    guint32 tb;   /* 1 + index of the traceback in TmStore.tb_vec; 0: empty slot */
+    guint32 tb;   /* 1 + index of the traceback in TmStore.tb_vec; 0: empty slot; TB_PARKED */
 } TraceEntry;
+
+/* TraceEntry.tb of a block parked on a free list: not a trace. */
+#define TB_PARKED G_MAXUINT32
 
 /* The size field cannot hold this value or more; the real size goes to the side table. */
 #define SIZE_BIG G_MAXUINT32
@@ -47,7 +53,7 @@ typedef struct {
     TraceEntry *slots; /* capacity slots; NULL iff capacity == 0 */
     gsize capacity;    /* 0 or a power of two >= TABLE_MIN_CAPACITY */
     guint shift;       /* 64 - log2(capacity): the hash keeps the high bits of the product */
-    gsize count;       /* live entries; count <= capacity * 3/4 */
+    gsize count;       /* used slots (traces and parked blocks); count <= capacity * 3/4 */
     GHashTable *big;   /* ptr -> size of the entries whose size is SIZE_BIG; NULL if none yet */
 } TraceTable;
 
@@ -65,8 +71,8 @@ typedef union {
 G_STATIC_ASSERT(sizeof(TbHeader) % G_ALIGNOF(TmTraceback) == 0);
 G_STATIC_ASSERT(TM_MAX_NFRAME <= G_MAXUINT16);
 
-/* Most tracebacks the store can hold: entry.tb stores index + 1 in 32 bits. */
-#define TB_MAX_COUNT (G_MAXUINT32 - 1u)
+/* Most tracebacks the store can hold: entry.tb stores index + 1 in 32 bits, below TB_PARKED. */
+#define TB_MAX_COUNT (G_MAXUINT32 - 2u)
 
 /* Smallest non-zero capacity of the traceback set and vector. */
 #define TB_MIN_CAPACITY 64
@@ -93,10 +99,12 @@ struct TmStore {
     gpointer release_data;
 
     /* Counters over all domains. Invariants: traced == sum of live sizes, count == number of
-     * live traces, peak >= traced. */
+     * live traces, peak >= traced; parked_size and parked_count: the same for parked blocks. */
     gsize traced;
     gsize peak;
     gsize count;
+    gsize parked_size;
+    gsize parked_count;
 
     /* What tm_store_get() returns; valid until the next modification. */
     TmTrace get_result;
@@ -498,6 +506,7 @@ tm_store_clear(TmStore *store)
     store->tb_last = NULL;
 
     store->traced = store->peak = store->count = 0;
+    store->parked_size = store->parked_count = 0;
 
     filenames = store->filenames;
     store->filenames = g_hash_table_new(g_direct_hash, g_direct_equal);
@@ -569,6 +578,55 @@ tm_store_intern_traceback(TmStore *store, const TmFrame *frames, guint nframe,
     return traceback;
 }
 
+/* The entry of ptr in table: its live or parked entry, else a slot claimed for it (ptr set, tb
+ * and size 0, counted in table->count), growing the table if it would exceed its load. NULL on
+ * out of memory, with nothing changed. */
+static TraceEntry *
+table_claim(TmStore *store, TraceTable *table, guintptr ptr)
+{
+    TraceEntry *entry = NULL;
+
+    if (G_LIKELY(table->capacity != 0)) {
+        entry = table_probe(table, ptr);
+        if (entry->tb != 0)
+            return entry;
+    }
+    if (G_UNLIKELY(entry == NULL || table_over_limit(table->capacity, table->count + 1))) {
+        gsize capacity = MAX(table->capacity * 2, (gsize)TABLE_MIN_CAPACITY);
+        if (table_resize(store, table, capacity) < 0)
+            return NULL;
+        entry = table_probe(table, ptr);
+    }
+    entry->ptr = ptr;
+    table->count++;
+    return entry;
+}
+
+/* The counters before a trace is written into entry: a claimed slot (tb 0) adds a trace, a
+ * parked block reused becomes one, a trace replaced (a block never seen freed) gives its size
+ * back. The caller then sets the size and the traceback. */
+static void
+entry_becomes_trace(TmStore *store, TraceTable *table, const TraceEntry *entry)
+{
+    gsize old_size;
+
+    if (entry->tb == 0) {
+        store->count++;
+        return;
+    }
+    old_size = table_entry_size(table, entry);
+    if (entry->tb == TB_PARKED) {
+        assert(store->parked_size >= old_size && store->parked_count > 0);
+        store->parked_size -= old_size;
+        store->parked_count--;
+        store->count++;
+    }
+    else {
+        assert(store->traced >= old_size);
+        store->traced -= old_size;
+    }
+}
+
 /* Returns 0, or -1 on out of memory (growing the table of domain) with counters and traces
  * unchanged. */
 int
@@ -577,29 +635,14 @@ tm_store_add(TmStore *store, guint domain, guintptr ptr, gsize size,
 {
     guint32 tb = tb_ref(store, traceback);
     TraceTable *table = store_table_create(store, domain);
-    TraceEntry *entry = NULL;
+    TraceEntry *entry;
 
     if (G_UNLIKELY(table == NULL))
         return -1;
-    if (G_LIKELY(table->capacity != 0))
-        entry = table_probe(table, ptr);
-    if (entry != NULL && entry->tb != 0) {
-        /* Replace the trace of a block that was never seen freed. */
-        gsize old_size = table_entry_size(table, entry);
-        assert(store->traced >= old_size);
-        store->traced -= old_size;
-    }
-    else {
-        if (G_UNLIKELY(entry == NULL || table_over_limit(table->capacity, table->count + 1))) {
-            gsize capacity = MAX(table->capacity * 2, (gsize)TABLE_MIN_CAPACITY);
-            if (table_resize(store, table, capacity) < 0)
-                return -1;
-            entry = table_probe(table, ptr);
-        }
-        entry->ptr = ptr;
-        table->count++;
-        store->count++;
-    }
+    entry = table_claim(store, table, ptr);
+    if (G_UNLIKELY(entry == NULL))
+        return -1;
+    entry_becomes_trace(store, table, entry);
     table_entry_set_size(table, entry, size);
     entry->tb = tb;
     store->traced += size;
@@ -623,6 +666,15 @@ tm_store_remove(TmStore *store, guint domain, guintptr ptr, gsize *size)
     if (entry == NULL)
         return FALSE;
     old_size = table_entry_size(table, entry);
+    if (G_UNLIKELY(entry->tb == TB_PARKED)) {
+        /* A parked block really freed: no longer parked, and it was no trace. */
+        table_delete(table, entry);
+        assert(store->parked_count > 0 && store->parked_size >= old_size);
+        store->parked_count--;
+        store->parked_size -= old_size;
+        table_maybe_shrink(store, table);
+        return FALSE;
+    }
     table_delete(table, entry);
     assert(store->count > 0 && store->traced >= old_size);
     store->count--;
@@ -631,6 +683,62 @@ tm_store_remove(TmStore *store, guint domain, guintptr ptr, gsize *size)
     if (size != NULL)
         *size = old_size;
     return TRUE;
+}
+
+/* Returns 1 if ptr had a trace (now gone), else 0; -1 on out of memory (growing the table),
+ * with nothing changed. */
+int
+tm_store_park(TmStore *store, guintptr ptr, gsize size)
+{
+    TraceTable *table = &store->traces;
+    TraceEntry *entry = table_claim(store, table, ptr);
+    int had_trace = 0;
+
+    if (G_UNLIKELY(entry == NULL))
+        return -1;
+    if (entry->tb == TB_PARKED) {
+        /* Parked twice without a reuse seen in between: keep one entry. */
+        gsize old_size = table_entry_size(table, entry);
+        assert(store->parked_size >= old_size && store->parked_count > 0);
+        store->parked_size -= old_size;
+        store->parked_count--;
+    }
+    else if (entry->tb != 0) {
+        gsize old_size = table_entry_size(table, entry);
+        assert(store->traced >= old_size && store->count > 0);
+        store->traced -= old_size;
+        store->count--;
+        had_trace = 1;
+    }
+    table_entry_set_size(table, entry, size);
+    entry->tb = TB_PARKED;
+    store->parked_size += size;
+    store->parked_count++;
+    return had_trace;
+}
+
+void
+tm_store_parked(const TmStore *store, gsize *size, gsize *count)
+{
+    *size = store->parked_size;
+    *count = store->parked_count;
+}
+
+/* Visit the parked blocks of src and park them in dst. Returns 0, or -1 on out of memory (the
+ * blocks not moved yet stay parked in src only). */
+int
+tm_store_take_parked(TmStore *dst, const TmStore *src)
+{
+    const TraceTable *table = &src->traces;
+    gsize i;
+
+    for (i = 0; i < table->capacity; i++) {
+        const TraceEntry *entry = &table->slots[i];
+        if (entry->tb == TB_PARKED
+            && tm_store_park(dst, entry->ptr, table_entry_size(table, entry)) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* Returns 1 if moved, 0 if old_ptr had no trace. A trace already at new_ptr is replaced.
@@ -651,6 +759,11 @@ tm_store_move(TmStore *store, guint domain, guintptr old_ptr, guintptr new_ptr,
     entry = table_lookup(table, old_ptr);
     if (entry == NULL)
         return 0;
+    if (G_UNLIKELY(entry->tb == TB_PARKED)) {
+        /* Not a trace: a parked block that moves is no longer on its free list. */
+        tm_store_remove(store, domain, old_ptr, NULL);
+        return 0;
+    }
     old_size = table_entry_size(table, entry);
     assert(store->traced >= old_size);
     store->traced -= old_size;
@@ -659,16 +772,11 @@ tm_store_move(TmStore *store, guint domain, guintptr old_ptr, guintptr new_ptr,
         table_delete(table, entry);
         store->count--;
         entry = table_probe(table, new_ptr);
-        if (entry->tb != 0) {
-            gsize replaced = table_entry_size(table, entry);
-            assert(store->traced >= replaced);
-            store->traced -= replaced;
-        }
-        else {
+        if (entry->tb == 0) {
             entry->ptr = new_ptr;
             table->count++;
-            store->count++;
         }
+        entry_becomes_trace(store, table, entry);
         entry->tb = tb;
     }
     table_entry_set_size(table, entry, new_size);
@@ -689,7 +797,7 @@ tm_store_get(TmStore *store, guint domain, guintptr ptr)
     if (table == NULL)
         return NULL;
     entry = table_lookup(table, ptr);
-    if (entry == NULL)
+    if (entry == NULL || entry->tb == TB_PARKED)
         return NULL;
     store->get_result.domain = domain;
     store->get_result.size = table_entry_size(table, entry);
@@ -770,7 +878,7 @@ table_foreach(TmStore *store, guint domain, const TraceTable *table, TmTraceFunc
     trace.domain = domain;
     for (i = 0; i < table->capacity; i++) {
         const TraceEntry *entry = &table->slots[i];
-        if (entry->tb == 0)
+        if (entry->tb == 0 || entry->tb == TB_PARKED)
             continue;
         trace.size = table_entry_size(table, entry);
         trace.traceback = tb_deref(store, entry->tb);

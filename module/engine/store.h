@@ -61,7 +61,7 @@ TmStore *tm_store_new(TmFilenameRelease release, gpointer user_data);
 /* Forget everything (as tm_store_clear) and free the store. NULL is accepted. */
 void tm_store_free(TmStore *store);
 
-/* Remove every trace, traceback and filename; traced, count and peak return to 0. */
+/* Remove every trace, parked block, traceback and filename; the counters return to 0. */
 void tm_store_clear(TmStore *store);
 
 /* Intern a filename pointer. Returns TRUE if the store did not know it before: the caller then
@@ -87,6 +87,20 @@ int tm_store_add(TmStore *store, guint domain, guintptr ptr, gsize size,
 /* Forget the trace of ptr in domain. Returns TRUE and stores its size in *size (if not NULL)
  * when there was one, FALSE otherwise. Never fails. */
 gboolean tm_store_remove(TmStore *store, guint domain, guintptr ptr, gsize *size);
+
+/* The block ptr (default domain) of size bytes goes onto a free list: its trace, if any, goes
+ * and the block is parked, an entry that is no trace (tm_store_get and tm_store_foreach do not
+ * see it; tm_store_add of ptr turns it into a trace again, tm_store_remove forgets it and
+ * returns FALSE). Returns 1 if ptr had a trace, 0 if not, -1 on out of memory (nothing
+ * changed). */
+int tm_store_park(TmStore *store, guintptr ptr, gsize size);
+
+/* The sum of sizes and the number of parked blocks. */
+void tm_store_parked(const TmStore *store, gsize *size, gsize *count);
+
+/* Park in dst every block parked in src (src unchanged). Returns 0, or -1 on out of memory
+ * (some may be parked in dst already). */
+int tm_store_take_parked(TmStore *dst, const TmStore *src);
 
 /* Move the trace of old_ptr to new_ptr with new_size, keeping its traceback (realloc that kept
  * the origin of the block). Returns 1 if moved, 0 if old_ptr had no trace (nothing changed),

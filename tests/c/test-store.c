@@ -797,13 +797,116 @@ check_against_model(guintptr ptr, const TmTrace *trace, gpointer user_data)
     return TRUE;
 }
 
+/* Blocks parked on free lists: entries of the default domain that are no traces. */
+static void
+assert_parked(TmStore *store, gsize size, gsize count)
+{
+    gsize parked_size = 1, parked_count = 1;
+
+    tm_store_parked(store, &parked_size, &parked_count);
+    g_assert_cmpuint(parked_size, ==, size);
+    g_assert_cmpuint(parked_count, ==, count);
+}
+
+static gboolean
+count_visits(guintptr ptr, const TmTrace *trace, gpointer user_data)
+{
+    (void)ptr;
+    (void)trace;
+    (*(guint *)user_data)++;
+    return TRUE;
+}
+
+static void
+test_park(void)
+{
+    TmStore *store = new_store();
+    TmStore *other = new_store();
+    const TmTraceback *tb = tb1(store, 0, 10);
+    const TmTraceback *tb2 = tb1(store, 1, 20);
+    guint visits = 0;
+    gsize size = 0;
+
+    /* A traced block goes onto a free list: no trace any more, parked with its size. */
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE, 100, tb), ==, 0);
+    g_assert_cmpint(tm_store_park(store, BASE, 96), ==, 1);
+    g_assert_null(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE));
+    assert_counters(store, 0, 0, 100);
+    assert_parked(store, 96, 1);
+    /* A block that had no trace (allocated before tracing) parks too. */
+    g_assert_cmpint(tm_store_park(store, BASE + 16, 48), ==, 0);
+    assert_parked(store, 144, 2);
+    /* Parked twice without a reuse in between: one entry, the last size. */
+    g_assert_cmpint(tm_store_park(store, BASE + 16, 64), ==, 0);
+    assert_parked(store, 160, 2);
+    tm_store_foreach(store, count_visits, &visits);
+    g_assert_cmpuint(visits, ==, 0);
+
+    /* Reuse: the parked entry becomes a trace with the new traceback. */
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE, 80, tb2), ==, 0);
+    g_assert_true(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE)->traceback == tb2);
+    assert_counters(store, 80, 1, 100);
+    assert_parked(store, 64, 1);
+    /* Another domain at the same address is a trace of its own. */
+    g_assert_cmpint(tm_store_add(store, 7, BASE + 16, 10, tb), ==, 0);
+    assert_parked(store, 64, 1);
+    g_assert_true(tm_store_remove(store, 7, BASE + 16, NULL));
+
+    /* Parked blocks survive in the copy that clear_traces() makes. */
+    g_assert_cmpint(tm_store_take_parked(other, store), ==, 0);
+    assert_parked(other, 64, 1);
+    assert_counters(other, 0, 0, 0);
+    assert_parked(store, 64, 1);
+
+    /* A parked block really freed: forgotten, and it was no trace. */
+    g_assert_false(tm_store_remove(store, TM_DEFAULT_DOMAIN, BASE + 16, &size));
+    assert_parked(store, 0, 0);
+    assert_counters(store, 80, 1, 100);
+    /* Reallocating a parked block forgets it; moving a trace onto one replaces it. */
+    g_assert_cmpint(tm_store_park(store, BASE + 32, 40), ==, 0);
+    g_assert_cmpint(tm_store_move(store, TM_DEFAULT_DOMAIN, BASE + 32, BASE + 48, 40), ==, 0);
+    assert_parked(store, 0, 0);
+    g_assert_null(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE + 48));
+    g_assert_cmpint(tm_store_park(store, BASE + 48, 40), ==, 0);
+    g_assert_cmpint(tm_store_move(store, TM_DEFAULT_DOMAIN, BASE, BASE + 48, 90), ==, 1);
+    assert_parked(store, 0, 0);
+    assert_counters(store, 90, 1, 100);
+    g_assert_cmpuint(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE + 48)->size, ==, 90);
+
+    /* Many parked blocks grow the table like traces; clear forgets them. */
+    for (guint i = 0; i < 10000; i++)
+        g_assert_cmpint(tm_store_park(store, BASE + 4096 + 16 * i, 24), ==, 0);
+    assert_parked(store, 240000, 10000);
+    assert_counters(store, 90, 1, 100);
+    g_assert_nonnull(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE + 48));
+    tm_store_clear(store);
+    assert_parked(store, 0, 0);
+    tm_store_free(store);
+    tm_store_free(other);
+}
+
+/* Forget ptr in the parked model; returns its size, 0 if it was not parked. Keys and values
+ * are stored plus one (address 0 and size 0 are in the pool). */
+static gsize
+model_unpark(GHashTable *parked, guintptr ptr)
+{
+    gpointer value = g_hash_table_lookup(parked, (gpointer)(ptr + 1));
+
+    if (value == NULL)
+        return 0;
+    g_hash_table_remove(parked, (gpointer)(ptr + 1));
+    return GPOINTER_TO_SIZE(value) - 1;
+}
+
 static void
 test_random(void)
 {
     const guint n_ops = 100000;
     TmStore *store = new_store();
     GHashTable *model = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
-    gsize traced = 0, peak = 0;
+    /* The parked blocks (default domain): address -> size. */
+    GHashTable *parked = g_hash_table_new(g_direct_hash, g_direct_equal);
+    gsize traced = 0, peak = 0, parked_size = 0;
     const TmTraceback *tbs[64];
     guint op, n_pool = 64, n_tb = 0;
 
@@ -844,9 +947,23 @@ test_random(void)
             g_assert_cmpint(tm_store_add(store, domain, ptr, size, value->traceback), ==, 0);
             if (expected != NULL)
                 traced -= expected->size;
+            if (d == 0)
+                parked_size -= model_unpark(parked, ptr);
             traced += size;
             g_hash_table_replace(model, key, value);
             key = NULL;
+        }
+        else if (choice < 55 && d == 0) {
+            /* Onto a free list. */
+            size = (gsize)g_test_rand_int_range(0, 100000);
+            g_assert_cmpint(tm_store_park(store, ptr, size), ==, expected != NULL);
+            if (expected != NULL) {
+                traced -= expected->size;
+                g_hash_table_remove(model, key);
+            }
+            parked_size -= model_unpark(parked, ptr);
+            g_hash_table_insert(parked, (gpointer)(ptr + 1), GSIZE_TO_POINTER(size + 1));
+            parked_size += size;
         }
         else if (choice < 85) {
             gboolean removed = tm_store_remove(store, domain, ptr, &size);
@@ -856,6 +973,8 @@ test_random(void)
                 traced -= size;
                 g_hash_table_remove(model, key);
             }
+            else if (d == 0)
+                parked_size -= model_unpark(parked, ptr);
         }
         else if (choice < 97) {
             /* Realloc: in place or to another address of the pool. */
@@ -865,6 +984,10 @@ test_random(void)
             gsize new_size = (gsize)g_test_rand_int_range(0, 100000);
             int moved = tm_store_move(store, domain, ptr, new_ptr, new_size);
             g_assert_cmpint(moved, ==, expected != NULL);
+            if (expected == NULL && d == 0)
+                parked_size -= model_unpark(parked, ptr);  /* a parked block moved: forgotten */
+            if (expected != NULL && d == 0)
+                parked_size -= model_unpark(parked, new_ptr);
             if (expected != NULL) {
                 gint64 *new_key = model_key(d, new_ptr);
                 ModelTrace *value = g_new(ModelTrace, 1);
@@ -888,7 +1011,8 @@ test_random(void)
             /* Rarely: clear. Tracebacks die with it, so the pool is rebuilt. */
             tm_store_clear(store);
             g_hash_table_remove_all(model);
-            traced = peak = 0;
+            g_hash_table_remove_all(parked);
+            traced = peak = parked_size = 0;
             n_tb = 0;
             g_assert_cmpuint(tm_store_traceback_count(store), ==, 0);
             {
@@ -902,6 +1026,7 @@ test_random(void)
 
         /* Compare counters after every operation and one lookup. */
         assert_counters(store, traced, g_hash_table_size(model), peak);
+        assert_parked(store, parked_size, g_hash_table_size(parked));
         key = model_key(d, ptr);
         expected = g_hash_table_lookup(model, key);
         g_free(key);
@@ -921,6 +1046,7 @@ test_random(void)
         }
     }
     g_hash_table_unref(model);
+    g_hash_table_unref(parked);
     tm_store_free(store);
 }
 
@@ -945,6 +1071,7 @@ main(int argc, char **argv)
     g_test_add_func("/store/growth/scattered", test_growth_scattered);
     g_test_add_func("/store/foreach", test_foreach);
     g_test_add_func("/store/memory", test_memory);
+    g_test_add_func("/store/park", test_park);
     g_test_add_func("/store/random", test_random);
     return g_test_run();
 }
