@@ -141,8 +141,10 @@ static TmLineEntry tm_lines[1u << TM_LINE_SETS_LOG2][TM_LINE_WAYS]
     __attribute__((aligned(64)));
 /* The entry of each set that the next miss replaces. */
 static guint8 tm_line_victim[1u << TM_LINE_SETS_LOG2];
-/* Bytes from the memory block of a code object to the object. Written by tm_engine_init(). */
+/* Bytes from the memory block of a code object to the object, and the smallest block of a code
+ * object. Written by tm_engine_init(). */
 static size_t tm_code_offset;
+static size_t tm_code_min_block;
 
 static inline guint
 tm_line_set(const void *code)
@@ -264,11 +266,12 @@ tm_add_locked(void *ptr, size_t size, guint nframe, guint total)
     }
 }
 
-/* The block at ptr is no longer allocated: drop its trace, or its parked entry. tm_lock held. */
-static inline void
-tm_forget_locked(void *ptr)
+/* The block at ptr is no longer allocated: drop its trace, or its parked entry. tm_lock held.
+ * Returns TRUE and its size if it had a trace. */
+static inline gboolean
+tm_forget_locked(void *ptr, gsize *size)
 {
-    tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr, NULL);
+    return tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr, size);
 }
 
 static void
@@ -337,7 +340,7 @@ tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
     tm_lock_held = 0;
     if (ptr2 != NULL && tm_tracing) {
         if (ptr2 != ptr)
-            tm_forget_locked(ptr);
+            tm_forget_locked(ptr, NULL);
         /* As the stock tracemalloc does, the block is charged to the line that resized it. */
         tm_add_locked(ptr2, size, nframe, total);
     }
@@ -349,10 +352,14 @@ tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
     return ptr2;
 }
 
+/* obj: the OBJ domain, where code objects live: the line cache forgets the code object that
+ * goes, unless the block was traced with a size too small for one (most frees). */
 static void
-tm_free_common(PyMemAllocatorEx *alloc, void *ptr)
+tm_free_common(PyMemAllocatorEx *alloc, void *ptr, gboolean obj)
 {
     int saved_errno;
+    gboolean traced = FALSE;
+    gsize size = 0;
 
     if (tm_reentrant || ptr == NULL) {
         alloc->free(alloc->ctx, ptr);
@@ -368,9 +375,12 @@ tm_free_common(PyMemAllocatorEx *alloc, void *ptr)
     tm_lock_held = 1;
     alloc->free(alloc->ctx, ptr);
     if (tm_tracing)
-        tm_forget_locked(ptr);
+        traced = tm_forget_locked(ptr, &size);
     tm_lock_held = 0;
     tm_lock_release();
+    /* Only this thread, holding the GIL, can build a code object at ptr before this. */
+    if (obj && (!traced || size >= tm_code_min_block))
+        tm_lines_forget(ptr);
     tm_reentrant = 0;
     errno = saved_errno;
 }
@@ -397,7 +407,7 @@ tm_realloc_gil(void *ctx, void *ptr, size_t size)
 static void
 tm_free_any(void *ctx, void *ptr)
 {
-    tm_free_common(ctx, ptr);
+    tm_free_common(ctx, ptr, FALSE);
 }
 
 /* OBJ, where code objects live: the line cache forgets a code object that goes. */
@@ -412,9 +422,7 @@ tm_realloc_obj(void *ctx, void *ptr, size_t size)
 static void
 tm_free_obj(void *ctx, void *ptr)
 {
-    if (ptr != NULL && !tm_reentrant)
-        tm_lines_forget(ptr);
-    tm_free_common(ctx, ptr);
+    tm_free_common(ctx, ptr, TRUE);
 }
 
 /* RAW: may be called without the GIL. Without it the Python frames of the thread cannot be
@@ -665,6 +673,7 @@ tm_engine_init(void)
             return -1;
     }
     tm_code_offset = tm_type_block_offset(&PyCode_Type);
+    tm_code_min_block = tm_code_offset + (size_t)PyCode_Type.tp_basicsize;
     if (tm_variant == NULL) {
         /* Patched interpreters name their variant; their symbols are in the process already
          * (the executable or libpython), so RTLD_DEFAULT finds them. */
