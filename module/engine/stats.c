@@ -410,8 +410,15 @@ typedef struct {
 typedef struct {
     GArray *groups;        /* TmGroup, in the order the keys were first seen */
     PyObject *index_of;    /* {key: index in groups} */
-    GHashTable *seen;      /* object (traceback or frame) -> index in groups + 1 */
+    GHashTable *seen;      /* object (traceback or frame) -> index in groups + 1; holds a
+                            * strong reference on each object */
 } TmGrouping;
+
+static void
+tm_decref(gpointer object)
+{
+    Py_DECREF((PyObject *)object);
+}
 
 static void
 tm_grouping_clear(TmGrouping *grouping)
@@ -506,6 +513,7 @@ tm_group_index(TmGrouping *grouping, PyObject *source, int key_type, int cumulat
         group.count = 0;
         g_array_append_val(grouping->groups, group);
     }
+    Py_INCREF(source);
     g_hash_table_insert(grouping->seen, source, GUINT_TO_POINTER(*index + 1));
     return 0;
 }
@@ -530,7 +538,7 @@ tm_stats_group_traces(PyObject *self, PyObject *args)
     PyObject *list, *traces = NULL, *result = NULL;
     int key_type, cumulative, status = 0;
     TmGrouping grouping = { NULL, NULL, NULL };
-    Py_ssize_t i, j, n;
+    Py_ssize_t i, j;
     guint k;
 
     (void)self;
@@ -543,17 +551,19 @@ tm_stats_group_traces(PyObject *self, PyObject *args)
     }
     if (cumulative && key_type == TM_KEY_TRACEBACK)
         Py_RETURN_NONE;  /* the Python code raises the stdlib's ValueError */
-    traces = PyList_GetSlice(list, 0, PyList_GET_SIZE(list));
-    if (traces == NULL)
-        return NULL;
+    /* No copy of the list (three passes over a million traces instead of one): a collection
+     * that a new group's allocation starts may run finalizers that change the list, so its
+     * size is read at every step and the trace at hand is held; the objects in seen are held
+     * too, so that none dies and leaves its address to another. */
+    traces = list;
+    Py_INCREF(traces);
     grouping.groups = g_array_new(FALSE, FALSE, sizeof(TmGroup));
-    grouping.seen = g_hash_table_new(g_direct_hash, g_direct_equal);
+    grouping.seen = g_hash_table_new_full(g_direct_hash, g_direct_equal, tm_decref, NULL);
     grouping.index_of = PyDict_New();
     if (grouping.index_of == NULL)
         goto error;
 
-    n = PyList_GET_SIZE(traces);
-    for (i = 0; i < n && status == 0; i++) {
+    for (i = 0; i < PyList_GET_SIZE(traces) && status == 0; i++) {
         PyObject *trace = PyList_GET_ITEM(traces, i), *traceback;
         gint64 size;
         guint index;
@@ -564,23 +574,25 @@ tm_stats_group_traces(PyObject *self, PyObject *args)
             status = 1;
             break;
         }
+        Py_INCREF(trace);
         traceback = PyTuple_GET_ITEM(trace, 2);
         if (!cumulative) {
             status = tm_group_index(&grouping, traceback, key_type, 0, &index);
             if (status == 0)
                 status = tm_group_add(&grouping, index, size);
-            continue;
         }
-        if (!PyTuple_CheckExact(traceback)) {
+        else if (!PyTuple_CheckExact(traceback)) {
             status = 1;
-            break;
         }
-        for (j = 0; j < PyTuple_GET_SIZE(traceback) && status == 0; j++) {
-            status = tm_group_index(&grouping, PyTuple_GET_ITEM(traceback, j), key_type, 1,
-                                    &index);
-            if (status == 0)
-                status = tm_group_add(&grouping, index, size);
+        else {
+            for (j = 0; j < PyTuple_GET_SIZE(traceback) && status == 0; j++) {
+                status = tm_group_index(&grouping, PyTuple_GET_ITEM(traceback, j), key_type,
+                                        1, &index);
+                if (status == 0)
+                    status = tm_group_add(&grouping, index, size);
+            }
         }
+        Py_DECREF(trace);
     }
     if (status < 0)
         goto error;
