@@ -1,0 +1,358 @@
+"""One measurement of the benchmark, run by bench/run in a fresh interpreter (2.7 or 3.x).
+
+    python bench/child.py WORKLOAD ENGINE NFRAME SCALE SNAPSHOT
+
+WORKLOAD  compile | json | churn | live | compileall
+ENGINE    none (untraced: tracemalloc is not imported, except by "live", see below),
+          ours (our package, first on PYTHONPATH) or stock (the interpreter's own module)
+NFRAME    frames per traceback given to tracemalloc.start() (ignored when untraced)
+SCALE     size factor of the workload (1.0 = the default run)
+SNAPSHOT  1: after "live", also time take_snapshot, dump, load, statistics, compare_to,
+          while tracing, then again (but take_snapshot) after tracemalloc.stop()
+
+Prints one line "BENCH-RESULT {json}" on stdout. Times are CPU seconds of this process
+(user + system, from getrusage(RUSAGE_SELF)) around the measured part only: interpreter
+startup, imports, reading the sources, building the input data and tracemalloc.start() are
+outside it. Wall seconds are recorded too.
+"""
+from __future__ import absolute_import, division, print_function
+
+import gc
+import glob
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+
+PY2 = sys.version_info[0] == 2
+
+
+def cpu_now():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Timer(object):
+    def __init__(self):
+        self.cpu = self.wall = None
+
+    def __enter__(self):
+        self._wall = time.time()
+        self._cpu = cpu_now()
+        return self
+
+    def __exit__(self, *exc):
+        self.cpu = cpu_now() - self._cpu
+        self.wall = time.time() - self._wall
+        return False
+
+
+def vm_rss():
+    """Resident set size of this process in bytes, from /proc/self/status (VmRSS)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+try:
+    import ctypes  # imported before any measurement: its import would add traces
+except ImportError:
+    ctypes = None
+
+
+def malloc_trim():
+    """Give the free memory of glibc's heap back to the system; False if not glibc."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        return True
+    except (AttributeError, OSError):
+        return False
+
+
+def stdlib_dir():
+    return os.path.dirname(os.path.abspath(os.__file__))
+
+
+# ------------------------------------------------------------------------------- workloads
+# Each workload is (setup(scale) -> state, run(state) -> checksum). Only run() is measured.
+
+def compile_setup(scale):
+    """The top-level modules of the interpreter's own Lib, by name, leaving out the few
+    biggest (> 40 kB) so that the run stays short: 110 modules at scale 1."""
+    count = max(10, int(110 * scale))
+    sources = []
+    for path in sorted(glob.glob(os.path.join(stdlib_dir(), "*.py"))):
+        with open(path, "rb") as source:
+            data = source.read()
+        if len(data) <= 40000:
+            sources.append((path, data))
+        if len(sources) == count:
+            break
+    return sources
+
+
+def compile_run(sources):
+    import ast
+    done = 0
+    for path, data in sources:
+        try:
+            if PY2:
+                code = compile(data, path, "exec", 0, True)  # parse + compile at once
+            else:
+                code = compile(ast.parse(data, path), path, "exec", 0, True)
+        except SyntaxError:
+            continue
+        done += 1
+        del code
+    return done
+
+
+def json_setup(scale):
+    count = max(500, int(8000 * scale))
+    records = []
+    for i in range(count):
+        records.append({
+            "id": i,
+            "name": "user%d" % i,
+            "active": i % 3 == 0,
+            "score": i * 0.25,
+            "tags": ["alpha", "beta", "t%d" % (i % 50)],
+            "address": {"street": "%d Main Street" % i, "city": "City%d" % (i % 100),
+                        "zip": "%05d" % i, "geo": [i * 0.001, -i * 0.002]},
+            "orders": [{"n": j, "total": j * 9.99, "items": [j, j + 1, "sku%d" % j]}
+                       for j in range(i % 4)],
+        })
+    return (records, 3)
+
+
+def json_run(state):
+    records, rounds = state
+    total = 0
+    for _ in range(rounds):
+        text = json.dumps(records)
+        back = json.loads(text)
+        total += len(text) + len(back)
+        del text, back
+    return total
+
+
+def churn_setup(scale):
+    return max(20000, int(400000 * scale))
+
+
+def churn_run(count):
+    ring = [None] * 64
+    acc = 0.0
+    for i in range(count):
+        f = i * 0.5 + 1.25
+        g = f * 1.5 - 0.75
+        t = (i, f, g)
+        l = [f, g, t]
+        d = {"a": f, "b": g, "c": l}
+        d2 = dict(x=i, y=t)
+        l.append(d2)
+        ring[i & 63] = (t, d)
+        acc += g + len(l) + len(d) + t[0] % 7
+    return acc
+
+
+LIVE_FILES = 40
+LIVE_FUNCS = 25  # 40 files x 25 functions x 5 allocating lines = 5000 lines
+
+
+def live_source(module):
+    """A generated module: functions that recurse (through each other) to a given depth, then
+    allocate at 5 lines of their own: a tuple, a float, a str, a list and a dict."""
+    lines = []
+    for j in range(LIVE_FUNCS):
+        lines += [
+            "def f%d(depth, out, n):" % j,
+            "    if depth > 0:",
+            "        return f%d(depth - 1, out, n)" % ((j + 1) % LIVE_FUNCS),
+            "    append = out.append",
+            "    for i in range(n):",
+            "        append((i, %d))" % j,
+            "        append(i * %d.5)" % j,
+            "        append('%%d-%d-%d' %% i)" % (module, j),
+            "        append([i, %d])" % j,
+            "        append({'k': i})",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def live_setup(scale):
+    """Objects to keep alive: 1.1 million at scale 1 (5 per loop turn)."""
+    funcs = []
+    for module in range(LIVE_FILES):
+        filename = "/bench-live/gen%02d.py" % module
+        namespace = {"__name__": "gen%02d" % module}
+        exec(compile(live_source(module), filename, "exec", 0, True), namespace)
+        for j in range(LIVE_FUNCS):
+            funcs.append((namespace["f%d" % j], (module * 7 + j * 3) % 30))
+    total = max(50000, int(1100000 * scale))
+    per_call = max(1, total // (5 * len(funcs)))
+    return funcs, per_call
+
+
+def live_run(state):
+    funcs, per_call = state
+    out = []
+    for func, depth in funcs:
+        func(depth, out, per_call)
+    return out
+
+
+WORKLOADS = {
+    "compile": (compile_setup, compile_run),
+    "json": (json_setup, json_run),
+    "churn": (churn_setup, churn_run),
+    "live": (live_setup, live_run),
+}
+
+
+def compileall_setup(scale):
+    """A copy of stdlib packages (email, json, logging, xml, multiprocessing, wsgiref at
+    scale 1, without their test directories) in a temporary directory."""
+    names = ["email", "json", "logging", "xml", "multiprocessing", "wsgiref"]
+    if scale < 0.5:
+        names = ["email"]
+    top = tempfile.mkdtemp(prefix="tm-bench-")
+    for name in names:
+        shutil.copytree(os.path.join(stdlib_dir(), name), os.path.join(top, name),
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", "test",
+                                                      "tests"))
+    return top
+
+
+def compileall_run(top):
+    import compileall
+    return compileall.compile_dir(top, quiet=1, force=True)
+
+
+WORKLOADS["compileall"] = (compileall_setup, compileall_run)
+
+
+# ------------------------------------------------------------------------------- main
+
+def check_engine(engine):
+    import tracemalloc
+    ours = hasattr(tracemalloc, "get_interpreter_info")
+    if engine == "ours":
+        expect = os.environ.get("BENCH_EXPECT_DIR")
+        where = os.path.realpath(os.path.dirname(os.path.abspath(tracemalloc.__file__)))
+        if not ours or (expect and not where.startswith(os.path.realpath(expect))):
+            raise SystemExit("child: expected our tracemalloc from %s, got %s"
+                             % (expect, tracemalloc.__file__))
+    elif engine == "stock" and ours:
+        raise SystemExit("child: expected the stock tracemalloc, got %s" % tracemalloc.__file__)
+    return tracemalloc
+
+
+def file_ops(tracemalloc, snap, ops, result):
+    """dump, load, statistics('lineno'), statistics('traceback'), compare_to(loaded).
+
+    Each is preceded by an unmeasured gc.collect(), so that a full collection made due by
+    the objects of an earlier operation does not land in a later one."""
+    fd, path = tempfile.mkstemp(prefix="tm-bench-", suffix=".snapshot")
+    os.close(fd)
+    try:
+        gc.collect()
+        with Timer() as t:
+            snap.dump(path)
+        ops["dump"] = t.cpu
+        result["file_size"] = os.path.getsize(path)
+        gc.collect()
+        with Timer() as t:
+            loaded = tracemalloc.Snapshot.load(path)
+        ops["load"] = t.cpu
+    finally:
+        os.unlink(path)
+    gc.collect()
+    with Timer() as t:
+        stats = snap.statistics("lineno")
+    ops["statistics_lineno"] = t.cpu
+    result["groups_lineno"] = len(stats)
+    del stats
+    gc.collect()
+    with Timer() as t:
+        stats = snap.statistics("traceback")
+    ops["statistics_traceback"] = t.cpu
+    result["groups_traceback"] = len(stats)
+    del stats
+    gc.collect()
+    with Timer() as t:
+        diff = snap.compare_to(loaded, "lineno")
+    ops["compare_to"] = t.cpu
+    result["groups_compare"] = len(diff)
+    del diff, loaded
+
+
+def snapshot_ops(tracemalloc, result):
+    """Time the snapshot operations on the live traces (the objects are still alive): first
+    while still tracing (ops), as in the traced program itself, then again after
+    tracemalloc.stop() (ops_off), the snapshot processing alone, as in a separate analysis."""
+    ops = {}
+    gc.collect()
+    with Timer() as t:
+        snap = tracemalloc.take_snapshot()
+    ops["take_snapshot"] = t.cpu
+    result["traces"] = len(snap.traces)
+    file_ops(tracemalloc, snap, ops, result)
+    result["ops"] = ops
+    tracemalloc.stop()
+    gc.collect()
+    ops = {"take_snapshot": None}
+    file_ops(tracemalloc, snap, ops, result)
+    result["ops_off"] = ops
+
+
+def main(argv):
+    workload, engine, nframe, scale, snapshot = argv[1:6]
+    nframe = int(nframe)
+    scale = float(scale)
+    setup, run = WORKLOADS[workload]
+    result = {"workload": workload, "engine": engine, "nframe": nframe,
+              "python": sys.version.split()[0]}
+    tracemalloc = None
+    if engine != "none":
+        tracemalloc = check_engine(engine)
+    state = setup(scale)
+    gc.collect()
+    rss0 = vm_rss()
+    if tracemalloc is not None:
+        tracemalloc.start(nframe)
+    try:
+        with Timer() as t:
+            value = run(state)
+        result["cpu"] = t.cpu
+        result["wall"] = t.wall
+        if workload == "compile":
+            result["modules"] = value
+        if workload == "live":
+            result["objects"] = len(value)
+            result["rss_before"] = rss0
+            result["rss_after"] = vm_rss()
+            if tracemalloc is not None:
+                result["tracemalloc_memory"] = tracemalloc.get_tracemalloc_memory()
+                result["traced_memory"] = tracemalloc.get_traced_memory()[0]
+            if malloc_trim():
+                # what of the growth is memory freed but kept by glibc's heap
+                result["rss_after_trim"] = vm_rss()
+                if snapshot == "1":
+                    snapshot_ops(tracemalloc, result)
+    finally:
+        if workload == "compileall":
+            shutil.rmtree(state, ignore_errors=True)
+    sys.stdout.write("BENCH-RESULT " + json.dumps(result) + "\n")
+    sys.stdout.flush()
+    # skip the teardown of a million objects and traces: nothing is measured after this
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
