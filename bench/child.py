@@ -272,18 +272,13 @@ def file_ops(tracemalloc, snap, ops, result):
         ops["load"] = t.cpu
     finally:
         os.unlink(path)
-    gc.collect()
-    with Timer() as t:
-        stats = snap.statistics("lineno")
-    ops["statistics_lineno"] = t.cpu
-    result["groups_lineno"] = len(stats)
-    del stats
-    gc.collect()
-    with Timer() as t:
-        stats = snap.statistics("traceback")
-    ops["statistics_traceback"] = t.cpu
-    result["groups_traceback"] = len(stats)
-    del stats
+    for key_type in ("lineno", "traceback"):
+        gc.collect()
+        with Timer() as t:
+            stats = snap.statistics(key_type)
+        ops["statistics_" + key_type] = t.cpu
+        result["groups_" + key_type] = len(stats)
+        del stats
     gc.collect()
     with Timer() as t:
         diff = snap.compare_to(loaded, "lineno")
