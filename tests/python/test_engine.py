@@ -81,6 +81,11 @@ def line_of(func, offset):
     return func.__code__.co_firstlineno + offset
 
 
+# How long to wait for a timer due in 10 ms: generous, a loaded shared machine may not run
+# this process for seconds; a timer that never fires still fails the test.
+WAIT_SECONDS = 60
+
+
 def churn(seconds, until=None):
     """Allocate and run bytecode (timers fire from the allocator, at a safe point) for up to
     *seconds*, or until until() is true."""
@@ -456,7 +461,7 @@ class TimerTests(EngineTestCase):
         third = tracemalloc.start_timer(0.01, lambda **kw: calls.append(kw["c"]),
                                         kwargs={"c": "c"})
         self.assertEqual(len(set([first, second, third])), 3)
-        self.assertTrue(churn(5, lambda: set("abc") <= set(calls) and len(calls) >= 6), calls)
+        self.assertTrue(churn(WAIT_SECONDS, lambda: set("abc") <= set(calls) and len(calls) >= 6), calls)
 
     def test_display_top_and_take_snapshot_together(self):
         tracemalloc.start(1)
@@ -474,7 +479,7 @@ class TimerTests(EngineTestCase):
             take.start(0.01)
             self.assertNotEqual(top._timer_id, take._timer_id)
             try:
-                self.assertTrue(churn(5, lambda: taken and "Top" in stream.getvalue()))
+                self.assertTrue(churn(WAIT_SECONDS, lambda: taken and "Top" in stream.getvalue()))
             finally:
                 top.stop()
                 take.stop()
@@ -488,7 +493,7 @@ class TimerTests(EngineTestCase):
             calls.append(1)
             tracemalloc.stop_timer(timer_id[0])
         timer_id = [tracemalloc.start_timer(0.01, callback)]
-        self.assertTrue(churn(5, lambda: calls))
+        self.assertTrue(churn(WAIT_SECONDS, lambda: calls))
         churn(0.2)
         self.assertEqual(calls, [1])
 
@@ -501,7 +506,7 @@ class TimerTests(EngineTestCase):
             raise ValueError("timer callback failure")
         with tmsupport.captured("stderr") as stderr:
             tracemalloc.start_timer(0.01, callback)
-            fired = churn(5, lambda: len(calls) >= 3)
+            fired = churn(WAIT_SECONDS, lambda: len(calls) >= 3)
             tracemalloc.stop_timer()
         self.assertTrue(fired, calls)
         self.assertIn("timer callback failure", stderr.getvalue())
@@ -511,7 +516,7 @@ class TimerTests(EngineTestCase):
         tracemalloc.start(1)
         calls = []
         timer_id = tracemalloc.start_timer(0.01, calls.append, (1,))
-        self.assertTrue(churn(5, lambda: calls))
+        self.assertTrue(churn(WAIT_SECONDS, lambda: calls))
         tracemalloc.stop_timer(timer_id)
         count = len(calls)
         churn(0.3)
@@ -644,7 +649,7 @@ class ForkTests(EngineTestCase):
                 status = child_checks()
             finally:
                 os._exit(status)
-        status = wait_child(pid, 30)
+        status = wait_child(pid, 120)
         self.assertIsNotNone(status, "the child hung (deadlock on the engine lock?)")
         self.assertTrue(os.WIFEXITED(status), status)
         return os.WEXITSTATUS(status)

@@ -178,6 +178,14 @@ class FakeEngineMixin(object):
         super(FakeEngineMixin, self).tearDown()
 
 
+def cpu_time():
+    """CPU seconds used by this process (user + system). Bounds on the cost of an operation
+    are checked against it rather than the wall clock: the load of other processes on a
+    shared machine does not count, a quadratic or runaway loop still does."""
+    times = os.times()
+    return times[0] + times[1]
+
+
 def text_stream():
     """A file-like object accepting native str on Python 2 and 3."""
     if PY2:
