@@ -461,7 +461,8 @@ class TimerTests(EngineTestCase):
         third = tracemalloc.start_timer(0.01, lambda **kw: calls.append(kw["c"]),
                                         kwargs={"c": "c"})
         self.assertEqual(len(set([first, second, third])), 3)
-        self.assertTrue(churn(WAIT_SECONDS, lambda: set("abc") <= set(calls) and len(calls) >= 6), calls)
+        self.assertTrue(churn(WAIT_SECONDS, lambda: set("abc") <= set(calls) and len(calls) >= 6),
+                        calls)
 
     def test_display_top_and_take_snapshot_together(self):
         tracemalloc.start(1)
