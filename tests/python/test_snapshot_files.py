@@ -67,20 +67,7 @@ def data_file(name):
     return os.path.join(DATA_DIR, name)
 
 
-def stock_interpreters():
-    """Stock Python 3 interpreters with their own tracemalloc module (pyenv, the cache)."""
-    found = []
-    pyenv = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-    cache = os.environ.get("PYTRACEMALLOC_CACHE") or os.path.expanduser("~/.cache/pytracemalloc")
-    for stdlib in sorted(glob.glob(os.path.join(pyenv, "versions", "3.*", "lib", "python3.*",
-                                                "tracemalloc.py"))
-                         + glob.glob(os.path.join(cache, "builds", "3.*-stock-*", "prefix",
-                                                  "lib", "python3.*", "tracemalloc.py"))):
-        prefix = os.path.dirname(os.path.dirname(os.path.dirname(stdlib)))
-        python = os.path.join(prefix, "bin", "python3")
-        if os.access(python, os.X_OK):
-            found.append(python)
-    return found
+stock_interpreters = tmsupport.stock_interpreters
 
 
 class TempDirMixin(object):
@@ -237,7 +224,8 @@ class RoundTripTests(TempDirMixin, unittest.TestCase):
     def test_stock_module_loads_stdlib_format(self):
         interpreters = stock_interpreters()
         if not interpreters:
-            self.skipTest("no stock Python 3 interpreter found (pyenv, the cache)")
+            self.skipTest("no stock Python 3 interpreter found (TRACEMALLOC_TEST_STOCK_PYTHONS, "
+                          "pyenv, the cache)")
         path = self.path("snap.pickle")
         snapshot = tracemalloc.Snapshot(list(RAW), 3)
         snapshot.test_attr = "new"

@@ -24,6 +24,9 @@ SOURCE_ROOT = os.path.dirname(os.path.dirname(TESTS_DIR))
 MODULE_DIR = os.path.join(SOURCE_ROOT, "module")
 INPLACE = bool(os.environ.get("TRACEMALLOC_TEST_INPLACE"))
 PY2 = sys.version_info[0] == 2
+# Set by `make check`: the real engine must be there, and a feature that the engine or the
+# interpreter must have is a failure when it is missing, never a skip (see require()).
+REQUIRE_ENGINE = bool(os.environ.get("TRACEMALLOC_TEST_REQUIRE_ENGINE"))
 
 
 class FakeEngine(object):
@@ -178,6 +181,50 @@ class FakeEngineMixin(object):
         super(FakeEngineMixin, self).tearDown()
 
 
+def require(testcase, available, reason):
+    """Skip *testcase* with *reason* when *available* is false, or fail it when the real
+    engine is required (TRACEMALLOC_TEST_REQUIRE_ENGINE, set by `make check`): there, a
+    missing engine function, _testcapi function or helper interpreter means the build is
+    broken, and a skip would hide it."""
+    if available:
+        return
+    if REQUIRE_ENGINE:
+        testcase.fail("required but missing: %s" % reason)
+    testcase.skipTest(reason)
+
+
+def _listed_interpreters(name):
+    """The interpreters listed in the environment variable *name* (os.pathsep-separated),
+    or None when it is not set. tools/run-tests sets it, so that the tests use the
+    interpreters it built, the same on a cold and a warm cache, and never whatever happens
+    to be on PATH or in pyenv."""
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    return [path for path in value.split(os.pathsep) if path]
+
+
+def stock_interpreters():
+    """Stock (unpatched) Python 3 interpreters with their own tracemalloc module: those of
+    TRACEMALLOC_TEST_STOCK_PYTHONS when it is set, else those of pyenv and the cache."""
+    import glob
+    listed = _listed_interpreters("TRACEMALLOC_TEST_STOCK_PYTHONS")
+    if listed is not None:
+        return listed
+    found = []
+    pyenv = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    cache = os.environ.get("PYTRACEMALLOC_CACHE") or os.path.expanduser("~/.cache/pytracemalloc")
+    for stdlib in sorted(glob.glob(os.path.join(pyenv, "versions", "3.*", "lib", "python3.*",
+                                                "tracemalloc.py"))
+                         + glob.glob(os.path.join(cache, "builds", "3.*-stock-*", "prefix",
+                                                  "lib", "python3.*", "tracemalloc.py"))):
+        prefix = os.path.dirname(os.path.dirname(os.path.dirname(stdlib)))
+        python = os.path.join(prefix, "bin", "python3")
+        if os.access(python, os.X_OK):
+            found.append(python)
+    return found
+
+
 def cpu_time():
     """CPU seconds used by this process (user + system). Bounds on the cost of an operation
     are checked against it rather than the wall clock: the load of other processes on a
@@ -232,12 +279,17 @@ def run_python(args, executable=None, env=None, **kwargs):
 def find_other_python():
     """An interpreter of the other major version (2 <-> 3), or None.
 
-    Looked up in TRACEMALLOC_TEST_OTHER_PYTHON, then on PATH, then in pyenv's versions.
+    When TRACEMALLOC_TEST_OTHER_PYTHON is set (tools/run-tests sets it), only that one;
+    otherwise looked up on PATH, then in pyenv's versions.
     """
+    candidates = _listed_interpreters("TRACEMALLOC_TEST_OTHER_PYTHON")
+    if candidates is not None:
+        for path in candidates:
+            if not os.access(path, os.X_OK):
+                raise RuntimeError("TRACEMALLOC_TEST_OTHER_PYTHON=%s is not an executable"
+                                   % path)
+        return candidates[0] if candidates else None
     candidates = []
-    env = os.environ.get("TRACEMALLOC_TEST_OTHER_PYTHON")
-    if env:
-        candidates.append(env)
     names = ["python3", "python3.13", "python3.11"] if PY2 else ["python2.7", "python2"]
     for directory in os.environ.get("PATH", "").split(os.pathsep):
         for name in names:
