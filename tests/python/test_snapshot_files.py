@@ -13,7 +13,6 @@
 """
 from __future__ import absolute_import
 
-import glob
 import json
 import os
 import pickle
