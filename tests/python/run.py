@@ -3,8 +3,15 @@
     python tests/python/run.py [-q] [-v] [NAME_PATTERN ...]
 
 NAME_PATTERN selects test modules by their file name (fnmatch, default "test_*.py"). Prints
-the usual unittest output, then a last line "N passed, N failed, N skipped" (failures,
-errors and unexpected successes count as failed). Exit status 0 if nothing failed, else 1.
+"planned N tests" first, then the usual unittest output (on stderr), then on stdout
+"ran N tests of N planned", a line "skip: TEST-ID: REASON" per skipped test and a last line
+"N passed, N failed, N skipped" (failures, errors and unexpected successes count as failed;
+fewer tests run than planned is one more failure). tests/driver/tally reads these lines.
+Exit status 0 if nothing failed, else 1.
+
+When TRACEMALLOC_TEST_EXPECT is set to "VERSION:VARIANT" (tools/run-tests sets it for each
+matrix entry), the interpreter must be that version and the engine must report that
+PATCH_VARIANT; otherwise no test runs and the run fails.
 
 Set TRACEMALLOC_TEST_INPLACE=1 to test the sources in module/ rather than the installed
 package.
@@ -36,6 +43,13 @@ def main(argv=None):
     if TESTS_DIR not in sys.path:
         sys.path.insert(0, TESTS_DIR)
 
+    mismatch = _check_expected()
+    if mismatch:
+        sys.stdout.write("FAIL: wrong interpreter for this run: %s\n"
+                         "0 passed, 1 failed, 0 skipped\n" % mismatch)
+        sys.stdout.flush()
+        return 1
+
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
     for name in sorted(os.listdir(TESTS_DIR)):
@@ -49,6 +63,9 @@ def main(argv=None):
             # an import error is a failure of that module, not of the runner
             suite.addTest(_ImportFailure(name, sys.exc_info()))
 
+    planned = suite.countTestCases()
+    sys.stdout.write("planned %d tests\n" % planned)
+    sys.stdout.flush()
     result = unittest.TextTestRunner(stream=sys.stderr, verbosity=verbosity).run(suite)
     failed = (len(result.failures) + len(result.errors)
               + len(getattr(result, "unexpectedSuccesses", ())))
@@ -56,9 +73,37 @@ def main(argv=None):
     # errors of setUpClass/setUpModule are not counted in testsRun
     not_run = sum(1 for test, _ in result.errors if type(test).__name__ == "_ErrorHolder")
     passed = max(0, result.testsRun - (failed - not_run) - skipped)
+    sys.stdout.write("ran %d tests of %d planned\n" % (result.testsRun, planned))
+    # a setUpClass that raised SkipTest skips its class's tests without running them
+    class_skipped = any(type(test).__name__ == "_ErrorHolder" for test, _ in result.skipped)
+    if result.testsRun < planned and not not_run and not class_skipped:
+        sys.stdout.write("FAIL: ran %d tests of %d planned\n" % (result.testsRun, planned))
+        failed += 1
+    for test, reason in sorted(result.skipped, key=lambda item: item[0].id()):
+        sys.stdout.write("skip: %s: %s\n" % (test.id(), " ".join(str(reason).split())))
     sys.stdout.write("%d passed, %d failed, %d skipped\n" % (passed, failed, skipped))
     sys.stdout.flush()
     return 0 if failed == 0 else 1
+
+
+def _check_expected():
+    """"" when TRACEMALLOC_TEST_EXPECT is unset or matches this interpreter and engine, else
+    what differs."""
+    expect = os.environ.get("TRACEMALLOC_TEST_EXPECT")
+    if not expect:
+        return ""
+    version, _, variant = expect.partition(":")
+    actual_version = "%d.%d.%d" % sys.version_info[:3]
+    try:
+        import tmsupport
+        engine = tmsupport.REAL_ENGINE
+        actual_variant = engine.PATCH_VARIANT if engine is not None else "none (fake engine)"
+    except Exception as exc:
+        actual_variant = "none (%s: %s)" % (type(exc).__name__, exc)
+    if (version, variant) != (actual_version, actual_variant):
+        return ("TRACEMALLOC_TEST_EXPECT=%s, but this is Python %s with the %s variant (%s)"
+                % (expect, actual_version, actual_variant, sys.executable))
+    return ""
 
 
 class _ImportFailure(unittest.TestCase):
