@@ -387,6 +387,9 @@ def check_module(name, status, junit, log, exceptions, used, label):
     for test_id, (result, message) in sorted(statuses.items()):
         if test_id not in failed_ids:
             counts[result] += 1
+            if result == "skipped":
+                # tests/driver/tally compares these with tests/expected-skips
+                print("skip: %s: %s" % (test_id, " ".join(message.split()) or "(no reason)"))
     for failure in failures:
         matching = [exc for exc in exceptions if exc.matches(failure)]
         if matching:
@@ -407,6 +410,7 @@ def check_module(name, status, junit, log, exceptions, used, label):
     if module_skipped:
         counts["skipped"] += 1
         print("%s   SKIPPED %s: %s" % (label, name, info["skipped"]))
+        print("skip: %s: %s" % (name, " ".join(info["skipped"].split())))
     if junit_info is None:
         problems.append("regrtest wrote no JUnit file")
     if info["ran"] is None:
@@ -481,7 +485,7 @@ def main(argv):
     env = dict(os.environ)
     for name in ("PYTHONPATH", "PYTRACEMALLOC", "PYTHONTRACEMALLOC", "PYTHONHOME",
                  "PYTHONMALLOC", "PYTHONWARNINGS", "PYTHONDEVMODE", "MALLOC_CHECK_",
-                 "MALLOC_PERTURB_"):
+                 "MALLOC_PERTURB_", "PYTHONFAULTHANDLER"):
         env.pop(name, None)
     probe_env = dict(env, PYTHONPATH=lib)
     try:
