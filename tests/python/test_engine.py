@@ -404,21 +404,128 @@ class RawWithoutGilTests(EngineTestCase):
         self.assertTrue(tracemalloc.is_tracing())
 
 
+def expected_interpreter():
+    """(version, variant) that tools/run-tests says this interpreter is, from the environment
+    variable TRACEMALLOC_TEST_EXPECT ("VERSION:VARIANT", e.g. "3.11.2:track"), or None."""
+    value = os.environ.get("TRACEMALLOC_TEST_EXPECT")
+    if not value:
+        return None
+    version, _, variant = value.partition(":")
+    return version, variant
+
+
+def child_traces_from_startup():
+    """Whether a child started with PYTRACEMALLOC=1 traces an object built on its first
+    line (the child must succeed either way)."""
+    code = ("import sys, tracemalloc\n"
+            "obj = b'z' * 100000\n"
+            "sys.stdout.write(str(tracemalloc.get_object_traceback(obj) is not None))\n")
+    status, out, err = tmsupport.run_python(["-c", code],
+                                            env=tmsupport.child_env(PYTRACEMALLOC="1"))
+    if status != 0 or out not in ("True", "False"):
+        raise AssertionError("child failed (%s): %r %s" % (status, out, err))
+    return out == "True"
+
+
+# The two helpers build floats on their line 2 (keep the bodies as they are).
+
+def floats_first(holder, n):
+    for k in range(n):
+        holder[k] = k + 0.5
+
+
+def floats_again(holder, n):
+    for k in range(n):
+        holder[k] = k + 0.25
+
+
+FLOATS_FIRST_LINE = line_of(floats_first, 2)
+FLOATS_AGAIN_LINE = line_of(floats_again, 2)
+FLOAT_SIZE = sys.getsizeof(0.5)
+FLOATS = 50
+
+
 class InterpreterInfoTests(EngineTestCase):
-    def test_info_matches_the_interpreter(self):
-        info = tracemalloc.get_interpreter_info()
-        variant = engine.PATCH_VARIANT
-        self.assertEqual(info["variant"], variant)
-        self.assertIn(variant, ("stock", "plain", "track", "disabled"))
-        # only a stock 3.x lacks the patches; 2.7 cannot be traced without them
-        self.assertEqual(variant == "stock", tmsupport.STOCK_INTERPRETER)
-        self.assertEqual(info["startup_tracing"], variant != "stock")
-        self.assertEqual(info["free_lists_tracked"], variant in ("track", "disabled"))
-        if variant in ("stock", "plain"):
-            self.assertTrue(info["limitations"])
-            self.assertTrue(any("free lists" in text for text in info["limitations"]))
+    """get_interpreter_info() against what the interpreter does, never against the variant
+    name that it is computed from."""
+
+    def test_expected_interpreter(self):
+        expected = expected_interpreter()
+        if expected is None:
+            self.skipTest("TRACEMALLOC_TEST_EXPECT is not set (tools/run-tests sets it to "
+                          "VERSION:VARIANT of the interpreter it built)")
+        version, variant = expected
+        self.assertEqual("%d.%d.%d" % sys.version_info[:3], version)
+        # e.g. a "track" entry of the matrix whose interpreter was built from another series
+        self.assertEqual(engine.PATCH_VARIANT, variant)
+        self.assertEqual(tracemalloc.get_interpreter_info()["variant"], variant)
+
+    def test_startup_tracing(self):
+        self.assertEqual(tracemalloc.get_interpreter_info()["startup_tracing"],
+                         child_traces_from_startup())
+
+    def free_list_behaviour(self):
+        """What tracing shows of FLOATS floats that die and of the floats built after them:
+        (freed: their traces went; new_line: the new floats are traced at the line that built
+        them; parked: how get_freelist_memory() changed when they died, None without free-list
+        hooks; released: how many pymalloc blocks the deaths gave back, None on 2.7)."""
+        n = FLOATS
+        drain = [None] * 300
+        holder = [None] * n
+        tracemalloc.start(1)
+        floats_first(drain, 300)  # empties the float free list (100 floats at most)
+        floats_first(holder, n)
+        # (map, not a list comprehension: on 2.7 its variable would keep a float alive)
+        self.assertEqual(list(map(engine.get_object_traceback, holder)),
+                         [((FILENAME, FLOATS_FIRST_LINE),)] * n)
+        count_before = engine.get_stats()[FILENAME][FLOATS_FIRST_LINE][1]
+        parked_before = engine.get_freelist_memory()
+        blocks = getattr(sys, "getallocatedblocks", None)
+        blocks_before = blocks() if blocks is not None else 0
+        for k in range(n):
+            holder[k] = None
+        blocks_after = blocks() if blocks is not None else 0
+        parked_after = engine.get_freelist_memory()
+        count_after = engine.get_stats()[FILENAME][FLOATS_FIRST_LINE][1]
+        floats_again(holder, n)
+        new_line = (list(map(engine.get_object_traceback, holder))
+                    == [((FILENAME, FLOATS_AGAIN_LINE),)] * n)
+        parked = None
+        if parked_before is not None:
+            parked = (parked_after[0] - parked_before[0], parked_after[1] - parked_before[1])
         else:
-            self.assertEqual(info["limitations"], [])
+            self.assertIsNone(parked_after)
+        released = blocks_before - blocks_after if blocks is not None else None
+        return count_before - count_after == n, new_line, parked, released
+
+    def test_free_lists_tracked(self):
+        info = tracemalloc.get_interpreter_info()
+        freed, new_line, parked, released = self.free_list_behaviour()
+        what = (info, freed, new_line, parked, released)
+        # a dead float's trace goes, and a new float is traced where it is built
+        self.assertEqual(info["free_lists_tracked"], freed and new_line, what)
+        if parked is not None:
+            # free-list hooks: the dead floats are parked, with their size
+            self.assertTrue(info["free_lists_tracked"], what)
+            self.assertTrue(abs(parked[0] - FLOATS * FLOAT_SIZE) <= 256
+                            and abs(parked[1] - FLOATS) <= 4, what)
+            if released is not None:
+                self.assertTrue(abs(released) <= 4, what)  # kept by the free list
+        elif info["free_lists_tracked"] and released is not None:
+            # tracked without hooks: there is no free list, a dead float gives its block back
+            self.assertTrue(abs(released - FLOATS) <= 4, what)
+
+    def test_limitations(self):
+        info = tracemalloc.get_interpreter_info()
+        freed, new_line, parked, released = self.free_list_behaviour()
+        startup = child_traces_from_startup()
+        limitations = info["limitations"]
+        self.assertEqual(limitations == [], startup and freed and new_line,
+                         (limitations, startup, freed, new_line))
+        if not (freed and new_line):
+            self.assertTrue(any("free lists" in text for text in limitations), limitations)
+        if not startup:
+            self.assertTrue(any("PYTRACEMALLOC" in text for text in limitations), limitations)
 
     def test_freelist_memory_only_with_hooks(self):
         tracemalloc.start(1)
