@@ -380,27 +380,57 @@ class RawWithoutGilTests(EngineTestCase):
 
     def test_threads_without_gil_while_main_allocates(self):
         tracemalloc.start(3)
-        self.assertEqual(self.unknown_size(64), 0)
+        nthreads, nblocks, cycles = 4, 50, 20
+        # a size of its own per thread, that nothing else allocates
+        sizes = [64 * 1024 + 8 * i + 1 for i in range(nthreads)]
+        self.assertEqual([self.unknown_size(size) for size in sizes], [0] * nthreads)
         errors = []
+        holding = [threading.Event() for _ in range(nthreads)]
+        release = threading.Event()
 
-        def worker():
+        def worker(index):
             try:
-                for _ in range(2000):
-                    ptr = self.raw_malloc(64)
+                size = sizes[index]
+                for _ in range(cycles):  # churn: blocks allocated and freed without the GIL
+                    ptrs = [self.raw_malloc(size) for _ in range(nblocks)]
+                    for ptr in ptrs:
+                        self.raw_free(ptr)
+                ptrs = [self.raw_malloc(size) for _ in range(nblocks)]
+                if not all(ptrs):
+                    errors.append("allocation failed")
+                holding[index].set()
+                release.wait(WAIT_SECONDS)
+                for ptr in ptrs:
                     self.raw_free(ptr)
             except Exception as exc:  # pragma: no cover (reported below)
                 errors.append(exc)
+                holding[index].set()
 
-        threads = [threading.Thread(target=worker) for _ in range(4)]
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(nthreads)]
         for thread in threads:
             thread.start()
-        junk = [allocate_bytes(50) for _ in range(20000)]
-        for thread in threads:
-            thread.join()
-        del junk
+        try:
+            junk = [allocate_bytes(50) for _ in range(20000)]
+            for event in holding:
+                self.assertTrue(event.wait(WAIT_SECONDS), "a worker never got its blocks")
+            # while the workers hold their blocks, each one of them is traced, with its size
+            # and no frame (without the GIL the thread's frames cannot be read)
+            held = {}
+            for domain, size, traceback, total in engine.get_traces():
+                if size in sizes:
+                    held.setdefault(size, []).append((domain, traceback, total))
+            for size in sizes:
+                self.assertEqual(held.get(size), [(0, (("<unknown>", 0),), 0)] * nblocks,
+                                 size)
+            del junk
+        finally:
+            release.set()
+            for thread in threads:
+                thread.join(WAIT_SECONDS)
+        self.assertEqual([thread.is_alive() for thread in threads], [False] * nthreads)
         self.assertEqual(errors, [])
         # every raw block of theirs was freed: none is left in the tables
-        self.assertEqual(self.unknown_size(64), 0)
+        self.assertEqual([self.unknown_size(size) for size in sizes], [0] * nthreads)
         self.assertTrue(tracemalloc.is_tracing())
 
 
