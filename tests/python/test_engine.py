@@ -355,7 +355,8 @@ class RawWithoutGilTests(EngineTestCase):
         try:
             import ctypes
         except ImportError:
-            self.skipTest("no ctypes")
+            ctypes = None
+        tmsupport.require(self, ctypes is not None, "the ctypes module is missing")
         libc = ctypes.CDLL(None)  # calls through CDLL release the GIL
         self.raw_malloc = libc.PyMem_RawMalloc
         self.raw_malloc.restype = ctypes.c_void_p
