@@ -435,6 +435,197 @@ class RawWithoutGilTests(EngineTestCase):
         self.assertTrue(tracemalloc.is_tracing())
 
 
+def load_ctypes(testcase):
+    try:
+        import ctypes
+    except ImportError:
+        ctypes = None
+    tmsupport.require(testcase, ctypes is not None, "the ctypes module is missing")
+    return ctypes
+
+
+def traced_memory():
+    return engine.get_traced_memory()[0]
+
+
+class CApiAllocatorTests(EngineTestCase):
+    """PyMem_* and PyObject_* called through ctypes.pythonapi (the GIL stays held): the edge
+    cases of realloc and calloc. 2.7's patch series adds PyMem_Calloc and PyObject_Calloc."""
+
+    def functions(self, prefix):
+        ctypes = load_ctypes(self)
+        api = ctypes.pythonapi
+        malloc = getattr(api, prefix + "_Malloc")
+        malloc.restype, malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+        calloc = getattr(api, prefix + "_Calloc")
+        calloc.restype, calloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t, ctypes.c_size_t]
+        realloc = getattr(api, prefix + "_Realloc")
+        realloc.restype, realloc.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_size_t]
+        free = getattr(api, prefix + "_Free")
+        free.restype, free.argtypes = None, [ctypes.c_void_p]
+        return malloc, calloc, realloc, free
+
+    def sizes_at(self, line, sizes):
+        """The sizes among *sizes* of the traces made on *line* of this file (the calls'
+        lines also trace the int each call returns, of another size)."""
+        return sorted(size for domain, size, traceback, total in engine.get_traces()
+                      if traceback[0] == (FILENAME, line) and size in sizes)
+
+    def check_realloc_to_zero(self, prefix):
+        malloc, calloc, realloc, free = self.functions(prefix)
+        tracemalloc.start(1)
+        ptr = malloc(1000)
+        malloc_line = sys._getframe().f_lineno - 1
+        other = malloc(1000)
+        self.assertTrue(ptr and other)
+        self.assertEqual(self.sizes_at(malloc_line, (0, 1000)), [1000])
+        # the cost of a call in the counter, once warmed up, with a realloc that keeps the size
+        for _ in range(3):
+            baseline, other = cost(lambda: realloc(other, 1000))
+        delta, ptr = cost(lambda: realloc(ptr, 0))
+        realloc_line = sys._getframe().f_lineno - 1
+        self.assertTrue(ptr)  # realloc(p, 0) returns a block, not NULL
+        # the old trace went, the new block is traced with the size asked for, as the stock
+        # tracemalloc does, and the counter lost exactly the 1000 bytes
+        self.assertEqual(self.sizes_at(malloc_line, (0, 1000)), [])
+        self.assertEqual(self.sizes_at(realloc_line, (0, 1000)), [0])
+        self.assertEqual(delta - baseline, -1000)
+        free(ptr)
+        free(other)
+        self.assertEqual(self.sizes_at(realloc_line, (0, 1000)), [])
+
+    def test_pymem_realloc_to_zero(self):
+        self.check_realloc_to_zero("PyMem")
+
+    def test_pyobject_realloc_to_zero(self):
+        self.check_realloc_to_zero("PyObject")
+
+    def check_calloc_failure(self, prefix):
+        malloc, calloc, realloc, free = self.functions(prefix)
+        half = 1 << (8 * ctypes_sizeof_size_t() - 1)
+        tracemalloc.start(1)
+        for nelem, elsize in ((half + 1, 2),  # nelem * elsize wraps around to 2
+                              (half // 3, 4),  # wraps around to a large size
+                              (1 << 20, half // (1 << 21))):  # no overflow, too big to get
+            self.assertIsNone(calloc(nelem, elsize), (nelem, elsize))
+            line = sys._getframe().f_lineno - 1
+            self.assertEqual([t for t in engine.get_traces() if t[2][0] == (FILENAME, line)],
+                             [], (nelem, elsize))
+            # the counter does not grow with the number of failed calls
+            few, _ = cost(lambda: repeat(calloc, (nelem, elsize), 10))
+            many, _ = cost(lambda: repeat(calloc, (nelem, elsize), 1000))
+            self.assertEqual(many, few, (nelem, elsize))
+        # and a calloc that succeeds is traced with nelem * elsize
+        ptr = calloc(10, 100)
+        line = sys._getframe().f_lineno - 1
+        self.assertTrue(ptr)
+        self.assertEqual(self.sizes_at(line, (1000,)), [1000])
+        free(ptr)
+        self.assertEqual(self.sizes_at(line, (1000,)), [])
+
+    def test_pymem_calloc_overflow(self):
+        self.check_calloc_failure("PyMem")
+
+    def test_pyobject_calloc_overflow(self):
+        self.check_calloc_failure("PyObject")
+
+
+def repeat(func, args, count):
+    for _ in range(count):
+        func(*args)
+
+
+def cost(call):
+    """(change of the traced memory across call(), its result)."""
+    before = traced_memory()
+    result = call()
+    return traced_memory() - before, result
+
+
+def ctypes_sizeof_size_t():
+    import ctypes
+    return ctypes.sizeof(ctypes.c_size_t)
+
+
+# The worker threads of TrackWithoutGilTests call PyTraceMalloc_Track on line 2 of this body.
+
+def track_blocks(track, domain, addresses, size, results):
+    for address in addresses:
+        results.append(track(domain, address, size))
+
+
+TRACK_LINE = line_of(track_blocks, 2)
+TRACK_DOMAIN = 31337
+
+
+@unittest.skipIf(sys.version_info[0] < 3, "Python 2.7 has no PyTraceMalloc_Track() (the 2.7 "
+                 "patch series does not add it)")
+@unittest.skipIf(tmsupport.STOCK_INTERPRETER, "a stock interpreter routes PyTraceMalloc_Track() "
+                 "to its own tracemalloc, not to this engine")
+class TrackWithoutGilTests(EngineTestCase):
+    """PyTraceMalloc_Track/Untrack called through ctypes.CDLL, which releases the GIL, from
+    several threads while the main thread allocates."""
+
+    def setUp(self):
+        super(TrackWithoutGilTests, self).setUp()
+        ctypes = load_ctypes(self)
+        libc = ctypes.CDLL(None)
+        self.track = libc.PyTraceMalloc_Track
+        self.track.restype = ctypes.c_int
+        self.track.argtypes = [ctypes.c_uint, ctypes.c_size_t, ctypes.c_size_t]
+        self.untrack = libc.PyTraceMalloc_Untrack
+        self.untrack.restype = ctypes.c_int
+        self.untrack.argtypes = [ctypes.c_uint, ctypes.c_size_t]
+
+    def domain_traces(self):
+        return sorted((size, traceback[0]) for domain, size, traceback, total
+                      in engine.get_traces() if domain == TRACK_DOMAIN)
+
+    def test_not_tracing(self):
+        self.assertEqual(self.track(TRACK_DOMAIN, 0x1000, 10), -2)
+        self.assertEqual(self.untrack(TRACK_DOMAIN, 0x1000), -2)
+
+    def test_threads_track_and_untrack(self):
+        tracemalloc.start(5)
+        nthreads, count = 4, 500
+        errors = []
+        results = [[] for _ in range(nthreads)]
+        untracked = [[] for _ in range(nthreads)]
+
+        def addresses(index):
+            return [0x10000000 * (index + 1) + 16 * k for k in range(count)]
+
+        def worker(index):
+            try:
+                track_blocks(self.track, TRACK_DOMAIN, addresses(index), 100 + index,
+                             results[index])
+                for address in addresses(index)[::2]:
+                    untracked[index].append(self.untrack(TRACK_DOMAIN, address))
+            except Exception as exc:  # pragma: no cover (reported below)
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(nthreads)]
+        for thread in threads:
+            thread.start()
+        junk = [allocate_bytes(50) for _ in range(20000)]
+        for thread in threads:
+            thread.join(WAIT_SECONDS)
+        self.assertEqual([thread.is_alive() for thread in threads], [False] * nthreads)
+        del junk
+        self.assertEqual(errors, [])
+        self.assertEqual(results, [[0] * count] * nthreads)
+        self.assertEqual(untracked, [[0] * (count // 2)] * nthreads)
+        # exactly the odd addresses stay, each with the size its thread gave and the frame of
+        # the thread that tracked it (the engine takes the GIL to read it)
+        expected = sorted((100 + index, (FILENAME, TRACK_LINE))
+                          for index in range(nthreads) for _ in range(count // 2))
+        self.assertEqual(self.domain_traces(), expected)
+        for index in range(nthreads):
+            for address in addresses(index)[1::2]:
+                self.assertEqual(self.untrack(TRACK_DOMAIN, address), 0)
+        self.assertEqual(self.domain_traces(), [])
+
+
 def expected_interpreter():
     """(version, variant) that tools/run-tests says this interpreter is, from the environment
     variable TRACEMALLOC_TEST_EXPECT ("VERSION:VARIANT", e.g. "3.11.2:track"), or None."""
