@@ -873,6 +873,240 @@ class TimerTests(EngineTestCase):
         self.assertEqual(calls, [])
 
 
+class TimerStateTests(EngineTestCase):
+    """Timer callbacks that stop tracing or clear the traces, and stop() from another thread
+    while timers run: no crash, no deadlock, and the state documented afterwards."""
+
+    def check_stopped(self, calls):
+        # stop() and disable(): tracing off, every trace forgotten, every timer stopped
+        self.assertFalse(tracemalloc.is_tracing())
+        self.assertEqual(engine.get_traces(), [])
+        self.assertEqual(engine.get_traced_memory(), (0, 0))
+        count = len(calls)
+        tracemalloc.start(1)  # a stopped timer does not come back with tracing
+        churn(0.3)
+        self.assertEqual(len(calls), count)
+
+    def test_callback_calls_stop(self):
+        tracemalloc.start(1)
+        calls = []
+
+        def callback():
+            calls.append(1)
+            tracemalloc.stop()
+        tracemalloc.start_timer(0.01, callback)
+        tracemalloc.start_timer(0.01, calls.append, (2,))  # the other timer goes as well
+        self.assertTrue(churn(WAIT_SECONDS, lambda: not tracemalloc.is_tracing()))
+        churn(0.3)
+        self.assertEqual(calls.count(1), 1, calls)
+        self.check_stopped(calls)
+
+    def test_callback_calls_disable(self):
+        tracemalloc.enable()
+        calls = []
+
+        def callback():
+            calls.append(1)
+            tracemalloc.disable()
+        tracemalloc.start_timer(0.01, callback)
+        self.assertTrue(churn(WAIT_SECONDS, lambda: not tracemalloc.is_enabled()))
+        churn(0.3)
+        self.assertEqual(calls, [1])
+        self.check_stopped(calls)
+
+    def test_callback_calls_clear_traces(self):
+        tracemalloc.start(1)
+        calls = []
+        obj = allocate_bytes(100000)
+        self.assertIsNotNone(engine.get_object_traceback(obj))
+
+        def callback():
+            calls.append(1)
+            tracemalloc.clear_traces()
+        tracemalloc.start_timer(0.01, callback)
+        self.assertTrue(churn(WAIT_SECONDS, lambda: len(calls) >= 3), calls)
+        # tracing goes on, and so does the timer; what was traced before is forgotten
+        self.assertTrue(tracemalloc.is_tracing())
+        self.assertIsNone(engine.get_object_traceback(obj))
+        obj2 = allocate_bytes(100000)
+        self.assertEqual(engine.get_object_traceback(obj2), ((FILENAME, BYTES_LINE),))
+        tracemalloc.stop_timer()
+
+    def test_stop_from_another_thread_while_timers_run(self):
+        tracemalloc.start(1)
+        calls = []
+
+        def callback(name):
+            calls.append(name)
+            junk = [allocate_bytes(100) for _ in range(100)]  # allocates: polls the timers
+            del junk
+        for name in "abc":
+            tracemalloc.start_timer(0.001, callback, (name,))
+        errors = []
+
+        def stopper():
+            try:
+                deadline = time.time() + WAIT_SECONDS
+                while len(calls) < 20 and time.time() < deadline:
+                    time.sleep(0.001)
+                tracemalloc.stop()
+            except Exception as exc:  # pragma: no cover (reported below)
+                errors.append(exc)
+        thread = threading.Thread(target=stopper)
+        thread.start()
+        try:
+            stopped = churn(WAIT_SECONDS, lambda: not tracemalloc.is_tracing())
+        finally:
+            thread.join(WAIT_SECONDS)
+        self.assertFalse(thread.is_alive(), "stop() from a thread never returned")
+        self.assertEqual(errors, [])
+        self.assertTrue(stopped)
+        self.assertTrue(len(calls) >= 20, calls)
+        self.check_stopped(calls)
+
+
+# The allocating threads of SnapshotThreadTests: Python objects on line 2 of this body.
+
+def allocate_until(stop, size, keep):
+    while not stop:
+        keep.append(b"s" * size)
+        if len(keep) > 50:
+            del keep[:25]
+
+
+class SnapshotThreadTests(EngineTestCase):
+    def test_snapshot_from_a_thread_while_others_allocate(self):
+        ctypes = load_ctypes(self)
+        libc = ctypes.CDLL(None)  # RAW blocks allocated really in parallel, without the GIL
+        raw_malloc, raw_free = libc.PyMem_RawMalloc, libc.PyMem_RawFree
+        raw_malloc.restype, raw_malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+        raw_free.restype, raw_free.argtypes = None, [ctypes.c_void_p]
+        limit = 4
+        tracemalloc.start(limit)
+        stop = []
+        errors = []
+        raw_sizes = [48 * 1024 + 8 * i + 3 for i in range(2)]
+        held_at_most = 8
+
+        def raw_worker(size):
+            try:
+                held = []
+                while not stop:
+                    held.append(raw_malloc(size))
+                    if len(held) == held_at_most:
+                        for ptr in held:
+                            raw_free(ptr)
+                        held = []
+                for ptr in held:
+                    raw_free(ptr)
+            except Exception as exc:  # pragma: no cover (reported below)
+                errors.append(exc)
+
+        snapshots = []
+
+        def taker():
+            try:
+                for _ in range(5):
+                    snapshots.append(tracemalloc.take_snapshot())
+            except Exception as exc:  # pragma: no cover (reported below)
+                errors.append(exc)
+
+        threads = [threading.Thread(target=raw_worker, args=(size,)) for size in raw_sizes]
+        threads += [threading.Thread(target=allocate_until, args=(stop, 1000 + i, []))
+                    for i in range(2)]
+        for thread in threads:
+            thread.start()
+        take = threading.Thread(target=taker)
+        try:
+            take.start()
+            take.join(WAIT_SECONDS)
+        finally:
+            stop.append(True)
+            for thread in threads:
+                thread.join(WAIT_SECONDS)
+        self.assertEqual([t.is_alive() for t in threads + [take]], [False] * (len(threads) + 1))
+        self.assertEqual(errors, [])
+        self.assertEqual(len(snapshots), 5)
+        python_line = (FILENAME, line_of(allocate_until, 2))
+        for snapshot in snapshots:
+            traces = snapshot.traces
+            self.assertEqual(snapshot.traceback_limit, limit)
+            total = sum(trace.size for trace in traces)
+            # the snapshot's totals are the sums of its traces
+            stats = snapshot.statistics("filename")
+            self.assertEqual(sum(stat.size for stat in stats), total)
+            self.assertEqual(sum(stat.count for stat in stats), len(traces))
+            self.assertEqual(sum(size for lines in snapshot.stats.values()
+                                 for size, count in lines.values()), total)
+            raw_counts = dict((size, 0) for size in raw_sizes)
+            python_count = 0
+            for domain, size, traceback, total_nframe in traces._traces:
+                # every traceback is well-formed
+                self.assertTrue(isinstance(traceback, tuple) and 1 <= len(traceback) <= limit,
+                                traceback)
+                for filename, lineno in traceback:
+                    self.assertTrue(isinstance(filename, str) and isinstance(lineno, int)
+                                    and lineno >= 0, traceback)
+                if traceback == (("<unknown>", 0),):
+                    self.assertEqual(total_nframe, 0)
+                else:
+                    self.assertTrue(total_nframe >= len(traceback), (traceback, total_nframe))
+                if size in raw_counts:
+                    self.assertEqual((domain, traceback), (0, (("<unknown>", 0),)))
+                    raw_counts[size] += 1
+                if traceback[0] == python_line:
+                    python_count += 1
+            # a worker never holds more blocks than it allocated at once
+            for size, count in raw_counts.items():
+                self.assertTrue(count <= held_at_most, (size, count))
+            self.assertTrue(python_count <= 2 * 51 + 2, python_count)
+
+
+# Recursion deeper than the traceback limit: recurse() allocates on line 4 of its body.
+
+def recurse(depth, out):
+    if depth:
+        return recurse(depth - 1, out)
+    out.append(stack_depth())
+    return bytearray(1000)
+
+
+RECURSE_LINE = line_of(recurse, 4)
+
+
+def stack_depth():
+    """The number of Python frames of the caller's thread, the caller's frame included,
+    counted by walking the frames."""
+    frame = sys._getframe(1)
+    depth = 0
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    return depth
+
+
+class DeepStackTests(EngineTestCase):
+    def test_deeper_than_the_limit(self):
+        tracemalloc.start(5)
+        out = []
+        obj = recurse(50, out)
+        # the bytearray's buffer (the object has a trace of its own, smaller)
+        traces = [trace for trace in engine.get_traces()
+                  if trace[2][0] == (FILENAME, RECURSE_LINE) and trace[1] >= 1000]
+        self.assertEqual(len(traces), 1, traces)
+        domain, size, traceback, total_nframe = traces[0]
+        self.assertEqual(size, 1001)  # 1000 bytes and the final NUL
+        self.assertEqual(engine.get_object_traceback(obj), traceback)
+        # exactly 5 frames, the most recent first: the allocation and four recursive calls
+        self.assertEqual(traceback, ((FILENAME, RECURSE_LINE),)
+                         + ((FILENAME, line_of(recurse, 2)),) * 4)
+        # the depth of the whole stack: the 51 frames of recurse and those below this test
+        self.assertEqual(total_nframe, out[0])
+        self.assertTrue(total_nframe > 51, total_nframe)
+        tb = tracemalloc.Traceback(traceback, total_nframe=total_nframe)
+        self.assertEqual((len(tb), tb.total_nframe), (5, out[0]))
+
+
 CHILD_CODE = (
     "import sys, tracemalloc\n"
     "obj = b'z' * 100000\n"
