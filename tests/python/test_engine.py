@@ -775,10 +775,11 @@ class StartStopTests(EngineTestCase):
         rss = process_rss()
         for _ in range(5):
             cycle()
-        # Five more cycles would leave 5 * held bytes behind if stop leaked the tables. (Without
-        # malloc_trim(), glibc may keep a freed table of one cycle in its heap: up to held.)
+        # Five more cycles would leave 5 * held bytes behind if stop leaked the tables. (glibc
+        # may keep a freed table of one cycle in its heap, malloc_trim() or not, when a block
+        # above it pins the heap's top: held and the pages around it; seen as held + 2 KiB.)
         growth = process_rss() - rss
-        self.assertTrue(growth < held, (growth, held))
+        self.assertTrue(growth < 2 * held, (growth, held))
 
 
 class TimerTests(EngineTestCase):
