@@ -2,7 +2,9 @@
 from __future__ import absolute_import
 
 import os
+import signal
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -210,24 +212,62 @@ class ProcessMemoryTests(unittest.TestCase):
 
     @unittest.skipUnless(hasattr(os, "fork"), "needs os.fork()")
     def test_after_fork(self):
-        # in the child, the value is the child's own (and computing it does not fail)
-        tracemalloc.get_process_memory()
+        # In the child, the value is the child's own: the child grows by GROWTH bytes and its
+        # value grows with it, agrees with its /proc/self/statm, and leaves the parent's
+        # value where it was.
+        if not os.path.exists("/proc/self/statm"):
+            self.skipTest("no /proc/self/statm to compare with")
+        tracemalloc.get_process_memory()  # psutil imported (or not) before the fork
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:
             status = 1
             try:
-                memory = tracemalloc.get_process_memory()
-                os.write(write_fd, str(memory).encode("ascii"))
+                os.close(read_fd)
+                before = tracemalloc.get_process_memory()
+                grown = b"x" * GROWTH  # every page written: resident
+                after = tracemalloc.get_process_memory()
+                statm = statm_rss()
+                os.write(write_fd, ("%d %d %d" % (before, after, statm)).encode("ascii"))
+                del grown
                 status = 0
             finally:
                 os._exit(status)
         os.close(write_fd)
-        data = os.read(read_fd, 100)
-        os.close(read_fd)
-        _, status = os.waitpid(pid, 0)
-        self.assertEqual(status, 0)
-        self.assertTrue(int(data) > 0)
+        killer = threading.Timer(CHILD_TIMEOUT, os.kill, (pid, signal.SIGKILL))
+        killer.start()
+        try:
+            data = read_all(read_fd)
+            _, status = os.waitpid(pid, 0)
+        finally:
+            killer.cancel()
+            os.close(read_fd)
+        self.assertEqual(status, 0, "the child failed or hung: status %r" % status)
+        before, after, statm = [int(value) for value in data.split()]
+        parent = tracemalloc.get_process_memory()
+        self.assertTrue(GROWTH - SLACK <= after - before <= GROWTH + SLACK, (before, after))
+        self.assertTrue(abs(after - statm) <= SLACK, (after, statm))
+        self.assertTrue(after - parent >= GROWTH - SLACK, (parent, after))
+
+
+GROWTH = 64 * 1024 * 1024
+SLACK = 8 * 1024 * 1024
+CHILD_TIMEOUT = 120.0
+
+
+def statm_rss():
+    """The resident memory of this process from /proc/self/statm, in bytes."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def read_all(fd):
+    chunks = []
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return b"".join(chunks).decode("ascii")
+        chunks.append(chunk)
 
 
 if __name__ == "__main__":

@@ -705,8 +705,8 @@ class FixedTests(ScenarioMixin, FreeListTestCase):
     def test_d_one_capture_per_new_object(self):
         # The count of traceback captures is the direct proof; it needs an engine counter.
         counter = getattr(engine, "_get_capture_count", None)
-        if counter is None:
-            self.skipTest("the engine has no capture counter (_engine._get_capture_count)")
+        tmsupport.require(self, counter is not None,
+                          "the engine has no capture counter (_engine._get_capture_count)")
         n = 500
         ks = list(irange(n))
         holder = [None] * n
@@ -994,8 +994,8 @@ class ParkedMemoryTests(FreeListTestCase):
     def test_grows_when_parked_and_shrinks_when_reused(self):
         self.assertEqual(engine.get_freelist_memory(), (0, 0))  # not tracing
         kind = KINDS.get("tuple")
-        if kind is None:
-            self.skipTest("no tuple kind for Python %d.%d" % VERSION)
+        tmsupport.require(self, kind is not None,
+                          "the version data has no tuple kind for Python %d.%d" % VERSION)
         n = 500
         ks = list(irange(n))
         holder = [None] * n
@@ -1028,7 +1028,8 @@ class VariantTests(unittest.TestCase):
         try:
             import ctypes
         except ImportError:
-            self.skipTest("no ctypes")
+            ctypes = None
+        tmsupport.require(self, ctypes is not None, "the ctypes module is missing")
         try:
             # a char array: its first character, whose address is the string's
             first = ctypes.c_char.in_dll(ctypes.pythonapi, "_Py_tracemalloc_variant")
