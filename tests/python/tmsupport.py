@@ -264,15 +264,39 @@ def child_env(**extra):
     return env
 
 
-def run_python(args, executable=None, env=None, **kwargs):
-    """Run a Python interpreter; return (returncode, stdout, stderr) as native str."""
+# A child interpreter that runs longer than this is killed, and the test sees it fail.
+CHILD_TIMEOUT = 300
+
+
+def run_python(args, executable=None, env=None, timeout=CHILD_TIMEOUT, **kwargs):
+    """Run a Python interpreter; return (returncode, stdout, stderr) as native str.
+
+    A child still running after *timeout* seconds is killed (returncode -9) and a line
+    saying so ends its stderr, so that a hang fails the test instead of the whole suite."""
+    import threading
     proc = subprocess.Popen([executable or sys.executable] + list(args),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env if env is not None else child_env(), **kwargs)
-    out, err = proc.communicate()
+    killed = []
+
+    def kill():
+        killed.append(True)
+        try:
+            proc.kill()
+        except OSError:
+            pass
+    timer = threading.Timer(timeout, kill)
+    timer.daemon = True
+    timer.start()
+    try:
+        out, err = proc.communicate()
+    finally:
+        timer.cancel()
     if not PY2:
         out = out.decode("utf-8", "replace")
         err = err.decode("utf-8", "replace")
+    if killed:
+        err += "\n[run_python: killed after %d s]\n" % timeout
     return proc.returncode, out, err
 
 
