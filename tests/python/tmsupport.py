@@ -18,6 +18,7 @@ import io
 import os
 import subprocess
 import sys
+import threading
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.path.dirname(os.path.dirname(TESTS_DIR))
@@ -264,12 +265,32 @@ def child_env(**extra):
     return env
 
 
-def run_python(args, executable=None, env=None, **kwargs):
-    """Run a Python interpreter; return (returncode, stdout, stderr) as native str."""
+def run_python(args, executable=None, env=None, timeout=None, **kwargs):
+    """Run a Python interpreter; return (returncode, stdout, stderr) as native str.
+
+    *timeout*: seconds after which the child is killed (a line saying so ends stderr), so
+    that a test of something that must not block fails instead of hanging."""
     proc = subprocess.Popen([executable or sys.executable] + list(args),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env if env is not None else child_env(), **kwargs)
-    out, err = proc.communicate()
+    killed = []
+    timer = None
+    if timeout is not None:
+        def kill():
+            killed.append(True)
+            try:
+                proc.kill()
+            except OSError:
+                pass
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+    try:
+        out, err = proc.communicate()
+    finally:
+        if timer is not None:
+            timer.cancel()
+    if killed:
+        err += ("[killed after %d seconds]\n" % timeout).encode("ascii")
     if not PY2:
         out = out.decode("utf-8", "replace")
         err = err.decode("utf-8", "replace")
