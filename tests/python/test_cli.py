@@ -1,12 +1,20 @@
 """Tests of the command line python -m tracemalloc (tracemalloc.__main__.main)."""
 from __future__ import absolute_import
 
+import fcntl
 import os
 import pickle
 import shutil
+import stat
 import sys
 import tempfile
+import threading
 import unittest
+
+try:
+    import resource
+except ImportError:  # not on Windows
+    resource = None
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tmsupport  # noqa: E402 (must come first: chooses the package and the engine)
@@ -15,6 +23,16 @@ from tracemalloc import __main__ as cli  # noqa: E402
 
 LIB = "/usr/lib/python2.7"
 ERROR = "python -m tracemalloc: error: "
+# What a child reading a file of unbounded or huge size may use: reading it whole would raise
+# MemoryError (a traceback) instead of the one line of error.
+MEMORY_LIMIT = 1024 ** 3
+# A child that blocks (a FIFO without a writer) is killed after this many seconds; the
+# reader waits at most PIPE_TIMEOUT (5) seconds for a silent pipe.
+CHILD_TIMEOUT = 60
+
+
+def _limit_memory():
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
 class CliTests(unittest.TestCase):
@@ -266,6 +284,141 @@ class CliProcessTests(unittest.TestCase):
         code, out, err = self.run_main("--bogus")
         self.assertEqual(code, 2)
         self.assertNotIn("Traceback", err)
+
+
+class BoundedReadTests(unittest.TestCase):
+    """Files that are no snapshot and cannot be read whole (a device, a FIFO without a writer,
+    a huge or growing file): one line of error and the exit status 1 within seconds, under a
+    memory limit; a pipe holding a snapshot still loads."""
+
+    def setUp(self):
+        self.tmpdir = tempfile.mkdtemp(prefix="tracemalloc-test-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmpdir)
+
+    def path(self, name):
+        return os.path.join(self.tmpdir, name)
+
+    def run_main(self, args, limit_memory=False, **kwargs):
+        if limit_memory:
+            tmsupport.require(self, resource is not None, "no resource module")
+            kwargs["preexec_fn"] = _limit_memory
+        if tmsupport.USING_FAKE_ENGINE:
+            code = ("import sys; sys.path.insert(0, %r); import tmsupport; "
+                    "from tracemalloc.__main__ import main; sys.exit(main())"
+                    % tmsupport.TESTS_DIR)
+            args = ["-c", code] + list(args)
+        else:
+            args = ["-m", "tracemalloc"] + list(args)
+        return tmsupport.run_python(args, timeout=CHILD_TIMEOUT, **kwargs)
+
+    def assert_one_error(self, result, path, problem):
+        code, out, err = result
+        err_lines = [line for line in err.splitlines() if not line.startswith("tests: ")]
+        self.assertEqual(len(err_lines), 1, err)
+        self.assertNotIn("Traceback", err)
+        self.assertTrue(err_lines[0].startswith(ERROR + path + ": "), err)
+        self.assertIn(problem, err_lines[0])
+        self.assertEqual(code, 1, err)
+        self.assertEqual(out, "")
+
+    def test_directory(self):
+        self.assert_one_error(self.run_main([self.tmpdir]), self.tmpdir,
+                              ": not a snapshot file (a directory)")
+
+    def test_devices(self):
+        for device in ("/dev/zero", "/dev/urandom"):
+            if not os.path.exists(device):
+                continue
+            self.assert_one_error(self.run_main([device], limit_memory=True), device,
+                                  ": not a snapshot file (a character device)")
+
+    def test_fifo_without_writer(self):
+        path = self.path("fifo")
+        os.mkfifo(path)
+        self.assert_one_error(self.run_main([path]), path,
+                              ": cannot read the file: no data within 5 seconds")
+
+    def test_huge_sparse_file(self):
+        path = self.path("sparse.tms")
+        with open(path, "wb") as fp:
+            fp.truncate(10 * 1024 ** 3)
+        self.assert_one_error(self.run_main([path], limit_memory=True), path,
+                              ": not a snapshot file (neither the compact format nor a pickle")
+
+    def write_snapshot(self, name, format="compact"):
+        path = self.path(name)
+        tracemalloc.Snapshot({"/a.py": {1: (10, 1)}}, "2013-03-04 01:00:55", 1).dump(
+            path, format)
+        return path
+
+    def test_growing_file(self):
+        # A valid snapshot that a writer extends (sparse zeros: no disk space) as long as the
+        # child runs, faster than any reader: the file's size at open bounds what is read.
+        path = self.write_snapshot("growing.tms")
+        size = os.path.getsize(path)
+        stop = threading.Event()
+        fd = os.open(path, os.O_WRONLY)
+        step = 256 * 1024 ** 2
+
+        def grow():
+            end = size
+            while not stop.is_set() and end < 2 ** 40:
+                end += step
+                try:
+                    os.ftruncate(fd, end)
+                except OSError:  # EFBIG: the file system's maximum size
+                    break
+                stop.wait(0.005)
+        os.ftruncate(fd, size + 4 * step)  # already larger than the memory limit
+        thread = threading.Thread(target=grow)
+        thread.start()
+        try:
+            result = self.run_main([path], limit_memory=True)
+        finally:
+            stop.set()
+            thread.join()
+            os.close(fd)
+        self.assert_one_error(result, path, "bytes of garbage after the data)")
+
+    def test_size_understated(self):
+        # A file whose size says 0 bytes but that has some (procfs): more than its size
+        # follows, as with a file growing while it is read.
+        path = "/proc/sys/kernel/pid_max"
+        if not os.path.exists(path) or os.path.getsize(path) != 0:
+            self.skipTest("no procfs (Linux)")
+        self.assert_one_error(self.run_main([path]), path,
+                              ": the file grew while being read (more than its 0 bytes)")
+
+    def test_pipe_holding_a_snapshot(self):
+        # bash: python -m tracemalloc <(cat snapshot): a path /dev/fd/N of a pipe
+        if not os.path.exists("/dev/fd"):
+            self.skipTest("no /dev/fd")
+        for fmt in ("compact", "pickle"):
+            path = self.write_snapshot("snap." + fmt, fmt)
+            with open(path, "rb") as fp:
+                data = fp.read()
+            read_fd, write_fd = os.pipe()
+            # only the read end goes to the child: the write end there would be a writer
+            # that never closes
+            fcntl.fcntl(write_fd, fcntl.F_SETFD,
+                        fcntl.fcntl(write_fd, fcntl.F_GETFD) | fcntl.FD_CLOEXEC)
+            kwargs = {"close_fds": False} if tmsupport.PY2 else {"pass_fds": (read_fd,)}
+
+            def write():
+                with os.fdopen(write_fd, "wb") as fp:
+                    fp.write(data)
+            writer = threading.Thread(target=write)
+            writer.start()
+            try:
+                code, out, err = self.run_main(["/dev/fd/%d" % read_fd], **kwargs)
+            finally:
+                os.close(read_fd)
+                writer.join()
+            self.assertEqual(code, 0, err)
+            self.assertNotIn("Traceback", err)
+            self.assertIn("#1: /a.py: size=10 B, count=1, average=10 B", out)
 
 
 if __name__ == "__main__":
