@@ -421,5 +421,108 @@ class BoundedReadTests(unittest.TestCase):
             self.assertIn("#1: /a.py: size=10 B, count=1, average=10 B", out)
 
 
+# Run as the file whose name is tested: allocates, displays the top and the traceback of an
+# object to stdout (an ASCII stream), writes a snapshot into sys.argv[1].
+NAMED_SCRIPT = """\
+from __future__ import print_function
+import sys
+import tracemalloc
+tracemalloc.start(5)
+data = [object() for index in range(5000)]  # the allocating line: 5
+top = tracemalloc.DisplayTop(3, group_per_file=False)
+top.filename_parts = 1
+top.display_snapshot(tracemalloc.take_snapshot())
+lines = tracemalloc.get_object_traceback(data[0]).format()
+print(repr(lines) if sys.version_info[0] < 3 else ascii(lines))
+tracemalloc.take_snapshot().write(sys.argv[1])
+"""
+
+
+class NonAsciiFilenameTests(unittest.TestCase):
+    """Code run from a file whose name is not ASCII, or not even UTF-8: the top, the traceback
+    and the command line displaying its snapshot, to a stdout that only takes ASCII."""
+
+    def setUp(self):
+        self.tmpdir = tempfile.mkdtemp(prefix="tracemalloc-test-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmpdir)
+
+    def native_name(self, raw):
+        """The native str of the file name made of the bytes *raw* (UTF-8 or not)."""
+        if tmsupport.PY2:
+            return raw
+        return raw.decode(sys.getfilesystemencoding(), "surrogateescape")
+
+    def escaped(self, name):
+        """How the name must look in the output of the child: Python 2 writes the bytes as
+        they are; Python 3 escapes what ASCII cannot hold (a byte that is not UTF-8, which
+        it decoded to U+DC80..U+DCFF, as that byte: \\xNN)."""
+        if tmsupport.PY2:
+            return name
+        return "".join(char if ord(char) < 128 else "\\x%02x" % (ord(char) - 0xdc00)
+                       if 0xdc80 <= ord(char) <= 0xdcff else
+                       "\\x%02x" % ord(char) if ord(char) < 256 else "\\u%04x" % ord(char)
+                       for char in name)
+
+    def check_name(self, raw):
+        if not tmsupport.PY2 and sys.getfilesystemencoding().lower() not in ("utf-8", "utf8"):
+            self.skipTest("the file system encoding is %s, not UTF-8"
+                          % sys.getfilesystemencoding())
+        tmsupport.require(self, not tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
+        name = self.native_name(raw)
+        script = os.path.join(self.tmpdir, name)
+        with open(script, "w") as fp:
+            fp.write(NAMED_SCRIPT)
+        snap = os.path.join(self.tmpdir, "snap.tms")
+        env = tmsupport.child_env(PYTHONIOENCODING="ascii:strict")
+        code, out, err = tmsupport.run_python([script, snap], env=env, timeout=CHILD_TIMEOUT)
+        self.assertEqual((code, err), (0, ""))
+        escaped = self.escaped(name)
+        self.assertIn("#1: .../%s:5: size=" % escaped, out)
+        # the traceback's lines hold the name and the line of source read from the file
+        self.assertIn("data = [object() for index in range(5000)]", out)
+        to_ascii = repr if tmsupport.PY2 else ascii  # noqa: F821 (Python 3 only)
+        self.assertIn(to_ascii('  File "%s", line 5' % script)[1:-1], out)
+
+        code, out, err = tmsupport.run_python(["-m", "tracemalloc", "-l", "-P", "1", snap],
+                                              env=env, timeout=CHILD_TIMEOUT)
+        self.assertEqual((code, err), (0, ""))
+        # (the snapshot written last holds the allocations of the first one)
+        self.assertIn(": .../%s:5: size=" % escaped, out)
+
+    def test_unicode_names_of_a_snapshot(self):
+        # A snapshot made by hand (or loaded from a file of Python 3) has names of type
+        # unicode on Python 2: displayed to a pipe whose encoding is ASCII, then written,
+        # loaded and displayed by the command line.
+        tmsupport.require(self, not tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
+        snap = os.path.join(self.tmpdir, "snap.tms")
+        code = ("import sys, tracemalloc\n"
+                "names = [u'/d\\xe9j\\xe0.py', u'/caf\\udce9.py', u'/\\u20ac.py']\n"
+                "stats = dict((name, {1: (10 * (1 + i), 1)}) for i, name in enumerate(names))\n"
+                "tracemalloc.DisplayTop(3).display_snapshot(tracemalloc.Snapshot(stats, 't'))\n"
+                "tracemalloc.Snapshot(stats, 't').write(sys.argv[1])\n")
+        env = tmsupport.child_env(PYTHONIOENCODING="ascii:strict")
+        results = [tmsupport.run_python(["-c", code, snap], env=env, timeout=CHILD_TIMEOUT),
+                   tmsupport.run_python(["-m", "tracemalloc", snap], env=env,
+                                        timeout=CHILD_TIMEOUT)]
+        for code, out, err in results:
+            self.assertEqual((code, err), (0, ""))
+            if tmsupport.PY2:
+                # as the native str of the other names: UTF-8, a surrogate as its byte
+                expected = [u"/d\xe9j\xe0.py".encode("utf-8"), "/caf\xe9.py",
+                            u"/\u20ac.py".encode("utf-8")]
+            else:
+                expected = ["/d\\xe9j\\xe0.py", "/caf\\xe9.py", "/\\u20ac.py"]
+            self.assertEqual([line.split(": ")[1] for line in out.splitlines()[1:4]],
+                             expected[::-1])
+
+    def test_non_ascii_name(self):
+        self.check_name(u"d\xe9j\xe0.py".encode("utf-8"))
+
+    def test_non_utf8_name(self):
+        self.check_name(b"caf\xe9.py")
+
+
 if __name__ == "__main__":
     unittest.main()
