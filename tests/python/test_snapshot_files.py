@@ -174,7 +174,10 @@ class RoundTripTests(TempDirMixin, unittest.TestCase):
         with_traces.attribute = {"a": (1, [2, None]), "b": -1.5}
         both = tracemalloc.Snapshot(list(RAW), 1, stats={"x.py": {1: (5, 1)}}, pid=3,
                                     user_data=[("t", "count", 3)])
-        stats_only = tracemalloc.Snapshot({"x.py": {1: (5, 1), 2: (2 ** 63, 7)}},
+        # names of the statistics not ASCII, and not UTF-8 (a byte, escaped on Python 3)
+        accented = u"/tmp/d\xe9j\xe0.py" if not PY2 else u"/tmp/d\xe9j\xe0.py".encode("utf-8")
+        stats_only = tracemalloc.Snapshot({"x.py": {1: (5, 1), 2: (2 ** 63, 7)},
+                                           odd_name: {3: (1, 1)}, accented: {4: (2, 1)}},
                                           "2013-03-04 01:01:55", 99, 1, 2, [("t", "size", 1)])
         # out of the compact format's ranges: written as a pickle
         big = tracemalloc.Snapshot([(0, 2 ** 64, (("a.py", -2 ** 40),), 1)], 1)
