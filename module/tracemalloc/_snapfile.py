@@ -1495,7 +1495,7 @@ def _kind(mode):
                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
         if test(mode):
             return name
-    return "not a regular file"
+    return "neither a regular file nor a pipe"
 
 
 def _check_start(head):
@@ -1644,7 +1644,7 @@ def _read_bounded(filename):
     (/dev/zero would be read forever), a socket is refused before it is opened."""
     mode = os.stat(filename).st_mode
     if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-        raise _Problem("not a snapshot file (%s)" % _kind(mode))
+        raise _Problem("cannot read the file: it is %s" % _kind(mode))
     # O_NONBLOCK: opening a FIFO for reading blocks until a writer opens it, possibly never;
     # a writerless FIFO rather fails after PIPE_TIMEOUT seconds in _read_pipe().
     flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -1656,7 +1656,7 @@ def _read_bounded(filename):
             return _read_regular(fd, st.st_size)
         if stat.S_ISFIFO(st.st_mode):
             return _read_pipe(fd)
-        raise _Problem("not a snapshot file (%s)" % _kind(st.st_mode))
+        raise _Problem("cannot read the file: it is %s" % _kind(st.st_mode))
     finally:
         os.close(fd)
 

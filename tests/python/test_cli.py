@@ -325,14 +325,14 @@ class BoundedReadTests(unittest.TestCase):
 
     def test_directory(self):
         self.assert_one_error(self.run_main([self.tmpdir]), self.tmpdir,
-                              ": not a snapshot file (a directory)")
+                              ": cannot read the file: it is a directory")
 
     def test_devices(self):
         for device in ("/dev/zero", "/dev/urandom"):
             if not os.path.exists(device):
                 continue
             self.assert_one_error(self.run_main([device], limit_memory=True), device,
-                                  ": not a snapshot file (a character device)")
+                                  ": cannot read the file: it is a character device")
 
     def test_fifo_without_writer(self):
         path = self.path("fifo")
