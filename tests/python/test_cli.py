@@ -5,7 +5,6 @@ import fcntl
 import os
 import pickle
 import shutil
-import stat
 import sys
 import tempfile
 import threading
