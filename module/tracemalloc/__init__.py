@@ -25,6 +25,7 @@ _get_traces() and get_traceback_limit()), as the stock module does, so that
 from __future__ import absolute_import, division
 
 import atexit
+import codecs
 import fnmatch
 import functools
 import gc
@@ -927,6 +928,46 @@ def _default_color(stream):
         return False
 
 
+def _escape_unencodable(exc):
+    """Codec error handler "tracemalloc.escape": what an encoding cannot hold becomes \\xNN,
+    \\uNNNN or \\UNNNNNNNN; a byte of a file name that was not UTF-8 (which Python 3 decodes
+    to U+DC80..U+DCFF) becomes \\xNN, that byte."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    escaped = []
+    for char in exc.object[exc.start:exc.end]:
+        code = ord(char)
+        if 0xdc80 <= code <= 0xdcff:
+            code -= 0xdc00
+        escaped.append(u"\\x%02x" % code if code < 0x100 else
+                       u"\\u%04x" % code if code < 0x10000 else u"\\U%08x" % code)
+    return u"".join(escaped), exc.end
+
+
+codecs.register_error("tracemalloc.escape", _escape_unencodable)
+
+
+def _write_text(stream, text):
+    """stream.write(text), escaping what the stream's encoding cannot hold instead of raising
+    UnicodeEncodeError: a file name that is not ASCII, or not UTF-8, written to a stdout
+    whose encoding is ASCII (PYTHONIOENCODING=ascii, a C locale) or strict UTF-8. The
+    encoding fails before anything is written, so nothing is written twice."""
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        escaped = text.encode(encoding, "tracemalloc.escape")
+        # Python 2: a file takes the bytes as they are
+        stream.write(escaped if _PY2 else escaped.decode(encoding))
+
+
+def _display_filename(filename):
+    """Python 2: a unicode file name (of a snapshot written by Python 3, or made by hand) as
+    the native str the other names are (UTF-8, surrogates back to bytes), so that lines
+    mixing both can be joined and written as bytes."""
+    return _snapfile._native(filename) if _PY2 else filename
+
+
 def _shorten_filename(filename, parts):
     """Keep the last *parts* components of *filename*, prefixed by ".../".
 
@@ -1087,7 +1128,7 @@ class DisplayTop(object):
 
     def _format_key(self, key):
         filename, lineno = key
-        filename = _shorten_filename(filename, self.filename_parts)
+        filename = _shorten_filename(_display_filename(filename), self.filename_parts)
         if self.color:
             head, tail = os.path.split(filename)
             if head:
@@ -1204,7 +1245,7 @@ class DisplayTop(object):
         """
         previous, previous_name = self._previous if self._previous else (None, None)
         lines = self._lines(snapshot, previous, name, previous_name)
-        self.stream.write("\n".join(lines) + "\n")
+        _write_text(self.stream, "\n".join(lines) + "\n")
         self.stream.flush()
         if previous is None or self.compare_with_previous:
             self._previous = (snapshot, name)
@@ -1742,7 +1783,6 @@ class DisplayGarbage(object):
         else:
             start_index = self._seen
         self._seen = len(garbage)
-        write = self.stream.write
         for obj in garbage[start_index:]:
             traceback = get_object_traceback(obj)
             if traceback is not None and len(traceback):
@@ -1751,5 +1791,5 @@ class DisplayGarbage(object):
                 where = "unknown allocation site"
             if self.color:
                 where = _COLOR_CYAN % where
-            write("%s: %s\n" % (where, self._format(obj)))
+            _write_text(self.stream, "%s: %s\n" % (where, self._format(obj)))
         self.stream.flush()

@@ -102,7 +102,8 @@ def make_parser():
 
 
 def _error(message):
-    sys.stderr.write("%s: error: %s\n" % (PROG, message))
+    # the message may hold a file name that the encoding of stderr cannot hold
+    tracemalloc._write_text(sys.stderr, "%s: error: %s\n" % (PROG, message))
     sys.stderr.flush()
 
 
@@ -138,8 +139,9 @@ def _run(options, stdout):
             previous = snapshots[0]
         if (previous is not None and previous[1].pid is not None and snapshot.pid is not None
                 and previous[1].pid != snapshot.pid):
-            stdout.write("WARNING: %s (pid %s) and %s (pid %s) come from different "
-                         "processes\n" % (filename, snapshot.pid, previous[0], previous[1].pid))
+            tracemalloc._write_text(
+                stdout, "WARNING: %s (pid %s) and %s (pid %s) come from different processes\n"
+                % (filename, snapshot.pid, previous[0], previous[1].pid))
         top.display_snapshot(snapshot, name=filename)
     return 0
 

@@ -31,8 +31,11 @@ import io
 import operator
 import os
 import pickle
+import select
+import stat
 import struct
 import sys
+import time
 import zlib
 
 try:
@@ -1317,16 +1320,22 @@ def _ints(values):
     return list(_map(int, values))
 
 
-def _read_compact(raw, engine, reserved):
+def _compact_header(raw):
+    """The fields of the compact header at the start of *raw*, checked."""
     if len(raw) < _HEADER.size:
         raise _Problem("truncated file (incomplete header)")
-    magic, version, flags, stored_size, body_size, crc, _ = _HEADER.unpack(
-        raw[:_HEADER.size])
+    fields = _HEADER.unpack(raw[:_HEADER.size])
+    version, flags = fields[1], fields[2]
     if version != COMPACT_VERSION:
         raise _Problem("unsupported compact snapshot format version %d (this pytracemalloc "
                        "reads version %d)" % (version, COMPACT_VERSION))
     if flags & ~1:
         raise _Problem("unsupported compact snapshot flags 0x%x" % flags)
+    return fields
+
+
+def _read_compact(raw, engine, reserved):
+    magic, version, flags, stored_size, body_size, crc, _ = _compact_header(raw)
     stored = raw[_HEADER.size:]
     if len(stored) < stored_size:
         raise _Problem("truncated file (%d of %d bytes)" % (len(raw), _HEADER.size
@@ -1475,6 +1484,183 @@ def _load_meta(raw, engine):
 # Entry points
 # ---------------------------------------------------------------------------------------------
 
+# How long a pipe may stay silent before read() gives up: a FIFO that nobody writes to would
+# otherwise block the reader forever. Module-level so that a caller can change it.
+PIPE_TIMEOUT = 5.0
+_PIPE_CHUNK = 1 << 20
+
+
+def _kind(mode):
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "neither a regular file nor a pipe"
+
+
+def _check_start(head):
+    """Refuse *head*, the first bytes of a file (the whole file when shorter than a compact
+    header), if no snapshot starts like that. Return the number of bytes the whole file must
+    have when its header says so (compact format), else None."""
+    if len(head) < _HEADER.size:
+        return None  # the whole file: _read_raw() says what is wrong with it
+    if head[:len(COMPACT_MAGIC)] == COMPACT_MAGIC:
+        return _HEADER.size + _compact_header(head)[3]
+    _check_pickle_start(head)
+    return None
+
+
+def _check_pickle_start(raw):
+    # Every pickle a snapshot can be starts with PROTO 2 to 5; a stock dump is of protocol 4
+    # (Python 3.4-3.7) or 5 (3.8+).
+    head = bytearray(raw[:2])
+    if len(head) < 2 or head[0] != 0x80 or not 2 <= head[1] <= 5:
+        if len(head) == 1 and head[0] == 0x80:
+            raise _Problem("truncated file (incomplete pickle data)")
+        raise _Problem("not a snapshot file (neither the compact format nor a pickle of "
+                       "protocol 2 to 5)")
+    return head[1]
+
+
+def _read_upto(fd, size):
+    """Up to *size* bytes of the regular file *fd*: fewer only at its end."""
+    data = os.read(fd, size) if size else b""
+    if len(data) == size or not data:
+        return data
+    # a short read (Linux reads at most 2 GiB at once): read the rest in pieces
+    chunks = [data]
+    missing = size - len(data)
+    while missing:
+        chunk = os.read(fd, min(missing, 1 << 30))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        missing -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_regular(fd, size):
+    """The content of the regular file *fd* whose size is *size*: the size bounds what is
+    read, so that a huge or growing file is not read to its (moving) end."""
+    # The header first: a file that is no snapshot (a 10 GB file of zeros) is refused after
+    # reading a few bytes, and a compact header tells the exact size of the whole file.
+    head = _read_upto(fd, _HEADER.size)
+    if len(head) > size:
+        raise _Problem("the file grew while being read (more than its %d bytes)" % size)
+    expected = _check_start(head)
+    if expected is not None:
+        if size > expected:
+            raise _Problem("corrupt file (%d bytes of garbage after the data)"
+                           % (size - expected))
+        if size < expected:
+            raise _Problem("truncated file (%d of %d bytes)" % (size, expected))
+    if len(head) < _HEADER.size:
+        data = head
+    else:
+        # From the start again, in one read, so that the file is in memory once (not as
+        # pieces joined in a copy).
+        os.lseek(fd, 0, os.SEEK_SET)
+        data = _read_upto(fd, size)
+    if len(data) < size:
+        raise _Problem("the file shrank while being read (%d of its %d bytes)"
+                       % (len(data), size))
+    # Nothing must follow: a file still being written would be cut at a random place.
+    if os.read(fd, 1):
+        raise _Problem("the file grew while being read (more than its %d bytes)" % size)
+    return data
+
+
+def _read_pipe(fd):
+    """The content of the pipe or FIFO *fd* (opened non-blocking): there is no size, so it
+    is read in chunks, waiting at most PIPE_TIMEOUT seconds for each, and the first bytes are
+    checked before the rest is read. A compact header bounds the read to its declared size;
+    a pickle is read to the end of the pipe."""
+    poller = select.poll() if hasattr(select, "poll") else None
+    if poller is not None:
+        poller.register(fd, select.POLLIN)
+    chunks = []
+    total = 0
+    expected = None
+    checked = False
+    while True:
+        if expected is not None and total >= expected:
+            # Everything the header announced is there: more data is garbage. A writer that
+            # keeps the pipe open without writing is not waited for longer.
+            if _pipe_chunk(fd, poller, 1, wait_error=False):
+                raise _Problem("corrupt file (garbage after the data)")
+            break
+        want = _PIPE_CHUNK if expected is None else min(_PIPE_CHUNK, expected - total)
+        chunk = _pipe_chunk(fd, poller, want)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        if not checked and total >= _HEADER.size:
+            chunks = [b"".join(chunks)]
+            expected = _check_start(chunks[0])
+            checked = True
+    return b"".join(chunks)
+
+
+def _pipe_chunk(fd, poller, size, wait_error=True):
+    """Up to *size* bytes from the pipe *fd*; b"" at its end, or when nothing came within
+    PIPE_TIMEOUT seconds if not *wait_error* (else _Problem)."""
+    deadline = None
+    while True:
+        if poller is not None:
+            if deadline is None:
+                deadline = _monotonic() + PIPE_TIMEOUT
+            remaining = deadline - _monotonic()
+            events = []
+            if remaining > 0:
+                try:
+                    events = poller.poll(int(remaining * 1000) + 1)
+                except (select.error, EnvironmentError) as exc:
+                    # Python 2 and 3.4- do not retry after a signal (PEP 475)
+                    if exc.args and exc.args[0] == errno.EINTR:
+                        continue
+                    raise
+            if not events:
+                if not wait_error:
+                    return b""
+                raise _Problem("cannot read the file: no data within %g seconds (a pipe "
+                               "without a writer?)" % PIPE_TIMEOUT)
+        try:
+            return os.read(fd, size)
+        except EnvironmentError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR):
+                continue
+            raise
+
+
+def _monotonic():
+    clock = getattr(time, "monotonic", None)
+    return clock() if clock is not None else time.time()
+
+
+def _read_bounded(filename):
+    """The bytes of the file *filename*, read with bounds: only regular files and pipes
+    (FIFOs, /dev/fd/N of a shell's process substitution) are read; a directory, a device
+    (/dev/zero would be read forever), a socket is refused before it is opened."""
+    mode = os.stat(filename).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        raise _Problem("cannot read the file: it is %s" % _kind(mode))
+    # O_NONBLOCK: opening a FIFO for reading blocks until a writer opens it, possibly never;
+    # a writerless FIFO rather fails after PIPE_TIMEOUT seconds in _read_pipe().
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(filename, flags)
+    try:
+        # The file opened may not be the one stat() saw (replaced in between): check again.
+        st = os.fstat(fd)
+        if stat.S_ISREG(st.st_mode):
+            return _read_regular(fd, st.st_size)
+        if stat.S_ISFIFO(st.st_mode):
+            return _read_pipe(fd)
+        raise _Problem("cannot read the file: it is %s" % _kind(st.st_mode))
+    finally:
+        os.close(fd)
+
+
 def read(filename, engine, reserved):
     """Read the snapshot file *filename*; return its data (see _new_data()) and a short
     description of the format, or raise SnapshotError(filename, reason).
@@ -1483,10 +1669,13 @@ def read(filename, engine, reserved):
     *reserved*: names that cannot be extra attributes (the Snapshot class's own).
     """
     try:
-        with open(filename, "rb") as fp:
-            raw = fp.read()
+        raw = _read_bounded(filename)
     except EnvironmentError as exc:
         raise SnapshotError(filename, "cannot read the file: %s" % (exc.strerror or exc))
+    except _Problem as exc:
+        raise SnapshotError(filename, str(exc))
+    except MemoryError:
+        raise SnapshotError(filename, "cannot read the file: out of memory")
     try:
         return _read_raw(raw, engine, reserved)
     except _Problem as exc:
@@ -1509,17 +1698,10 @@ def _read_raw(raw, engine, reserved):
         return _read_compact(raw, engine, reserved), "compact %d" % COMPACT_VERSION
     if raw[:1] == COMPACT_MAGIC[:1] and COMPACT_MAGIC.startswith(raw[:len(COMPACT_MAGIC)]):
         raise _Problem("truncated file (incomplete header)")
-    # Every pickle a snapshot can be starts with PROTO 2 to 5; a stock dump is of protocol 4
-    # (Python 3.4-3.7) or 5 (3.8+).
-    head = bytearray(raw[:2])
-    if len(head) < 2 or head[0] != 0x80 or not 2 <= head[1] <= 5:
-        if len(head) == 1 and head[0] == 0x80:
-            raise _Problem("truncated file (incomplete pickle data)")
-        raise _Problem("not a snapshot file (neither the compact format nor a pickle of "
-                       "protocol 2 to 5)")
+    protocol = _check_pickle_start(raw)
     value = _load_pickle(raw, engine)
     if isinstance(value, _StubSnapshot):
-        return _from_stock(value, reserved, engine), "stdlib pickle protocol %d" % head[1]
+        return _from_stock(value, reserved, engine), "stdlib pickle protocol %d" % protocol
     if isinstance(value, _Stub):
         raise _Problem("not a snapshot (a pickled %s object)" % type(value).__name__[5:])
     result, version = _from_builtins(value, reserved, engine)

@@ -1,12 +1,19 @@
 """Tests of the command line python -m tracemalloc (tracemalloc.__main__.main)."""
 from __future__ import absolute_import
 
+import fcntl
 import os
 import pickle
 import shutil
 import sys
 import tempfile
+import threading
 import unittest
+
+try:
+    import resource
+except ImportError:  # not on Windows
+    resource = None
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tmsupport  # noqa: E402 (must come first: chooses the package and the engine)
@@ -15,6 +22,16 @@ from tracemalloc import __main__ as cli  # noqa: E402
 
 LIB = "/usr/lib/python2.7"
 ERROR = "python -m tracemalloc: error: "
+# What a child reading a file of unbounded or huge size may use: reading it whole would raise
+# MemoryError (a traceback) instead of the one line of error.
+MEMORY_LIMIT = 1024 ** 3
+# A child that blocks (a FIFO without a writer) is killed after this many seconds; the
+# reader waits at most PIPE_TIMEOUT (5) seconds for a silent pipe.
+CHILD_TIMEOUT = 60
+
+
+def _limit_memory():
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
 class CliTests(unittest.TestCase):
@@ -266,6 +283,244 @@ class CliProcessTests(unittest.TestCase):
         code, out, err = self.run_main("--bogus")
         self.assertEqual(code, 2)
         self.assertNotIn("Traceback", err)
+
+
+class BoundedReadTests(unittest.TestCase):
+    """Files that are no snapshot and cannot be read whole (a device, a FIFO without a writer,
+    a huge or growing file): one line of error and the exit status 1 within seconds, under a
+    memory limit; a pipe holding a snapshot still loads."""
+
+    def setUp(self):
+        self.tmpdir = tempfile.mkdtemp(prefix="tracemalloc-test-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmpdir)
+
+    def path(self, name):
+        return os.path.join(self.tmpdir, name)
+
+    def run_main(self, args, limit_memory=False, **kwargs):
+        if limit_memory:
+            tmsupport.require(self, resource is not None, "no resource module")
+            kwargs["preexec_fn"] = _limit_memory
+        if tmsupport.USING_FAKE_ENGINE:
+            code = ("import sys; sys.path.insert(0, %r); import tmsupport; "
+                    "from tracemalloc.__main__ import main; sys.exit(main())"
+                    % tmsupport.TESTS_DIR)
+            args = ["-c", code] + list(args)
+        else:
+            args = ["-m", "tracemalloc"] + list(args)
+        return tmsupport.run_python(args, timeout=CHILD_TIMEOUT, **kwargs)
+
+    def assert_one_error(self, result, path, problem):
+        code, out, err = result
+        err_lines = [line for line in err.splitlines() if not line.startswith("tests: ")]
+        self.assertEqual(len(err_lines), 1, err)
+        self.assertNotIn("Traceback", err)
+        self.assertTrue(err_lines[0].startswith(ERROR + path + ": "), err)
+        self.assertIn(problem, err_lines[0])
+        self.assertEqual(code, 1, err)
+        self.assertEqual(out, "")
+
+    def test_directory(self):
+        self.assert_one_error(self.run_main([self.tmpdir]), self.tmpdir,
+                              ": cannot read the file: it is a directory")
+
+    def test_devices(self):
+        for device in ("/dev/zero", "/dev/urandom"):
+            if not os.path.exists(device):
+                continue
+            self.assert_one_error(self.run_main([device], limit_memory=True), device,
+                                  ": cannot read the file: it is a character device")
+
+    def test_fifo_without_writer(self):
+        path = self.path("fifo")
+        os.mkfifo(path)
+        self.assert_one_error(self.run_main([path]), path,
+                              ": cannot read the file: no data within 5 seconds")
+
+    def test_huge_sparse_file(self):
+        path = self.path("sparse.tms")
+        with open(path, "wb") as fp:
+            fp.truncate(10 * 1024 ** 3)
+        self.assert_one_error(self.run_main([path], limit_memory=True), path,
+                              ": not a snapshot file (neither the compact format nor a pickle")
+
+    def write_snapshot(self, name, format="compact"):
+        path = self.path(name)
+        tracemalloc.Snapshot({"/a.py": {1: (10, 1)}}, "2013-03-04 01:00:55", 1).dump(
+            path, format)
+        return path
+
+    def test_growing_file(self):
+        # A valid snapshot that a writer extends (sparse zeros: no disk space) as long as the
+        # child runs, faster than any reader: the file's size at open bounds what is read.
+        path = self.write_snapshot("growing.tms")
+        size = os.path.getsize(path)
+        stop = threading.Event()
+        fd = os.open(path, os.O_WRONLY)
+        step = 256 * 1024 ** 2
+
+        def grow():
+            end = size
+            while not stop.is_set() and end < 2 ** 40:
+                end += step
+                try:
+                    os.ftruncate(fd, end)
+                except OSError:  # EFBIG: the file system's maximum size
+                    break
+                stop.wait(0.005)
+        os.ftruncate(fd, size + 4 * step)  # already larger than the memory limit
+        thread = threading.Thread(target=grow)
+        thread.start()
+        try:
+            result = self.run_main([path], limit_memory=True)
+        finally:
+            stop.set()
+            thread.join()
+            os.close(fd)
+        self.assert_one_error(result, path, "bytes of garbage after the data)")
+
+    def test_size_understated(self):
+        # A file whose size says 0 bytes but that has some (procfs): more than its size
+        # follows, as with a file growing while it is read.
+        path = "/proc/sys/kernel/pid_max"
+        if not os.path.exists(path) or os.path.getsize(path) != 0:
+            self.skipTest("no procfs (Linux)")
+        self.assert_one_error(self.run_main([path]), path,
+                              ": the file grew while being read (more than its 0 bytes)")
+
+    def test_pipe_holding_a_snapshot(self):
+        # bash: python -m tracemalloc <(cat snapshot): a path /dev/fd/N of a pipe
+        if not os.path.exists("/dev/fd"):
+            self.skipTest("no /dev/fd")
+        for fmt in ("compact", "pickle"):
+            path = self.write_snapshot("snap." + fmt, fmt)
+            with open(path, "rb") as fp:
+                data = fp.read()
+            read_fd, write_fd = os.pipe()
+            # only the read end goes to the child: the write end there would be a writer
+            # that never closes
+            fcntl.fcntl(write_fd, fcntl.F_SETFD,
+                        fcntl.fcntl(write_fd, fcntl.F_GETFD) | fcntl.FD_CLOEXEC)
+            kwargs = {"close_fds": False} if tmsupport.PY2 else {"pass_fds": (read_fd,)}
+
+            def write():
+                with os.fdopen(write_fd, "wb") as fp:
+                    fp.write(data)
+            writer = threading.Thread(target=write)
+            writer.start()
+            try:
+                code, out, err = self.run_main(["/dev/fd/%d" % read_fd], **kwargs)
+            finally:
+                os.close(read_fd)
+                writer.join()
+            self.assertEqual(code, 0, err)
+            self.assertNotIn("Traceback", err)
+            self.assertIn("#1: /a.py: size=10 B, count=1, average=10 B", out)
+
+
+# Run as the file whose name is tested: allocates, displays the top and the traceback of an
+# object to stdout (an ASCII stream), writes a snapshot into sys.argv[1].
+NAMED_SCRIPT = """\
+from __future__ import print_function
+import sys
+import tracemalloc
+tracemalloc.start(5)
+data = [object() for index in range(5000)]  # the allocating line: 5
+top = tracemalloc.DisplayTop(3, group_per_file=False)
+top.filename_parts = 1
+top.display_snapshot(tracemalloc.take_snapshot())
+lines = tracemalloc.get_object_traceback(data[0]).format()
+print(repr(lines) if sys.version_info[0] < 3 else ascii(lines))
+tracemalloc.take_snapshot().write(sys.argv[1])
+"""
+
+
+class NonAsciiFilenameTests(unittest.TestCase):
+    """Code run from a file whose name is not ASCII, or not even UTF-8: the top, the traceback
+    and the command line displaying its snapshot, to a stdout that only takes ASCII."""
+
+    def setUp(self):
+        self.tmpdir = tempfile.mkdtemp(prefix="tracemalloc-test-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmpdir)
+
+    def native_name(self, raw):
+        """The native str of the file name made of the bytes *raw* (UTF-8 or not)."""
+        if tmsupport.PY2:
+            return raw
+        return raw.decode(sys.getfilesystemencoding(), "surrogateescape")
+
+    def escaped(self, name):
+        """How the name must look in the output of the child: Python 2 writes the bytes as
+        they are; Python 3 escapes what ASCII cannot hold (a byte that is not UTF-8, which
+        it decoded to U+DC80..U+DCFF, as that byte: \\xNN)."""
+        if tmsupport.PY2:
+            return name
+        return "".join(char if ord(char) < 128 else "\\x%02x" % (ord(char) - 0xdc00)
+                       if 0xdc80 <= ord(char) <= 0xdcff else
+                       "\\x%02x" % ord(char) if ord(char) < 256 else "\\u%04x" % ord(char)
+                       for char in name)
+
+    def check_name(self, raw):
+        if not tmsupport.PY2 and sys.getfilesystemencoding().lower() not in ("utf-8", "utf8"):
+            self.skipTest("the file system encoding is %s, not UTF-8"
+                          % sys.getfilesystemencoding())
+        tmsupport.require(self, not tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
+        name = self.native_name(raw)
+        script = os.path.join(self.tmpdir, name)
+        with open(script, "w") as fp:
+            fp.write(NAMED_SCRIPT)
+        snap = os.path.join(self.tmpdir, "snap.tms")
+        env = tmsupport.child_env(PYTHONIOENCODING="ascii:strict")
+        code, out, err = tmsupport.run_python([script, snap], env=env, timeout=CHILD_TIMEOUT)
+        self.assertEqual((code, err), (0, ""))
+        escaped = self.escaped(name)
+        self.assertIn("#1: .../%s:5: size=" % escaped, out)
+        # the traceback's lines hold the name and the line of source read from the file
+        self.assertIn("data = [object() for index in range(5000)]", out)
+        to_ascii = repr if tmsupport.PY2 else ascii  # noqa: F821 (Python 3 only)
+        self.assertIn(to_ascii('  File "%s", line 5' % script)[1:-1], out)
+
+        code, out, err = tmsupport.run_python(["-m", "tracemalloc", "-l", "-P", "1", snap],
+                                              env=env, timeout=CHILD_TIMEOUT)
+        self.assertEqual((code, err), (0, ""))
+        # (the snapshot written last holds the allocations of the first one)
+        self.assertIn(": .../%s:5: size=" % escaped, out)
+
+    def test_unicode_names_of_a_snapshot(self):
+        # A snapshot made by hand (or loaded from a file of Python 3) has names of type
+        # unicode on Python 2: displayed to a pipe whose encoding is ASCII, then written,
+        # loaded and displayed by the command line.
+        tmsupport.require(self, not tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
+        snap = os.path.join(self.tmpdir, "snap.tms")
+        code = ("import sys, tracemalloc\n"
+                "names = [u'/d\\xe9j\\xe0.py', u'/caf\\udce9.py', u'/\\u20ac.py']\n"
+                "stats = dict((name, {1: (10 * (1 + i), 1)}) for i, name in enumerate(names))\n"
+                "tracemalloc.DisplayTop(3).display_snapshot(tracemalloc.Snapshot(stats, 't'))\n"
+                "tracemalloc.Snapshot(stats, 't').write(sys.argv[1])\n")
+        env = tmsupport.child_env(PYTHONIOENCODING="ascii:strict")
+        results = [tmsupport.run_python(["-c", code, snap], env=env, timeout=CHILD_TIMEOUT),
+                   tmsupport.run_python(["-m", "tracemalloc", snap], env=env,
+                                        timeout=CHILD_TIMEOUT)]
+        for code, out, err in results:
+            self.assertEqual((code, err), (0, ""))
+            if tmsupport.PY2:
+                # as the native str of the other names: UTF-8, a surrogate as its byte
+                expected = [u"/d\xe9j\xe0.py".encode("utf-8"), "/caf\xe9.py",
+                            u"/\u20ac.py".encode("utf-8")]
+            else:
+                expected = ["/d\\xe9j\\xe0.py", "/caf\\xe9.py", "/\\u20ac.py"]
+            self.assertEqual([line.split(": ")[1] for line in out.splitlines()[1:4]],
+                             expected[::-1])
+
+    def test_non_ascii_name(self):
+        self.check_name(u"d\xe9j\xe0.py".encode("utf-8"))
+
+    def test_non_utf8_name(self):
+        self.check_name(b"caf\xe9.py")
 
 
 if __name__ == "__main__":

@@ -174,7 +174,10 @@ class RoundTripTests(TempDirMixin, unittest.TestCase):
         with_traces.attribute = {"a": (1, [2, None]), "b": -1.5}
         both = tracemalloc.Snapshot(list(RAW), 1, stats={"x.py": {1: (5, 1)}}, pid=3,
                                     user_data=[("t", "count", 3)])
-        stats_only = tracemalloc.Snapshot({"x.py": {1: (5, 1), 2: (2 ** 63, 7)}},
+        # names of the statistics not ASCII, and not UTF-8 (a byte, escaped on Python 3)
+        accented = u"/tmp/d\xe9j\xe0.py" if not PY2 else u"/tmp/d\xe9j\xe0.py".encode("utf-8")
+        stats_only = tracemalloc.Snapshot({"x.py": {1: (5, 1), 2: (2 ** 63, 7)},
+                                           odd_name: {3: (1, 1)}, accented: {4: (2, 1)}},
                                           "2013-03-04 01:01:55", 99, 1, 2, [("t", "size", 1)])
         # out of the compact format's ranges: written as a pickle
         big = tracemalloc.Snapshot([(0, 2 ** 64, (("a.py", -2 ** 40),), 1)], 1)
@@ -601,8 +604,8 @@ class FuzzTests(TempDirMixin, unittest.TestCase):
 
     def test_scanners_agree(self):
         engine = tracemalloc._engine
-        if not hasattr(engine, "scan_pickle"):
-            self.skipTest(tmsupport.SKIP_REASON)
+        tmsupport.require(self, hasattr(engine, "scan_pickle"),
+                          "the engine has no scan_pickle() (%s)" % tmsupport.SKIP_REASON)
         rng = random.Random(FUZZ_SEED + 1)
         pickles = [data for _, data in self.seeds() if data[:1] == b"\x80"]
         with open(data_file("py3-compact.tms"), "rb") as fp:
@@ -628,13 +631,15 @@ class FuzzTests(TempDirMixin, unittest.TestCase):
         data = b"\x80\x04\x95" + struct.pack("<Q", 2 ** 31 - 1) + b"N."
         self.assertEqual(_snapfile.scan_pickle_py(data, _snapfile.MAX_NESTING),
                          (_snapfile.SCAN_TRUNCATED, None))
-        engine = tracemalloc._engine
-        if hasattr(engine, "scan_pickle"):
-            self.assertEqual(tuple(engine.scan_pickle(data, _snapfile.MAX_NESTING)),
-                             (_snapfile.SCAN_TRUNCATED, None))
         exact = b"\x80\x04\x95" + struct.pack("<Q", 2) + b"N."
         self.assertEqual(_snapfile.scan_pickle_py(exact, _snapfile.MAX_NESTING)[0],
                          _snapfile.SCAN_OK)
+        engine = tracemalloc._engine
+        tmsupport.require(self, hasattr(engine, "scan_pickle"),
+                          "the engine has no scan_pickle() (%s)" % tmsupport.SKIP_REASON)
+        self.assertEqual(tuple(engine.scan_pickle(data, _snapfile.MAX_NESTING)),
+                         (_snapfile.SCAN_TRUNCATED, None))
+        self.assertEqual(engine.scan_pickle(exact, _snapfile.MAX_NESTING)[0], _snapfile.SCAN_OK)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import io
 import os
 import subprocess
 import sys
+import threading
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.path.dirname(os.path.dirname(TESTS_DIR))
@@ -273,7 +274,6 @@ def run_python(args, executable=None, env=None, timeout=CHILD_TIMEOUT, **kwargs)
 
     A child still running after *timeout* seconds is killed (returncode -9) and a line
     saying so ends its stderr, so that a hang fails the test instead of the whole suite."""
-    import threading
     proc = subprocess.Popen([executable or sys.executable] + list(args),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env if env is not None else child_env(), **kwargs)
