@@ -241,6 +241,7 @@ class ProcessMemoryTests(unittest.TestCase):
             _, status = os.waitpid(pid, 0)
         finally:
             killer.cancel()
+            killer.join()
             os.close(read_fd)
         self.assertEqual(status, 0, "the child failed or hung: status %r" % status)
         before, after, statm = [int(value) for value in data.split()]

@@ -291,7 +291,11 @@ def run_python(args, executable=None, env=None, timeout=CHILD_TIMEOUT, **kwargs)
     try:
         out, err = proc.communicate()
     finally:
+        # Joined, not only cancelled: a timer thread still winding down would allocate
+        # (frames, on 2.7 a polling wait) during the next test, whose exact counts and
+        # free-list states it would disturb.
         timer.cancel()
+        timer.join()
     if not PY2:
         out = out.decode("utf-8", "replace")
         err = err.decode("utf-8", "replace")
