@@ -528,7 +528,7 @@ tm_fork_child(void)
 
 /* ------------------------------------------------------------------ C API (patched 3.x) */
 
-#if defined(TM_PATCHED) && !defined(TM_PY2)
+#ifdef TM_HAVE_CAPI_HOOKS
 /* PyTraceMalloc_Track(): may be called without the GIL, like the stock function, which takes
  * the GIL to capture the traceback; so do we. */
 static int
@@ -679,13 +679,8 @@ tm_engine_init(void)
          * (the executable or libpython), so RTLD_DEFAULT finds them. */
         tm_variant = dlsym(RTLD_DEFAULT, "_Py_tracemalloc_variant");
         *(void **)&tm_set_freelist_hooks = dlsym(RTLD_DEFAULT, "PyTraceMalloc_SetFreeListHooks");
-        if (tm_variant == NULL) {
-#ifdef TM_PATCHED
-            tm_variant = "plain";
-#else
-            tm_variant = "stock";
-#endif
-        }
+        if (tm_variant == NULL)
+            tm_variant = TM_UNNAMED_VARIANT;
     }
     if (!tm_fork_handlers) {
         if (pthread_atfork(tm_fork_prepare, tm_fork_parent, tm_fork_child) != 0) {
@@ -751,7 +746,7 @@ tm_engine_start(guint nframe)
     PyMem_SetAllocator(PYMEM_DOMAIN_RAW, &raw);
     PyMem_SetAllocator(PYMEM_DOMAIN_MEM, &mem);
     PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &obj);
-#if defined(TM_PATCHED) && !defined(TM_PY2)
+#ifdef TM_HAVE_CAPI_HOOKS
     PyTraceMalloc_SetHooks(&tm_api_hooks);
 #endif
     if (tm_set_freelist_hooks != NULL)
@@ -783,7 +778,7 @@ tm_engine_stop(void)
 {
     if (!tm_tracing)
         return;
-#if defined(TM_PATCHED) && !defined(TM_PY2)
+#ifdef TM_HAVE_CAPI_HOOKS
     PyTraceMalloc_SetHooks(NULL);
 #endif
     if (tm_set_freelist_hooks != NULL)

@@ -235,7 +235,7 @@ engine_add_constants(PyObject *module)
     return 0;
 }
 
-#ifdef TM_PY2
+#ifndef TM_HAVE_MODULE_DEF
 PyMODINIT_FUNC
 init_engine(void)
 {
