@@ -1,20 +1,17 @@
-/* The hot loops of Snapshot.statistics(), compare_to() and filter_traces() in C.
+/* The C loops of the Python layer over raw traces: grouping (group_traces), filtering
+ * (filter_traces) and the compact file columns (check_traces, trace_columns, build_traces).
+ * Their contracts are in stats.h. Implementation notes:
  *
- * Both functions take raw traces, the list _engine.get_traces() returns: tuples
- * (domain, size, traceback, total_nframe) where traceback is a tuple of (filename, lineno),
- * most recent first. They only take the fast path: every trace an exact 4-tuple, sizes
- * exact ints (not bool) whose sums fit in 64 bits, tracebacks exact tuples of exact
- * (str, int) tuples, domains exact ints. On anything else they return None and
- * tracemalloc/__init__.py runs its Python loop, which follows the stdlib's algorithm and
- * raises the stdlib's errors. Where they answer, the result is the Python loop's, item for
- * item and in the same order (tests/python/test_stdlib_api.py checks it against the stdlib's
- * own code).
+ * The fast path: every trace an exact 4-tuple, sizes exact ints (not bool) whose sums fit in
+ * 64 bits, tracebacks exact tuples of exact (str, int) tuples, domains exact ints. On anything
+ * else the functions answer None and tracemalloc/__init__.py runs its Python loop, which follows
+ * the stdlib's algorithm and raises the stdlib's errors (tests/python/test_stdlib_api.py checks
+ * the results against the stdlib's own code).
  *
- * Both work on a copy of the list: allocating may run the garbage collector, hence
- * finalizers, and filter_traces() calls the filters' filename matchers (Python code, during
- * which another thread may run); neither may change what is being walked.
- *
- * Errors: NULL with an exception set (out of memory, an exception raised by a matcher).
+ * Allocating may run the garbage collector, hence finalizers, and filter_traces() calls the
+ * filters' filename matchers (Python code, during which another thread may run): neither may
+ * change what is being walked, so filter_traces() walks a copy of the list and group_traces()
+ * holds what it walks (see there).
  */
 #include "stats.h"
 #include "lebytes.h"
