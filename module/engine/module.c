@@ -1,9 +1,10 @@
-/* The extension module tracemalloc._engine: argument parsing and plain return values only.
- * The work is in hooks.c (tracing), store.c (tables) and timer.c (timers). */
-#include "hooks.h"
+/* The extension module tracemalloc._engine: its method table and init, argument parsing and
+ * plain return values only. The work is in the tracing engine (tracer.h), the timers (timer.h)
+ * and the helpers of the Python layer (stats.h, pickle_scan.h). */
 #include "pickle_scan.h"
 #include "stats.h"
 #include "timer.h"
+#include "tracer.h"
 
 static PyObject *
 engine_start(PyObject *self, PyObject *args)

@@ -8,7 +8,7 @@
  * allocator, never from a Python allocator domain, so the tracer never traces itself.
  *
  * Locking: none inside. The engine calls every function on a store reachable from its hooks
- * with its table lock held (tm_lock, a spin lock: hooks.c); a store it has detached, it uses
+ * with its table lock held (tm_lock, a spin lock: engine.h); a store it has detached, it uses
  * without the lock. The tests are single-threaded.
  *
  * Out of memory: the trace tables, the traceback set and the tracebacks are allocated with
