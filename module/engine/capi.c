@@ -13,7 +13,7 @@
  * the GIL to capture the traceback; so do we. As the stock function does, tm_tracing is
  * peeked at first (a caller that traces nothing pays no GIL), then checked again under the
  * GIL and once more under tm_lock, which alone makes the answer final. Returns 0, -1 on out
- * of memory, -2 when not tracing. */
+ * of memory (counted as a lost trace), -2 when not tracing. */
 static int
 tm_api_track(unsigned int domain, uintptr_t ptr, size_t size)
 {
@@ -34,6 +34,8 @@ tm_api_track(unsigned int domain, uintptr_t ptr, size_t size)
         if (tm_tracing) {
             const TmTraceback *tb = tm_intern_locked(nframe, total);
             res = tb != NULL && tm_store_add(tm_store, domain, ptr, size, tb) == 0 ? 0 : -1;
+            if (res < 0)
+                tm_lost++;
         }
         tm_lock_release();
         tm_reentrant = 0;

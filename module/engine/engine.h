@@ -70,7 +70,7 @@ int tm_lock_register_fork(void);
 
 /* Protected by tm_lock, and only written with the GIL held too. */
 extern TmStore *tm_store;  /* NULL unless tracing; also holds the blocks parked on free lists */
-extern guint64 tm_lost;    /* traces not recorded for lack of memory */
+extern guint64 tm_lost;    /* traces not recorded for lack of memory (tm_engine_lost_traces) */
 
 /* TRUE between start and stop. Written with both tm_lock and the GIL held (relaxed atomic
  * stores), so a reader holding either sees a stable value. A reader holding neither

@@ -109,6 +109,14 @@ engine_get_stats(PyObject *self, PyObject *unused)
 }
 
 static PyObject *
+engine_get_lost_traces(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyLong_FromUnsignedLongLong((unsigned long long)tm_engine_lost_traces());
+}
+
+static PyObject *
 engine_get_capture_count(PyObject *self, PyObject *unused)
 {
     (void)self;
@@ -200,6 +208,8 @@ static PyMethodDef engine_methods[] = {
       "get_stats() -> {filename: {lineno: (size, count)}}" },
     { "get_freelist_memory", engine_get_freelist_memory, METH_NOARGS,
       "get_freelist_memory() -> (size, count) parked on free lists, or None without hooks" },
+    { "get_lost_traces", engine_get_lost_traces, METH_NOARGS,
+      "get_lost_traces() -> traces not recorded for lack of memory since tracing started" },
     { "_get_capture_count", engine_get_capture_count, METH_NOARGS,
       "_get_capture_count() -> tracebacks captured since the module was loaded (tests)" },
     { "start_timer", (PyCFunction)(void (*)(void))engine_start_timer,

@@ -21,9 +21,9 @@
  * - Filenames are a GHashTable set of pointers.
  *
  * All memory comes from glib (g_malloc family). The trace tables, the traceback set and vector
- * and the tracebacks come from g_try_*, so that running out of memory fails the call and
- * leaves the store unchanged; the small glib hash tables (domains, filenames, big sizes) abort
- * on out of memory as glib does. */
+ * and the tracebacks come from g_try_*, through store_try_alloc(), so that running out of
+ * memory fails the call and leaves the store unchanged; the small glib hash tables (domains,
+ * filenames, big sizes) abort on out of memory as glib does. */
 #include "store.h"
 
 #include <assert.h>
@@ -109,6 +109,9 @@ struct TmStore {
 
     /* What tm_store_get() returns; valid until the next modification. */
     TmTrace get_result;
+
+    /* Tests: store_try_alloc() fails when it brings this down to 0; 0: never. */
+    guint fail_countdown;
 };
 
 /* ---- Memory estimates --------------------------------------------------------------------- */
@@ -137,6 +140,14 @@ ghash_bytes(GHashTable *table, gboolean is_set)
     while (capacity < 2 * n)
         capacity *= 2;
     return alloc_bytes(100) + 3 * alloc_bytes(0) + capacity * slot;
+}
+
+/* Whether the next g_try_* allocation may be attempted: FALSE once, when the countdown of
+ * tm_store_fail_allocation() runs out. */
+static inline gboolean
+store_try_alloc(TmStore *store)
+{
+    return G_LIKELY(store->fail_countdown == 0) || --store->fail_countdown != 0;
 }
 
 /* ---- TraceTable --------------------------------------------------------------------------- */
@@ -250,7 +261,7 @@ table_resize(TmStore *store, TraceTable *table, gsize capacity)
 
     assert(capacity >= TABLE_MIN_CAPACITY && (capacity & (capacity - 1)) == 0);
     assert(!table_over_limit(capacity, table->count));
-    slots = g_try_malloc0_n(capacity, sizeof(TraceEntry));
+    slots = store_try_alloc(store) ? g_try_malloc0_n(capacity, sizeof(TraceEntry)) : NULL;
     if (slots == NULL)
         return -1;
     while (((gsize)1 << bits) < capacity)
@@ -316,7 +327,7 @@ store_table_create(TmStore *store, guint domain)
 
     if (G_LIKELY(table != NULL))
         return table;
-    table = g_try_new0(TraceTable, 1);
+    table = store_try_alloc(store) ? g_try_new0(TraceTable, 1) : NULL;
     if (table == NULL)
         return NULL;
     if (store->domains == NULL)
@@ -420,7 +431,9 @@ tb_reserve(TmStore *store)
         return -1;
     if (needed > store->tb_vec_capacity) {
         gsize capacity = MAX(store->tb_vec_capacity * 2, (gsize)TB_MIN_CAPACITY);
-        TmTraceback **vec = g_try_realloc_n(store->tb_vec, capacity, sizeof(TmTraceback *));
+        TmTraceback **vec = store_try_alloc(store)
+                                ? g_try_realloc_n(store->tb_vec, capacity, sizeof(TmTraceback *))
+                                : NULL;
         if (vec == NULL)
             return -1;
         store->tb_vec = vec;
@@ -428,7 +441,9 @@ tb_reserve(TmStore *store)
     }
     if (store->tb_set_capacity == 0 || table_over_limit(store->tb_set_capacity, needed)) {
         gsize capacity = MAX(store->tb_set_capacity * 2, (gsize)TB_MIN_CAPACITY);
-        TmTraceback **set = g_try_malloc0_n(capacity, sizeof(TmTraceback *));
+        TmTraceback **set = store_try_alloc(store)
+                                ? g_try_malloc0_n(capacity, sizeof(TmTraceback *))
+                                : NULL;
         guint i;
         if (set == NULL)
             return -1;
@@ -548,7 +563,7 @@ tm_store_intern_traceback(TmStore *store, const TmFrame *frames, guint nframe,
     if (tb_reserve(store) < 0)
         return NULL;
     bytes = sizeof(TbHeader) + sizeof(TmTraceback) + (gsize)nframe * sizeof(TmFrame);
-    header = g_try_malloc(bytes);
+    header = store_try_alloc(store) ? g_try_malloc(bytes) : NULL;
     if (header == NULL)
         return NULL;
     header->index = store->tb_count;
@@ -883,4 +898,10 @@ tm_store_foreach(TmStore *store, TmTraceFunc func, gpointer user_data)
         if (!table_foreach(store, GPOINTER_TO_UINT(key), value, func, user_data))
             return;
     }
+}
+
+void
+tm_store_fail_allocation(TmStore *store, guint n)
+{
+    store->fail_countdown = n;
 }

@@ -134,6 +134,11 @@ guint tm_store_filename_count(const TmStore *store);
 /* Call func for each trace (every domain, unspecified order) until it returns FALSE. */
 void tm_store_foreach(TmStore *store, TmTraceFunc func, gpointer user_data);
 
+/* For the tests of out-of-memory paths: the n-th g_try_* allocation the store attempts from
+ * now on fails, as if memory ran out, once (n = 0: none). The glib hash tables are not
+ * counted. */
+void tm_store_fail_allocation(TmStore *store, guint n);
+
 G_END_DECLS
 
 #endif /* PYTRACEMALLOC_STORE_H */

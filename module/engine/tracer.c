@@ -4,6 +4,8 @@
 #include "engine.h"
 #include "tracer.h"
 
+#include <stdlib.h>
+
 /* The store calls this when it forgets a filename. The store is never freed or cleared while
  * it is reachable from the hooks, only after it was detached under tm_lock; so the lock is
  * not held here and dropping the reference may free memory through the hooks. GIL held. */
@@ -28,6 +30,19 @@ tm_engine_init(void)
     return 0;
 }
 
+/* For the tests: TRACEMALLOC_ENGINE_FAIL_ALLOC=N, read when tracing starts, makes the N-th
+ * allocation of the new store fail (tm_store_fail_allocation), so that a trace is lost. */
+static guint
+tm_fail_alloc_from_env(void)
+{
+    const char *value = getenv("TRACEMALLOC_ENGINE_FAIL_ALLOC");
+    guint64 n;
+
+    if (value == NULL || !g_ascii_string_to_unsigned(value, 10, 0, G_MAXUINT, &n, NULL))
+        return 0;
+    return (guint)n;
+}
+
 int
 tm_engine_start(guint nframe)
 {
@@ -48,6 +63,7 @@ tm_engine_start(guint nframe)
         goto error;
     if (tracing)
         return 0;
+    tm_store_fail_allocation(store, tm_fail_alloc_from_env());
 
     tm_lock_acquire();
     tm_store = store;
@@ -158,6 +174,17 @@ tm_engine_memory(void)
         size = tm_store_memory(tm_store) + tm_capture_memory();
     tm_lock_release();
     return size;
+}
+
+guint64
+tm_engine_lost_traces(void)
+{
+    guint64 lost;
+
+    tm_lock_acquire();
+    lost = tm_lost;
+    tm_lock_release();
+    return lost;
 }
 
 guint64

@@ -30,6 +30,12 @@ void tm_engine_traced_memory(gsize *current, gsize *peak);
 void tm_engine_reset_peak(void);
 gsize tm_engine_memory(void);
 
+/* How many traces the engine failed to record for lack of memory since tracing last started:
+ * blocks seen by the allocator hooks, blocks reused from a free list, and calls of
+ * PyTraceMalloc_Track() that returned -1. Reset to 0 by tm_engine_start() when it starts
+ * tracing (not when it only changes the limit); kept by clear and stop. */
+guint64 tm_engine_lost_traces(void);
+
 /* How many tracebacks the hooks captured since the module was loaded (one walk of the frames
  * each), for the tests: a new object costs exactly one. */
 guint64 tm_engine_capture_count(void);
