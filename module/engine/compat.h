@@ -6,7 +6,15 @@
  *     and without touching the error indicator;
  *   - "does this thread hold the GIL?";
  *   - the address of the memory block behind an object (GC header, pre-header);
- *   - str objects, module initialisation.
+ *   - str, bytes and int objects, module initialisation;
+ * and the feature macros the other files test instead of the interpreter's version:
+ *   TM_PATCHED           the interpreter was built with one of our patch series;
+ *   TM_HAVE_CAPI_HOOKS   PyTraceMalloc_SetHooks() routes PyTraceMalloc_Track() and friends
+ *                        (patched 3.x);
+ *   TM_HAVE_INT_TYPE     there is an int type besides long (2.7);
+ *   TM_HAVE_MODULE_DEF   modules are created from a PyModuleDef (3.x);
+ *   TM_UNNAMED_VARIANT   the variant of an interpreter that does not name its own.
+ * The free-list hooks are no compile-time feature: freelists.c finds them at run time.
  */
 #ifndef PYTRACEMALLOC_COMPAT_H
 #define PYTRACEMALLOC_COMPAT_H
@@ -15,10 +23,15 @@
 #include <Python.h>
 #include <frameobject.h>
 
+#include <glib.h>
+
 /* TM_PATCHED: the interpreter was built with one of our patch series (doc/internals.rst). A
  * stock 3.x still has PEP 445 hooks, and the engine works there without the extras. */
 #ifdef PY_PYTRACEMALLOC_API
 #  define TM_PATCHED 1
+#  define TM_UNNAMED_VARIANT "plain"
+#else
+#  define TM_UNNAMED_VARIANT "stock"
 #endif
 
 #if PY_MAJOR_VERSION == 2
@@ -28,6 +41,11 @@
 #  endif
 #elif PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030E0000
 #  error "pytracemalloc supports CPython 2.7, 3.11 and 3.13."
+#else
+#  define TM_HAVE_MODULE_DEF 1
+#  ifdef TM_PATCHED
+#    define TM_HAVE_CAPI_HOOKS 1
+#  endif
 #endif
 
 /* The line of the instruction at offset addr (bytes) of code: a walk of its line table. */
@@ -117,9 +135,20 @@ tm_type_block_offset(PyTypeObject *type)
     return PyType_IS_GC(type) ? sizeof(PyGC_Head) : 0;
 }
 
+#define TM_HAVE_INT_TYPE 1
 #define TmStr_FromString PyString_FromString
 #define TmInt_FromLong PyInt_FromLong
 #define TmStr_InternFromString PyString_InternFromString
+#define TmStr_CheckExact PyString_CheckExact
+/* The PyArg_ParseTuple format of a read-only bytes-like buffer. */
+#define TM_BUFFER_FORMAT "s*"
+
+/* An exact int or long. */
+static inline int
+tm_int_exact(PyObject *obj)
+{
+    return PyInt_CheckExact(obj) || PyLong_CheckExact(obj);
+}
 
 #else
 /* ------------------------------------------------------------------ Python 3.11, 3.13 */
@@ -280,7 +309,44 @@ tm_object_block(PyObject *obj)
 #  define TmStr_FromString PyUnicode_FromString
 #  define TmStr_InternFromString PyUnicode_InternFromString
 #  define TmInt_FromLong PyLong_FromLong
+#  define TmStr_CheckExact PyUnicode_CheckExact
+#  define TM_BUFFER_FORMAT "y*"
+#  define tm_int_exact PyLong_CheckExact
 
 #endif
+
+/* The value of an exact int obj (tm_int_exact) in *value: 0, or -1 if it does not fit in 64
+ * bits (no exception set). */
+static inline int
+tm_int_value(PyObject *obj, gint64 *value)
+{
+    int overflow;
+    long long result;
+
+#ifdef TM_HAVE_INT_TYPE
+    if (PyInt_CheckExact(obj)) {
+        *value = PyInt_AS_LONG(obj);
+        return 0;
+    }
+#endif
+    result = PyLong_AsLongLongAndOverflow(obj, &overflow);
+    if (overflow || (result == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return -1;
+    }
+    *value = result;
+    return 0;
+}
+
+/* A new int of that value (an int when it fits on 2.7, else a long); NULL with an exception. */
+static inline PyObject *
+tm_int_new(gint64 value)
+{
+#ifdef TM_HAVE_INT_TYPE
+    if (value >= LONG_MIN && value <= LONG_MAX)
+        return PyInt_FromLong((long)value);
+#endif
+    return PyLong_FromLongLong(value);
+}
 
 #endif /* PYTRACEMALLOC_COMPAT_H */

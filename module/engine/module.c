@@ -1,9 +1,10 @@
-/* The extension module tracemalloc._engine: argument parsing and plain return values only.
- * The work is in hooks.c (tracing), store.c (tables) and timer.c (timers). */
-#include "hooks.h"
+/* The extension module tracemalloc._engine: its method table and init, argument parsing and
+ * plain return values only. The work is in the tracing engine (tracer.h), the timers (timer.h)
+ * and the helpers of the Python layer (stats.h, pickle_scan.h). */
 #include "pickle_scan.h"
 #include "stats.h"
 #include "timer.h"
+#include "tracer.h"
 
 static PyObject *
 engine_start(PyObject *self, PyObject *args)
@@ -108,6 +109,14 @@ engine_get_stats(PyObject *self, PyObject *unused)
 }
 
 static PyObject *
+engine_get_lost_traces(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyLong_FromUnsignedLongLong((unsigned long long)tm_engine_lost_traces());
+}
+
+static PyObject *
 engine_get_capture_count(PyObject *self, PyObject *unused)
 {
     (void)self;
@@ -199,6 +208,8 @@ static PyMethodDef engine_methods[] = {
       "get_stats() -> {filename: {lineno: (size, count)}}" },
     { "get_freelist_memory", engine_get_freelist_memory, METH_NOARGS,
       "get_freelist_memory() -> (size, count) parked on free lists, or None without hooks" },
+    { "get_lost_traces", engine_get_lost_traces, METH_NOARGS,
+      "get_lost_traces() -> traces not recorded for lack of memory since tracing started" },
     { "_get_capture_count", engine_get_capture_count, METH_NOARGS,
       "_get_capture_count() -> tracebacks captured since the module was loaded (tests)" },
     { "start_timer", (PyCFunction)(void (*)(void))engine_start_timer,
@@ -235,7 +246,7 @@ engine_add_constants(PyObject *module)
     return 0;
 }
 
-#ifdef TM_PY2
+#ifndef TM_HAVE_MODULE_DEF
 PyMODINIT_FUNC
 init_engine(void)
 {

@@ -14,6 +14,7 @@
  * Runs without the GIL: it only reads the buffer.
  */
 #include "pickle_scan.h"
+#include "lebytes.h"
 
 #define TM_SCAN_MAX_INT_BYTES 4096  /* MAX_INT_BYTES of _snapfile.py */
 #define TM_SCAN_MAX_NUMBER_LINE 64
@@ -81,16 +82,6 @@ typedef struct {
     char detail[96];  /* TM_SCAN_CORRUPT, TM_SCAN_REFUSED */
 } TmScanResult;
 
-static guint64
-tm_unpack_le(const unsigned char *p, unsigned size)
-{
-    guint64 value = 0;
-
-    while (size-- > 0)
-        value = (value << 8) | p[size];
-    return value;
-}
-
 /* A memo index of a GET/PUT line: decimal digits only, at most 10 (-1 otherwise). */
 static gint64
 tm_parse_index(const unsigned char *p, gsize length)
@@ -153,7 +144,7 @@ tm_scan(const unsigned char *buf, gsize end, int max_nesting, TmScanResult *res)
         if (spec->kind == ARG_FIXED) {
             if (spec->size > end - pos)
                 TRUNCATED();
-            arg = tm_unpack_le(buf + pos, spec->size);
+            arg = tm_le_get(buf + pos, spec->size);
             pos += spec->size;
         }
         else if (spec->kind == ARG_LEN) {
@@ -161,7 +152,7 @@ tm_scan(const unsigned char *buf, gsize end, int max_nesting, TmScanResult *res)
 
             if (spec->size > end - pos)
                 TRUNCATED();
-            length = tm_unpack_le(buf + pos, spec->size);
+            length = tm_le_get(buf + pos, spec->size);
             pos += spec->size;
             if ((op == 'T' || op == 0x8b) && length >= G_GUINT64_CONSTANT(0x80000000))
                 CORRUPT("negative length at offset %" G_GINT64_FORMAT, start);
@@ -384,11 +375,7 @@ tm_pickle_scan(PyObject *self, PyObject *args)
     TmScanResult res;
 
     (void)self;
-#ifdef TM_PY2
-    if (!PyArg_ParseTuple(args, "s*i:scan_pickle", &data, &max_nesting))
-#else
-    if (!PyArg_ParseTuple(args, "y*i:scan_pickle", &data, &max_nesting))
-#endif
+    if (!PyArg_ParseTuple(args, TM_BUFFER_FORMAT "i:scan_pickle", &data, &max_nesting))
         return NULL;
     if (!initialized) {  /* under the GIL */
         tm_opcodes_init();

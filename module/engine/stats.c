@@ -1,67 +1,20 @@
-/* The hot loops of Snapshot.statistics(), compare_to() and filter_traces() in C.
+/* The C loops of the Python layer over raw traces: grouping (group_traces), filtering
+ * (filter_traces) and the compact file columns (check_traces, trace_columns, build_traces).
+ * Their contracts are in stats.h. Implementation notes:
  *
- * Both functions take raw traces, the list _engine.get_traces() returns: tuples
- * (domain, size, traceback, total_nframe) where traceback is a tuple of (filename, lineno),
- * most recent first. They only take the fast path: every trace an exact 4-tuple, sizes
- * exact ints (not bool) whose sums fit in 64 bits, tracebacks exact tuples of exact
- * (str, int) tuples, domains exact ints. On anything else they return None and
- * tracemalloc/__init__.py runs its Python loop, which follows the stdlib's algorithm and
- * raises the stdlib's errors. Where they answer, the result is the Python loop's, item for
- * item and in the same order (tests/python/test_stdlib_api.py checks it against the stdlib's
- * own code).
+ * The fast path: every trace an exact 4-tuple, sizes exact ints (not bool) whose sums fit in
+ * 64 bits, tracebacks exact tuples of exact (str, int) tuples, domains exact ints. On anything
+ * else the functions answer None and tracemalloc/__init__.py runs its Python loop, which follows
+ * the stdlib's algorithm and raises the stdlib's errors (tests/python/test_stdlib_api.py checks
+ * the results against the stdlib's own code).
  *
- * Both work on a copy of the list: allocating may run the garbage collector, hence
- * finalizers, and filter_traces() calls the filters' filename matchers (Python code, during
- * which another thread may run); neither may change what is being walked.
- *
- * Errors: NULL with an exception set (out of memory, an exception raised by a matcher).
+ * Allocating may run the garbage collector, hence finalizers, and filter_traces() calls the
+ * filters' filename matchers (Python code, during which another thread may run): neither may
+ * change what is being walked, so filter_traces() walks a copy of the list and group_traces()
+ * holds what it walks (see there).
  */
 #include "stats.h"
-
-#ifdef TM_PY2
-#  define TmStr_CheckExact PyString_CheckExact
-static inline int
-tm_int_exact(PyObject *obj)
-{
-    return PyInt_CheckExact(obj) || PyLong_CheckExact(obj);
-}
-#else
-#  define TmStr_CheckExact PyUnicode_CheckExact
-#  define tm_int_exact PyLong_CheckExact
-#endif
-
-/* The value of an exact int *obj* in *value*: 0, or -1 if it does not fit in 64 bits (no
- * exception set). */
-static int
-tm_int_value(PyObject *obj, gint64 *value)
-{
-    int overflow;
-    long long result;
-
-#ifdef TM_PY2
-    if (PyInt_CheckExact(obj)) {
-        *value = PyInt_AS_LONG(obj);
-        return 0;
-    }
-#endif
-    result = PyLong_AsLongLongAndOverflow(obj, &overflow);
-    if (overflow || (result == -1 && PyErr_Occurred())) {
-        PyErr_Clear();
-        return -1;
-    }
-    *value = result;
-    return 0;
-}
-
-static PyObject *
-tm_int_new(gint64 value)
-{
-#ifdef TM_PY2
-    if (value >= LONG_MIN && value <= LONG_MAX)
-        return PyInt_FromLong((long)value);
-#endif
-    return PyLong_FromLongLong(value);
-}
+#include "lebytes.h"
 
 /* A frame of the fast path: an exact (str, int) tuple. */
 static int
@@ -159,15 +112,6 @@ tm_stats_check_traces(PyObject *self, PyObject *args)
 
 /* ------------------------------------------------------------------------------- columns */
 
-static void
-tm_put_le(unsigned char *p, guint64 value, unsigned size)
-{
-    unsigned i;
-
-    for (i = 0; i < size; i++, value >>= 8)
-        p[i] = (unsigned char)(value & 0xff);
-}
-
 /* The trace columns of the compact snapshot format (tracemalloc/_snapfile.py): the distinct
  * traceback objects in the order first seen, and four little-endian arrays, one item per
  * trace: domain (u32), size (u64), index of the traceback in the list (u32), total_nframe
@@ -242,10 +186,10 @@ tm_stats_trace_columns(PyObject *self, PyObject *args)
         else {
             index = GPOINTER_TO_UINT(hit) - 1;
         }
-        tm_put_le(data[0] + i * 4, (guint64)domain, 4);
-        tm_put_le(data[1] + i * 8, (guint64)size, 8);
-        tm_put_le(data[2] + i * 4, index, 4);
-        tm_put_le(data[3] + i * 4, (guint64)(guint32)(gint32)total, 4);
+        tm_le_put(data[0] + i * 4, (guint64)domain, 4);
+        tm_le_put(data[1] + i * 8, (guint64)size, 8);
+        tm_le_put(data[2] + i * 4, index, 4);
+        tm_le_put(data[3] + i * 4, (guint64)(guint32)(gint32)total, 4);
     }
     if (!fits) {
         result = Py_None;
@@ -274,16 +218,6 @@ done:
     return result;
 }
 
-static guint64
-tm_get_le(const unsigned char *p, unsigned size)
-{
-    guint64 value = 0;
-
-    while (size-- > 0)
-        value = (value << 8) | p[size];
-    return value;
-}
-
 /* The reverse of trace_columns(), for loading a compact file: the list of raw traces from
  * the traceback list and the four little-endian columns. ValueError if the columns are not
  * of one length, if a traceback index is out of range or a total_nframe below -1 (the
@@ -301,13 +235,9 @@ tm_stats_build_traces(PyObject *self, PyObject *args)
     (void)self;
     memset(columns, 0, sizeof(columns));
     memset(size_cache, 0, sizeof(size_cache));
-#ifdef TM_PY2
-    parsed = PyArg_ParseTuple(args, "O!s*s*s*s*:build_traces", &PyList_Type, &tracebacks,
+    parsed = PyArg_ParseTuple(args, "O!" TM_BUFFER_FORMAT TM_BUFFER_FORMAT TM_BUFFER_FORMAT
+                              TM_BUFFER_FORMAT ":build_traces", &PyList_Type, &tracebacks,
                               &columns[0], &columns[1], &columns[2], &columns[3]);
-#else
-    parsed = PyArg_ParseTuple(args, "O!y*y*y*y*:build_traces", &PyList_Type, &tracebacks,
-                              &columns[0], &columns[1], &columns[2], &columns[3]);
-#endif
     if (!parsed)
         return NULL;
     n = columns[0].len / 4;
@@ -323,8 +253,8 @@ tm_stats_build_traces(PyObject *self, PyObject *args)
     if (result == NULL)
         goto done;
     for (i = 0; i < n; i++) {
-        guint64 size = tm_get_le(data[1] + i * 8, 8), index = tm_get_le(data[2] + i * 4, 4);
-        gint32 total = (gint32)(guint32)tm_get_le(data[3] + i * 4, 4);
+        guint64 size = tm_le_get(data[1] + i * 8, 8), index = tm_le_get(data[2] + i * 4, 4);
+        gint32 total = (gint32)(guint32)tm_le_get(data[3] + i * 4, 4);
         PyObject *domain_obj, *size_obj, *total_obj, *trace;
 
         if ((Py_ssize_t)index >= ntracebacks) {
@@ -335,7 +265,7 @@ tm_stats_build_traces(PyObject *self, PyObject *args)
             PyErr_SetString(PyExc_ValueError, "a negative total_nframe");
             goto error;
         }
-        domain_obj = tm_int_new((gint64)tm_get_le(data[0] + i * 4, 4));
+        domain_obj = tm_int_new((gint64)tm_le_get(data[0] + i * 4, 4));
         /* Few distinct sizes recur (the allocator's usual requests): share their int
          * objects through a small direct-mapped cache. */
         slot = &size_cache[(size ^ (size >> 12)) % G_N_ELEMENTS(size_cache)];

@@ -20,9 +20,10 @@
  *   TmTraceback and its frames.
  * - Filenames are a GHashTable set of pointers.
  *
- * All memory comes from glib (g_malloc family). The big tables grow with g_try_malloc0_n so that
- * running out of memory returns -1 and leaves the store unchanged; the small glib hash tables
- * (domains, filenames, big sizes) abort on out of memory as glib does. */
+ * All memory comes from glib (g_malloc family). The trace tables, the traceback set and vector
+ * and the tracebacks come from g_try_*, through store_try_alloc(), so that running out of
+ * memory fails the call and leaves the store unchanged; the small glib hash tables (domains,
+ * filenames, big sizes) abort on out of memory as glib does. */
 #include "store.h"
 
 #include <assert.h>
@@ -108,6 +109,9 @@ struct TmStore {
 
     /* What tm_store_get() returns; valid until the next modification. */
     TmTrace get_result;
+
+    /* Tests: store_try_alloc() fails when it brings this down to 0; 0: never. */
+    guint fail_countdown;
 };
 
 /* ---- Memory estimates --------------------------------------------------------------------- */
@@ -136,6 +140,14 @@ ghash_bytes(GHashTable *table, gboolean is_set)
     while (capacity < 2 * n)
         capacity *= 2;
     return alloc_bytes(100) + 3 * alloc_bytes(0) + capacity * slot;
+}
+
+/* Whether the next g_try_* allocation may be attempted: FALSE once, when the countdown of
+ * tm_store_fail_allocation() runs out. */
+static inline gboolean
+store_try_alloc(TmStore *store)
+{
+    return G_LIKELY(store->fail_countdown == 0) || --store->fail_countdown != 0;
 }
 
 /* ---- TraceTable --------------------------------------------------------------------------- */
@@ -249,7 +261,7 @@ table_resize(TmStore *store, TraceTable *table, gsize capacity)
 
     assert(capacity >= TABLE_MIN_CAPACITY && (capacity & (capacity - 1)) == 0);
     assert(!table_over_limit(capacity, table->count));
-    slots = g_try_malloc0_n(capacity, sizeof(TraceEntry));
+    slots = store_try_alloc(store) ? g_try_malloc0_n(capacity, sizeof(TraceEntry)) : NULL;
     if (slots == NULL)
         return -1;
     while (((gsize)1 << bits) < capacity)
@@ -315,7 +327,7 @@ store_table_create(TmStore *store, guint domain)
 
     if (G_LIKELY(table != NULL))
         return table;
-    table = g_try_new0(TraceTable, 1);
+    table = store_try_alloc(store) ? g_try_new0(TraceTable, 1) : NULL;
     if (table == NULL)
         return NULL;
     if (store->domains == NULL)
@@ -419,7 +431,9 @@ tb_reserve(TmStore *store)
         return -1;
     if (needed > store->tb_vec_capacity) {
         gsize capacity = MAX(store->tb_vec_capacity * 2, (gsize)TB_MIN_CAPACITY);
-        TmTraceback **vec = g_try_realloc_n(store->tb_vec, capacity, sizeof(TmTraceback *));
+        TmTraceback **vec = store_try_alloc(store)
+                                ? g_try_realloc_n(store->tb_vec, capacity, sizeof(TmTraceback *))
+                                : NULL;
         if (vec == NULL)
             return -1;
         store->tb_vec = vec;
@@ -427,7 +441,9 @@ tb_reserve(TmStore *store)
     }
     if (store->tb_set_capacity == 0 || table_over_limit(store->tb_set_capacity, needed)) {
         gsize capacity = MAX(store->tb_set_capacity * 2, (gsize)TB_MIN_CAPACITY);
-        TmTraceback **set = g_try_malloc0_n(capacity, sizeof(TmTraceback *));
+        TmTraceback **set = store_try_alloc(store)
+                                ? g_try_malloc0_n(capacity, sizeof(TmTraceback *))
+                                : NULL;
         guint i;
         if (set == NULL)
             return -1;
@@ -445,8 +461,6 @@ tb_reserve(TmStore *store)
 
 /* ---- Public API --------------------------------------------------------------------------- */
 
-/* Returns a new empty store, or NULL on out of memory (of the store struct; glib aborts if the
- * filename table cannot be allocated). */
 TmStore *
 tm_store_new(TmFilenameRelease release, gpointer user_data)
 {
@@ -460,7 +474,6 @@ tm_store_new(TmFilenameRelease release, gpointer user_data)
     return store;
 }
 
-/* Calls the release callback for every filename, then frees everything. Never fails. */
 void
 tm_store_free(TmStore *store)
 {
@@ -471,11 +484,9 @@ tm_store_free(TmStore *store)
     g_free(store);
 }
 
-/* Frees every table, traceback and filename record. The release callback is called once per
- * filename at the end, when the store is already empty and consistent: a callback that ends up
- * back in the store (dropping the last reference to a filename frees memory) finds no trace and
- * does not disturb the iteration. Never fails (glib aborts if the new empty filename set cannot
- * be allocated). */
+/* The release callback is called once per filename at the end, when the store is already empty
+ * and consistent: a callback that ends up back in the store (dropping the last reference to a
+ * filename frees memory) finds no trace and does not disturb the iteration. */
 void
 tm_store_clear(TmStore *store)
 {
@@ -518,9 +529,7 @@ tm_store_clear(TmStore *store)
     g_hash_table_unref(filenames);
 }
 
-/* Returns TRUE (1) if filename is new to the store, FALSE (0) if known. NULL (unknown filename)
- * is never recorded: FALSE. glib aborts on out of memory, so -1 is not returned today. */
-gint
+gboolean
 tm_store_intern_filename(TmStore *store, gconstpointer filename)
 {
     if (filename == NULL)
@@ -528,8 +537,6 @@ tm_store_intern_filename(TmStore *store, gconstpointer filename)
     return g_hash_table_add(store->filenames, (gpointer)filename);
 }
 
-/* Returns the interned traceback, or NULL on out of memory (nothing changed). total_nframe is
- * saturated to TM_MAX_NFRAME and raised to nframe if lower. */
 const TmTraceback *
 tm_store_intern_traceback(TmStore *store, const TmFrame *frames, guint nframe,
                           guint total_nframe)
@@ -556,7 +563,7 @@ tm_store_intern_traceback(TmStore *store, const TmFrame *frames, guint nframe,
     if (tb_reserve(store) < 0)
         return NULL;
     bytes = sizeof(TbHeader) + sizeof(TmTraceback) + (gsize)nframe * sizeof(TmFrame);
-    header = g_try_malloc(bytes);
+    header = store_try_alloc(store) ? g_try_malloc(bytes) : NULL;
     if (header == NULL)
         return NULL;
     header->index = store->tb_count;
@@ -627,8 +634,6 @@ entry_becomes_trace(TmStore *store, TraceTable *table, const TraceEntry *entry)
     }
 }
 
-/* Returns 0, or -1 on out of memory (growing the table of domain) with counters and traces
- * unchanged. */
 int
 tm_store_add(TmStore *store, guint domain, guintptr ptr, gsize size,
              const TmTraceback *traceback)
@@ -651,8 +656,7 @@ tm_store_add(TmStore *store, guint domain, guintptr ptr, gsize size,
     return 0;
 }
 
-/* Returns TRUE and the size if ptr had a trace in domain, else FALSE. Never fails: the table
- * may shrink, and if that fails it keeps its capacity. */
+/* The table may shrink; if that fails it keeps its capacity. */
 gboolean
 tm_store_remove(TmStore *store, guint domain, guintptr ptr, gsize *size)
 {
@@ -685,8 +689,6 @@ tm_store_remove(TmStore *store, guint domain, guintptr ptr, gsize *size)
     return TRUE;
 }
 
-/* Returns 1 if ptr had a trace (now gone), else 0; -1 on out of memory (growing the table),
- * with nothing changed. */
 int
 tm_store_park(TmStore *store, guintptr ptr, gsize size)
 {
@@ -724,8 +726,6 @@ tm_store_parked(const TmStore *store, gsize *size, gsize *count)
     *count = store->parked_count;
 }
 
-/* Visit the parked blocks of src and park them in dst. Returns 0, or -1 on out of memory (the
- * blocks not moved yet stay parked in src only). */
 int
 tm_store_take_parked(TmStore *dst, const TmStore *src)
 {
@@ -741,10 +741,7 @@ tm_store_take_parked(TmStore *dst, const TmStore *src)
     return 0;
 }
 
-/* Returns 1 if moved, 0 if old_ptr had no trace. A trace already at new_ptr is replaced.
- * Needs no allocation (the old slot is freed before the new one is taken), so it does not
- * return -1 today; a big size may still allocate in its glib side table, which aborts on out
- * of memory. */
+/* Needs no g_try_* allocation: the old slot is freed before the new one is taken. */
 int
 tm_store_move(TmStore *store, guint domain, guintptr old_ptr, guintptr new_ptr,
               gsize new_size)
@@ -786,8 +783,6 @@ tm_store_move(TmStore *store, guint domain, guintptr old_ptr, guintptr new_ptr,
     return 1;
 }
 
-/* Returns the trace of ptr in domain, stored in the store (valid until the next change), or
- * NULL. */
 const TmTrace *
 tm_store_get(TmStore *store, guint domain, guintptr ptr)
 {
@@ -829,8 +824,7 @@ tm_store_reset_peak(TmStore *store)
     store->peak = store->traced;
 }
 
-/* An estimate from what the store allocated: table capacities (not just entries), traceback
- * allocations with their malloc overhead, glib hash tables from their sizes. */
+/* Traceback allocations count with their malloc overhead, glib hash tables from their sizes. */
 gsize
 tm_store_memory(const TmStore *store)
 {
@@ -888,7 +882,7 @@ table_foreach(TmStore *store, guint domain, const TraceTable *table, TmTraceFunc
     return TRUE;
 }
 
-/* Visits the default domain first, then the others in glib's order. */
+/* The default domain first, then the others in glib's order. */
 void
 tm_store_foreach(TmStore *store, TmTraceFunc func, gpointer user_data)
 {
@@ -904,4 +898,10 @@ tm_store_foreach(TmStore *store, TmTraceFunc func, gpointer user_data)
         if (!table_foreach(store, GPOINTER_TO_UINT(key), value, func, user_data))
             return;
     }
+}
+
+void
+tm_store_fail_allocation(TmStore *store, guint n)
+{
+    store->fail_countdown = n;
 }

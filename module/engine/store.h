@@ -7,11 +7,14 @@
  * Memory: everything comes from glib (g_malloc / g_slice / glib tables), i.e. the system
  * allocator, never from a Python allocator domain, so the tracer never traces itself.
  *
- * Locking: none inside. The engine calls every function with its table mutex held
- * (see hooks.c); the tests are single-threaded.
+ * Locking: none inside. The engine calls every function on a store reachable from its hooks
+ * with its table lock held (tm_lock, a spin lock: engine.h); a store it has detached, it uses
+ * without the lock. The tests are single-threaded.
  *
- * Error idiom: functions returning int return 0 on success, -1 on failure (out of memory); on
- * failure nothing was changed. */
+ * Out of memory: the trace tables, the traceback set and the tracebacks are allocated with
+ * g_try_*, and a function that fails for lack of them returns -1 (or NULL) with the store
+ * unchanged, as its comment says; the small glib hash tables (domains, filenames, sizes of 4 GiB
+ * and more) abort on out of memory as glib does. Counts (1/0) and lookups never fail. */
 #ifndef PYTRACEMALLOC_STORE_H
 #define PYTRACEMALLOC_STORE_H
 
@@ -55,37 +58,39 @@ typedef void (*TmFilenameRelease)(gconstpointer filename, gpointer user_data);
 typedef gboolean (*TmTraceFunc)(guintptr ptr, const TmTrace *trace, gpointer user_data);
 
 /* Create an empty store. release (may be NULL) is called for each filename forgotten.
- * Returns NULL on out of memory. */
+ * Returns NULL on out of memory (of the store itself). */
 TmStore *tm_store_new(TmFilenameRelease release, gpointer user_data);
 
 /* Forget everything (as tm_store_clear) and free the store. NULL is accepted. */
 void tm_store_free(TmStore *store);
 
-/* Remove every trace, parked block, traceback and filename; the counters return to 0. */
+/* Remove every trace, parked block, traceback and filename; the counters return to 0. The
+ * release callback runs once per filename at the end, on an empty store. Never fails. */
 void tm_store_clear(TmStore *store);
 
 /* Intern a filename pointer. Returns TRUE if the store did not know it before: the caller then
  * owns the duty to keep it alive until the release callback is called for it. A filename only
  * enters the store this way; frames passed to tm_store_intern_traceback() must use interned
  * filenames (or NULL). NULL itself is never recorded: it returns FALSE and is never released.
- * Returns -1 on out of memory (cast as gint). */
-gint tm_store_intern_filename(TmStore *store, gconstpointer filename);
+ * Never fails (the filename set is a glib hash table). */
+gboolean tm_store_intern_filename(TmStore *store, gconstpointer filename);
 
 /* Return the interned traceback equal to frames[0..nframe) with that total_nframe, creating it
  * if needed. nframe <= TM_MAX_NFRAME. total_nframe is saturated at TM_MAX_NFRAME and raised to
  * nframe if lower. Frames are compared field by field (their padding is ignored). Returns NULL
- * on out of memory. */
+ * on out of memory (nothing changed). */
 const TmTraceback *tm_store_intern_traceback(TmStore *store, const TmFrame *frames,
                                              guint nframe, guint total_nframe);
 
 /* Record that the block ptr of size bytes in domain was allocated with traceback (from
  * tm_store_intern_traceback of the same store). If ptr already has a trace in that domain it
- * is replaced (counters adjusted). Updates traced, count and peak. */
+ * is replaced (counters adjusted); a parked entry of ptr becomes the trace. Updates traced,
+ * count and peak. Returns 0, or -1 on out of memory (nothing changed). */
 int tm_store_add(TmStore *store, guint domain, guintptr ptr, gsize size,
                  const TmTraceback *traceback);
 
-/* Forget the trace of ptr in domain. Returns TRUE and stores its size in *size (if not NULL)
- * when there was one, FALSE otherwise. Never fails. */
+/* Forget the trace of ptr in domain, or its parked entry. Returns TRUE and stores its size in
+ * *size (if not NULL) when there was a trace, FALSE otherwise. Never fails. */
 gboolean tm_store_remove(TmStore *store, guint domain, guintptr ptr, gsize *size);
 
 /* The block ptr (default domain) of size bytes goes onto a free list: its trace, if any, goes
@@ -99,12 +104,13 @@ int tm_store_park(TmStore *store, guintptr ptr, gsize size);
 void tm_store_parked(const TmStore *store, gsize *size, gsize *count);
 
 /* Park in dst every block parked in src (src unchanged). Returns 0, or -1 on out of memory
- * (some may be parked in dst already). */
+ * (some may be parked in dst already: the call is not undone). */
 int tm_store_take_parked(TmStore *dst, const TmStore *src);
 
 /* Move the trace of old_ptr to new_ptr with new_size, keeping its traceback (realloc that kept
- * the origin of the block). Returns 1 if moved, 0 if old_ptr had no trace (nothing changed),
- * -1 on out of memory (nothing changed). */
+ * the origin of the block); a trace already at new_ptr is replaced. Returns 1 if moved, 0 if
+ * old_ptr had no trace (a parked entry of old_ptr is forgotten, else nothing changed). Never
+ * fails. */
 int tm_store_move(TmStore *store, guint domain, guintptr old_ptr, guintptr new_ptr,
                   gsize new_size);
 
@@ -127,6 +133,11 @@ guint tm_store_filename_count(const TmStore *store);
 
 /* Call func for each trace (every domain, unspecified order) until it returns FALSE. */
 void tm_store_foreach(TmStore *store, TmTraceFunc func, gpointer user_data);
+
+/* For the tests of out-of-memory paths: the n-th g_try_* allocation the store attempts from
+ * now on fails, as if memory ran out, once (n = 0: none). The glib hash tables are not
+ * counted. */
+void tm_store_fail_allocation(TmStore *store, guint n);
 
 G_END_DECLS
 

@@ -1,6 +1,7 @@
 /* Allocator-driven timers.
  *
- * The allocator hooks call tm_timer_poll() after each allocation made with the GIL held. When
+ * The allocator hooks call tm_timer_poll() after each allocation made with the GIL of the
+ * tracing interpreter held (the timers belong to it and to its GIL). When
  * the earliest deadline has passed, the poll schedules tm_timer_run() with Py_AddPendingCall:
  * the callbacks run later in the main thread, at the interpreter's next safe point, never
  * inside the allocator. The poll allocates nothing and touches no Python object.
@@ -10,7 +11,6 @@
  * when the callback returns), and never fires after stop. Deadlines use the monotonic clock.
  */
 #include "timer.h"
-#include "hooks.h"
 
 typedef struct {
     long id;
@@ -103,9 +103,6 @@ void
 tm_timer_poll(void)
 {
     if (G_LIKELY(tm_next_deadline == G_MAXINT64) || tm_run_pending)
-        return;
-    /* The timers belong to the main interpreter and its GIL. */
-    if (!tm_engine_in_tracing_interpreter())
         return;
     if (g_get_monotonic_time() < tm_next_deadline)
         return;

@@ -15,4 +15,10 @@ void tm_timer_stop(long id);
 /* Number of timers that have not been stopped. */
 guint tm_timer_count(void);
 
+/* Let the timers notice their deadlines: schedule the due callbacks with Py_AddPendingCall.
+ * Allocates nothing and touches no Python object. Called by the allocator and free-list hooks
+ * after an allocation, with the GIL of the tracing interpreter held (engine.h,
+ * tm_tracing_tstate()). */
+void tm_timer_poll(void);
+
 #endif /* PYTRACEMALLOC_TIMER_H */

@@ -1050,6 +1050,54 @@ test_random(void)
     tm_store_free(store);
 }
 
+/* tm_store_fail_allocation(): each call that needs memory fails once, cleanly, and succeeds
+ * when tried again. */
+static void
+test_fail_allocation(void)
+{
+    TmStore *store = new_store();
+    TmFrame frame = {FILENAMES[0], 1};
+    const TmTraceback *tb;
+    guint n;
+
+    /* The first traceback: its vector is the first allocation. */
+    tm_store_fail_allocation(store, 1);
+    g_assert_null(tm_store_intern_traceback(store, &frame, 1, 1));
+    g_assert_cmpuint(tm_store_traceback_count(store), ==, 0);
+    tb = tm_store_intern_traceback(store, &frame, 1, 1);
+    g_assert_nonnull(tb);
+    g_assert_cmpuint(tm_store_traceback_count(store), ==, 1);
+
+    /* The first trace: its table is the first allocation. */
+    tm_store_fail_allocation(store, 1);
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE, 10, tb), ==, -1);
+    assert_counters(store, 0, 0, 0);
+    g_assert_null(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE));
+    g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE, 10, tb), ==, 0);
+    assert_counters(store, 10, 1, 10);
+
+    /* A new domain's table, then a block parked on a free list. */
+    tm_store_fail_allocation(store, 1);
+    g_assert_cmpint(tm_store_add(store, 7, BASE, 20, tb), ==, -1);
+    g_assert_null(tm_store_get(store, 7, BASE));
+    assert_counters(store, 10, 1, 10);
+    g_assert_cmpint(tm_store_add(store, 7, BASE, 20, tb), ==, 0);
+    assert_counters(store, 30, 2, 30);
+
+    /* The n-th allocation, not the first: adds that need none do not count. */
+    tm_store_fail_allocation(store, 2);
+    for (n = 1; n < 12; n++)  /* fit in the 16 slots of the first table */
+        g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE + 16 * n, 1, tb), ==, 0);
+    frame.lineno = 2;
+    g_assert_nonnull(tm_store_intern_traceback(store, &frame, 1, 1));  /* the 1st: a header */
+    frame.lineno = 3;
+    g_assert_null(tm_store_intern_traceback(store, &frame, 1, 1));     /* the 2nd fails */
+    g_assert_nonnull(tm_store_intern_traceback(store, &frame, 1, 1));  /* then no more */
+    g_assert_cmpuint(tm_store_traceback_count(store), ==, 3);
+
+    tm_store_free(store);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1073,5 +1121,6 @@ main(int argc, char **argv)
     g_test_add_func("/store/memory", test_memory);
     g_test_add_func("/store/park", test_park);
     g_test_add_func("/store/random", test_random);
+    g_test_add_func("/store/fail-allocation", test_fail_allocation);
     return g_test_run();
 }

@@ -1,21 +1,15 @@
-/* The tracing engine: PEP 445 allocator hooks, traceback capture, and the export of traces
- * to Python objects. See doc/internals.rst for the contract and the locking rules. */
-#ifndef PYTRACEMALLOC_HOOKS_H
-#define PYTRACEMALLOC_HOOKS_H
+/* The tracing engine as module.c sees it: starting, stopping, counters and the Python views of
+ * the traces. Implemented by tracer.c (state and transitions), export.c (Python views) and
+ * freelists.c (variant, free-list memory); see doc/internals.rst for the contract and the
+ * locking rules. Every function needs the GIL. */
+#ifndef PYTRACEMALLOC_TRACER_H
+#define PYTRACEMALLOC_TRACER_H
 
 #include "compat.h"
 #include "store.h"
 
-/* States of the engine:
- *
- *   NOT_STARTED --start--> TRACING --stop--> STOPPED --start--> TRACING ...
- *
- * TRACING: hooks installed, store allocated. STOPPED and NOT_STARTED differ only in that the
- * fork handlers are registered once the engine has been started. Every transition happens
- * with the GIL held. */
-
-/* Register the fork handlers and create the constants. Call once, from module init.
- * Returns 0, or -1 with an exception set. */
+/* Register the fork handlers, find the interpreter's variant and create the constants. Call
+ * once, from module init. Returns 0, or -1 with an exception set. */
 int tm_engine_init(void);
 
 /* Start tracing with nframe frames (1..TM_MAX_NFRAME), or change the limit while tracing.
@@ -27,8 +21,6 @@ void tm_engine_stop(void);
 
 gboolean tm_engine_is_tracing(void);
 
-/* Does the calling thread hold the GIL of the interpreter that started tracing? */
-gboolean tm_engine_in_tracing_interpreter(void);
 guint tm_engine_traceback_limit(void);
 
 /* Forget all traces, keep tracing. */
@@ -38,8 +30,14 @@ void tm_engine_traced_memory(gsize *current, gsize *peak);
 void tm_engine_reset_peak(void);
 gsize tm_engine_memory(void);
 
+/* How many traces the engine failed to record for lack of memory since tracing last started:
+ * blocks seen by the allocator hooks, blocks reused from a free list, and calls of
+ * PyTraceMalloc_Track() that returned -1. Reset to 0 by tm_engine_start() when it starts
+ * tracing (not when it only changes the limit); kept by clear and stop. */
+guint64 tm_engine_lost_traces(void);
+
 /* How many tracebacks the hooks captured since the module was loaded (one walk of the frames
- * each), for the tests: a new object costs exactly one. GIL held. */
+ * each), for the tests: a new object costs exactly one. */
 guint64 tm_engine_capture_count(void);
 
 /* The interpreter's variant: "stock", "plain", "track" or "disabled". */
@@ -53,8 +51,4 @@ PyObject *tm_engine_object_traceback(PyObject *obj);  /* tuple of (filename, lin
 PyObject *tm_engine_traces(void);                      /* list of (domain, size, tb, total_nframe) */
 PyObject *tm_engine_stats(void);                       /* {filename: {lineno: (size, count)}} */
 
-/* Called by the allocator hooks (GIL held) to let the timers notice their deadlines. Defined
- * in timer.c. */
-void tm_timer_poll(void);
-
-#endif /* PYTRACEMALLOC_HOOKS_H */
+#endif /* PYTRACEMALLOC_TRACER_H */

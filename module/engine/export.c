@@ -1,0 +1,327 @@
+/* The Python views of the traces: get_object_traceback(), get_traces() and get_stats(). The
+ * store is read under tm_lock into glib copies (no Python object may be created under the
+ * lock, engine.h); the Python objects are built from the copies after the lock is released. */
+#include "engine.h"
+#include "tracer.h"
+
+#include <string.h>
+
+/* "<unknown>", strong reference; created by tm_export_init() at module init. GIL. */
+static PyObject *tm_unknown;
+
+int
+tm_export_init(void)
+{
+    if (tm_unknown == NULL) {
+        tm_unknown = TmStr_InternFromString("<unknown>");
+        if (tm_unknown == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+/* A private copy of a traceback whose filenames we hold references on, so that it survives a
+ * clear_traces() run by code (a finaliser) triggered while we build Python objects. */
+static TmTraceback *
+tm_traceback_copy(const TmTraceback *tb)
+{
+    gsize size = sizeof(TmTraceback) + tb->nframe * sizeof(TmFrame);
+    TmTraceback *copy = g_try_malloc(size);
+
+    if (copy == NULL)
+        return NULL;
+    memcpy(copy, tb, size);
+    for (guint i = 0; i < copy->nframe; i++)
+        Py_XINCREF((PyObject *)copy->frames[i].filename);
+    return copy;
+}
+
+/* Drop a copy. GIL held, tm_lock not held. */
+static void
+tm_traceback_copy_free(gpointer data)
+{
+    TmTraceback *copy = data;
+
+    for (guint i = 0; i < copy->nframe; i++)
+        Py_XDECREF((PyObject *)copy->frames[i].filename);
+    g_free(copy);
+}
+
+static PyObject *
+tm_filename_object(gconstpointer filename)
+{
+    PyObject *obj = filename != NULL ? (PyObject *)filename : tm_unknown;
+    Py_INCREF(obj);
+    return obj;
+}
+
+static PyObject *
+tm_frame_to_python(const TmFrame *frame)
+{
+    return Py_BuildValue("(NI)", tm_filename_object(frame->filename), frame->lineno);
+}
+
+static PyObject *
+tm_traceback_to_python(const TmTraceback *tb)
+{
+    PyObject *tuple, *frame;
+    TmFrame unknown = { NULL, 0 };
+
+    if (tb->nframe == 0) {
+        frame = tm_frame_to_python(&unknown);
+        if (frame == NULL)
+            return NULL;
+        return Py_BuildValue("(N)", frame);
+    }
+    tuple = PyTuple_New(tb->nframe);
+    if (tuple == NULL)
+        return NULL;
+    for (guint i = 0; i < tb->nframe; i++) {
+        frame = tm_frame_to_python(&tb->frames[i]);
+        if (frame == NULL) {
+            Py_DECREF(tuple);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(tuple, i, frame);
+    }
+    return tuple;
+}
+
+PyObject *
+tm_engine_object_traceback(PyObject *obj)
+{
+    return tm_traceback_lookup(TM_DEFAULT_DOMAIN, (guintptr)tm_object_block(obj));
+}
+
+PyObject *
+tm_traceback_lookup(guint domain, guintptr ptr)
+{
+    TmTraceback *copy = NULL;
+    const TmTrace *trace = NULL;
+    PyObject *result;
+
+    tm_lock_acquire();
+    if (tm_store != NULL) {
+        trace = tm_store_get(tm_store, domain, ptr);
+        if (trace != NULL)
+            copy = tm_traceback_copy(trace->traceback);
+    }
+    tm_lock_release();
+    if (copy == NULL) {
+        if (trace != NULL)
+            return PyErr_NoMemory();
+        Py_RETURN_NONE;
+    }
+    result = tm_traceback_to_python(copy);
+    tm_traceback_copy_free(copy);
+    return result;
+}
+
+typedef struct {
+    guint domain;
+    gsize size;
+    guint tb_index;
+} TmTraceCopy;
+
+typedef struct {
+    GArray *traces;         /* of TmTraceCopy */
+    GPtrArray *tracebacks;  /* of TmTraceback copies, owned */
+    GHashTable *tb_index;   /* store traceback -> index + 1 in tracebacks */
+    gboolean failed;
+} TmTracesExport;
+
+static gboolean
+tm_export_trace(guintptr ptr, const TmTrace *trace, gpointer user_data)
+{
+    TmTracesExport *ex = user_data;
+    TmTraceCopy item;
+    guint index;
+
+    (void)ptr;
+    index = GPOINTER_TO_UINT(g_hash_table_lookup(ex->tb_index, trace->traceback));
+    if (index == 0) {
+        TmTraceback *copy = tm_traceback_copy(trace->traceback);
+        if (copy == NULL) {
+            ex->failed = TRUE;
+            return FALSE;
+        }
+        g_ptr_array_add(ex->tracebacks, copy);
+        index = ex->tracebacks->len;
+        g_hash_table_insert(ex->tb_index, (gpointer)trace->traceback, GUINT_TO_POINTER(index));
+    }
+    item.domain = trace->domain;
+    item.size = trace->size;
+    item.tb_index = index - 1;
+    g_array_append_val(ex->traces, item);
+    return TRUE;
+}
+
+PyObject *
+tm_engine_traces(void)
+{
+    TmTracesExport ex = { NULL, NULL, NULL, FALSE };
+    PyObject *list = NULL, *tbs = NULL;
+
+    ex.traces = g_array_new(FALSE, FALSE, sizeof(TmTraceCopy));
+    ex.tracebacks = g_ptr_array_new_with_free_func(tm_traceback_copy_free);
+    ex.tb_index = g_hash_table_new(g_direct_hash, g_direct_equal);
+    tm_lock_acquire();
+    if (tm_store != NULL)
+        tm_store_foreach(tm_store, tm_export_trace, &ex);
+    tm_lock_release();
+    g_hash_table_destroy(ex.tb_index);
+    if (ex.failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+
+    tbs = PyTuple_New(ex.tracebacks->len);
+    if (tbs == NULL)
+        goto done;
+    for (guint i = 0; i < ex.tracebacks->len; i++) {
+        PyObject *tb = tm_traceback_to_python(g_ptr_array_index(ex.tracebacks, i));
+        if (tb == NULL)
+            goto done;
+        PyTuple_SET_ITEM(tbs, i, tb);
+    }
+    list = PyList_New(ex.traces->len);
+    if (list == NULL)
+        goto done;
+    for (guint i = 0; i < ex.traces->len; i++) {
+        TmTraceCopy *item = &g_array_index(ex.traces, TmTraceCopy, i);
+        const TmTraceback *tb = g_ptr_array_index(ex.tracebacks, item->tb_index);
+        PyObject *tuple = Py_BuildValue("(InOI)", item->domain, (Py_ssize_t)item->size,
+                                        PyTuple_GET_ITEM(tbs, item->tb_index),
+                                        (unsigned int)tb->total_nframe);
+        if (tuple == NULL) {
+            Py_CLEAR(list);
+            goto done;
+        }
+        PyList_SET_ITEM(list, i, tuple);
+    }
+
+done:
+    Py_XDECREF(tbs);
+    g_array_free(ex.traces, TRUE);
+    g_ptr_array_free(ex.tracebacks, TRUE);
+    return list;
+}
+
+/* Statistics grouped by the most recent frame, summed under the lock in C. */
+typedef struct {
+    gconstpointer filename;
+    guint lineno;
+    gsize size;
+    gsize count;
+} TmLineStat;
+
+static guint
+tm_line_hash(gconstpointer key)
+{
+    const TmLineStat *stat = key;
+    return g_direct_hash(stat->filename) ^ (stat->lineno * 2654435761u);
+}
+
+static gboolean
+tm_line_equal(gconstpointer a, gconstpointer b)
+{
+    const TmLineStat *x = a, *y = b;
+    return x->filename == y->filename && x->lineno == y->lineno;
+}
+
+typedef struct {
+    GHashTable *lines;  /* TmLineStat set, owned */
+    gboolean failed;
+} TmStatsExport;
+
+static gboolean
+tm_export_stat(guintptr ptr, const TmTrace *trace, gpointer user_data)
+{
+    TmStatsExport *ex = user_data;
+    TmLineStat key = { NULL, 0, 0, 0 }, *stat;
+
+    (void)ptr;
+    if (trace->traceback->nframe > 0) {
+        key.filename = trace->traceback->frames[0].filename;
+        key.lineno = trace->traceback->frames[0].lineno;
+    }
+    stat = g_hash_table_lookup(ex->lines, &key);
+    if (stat == NULL) {
+        stat = g_try_new(TmLineStat, 1);
+        if (stat == NULL) {
+            ex->failed = TRUE;
+            return FALSE;
+        }
+        *stat = key;
+        Py_XINCREF((PyObject *)stat->filename);
+        g_hash_table_add(ex->lines, stat);
+    }
+    stat->size += trace->size;
+    stat->count++;
+    return TRUE;
+}
+
+static void
+tm_line_stat_free(gpointer data)
+{
+    TmLineStat *stat = data;
+    Py_XDECREF((PyObject *)stat->filename);
+    g_free(stat);
+}
+
+PyObject *
+tm_engine_stats(void)
+{
+    TmStatsExport ex;
+    GHashTableIter iter;
+    gpointer key;
+    PyObject *result = NULL;
+
+    ex.lines = g_hash_table_new_full(tm_line_hash, tm_line_equal, tm_line_stat_free, NULL);
+    ex.failed = FALSE;
+    tm_lock_acquire();
+    if (tm_store != NULL)
+        tm_store_foreach(tm_store, tm_export_stat, &ex);
+    tm_lock_release();
+    if (ex.failed) {
+        PyErr_NoMemory();
+        goto error;
+    }
+
+    result = PyDict_New();
+    if (result == NULL)
+        goto error;
+    g_hash_table_iter_init(&iter, ex.lines);
+    while (g_hash_table_iter_next(&iter, &key, NULL)) {
+        TmLineStat *stat = key;
+        PyObject *filename = tm_filename_object(stat->filename);
+        PyObject *lines = PyDict_GetItem(result, filename);  /* borrowed */
+        PyObject *lineno = NULL, *value = NULL;
+        int err = -1;
+
+        if (lines == NULL) {
+            lines = PyDict_New();
+            if (lines != NULL && PyDict_SetItem(result, filename, lines) < 0)
+                Py_CLEAR(lines);
+            Py_XDECREF(lines);  /* the dict holds it now */
+        }
+        if (lines != NULL) {
+            lineno = TmInt_FromLong(stat->lineno);
+            value = Py_BuildValue("(nn)", (Py_ssize_t)stat->size, (Py_ssize_t)stat->count);
+            if (lineno != NULL && value != NULL)
+                err = PyDict_SetItem(lines, lineno, value);
+        }
+        Py_DECREF(filename);
+        Py_XDECREF(lineno);
+        Py_XDECREF(value);
+        if (err < 0)
+            goto error;
+    }
+    g_hash_table_destroy(ex.lines);
+    return result;
+
+error:
+    Py_XDECREF(result);
+    g_hash_table_destroy(ex.lines);
+    return NULL;
+}

@@ -1,0 +1,109 @@
+/* The free-list hooks of the "track" variant (doc/internals.rst, "Free-list hooks and
+ * variants"): a block pushed onto a free list is freed for the tracer and parked in the store,
+ * a block popped from one is allocated there and then. Also the variant of the interpreter,
+ * found at run time with the hooks. */
+#include "engine.h"
+#include "timer.h"
+#include "tracer.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+
+/* The interpreter's PyTraceMallocFreeListHooks. */
+typedef struct {
+    void (*push)(void *block, size_t size);
+    void (*pop)(void *block, size_t size);
+} TmFreeListHooks;
+
+/* Found in the interpreter by tm_freelists_init(), at module init with the GIL held; read
+ * only afterwards. */
+static const char *tm_variant;
+static void (*tm_set_freelist_hooks)(const TmFreeListHooks *hooks);
+
+/* An object's block goes onto a free list: for the tracer it is freed, and parked. GIL held. */
+static void
+tm_freelist_push(void *block, size_t size)
+{
+    int saved_errno = errno;
+
+    if (tm_reentrant)
+        return;
+    tm_lock_acquire();
+    /* Out of memory: the block is not parked, but its trace must go. */
+    if (tm_tracing && tm_store_park(tm_store, (guintptr)block, size) < 0)
+        tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
+    tm_lock_release();
+    errno = saved_errno;
+}
+
+/* A block is taken from a free list: for the tracer it is allocated here and now. GIL held. */
+static void
+tm_freelist_pop(void *block, size_t size)
+{
+    PyThreadState *tstate;
+    guint nframe = 0, total = 0;
+    int saved_errno = errno;
+
+    if (tm_reentrant)
+        return;
+    tm_reentrant = 1;
+    tstate = tm_tracing_tstate();
+    if (tstate != NULL)
+        nframe = tm_capture(tstate, &total);
+    tm_lock_acquire();
+    if (tm_tracing)
+        tm_add_locked(block, size, nframe, total);  /* the parked entry becomes the trace */
+    tm_lock_release();
+    tm_reentrant = 0;
+    if (tstate != NULL)
+        tm_timer_poll();
+    errno = saved_errno;
+}
+
+static const TmFreeListHooks tm_freelist_hooks = { tm_freelist_push, tm_freelist_pop };
+
+void
+tm_freelists_init(void)
+{
+    if (tm_variant != NULL)
+        return;
+    /* Patched interpreters name their variant; their symbols are in the process already (the
+     * executable or libpython), so RTLD_DEFAULT finds them. */
+    tm_variant = dlsym(RTLD_DEFAULT, "_Py_tracemalloc_variant");
+    *(void **)&tm_set_freelist_hooks = dlsym(RTLD_DEFAULT, "PyTraceMalloc_SetFreeListHooks");
+    if (tm_variant == NULL)
+        tm_variant = TM_UNNAMED_VARIANT;
+}
+
+void
+tm_freelists_install(void)
+{
+    if (tm_set_freelist_hooks != NULL)
+        tm_set_freelist_hooks(&tm_freelist_hooks);
+}
+
+void
+tm_freelists_uninstall(void)
+{
+    if (tm_set_freelist_hooks != NULL)
+        tm_set_freelist_hooks(NULL);
+}
+
+const char *
+tm_engine_variant(void)
+{
+    return tm_variant;
+}
+
+gboolean
+tm_engine_freelist_memory(gsize *size, gsize *count)
+{
+    if (tm_set_freelist_hooks == NULL)
+        return FALSE;
+    *size = *count = 0;
+    tm_lock_acquire();
+    if (tm_store != NULL)
+        tm_store_parked(tm_store, size, count);
+    tm_lock_release();
+    return TRUE;
+}
