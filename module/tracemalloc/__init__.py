@@ -14,7 +14,7 @@ this module is the policy on top of it, with two APIs over one engine:
 One Snapshot class serves both. Snapshot files are read and written by
 tracemalloc/_snapfile.py; the grouping and filtering loops run in C (_engine.group_traces,
 _engine.filter_traces) when the traces have the engine's shape, with the same results as
-the Python code here, which follows the stdlib's algorithm.
+the Python code here, which follows the stdlib's algorithm (tracemalloc/_accel.py decides).
 
 One source runs unchanged on Python 2.7 and Python 3. Every engine call goes through the
 module attribute ``_engine`` at call time, so that tests can replace it by a fake; the stdlib
@@ -45,18 +45,10 @@ except ImportError:
     if _engine is None:
         raise
 
-from tracemalloc import _snapfile
-from tracemalloc._snapfile import SnapshotError
-
-try:
-    from collections.abc import Iterable, Sequence
-except ImportError:  # Python 2
-    from collections import Iterable, Sequence
-
-try:
-    import reprlib
-except ImportError:  # Python 2
-    import repr as reprlib
+from tracemalloc import _accel, _checks, _snapfile
+from tracemalloc._compat import (_INT_TYPES, _PY2, _TEXT_TYPES, Iterable, Sequence, _native,
+                                 reprlib)
+from tracemalloc._errors import SnapshotError, _Problem
 
 __version__ = "1.0.0.dev0"
 
@@ -74,11 +66,8 @@ __all__ = [
     "get_freelist_memory", "get_interpreter_info",
 ]
 
-# The 2/3 differences of the type checks are defined once, in _snapfile.
-from tracemalloc._snapfile import _INT_TYPES, _PY2, _TEXT_TYPES  # noqa: E402
-
-# The C loops of the engine (group_traces, filter_traces) are used when the engine has them;
-# the tests switch them off to compare with the Python code.
+# False: grouping and filtering run their Python twins even with the engine's C loops
+# (tracemalloc/_accel.py); the tests switch it to compare the two.
 _USE_C_STATS = True
 
 
@@ -801,9 +790,8 @@ def _group_traces_py(traces, key_type, cumulative):
 
 
 def _group_traces(traces, key_type, cumulative):
-    group = getattr(_engine, "group_traces", None) if _USE_C_STATS else None
-    if group is not None:
-        result = group(traces, _KEY_TYPES[key_type], bool(cumulative))
+    if _accel.use_c(stats=True):
+        result = _accel.group_traces(traces, _KEY_TYPES[key_type], bool(cumulative))
         if result is not None:
             return result
     # not the engine's shape (another type, an int beyond 64 bits...): the Python loop
@@ -840,7 +828,7 @@ def _filter_traces_py(traces, include_filters, exclude_filters):
 
 
 def _c_filter_spec(trace_filter):
-    """The tuple describing a filter to _engine.filter_traces, or None if the filter is not
+    """The tuple describing a filter to the C loop filter_traces, or None if the filter is not
     exactly a Filter or a DomainFilter with plain values (then Python decides)."""
     def plain(value):
         return value is None or (type(value) in _INT_TYPES)
@@ -857,12 +845,11 @@ def _c_filter_spec(trace_filter):
 
 
 def _filter_traces(traces, include_filters, exclude_filters):
-    filter_c = getattr(_engine, "filter_traces", None) if _USE_C_STATS else None
-    if filter_c is not None:
+    if _accel.use_c(stats=True):
         include = [_c_filter_spec(item) for item in include_filters]
         exclude = [_c_filter_spec(item) for item in exclude_filters]
         if None not in include and None not in exclude:
-            result = filter_c(traces, include, exclude)
+            result = _accel.filter_traces(traces, include, exclude)
             if result is not None:
                 return result
     return _filter_traces_py(traces, include_filters, exclude_filters)
@@ -965,7 +952,7 @@ def _display_filename(filename):
     """Python 2: a unicode file name (of a snapshot written by Python 3, or made by hand) as
     the native str the other names are (UTF-8, surrogates back to bytes), so that lines
     mixing both can be joined and written as bytes."""
-    return _snapfile._native(filename) if _PY2 else filename
+    return _native(filename) if _PY2 else filename
 
 
 def _shorten_filename(filename, parts):
@@ -1559,8 +1546,8 @@ class Snapshot(object):
                     if not name.startswith("_") and name not in _SNAPSHOT_OWN)
 
     def _file_data(self, filename, fmt):
-        """The content of the file, checked: a dict of _snapfile._new_data()."""
-        data = _snapfile._new_data()
+        """The content of the file, checked: a dict of _checks._new_data()."""
+        data = _checks._new_data()
         try:
             if fmt not in _snapfile.FORMATS:
                 raise ValueError("unknown snapshot format %r: expected one of %s"
@@ -1569,27 +1556,27 @@ class Snapshot(object):
                         "process_memory": self.process_memory,
                         "tracemalloc_memory": self.tracemalloc_memory,
                         "user_data": list(self.user_data)}
-            _snapfile._check_metadata(metadata, data)
+            _checks._check_metadata(metadata, data)
             if self._stats is not None:
-                data["stats"] = _snapfile._check_stats(self._stats)
+                data["stats"] = _checks._check_stats(self._stats)
             if self.traces is not None:
                 traces = self.traces._traces
                 data["traces"] = (traces if self._checked
-                                  else _snapfile._check_traces(traces, _engine))
+                                  else _checks._check_traces(traces))
             elif fmt == "stdlib":
-                raise _snapfile._Problem("the stdlib format holds traces and this snapshot has "
-                                         "statistics only")
-            data["traceback_limit"] = _snapfile._check_optional_int("traceback_limit",
-                                                                    self.traceback_limit)
+                raise _Problem("the stdlib format holds traces and this snapshot has "
+                               "statistics only")
+            data["traceback_limit"] = _checks._check_optional_int("traceback_limit",
+                                                                  self.traceback_limit)
             attributes = self._extra_attributes()
             for name, value in attributes.items():
-                problem = _snapfile.check_attribute_value(value)
+                problem = _checks.check_attribute_value(value)
                 if problem is not None:
-                    raise _snapfile._Problem(
+                    raise _Problem(
                         "the attribute %r holds a %s; a snapshot file stores None, bool, "
                         "int, float, str, and tuples, lists and dicts of them" % (name, problem))
             data["attributes"] = attributes
-        except _snapfile._Problem as exc:
+        except _Problem as exc:
             raise SnapshotError(filename, "cannot write: %s" % exc)
         return data
 
@@ -1610,7 +1597,7 @@ class Snapshot(object):
             stdlib_object.__dict__.update(data["attributes"])
             stdlib_object.traces = _Traces(_snapfile.unicode_traces(list(data["traces"])))
             stdlib_object.traceback_limit = data["traceback_limit"]
-        _snapfile.atomic_write(filename, _snapfile.encode(data, fmt, stdlib_object, _engine))
+        _snapfile.atomic_write(filename, _snapfile.encode(data, fmt, stdlib_object))
 
     def dump(self, filename, format=None):
         """Write the snapshot into *filename* (the stdlib name of write())."""
@@ -1626,7 +1613,7 @@ class Snapshot(object):
         types and the tracemalloc classes, has another format or version, or a wrong
         structure.
         """
-        data, _ = _snapfile.read(filename, _engine, _SNAPSHOT_RESERVED)
+        data, _ = _snapfile.read(filename, _SNAPSHOT_RESERVED)
         snapshot = cls.__new__(cls)
         if data["traces"] is not None:
             snapshot.traces = _Traces(data["traces"])
@@ -1640,7 +1627,7 @@ class Snapshot(object):
         snapshot.tracemalloc_memory = data["tracemalloc_memory"]
         snapshot.user_data = data["user_data"]
         for name, value in data["attributes"].items():
-            if isinstance(value, _snapfile.LoadedObject):
+            if isinstance(value, _checks.LoadedObject):
                 if value.kind == "Frame":
                     value = Frame(value.value)
                 elif value.kind == "Traceback":
