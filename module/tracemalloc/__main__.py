@@ -16,6 +16,7 @@ import os
 import sys
 
 import tracemalloc
+from tracemalloc._output import _write_text
 
 PROG = "python -m tracemalloc"
 
@@ -103,7 +104,7 @@ def make_parser():
 
 def _error(message):
     # the message may hold a file name that the encoding of stderr cannot hold
-    tracemalloc._write_text(sys.stderr, "%s: error: %s\n" % (PROG, message))
+    _write_text(sys.stderr, "%s: error: %s\n" % (PROG, message))
     sys.stderr.flush()
 
 
@@ -139,7 +140,7 @@ def _run(options, stdout):
             previous = snapshots[0]
         if (previous is not None and previous[1].pid is not None and snapshot.pid is not None
                 and previous[1].pid != snapshot.pid):
-            tracemalloc._write_text(
+            _write_text(
                 stdout, "WARNING: %s (pid %s) and %s (pid %s) come from different processes\n"
                 % (filename, snapshot.pid, previous[0], previous[1].pid))
         top.display_snapshot(snapshot, name=filename)

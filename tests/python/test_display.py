@@ -13,9 +13,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tmsupport  # noqa: E402 (must come first: chooses the package and the engine)
 from tmsupport import tracemalloc  # noqa: E402
 
-B = tracemalloc._COLOR_BOLD
-C = tracemalloc._COLOR_CYAN
-Y = tracemalloc._COLOR_YELLOW
+B = tracemalloc._output._COLOR_BOLD
+C = tracemalloc._output._COLOR_CYAN
+Y = tracemalloc._output._COLOR_YELLOW
 
 LIB = "/usr/lib/python2.7"
 
@@ -43,7 +43,7 @@ def create_snapshots():
 
 class FormatSizeTests(unittest.TestCase):
     def check(self, size, expected, sign=False):
-        self.assertEqual(tracemalloc._format_top_size(size, sign), expected)
+        self.assertEqual(tracemalloc._output._format_top_size(size, sign), expected)
 
     def test_bytes(self):
         self.check(0, "0 B")
@@ -84,7 +84,7 @@ class FormatSizeTests(unittest.TestCase):
 
 class ShortenFilenameTests(unittest.TestCase):
     def test_shorten(self):
-        shorten = tracemalloc._shorten_filename
+        shorten = tracemalloc._output._shorten_filename
         self.assertEqual(shorten("/usr/lib/python2.7/Lib/linecache.py", 3),
                          ".../2.7/Lib/linecache.py".replace("2.7", "python2.7"))
         self.assertEqual(shorten("/opt/2.7/Lib/linecache.py", 3), ".../2.7/Lib/linecache.py")

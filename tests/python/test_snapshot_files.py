@@ -37,7 +37,8 @@ sys.dont_write_bytecode = True  # no .pyc in data/ (distributed as a directory)
 import make_fixtures  # noqa: E402
 sys.dont_write_bytecode = _saved_dont_write_bytecode
 
-_snapfile = tracemalloc._snapfile
+_compact = tracemalloc._compact
+_pickle_scan = tracemalloc._pickle_scan
 PY2 = sys.version_info[0] == 2
 RAW = make_fixtures.RAW_TRACES
 EXTRA = make_fixtures.EXTRA
@@ -254,8 +255,8 @@ class RoundTripTests(TempDirMixin, unittest.TestCase):
 
 def split_compact(raw):
     """(header fields, body) of a compact file."""
-    fields = list(_snapfile._HEADER.unpack(raw[:_snapfile._HEADER.size]))
-    body = zlib.decompress(raw[_snapfile._HEADER.size:])
+    fields = list(_compact._HEADER.unpack(raw[:_compact._HEADER.size]))
+    body = zlib.decompress(raw[_compact._HEADER.size:])
     return fields, body
 
 
@@ -265,7 +266,7 @@ def join_compact(fields, body, compress=True):
     fields[2] = 1 if compress else 0
     fields[3], fields[4] = len(stored), len(body)
     fields[5] = zlib.crc32(body) & 0xffffffff
-    return _snapfile._HEADER.pack(*fields) + stored
+    return _compact._HEADER.pack(*fields) + stored
 
 
 class CompactFormatTests(TempDirMixin, unittest.TestCase):
@@ -300,7 +301,7 @@ class CompactFormatTests(TempDirMixin, unittest.TestCase):
         self.assert_error(bytes(corrupt), "corrupt file")
         self.assert_error(self.raw[:32] + struct.pack("<I", self.fields[5] ^ 1)
                           + self.raw[36:], "checksum mismatch")
-        header = _snapfile._HEADER.pack(self.fields[0], 1, 4, *self.fields[3:])
+        header = _compact._HEADER.pack(self.fields[0], 1, 4, *self.fields[3:])
         self.assert_error(header + self.raw[len(header):], "unsupported compact snapshot flags")
 
     def test_equal_tracebacks_stored_once(self):
@@ -328,23 +329,23 @@ class CompactFormatTests(TempDirMixin, unittest.TestCase):
         fields = list(self.fields)
         fields[3], fields[4], fields[5] = len(bomb), 10 ** 12, 0
         start = tmsupport.cpu_time()
-        self.assert_error(_snapfile._HEADER.pack(*fields) + bomb, "impossible uncompressed size")
+        self.assert_error(_compact._HEADER.pack(*fields) + bomb, "impossible uncompressed size")
         fields[4] = 50 * 1024 * 1024 + 1  # a lie within zlib's ratio
-        self.assert_error(_snapfile._HEADER.pack(*fields) + bomb, "corrupt file")
+        self.assert_error(_compact._HEADER.pack(*fields) + bomb, "corrupt file")
         self.assertLess(tmsupport.cpu_time() - start, 10)
 
     def test_sections(self):
         sections = []
         pos = 0
         while pos < len(self.body):
-            tag, size = _snapfile._SECTION.unpack(self.body[pos:pos + 12])
+            tag, size = _compact._SECTION.unpack(self.body[pos:pos + 12])
             sections.append((tag, self.body[pos + 12:pos + 12 + size]))
             pos += 12 + size
         self.assertEqual([tag for tag, _ in sections], [b"META", b"STRS", b"FRMS", b"TBKS",
                                                         b"TRCS"])
 
         def body_of(items):
-            return b"".join(_snapfile._SECTION.pack(tag, len(payload)) + payload
+            return b"".join(_compact._SECTION.pack(tag, len(payload)) + payload
                             for tag, payload in items)
         # an optional section of a later version (lowercase) is skipped, others refused
         path = self.write_bytes("extra.tms", join_compact(
@@ -456,7 +457,7 @@ class MaliciousFileTests(TempDirMixin, unittest.TestCase):
         size = struct.unpack("<Q", body[4:12])[0]
         evil = pickle.dumps({"pid": Reduce(os.system, (touch,))}, 2)
         cases.append(("compact file whose metadata runs os.system", join_compact(
-            fields, _snapfile._SECTION.pack(b"META", len(evil)) + evil + body[12 + size:])))
+            fields, _compact._SECTION.pack(b"META", len(evil)) + evil + body[12 + size:])))
         return cases
 
     def test_malicious_pickles(self):
@@ -582,7 +583,7 @@ class FuzzTests(TempDirMixin, unittest.TestCase):
         start = time.time()
         for round_ in range(FUZZ_ROUNDS):
             name, data = seeds[round_ % len(seeds)]
-            if data.startswith(_snapfile.COMPACT_MAGIC) and rng.random() < 0.5:
+            if data.startswith(_compact.COMPACT_MAGIC) and rng.random() < 0.5:
                 # inside the compressed body, with a valid header and checksum
                 fields, body = split_compact(data)
                 mutated = join_compact(fields, mutate(rng, body))
@@ -618,28 +619,29 @@ class FuzzTests(TempDirMixin, unittest.TestCase):
             data = pickles[round_ % len(pickles)]
             if round_ >= len(pickles):
                 data = mutate(rng, data)
-            python = _snapfile.scan_pickle_py(data, _snapfile.MAX_NESTING)
-            c = engine.scan_pickle(data, _snapfile.MAX_NESTING)
+            python = _pickle_scan.scan_pickle_py(data, _pickle_scan.MAX_NESTING)
+            c = engine.scan_pickle(data, _pickle_scan.MAX_NESTING)
             self.assertEqual(tuple(c), tuple(python), repr(data[:80]))
             outcomes.add(python[0])
-        self.assertEqual(outcomes, set([_snapfile.SCAN_OK, _snapfile.SCAN_TRUNCATED,
-                                        _snapfile.SCAN_CORRUPT, _snapfile.SCAN_REFUSED]))
+        self.assertEqual(outcomes, set([_pickle_scan.SCAN_OK, _pickle_scan.SCAN_TRUNCATED,
+                                        _pickle_scan.SCAN_CORRUPT, _pickle_scan.SCAN_REFUSED]))
 
     def test_frame_longer_than_the_file_is_truncated(self):
         # The unpickler allocates a FRAME's declared length before reading it: the scanners
         # refuse a frame longer than the rest of the file before any unpickler sees it.
         data = b"\x80\x04\x95" + struct.pack("<Q", 2 ** 31 - 1) + b"N."
-        self.assertEqual(_snapfile.scan_pickle_py(data, _snapfile.MAX_NESTING),
-                         (_snapfile.SCAN_TRUNCATED, None))
+        self.assertEqual(_pickle_scan.scan_pickle_py(data, _pickle_scan.MAX_NESTING),
+                         (_pickle_scan.SCAN_TRUNCATED, None))
         exact = b"\x80\x04\x95" + struct.pack("<Q", 2) + b"N."
-        self.assertEqual(_snapfile.scan_pickle_py(exact, _snapfile.MAX_NESTING)[0],
-                         _snapfile.SCAN_OK)
+        self.assertEqual(_pickle_scan.scan_pickle_py(exact, _pickle_scan.MAX_NESTING)[0],
+                         _pickle_scan.SCAN_OK)
         engine = tracemalloc._engine
         tmsupport.require(self, hasattr(engine, "scan_pickle"),
                           "the engine has no scan_pickle() (%s)" % tmsupport.SKIP_REASON)
-        self.assertEqual(tuple(engine.scan_pickle(data, _snapfile.MAX_NESTING)),
-                         (_snapfile.SCAN_TRUNCATED, None))
-        self.assertEqual(engine.scan_pickle(exact, _snapfile.MAX_NESTING)[0], _snapfile.SCAN_OK)
+        self.assertEqual(tuple(engine.scan_pickle(data, _pickle_scan.MAX_NESTING)),
+                         (_pickle_scan.SCAN_TRUNCATED, None))
+        self.assertEqual(engine.scan_pickle(exact, _pickle_scan.MAX_NESTING)[0],
+                         _pickle_scan.SCAN_OK)
 
 
 if __name__ == "__main__":

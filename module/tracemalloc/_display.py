@@ -1,0 +1,352 @@
+"""DisplayTop (the biggest allocations, and how they changed since the previous top) and
+DisplayGarbage (the objects of gc.garbage and where they were allocated).
+"""
+from __future__ import absolute_import
+
+import gc
+import os
+import sys
+
+import tracemalloc
+from tracemalloc._compat import _INT_TYPES, reprlib
+from tracemalloc._output import (_COLOR_BOLD, _COLOR_CYAN, _COLOR_YELLOW, _default_color,
+                                 _display_filename, _format_top_size, _shorten_filename,
+                                 _write_text)
+from tracemalloc._snapshot import Snapshot
+from tracemalloc._tasks import _Periodic
+
+__all__ = ["DisplayTop", "DisplayGarbage"]
+
+
+class _FileAlias(object):
+    """``file``: another name of the ``stream`` attribute, the output file."""
+
+    @property
+    def file(self):
+        return self.stream
+
+    @file.setter
+    def file(self, value):
+        self.stream = value
+
+
+def _group_stats(stats, group_per_file):
+    """Group raw stats {filename: {lineno: (size, count)}} into {key: (size, count)}.
+
+    The key is (filename, None) per file, (filename, lineno) per line.
+    """
+    grouped = {}
+    for filename, lines in stats.items():
+        if group_per_file:
+            size = count = 0
+            for line_size, line_count in lines.values():
+                size += line_size
+                count += line_count
+            grouped[(filename, None)] = (size, count)
+        else:
+            for lineno, line_stat in lines.items():
+                grouped[(filename, lineno)] = tuple(line_stat)
+    return grouped
+
+
+def _freelist_memory_of(snapshot):
+    """The (size, count) parked on free lists when *snapshot* was taken, or None (not known:
+    no free-list hooks, or a snapshot of another tool)."""
+    memory = getattr(snapshot, "freelist_memory", None)
+    if (isinstance(memory, (tuple, list)) and len(memory) == 2
+            and all(isinstance(value, _INT_TYPES) for value in memory)):
+        return tuple(memory)
+    return None
+
+
+class DisplayTop(_Periodic, _FileAlias):
+    """Display the *count* biggest memory allocations into *file* (default: sys.stdout).
+
+    Attributes:
+
+    - ``color`` (bool, default: file.isatty() and NO_COLOR not set): use ANSI colors
+    - ``compare_with_previous`` (bool, default True): compare with the previous top;
+      if False, compare with the first one
+    - ``filename_parts`` (int, default 3): number of displayed filename components
+      (".../2.7/Lib/linecache.py"); 0 displays full names
+    - ``show_average``, ``show_count``, ``show_size`` (bool, default True)
+    - ``show_lineno`` (bool): group per file and line instead of per file; it is the
+      negation of ``group_per_file`` (constructor argument, default True), and setting
+      either attribute updates the other
+    - ``user_data_callback`` (callable or None): see Snapshot.create()
+    - ``stream`` (also ``file``): the output file
+
+    Output of display() (differences in parentheses only when there is a previous top)::
+
+        2013-03-04 01:01:55: Top 10 allocations per file and line
+        #1: .../2.7/Lib/linecache.py:128: size=408 KiB (+408 KiB), count=5379 (+5379), average=77 B
+        ...
+        3023 more: size=1580 KiB (+1138 KiB), count=12635 (+7801), average=128 B
+        Total Python memory: size=3682 KiB (+3086 KiB), count=36987 (+29908), average=101 B
+        Total process memory: size=10 MiB (+1024 KiB) (ignore tracemalloc: 23 KiB)
+        Free lists: size=166 KiB (+12 KiB), count=3053 (+20), average=55 B
+        Video memory: 229 KiB (+12 KiB)
+        <empty line>
+
+    Entries are sorted by size, then count, then name; when comparing, by the absolute size
+    difference first (as stdlib's Snapshot.compare_to), and entries that disappeared since
+    the previous top are listed with a size of 0. "N more" sums the entries beyond *count*.
+    ``average`` (size // count) is omitted when count is 0. "Total process memory" is the
+    process memory minus the engine's own memory ("ignore tracemalloc: ..."), printed only
+    when the process memory is known. "Free lists" is the memory the interpreter keeps on its
+    free lists for later objects (get_freelist_memory() when the snapshot was taken: only
+    with the "track" variant); it is not held by any line above. One line per user data
+    item follows.
+    See _format_top_size() for the units.
+    """
+
+    __module__ = "tracemalloc"
+
+    def __init__(self, count, file=None, group_per_file=True):
+        self.count = count
+        self.stream = file if file is not None else sys.stdout
+        self.color = _default_color(self.stream)
+        self.compare_with_previous = True
+        self.filename_parts = 3
+        self.show_average = True
+        self.show_count = True
+        self.show_size = True
+        self.show_lineno = not group_per_file
+        self.user_data_callback = None
+        self._previous = None  # (snapshot, name) of the top to compare with
+        self._timer_id = None
+
+    @property
+    def group_per_file(self):
+        return not self.show_lineno
+
+    @group_per_file.setter
+    def group_per_file(self, value):
+        self.show_lineno = not value
+
+    # -- formatting -------------------------------------------------------------------------
+
+    def _color(self, fmt, text):
+        if self.color:
+            return fmt % text
+        return text
+
+    def _format_size_diff(self, size, diff):
+        text = _format_top_size(size)
+        if diff is None:
+            return self._color(_COLOR_YELLOW, text)
+        return "%s (%s)" % (self._color(_COLOR_BOLD, text),
+                            self._color(_COLOR_YELLOW, _format_top_size(diff, sign=True)))
+
+    def _format_stat(self, size, size_diff, count, count_diff):
+        """size_diff and count_diff are None when there is nothing to compare with."""
+        parts = []
+        if self.show_size:
+            parts.append("size=%s" % self._format_size_diff(size, size_diff))
+        if self.show_count:
+            text = "count=%d" % count
+            if count_diff is not None:
+                text += " (%+d)" % count_diff
+            parts.append(text)
+        if self.show_average and count:
+            parts.append("average=%s" % _format_top_size(size // count))
+        return ", ".join(parts)
+
+    def _format_key(self, key):
+        filename, lineno = key
+        filename = _shorten_filename(_display_filename(filename), self.filename_parts)
+        if self.color:
+            head, tail = os.path.split(filename)
+            if head:
+                head += os.sep
+                filename = _COLOR_CYAN % head + tail
+        if lineno is not None:
+            filename = "%s:%s" % (filename, lineno)
+        return filename
+
+    def _lines(self, snapshot, previous=None, name=None, previous_name=None):
+        """The lines (without newlines) of the top of *snapshot* compared to *previous*."""
+        compare = previous is not None
+        group_per_file = self.group_per_file
+        current = _group_stats(snapshot.stats, group_per_file)
+        if compare:
+            old = _group_stats(previous.stats, group_per_file)
+        else:
+            old = {}
+        # entries: (key, size, size_diff, count, count_diff)
+        entries = []
+        for key, (size, count) in current.items():
+            old_size, old_count = old.pop(key, (0, 0))
+            entries.append((key, size, size - old_size, count, count - old_count))
+        for key, (old_size, old_count) in old.items():
+            entries.append((key, 0, -old_size, 0, -old_count))
+        if compare:
+            entries.sort(key=lambda e: (-abs(e[2]), -e[1], -abs(e[4]), -e[3], e[0]))
+        else:
+            entries.sort(key=lambda e: (-e[1], -e[3], e[0]))
+
+        def stat(size, size_diff, count, count_diff):
+            if not compare:
+                size_diff = count_diff = None
+            return self._format_stat(size, size_diff, count, count_diff)
+
+        def line(label, text):
+            if text:
+                return "%s: %s" % (label, text)
+            return label
+
+        lines = []
+        shown = entries[:self.count]
+        title = "Top %d allocations per %s" % (
+            len(shown), "file" if group_per_file else "file and line")
+        if name is not None and snapshot.timestamp is not None:
+            label = "%s (%s)" % (name, snapshot.timestamp)
+        elif name is not None:
+            label = name  # e.g. a stock dump: no timestamp
+        else:
+            label = snapshot.timestamp or "snapshot"
+        header = "%s: %s" % (self._color(_COLOR_BOLD, label), self._color(_COLOR_CYAN, title))
+        if compare and previous_name is not None:
+            header += " (compared to %s)" % previous_name
+        lines.append(header)
+
+        for index, entry in enumerate(shown, 1):
+            lines.append(line("#%d: %s" % (index, self._format_key(entry[0])), stat(*entry[1:])))
+
+        rest = entries[self.count:]
+        if rest:
+            sums = [sum(entry[i] for entry in rest) for i in range(1, 5)]
+            lines.append(line("%d more" % len(rest), stat(*sums)))
+
+        totals = [sum(entry[i] for entry in entries) for i in range(1, 5)]
+        lines.append(line("Total Python memory", stat(*totals)))
+
+        if snapshot.process_memory is not None:
+            ignore = snapshot.tracemalloc_memory
+            size = snapshot.process_memory - (ignore or 0)
+            diff = None
+            if compare and previous.process_memory is not None:
+                diff = size - (previous.process_memory - (previous.tracemalloc_memory or 0))
+            text = "Total process memory: size=%s" % self._format_size_diff(size, diff)
+            if ignore is not None:
+                text += self._color(_COLOR_CYAN,
+                                    " (ignore tracemalloc: %s)" % _format_top_size(ignore))
+            lines.append(text)
+
+        freelist = _freelist_memory_of(snapshot)
+        if freelist is not None:
+            old = _freelist_memory_of(previous) if compare else None
+            if old is None:
+                text = self._format_stat(freelist[0], None, freelist[1], None)
+            else:
+                text = self._format_stat(freelist[0], freelist[0] - old[0],
+                                         freelist[1], freelist[1] - old[1])
+            lines.append("Free lists: " + text)
+
+        old_user_data = {}
+        if compare:
+            for title, fmt, value in previous.user_data:
+                old_user_data[title] = value
+        for title, fmt, value in snapshot.user_data:
+            old_value = old_user_data.get(title)
+            if fmt == "size":
+                diff = value - old_value if old_value is not None else None
+                text = self._format_size_diff(value, diff)
+            else:
+                text = "%d" % value
+                if old_value is not None:
+                    text += " (%+d)" % (value - old_value)
+            lines.append("%s: %s" % (title, text))
+        lines.append("")
+        return lines
+
+    # -- public methods ---------------------------------------------------------------------
+
+    def display_snapshot(self, snapshot, name=None):
+        """Display the top of *snapshot*, compared with the previous (or first) one.
+
+        *name* (e.g. a file name) labels the snapshot in the header,
+        "NAME (TIMESTAMP): Top ...", and a later top compared with it ends its header with
+        "(compared to NAME)". Without a name the header starts with the timestamp alone.
+        """
+        previous, previous_name = self._previous if self._previous else (None, None)
+        lines = self._lines(snapshot, previous, name, previous_name)
+        _write_text(self.stream, "\n".join(lines) + "\n")
+        self.stream.flush()
+        if previous is None or self.compare_with_previous:
+            self._previous = (snapshot, name)
+
+    def display(self):
+        """Take a snapshot and display its top."""
+        self.display_snapshot(Snapshot.create(self.user_data_callback))
+
+    def start(self, delay):
+        """Display the top every *delay* seconds (with a timer of its own)."""
+        self._start_timer(delay, self.display)
+
+
+def _make_object_repr():
+    # The same limits on Python 2 and 3 (Python 2 truncates instances to 20 characters).
+    formatter = reprlib.Repr()
+    formatter.maxstring = 100
+    formatter.maxother = 100
+    return formatter.repr
+
+
+_format_object = _make_object_repr()
+
+
+class DisplayGarbage(_FileAlias):
+    """Display the objects of gc.garbage and where they were allocated.
+
+    By default gc.garbage holds the uncollectable objects; use gc.set_debug(gc.DEBUG_SAVEALL)
+    to see every object freed by the garbage collector. One line per object::
+
+        .../path/to/module.py:12: <Foo object at 0x7f...>
+        unknown allocation site: [1, 2, 3]
+
+    Attributes:
+
+    - ``color`` (bool, default: file.isatty() and NO_COLOR not set)
+    - ``cumulative`` (bool, default False): display() shows every object of gc.garbage; if
+      False, only the objects added since the previous call (gc.garbage is taken as
+      append-only: if it shrank, it is displayed again from its start)
+    - ``format_object`` (callable, default: repr() truncated by reprlib, at most 100
+      characters for a string or an object, 6 items for a container): formats an object
+    - ``stream`` (also ``file``): the output file
+    """
+
+    __module__ = "tracemalloc"
+
+    def __init__(self, file=None):
+        self.stream = file if file is not None else sys.stdout
+        self.color = _default_color(self.stream)
+        self.cumulative = False
+        self.format_object = _format_object
+        self._seen = 0
+
+    def _format(self, obj):
+        try:
+            return self.format_object(obj)
+        except Exception as exc:
+            return "<%s object: formatting failed: %s: %s>" % (
+                type(obj).__name__, type(exc).__name__, exc)
+
+    def display(self):
+        """Display the new objects of gc.garbage (every object if cumulative)."""
+        garbage = list(gc.garbage)
+        if self.cumulative or self._seen > len(garbage):
+            start_index = 0
+        else:
+            start_index = self._seen
+        self._seen = len(garbage)
+        for obj in garbage[start_index:]:
+            traceback = tracemalloc.get_object_traceback(obj)
+            if traceback is not None and len(traceback):
+                where = str(traceback[-1])
+            else:
+                where = "unknown allocation site"
+            if self.color:
+                where = _COLOR_CYAN % where
+            _write_text(self.stream, "%s: %s\n" % (where, self._format(obj)))
+        self.stream.flush()

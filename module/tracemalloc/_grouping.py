@@ -1,0 +1,81 @@
+"""Grouping raw traces for Snapshot.statistics(), compare_to() and stats: the engine's C loop
+group_traces() when the C loops are in use (tracemalloc/_accel.py), else the stdlib's
+algorithm in Python, with the same results in the same order.
+"""
+from __future__ import absolute_import
+
+from tracemalloc import _accel
+
+_KEY_TYPES = {"traceback": 0, "lineno": 1, "filename": 2}
+
+
+def _group_traces_py(traces, key_type, cumulative):
+    """The stdlib's grouping (Snapshot._group_by) on raw traces: a list of
+    [key, size, count], where key is the raw traceback of the group, in the order the groups
+    were first seen. Same errors as the stdlib for malformed traces."""
+    groups = {}
+    result = []
+    keys = {}
+    if not cumulative:
+        for trace in traces:
+            domain, size, frames, total_nframe = trace
+            try:
+                key = keys[frames]
+            except KeyError:
+                if key_type == "traceback":
+                    key = frames
+                elif key_type == "lineno":
+                    key = frames[:1]
+                else:
+                    key = ((frames[0][0], 0),)
+                keys[frames] = key
+            try:
+                group = groups[key]
+                group[1] += size
+                group[2] += 1
+            except KeyError:
+                groups[key] = group = [key, size, 1]
+                result.append(group)
+    else:
+        for trace in traces:
+            domain, size, frames, total_nframe = trace
+            for frame in frames:
+                try:
+                    key = keys[frame]
+                except KeyError:
+                    key = (frame,) if key_type == "lineno" else ((frame[0], 0),)
+                    keys[frame] = key
+                try:
+                    group = groups[key]
+                    group[1] += size
+                    group[2] += 1
+                except KeyError:
+                    groups[key] = group = [key, size, 1]
+                    result.append(group)
+    return result
+
+
+def _group_traces(traces, key_type, cumulative):
+    if _accel.use_c(stats=True):
+        result = _accel.group_traces(traces, _KEY_TYPES[key_type], bool(cumulative))
+        if result is not None:
+            return result
+    # not the engine's shape (another type, an int beyond 64 bits...): the Python loop
+    return _group_traces_py(traces, key_type, cumulative)
+
+
+def _stats_from_traces(traces):
+    """pytracemalloc stats {filename: {lineno: (size, count)}} of raw traces (most recent
+    frame; a trace without frame counts as ("<unknown>", 0))."""
+    stats = {}
+    for key, size, count in _group_traces(traces, "lineno", False):
+        filename, lineno = key[0] if key else ("<unknown>", 0)
+        lines = stats.get(filename)
+        if lines is None:
+            lines = stats[filename] = {}
+        previous = lines.get(lineno)
+        if previous is not None:  # an empty traceback and a real ("<unknown>", 0)
+            size += previous[0]
+            count += previous[1]
+        lines[lineno] = (size, count)
+    return stats

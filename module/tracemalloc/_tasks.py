@@ -1,0 +1,81 @@
+"""Work on a timer of the engine: _Periodic, the start(delay) and stop() of DisplayTop and
+TakeSnapshot, and TakeSnapshot, which writes a snapshot into a file at each tick.
+"""
+from __future__ import absolute_import
+
+import string
+import sys
+
+import tracemalloc
+from tracemalloc._snapshot import Snapshot
+
+__all__ = ["TakeSnapshot"]
+
+
+class _Periodic(object):
+    """A task that a timer of its own runs every *delay* seconds, from start() to stop().
+
+    A subclass sets ``_timer_id`` to None in its __init__, and its start(delay) calls
+    _start_timer(delay, func).
+    """
+
+    def _start_timer(self, delay, func):
+        self.stop()
+        self._timer_id = tracemalloc.start_timer(delay, func)
+
+    def stop(self):
+        """Stop the task started by start()."""
+        if self._timer_id is not None:
+            timer_id, self._timer_id = self._timer_id, None
+            tracemalloc.stop_timer(timer_id)
+
+
+class TakeSnapshot(_Periodic):
+    """Task writing snapshots into files.
+
+    Attributes:
+
+    - ``filename_template`` (str, default "tracemalloc-$pid-$counter.pickle", in the current
+      directory): ``$pid`` is the process id, ``$timestamp`` the snapshot time as
+      "YYYYMMDD-HHMMSS", ``$counter`` the counter as 4 digits at least ("0001"); ``$$`` is a
+      "$". Other "$names" are kept as they are (string.Template.safe_substitute).
+    - ``counter`` (int): starts at 1, incremented after each snapshot
+    - ``user_data_callback`` (callable or None): see Snapshot.create()
+    - ``traces`` (bool, default False): record the traces too (Snapshot.create(traces=True)),
+      not only the statistics per line
+    - ``format`` (str or None): the file format, see Snapshot.write() (None: the default,
+      "compact", whatever the file name extension)
+    """
+
+    __module__ = "tracemalloc"
+
+    def __init__(self, filename_template="tracemalloc-$pid-$counter.pickle",
+                 user_data_callback=None):
+        self.filename_template = filename_template
+        self.counter = 1
+        self.user_data_callback = user_data_callback
+        self.traces = False
+        self.format = None
+        self._timer_id = None
+
+    def _filename(self, snapshot):
+        stamp = snapshot.timestamp.replace("-", "").replace(":", "").replace(" ", "-")
+        return string.Template(self.filename_template).safe_substitute(
+            pid=str(snapshot.pid), timestamp=stamp, counter="%04d" % self.counter)
+
+    def take_snapshot(self):
+        """Take a snapshot, write it; return (snapshot, filename)."""
+        snapshot = Snapshot.create(self.user_data_callback, traces=self.traces)
+        filename = self._filename(snapshot)
+        snapshot.write(filename, self.format)
+        self.counter += 1
+        return snapshot, filename
+
+    def _task(self):
+        snapshot, filename = self.take_snapshot()
+        sys.stderr.write("%s: Write a snapshot of memory allocations into %s\n"
+                         % (snapshot.timestamp, filename))
+
+    def start(self, delay):
+        """Take a snapshot every *delay* seconds (with a timer of its own)."""
+        self._start_timer(delay, self._task)
