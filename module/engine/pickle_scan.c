@@ -1,5 +1,5 @@
 /* The scanner of the pickles in snapshot files: the C twin of scan_pickle_py() in
- * tracemalloc/_snapfile.py (same rules, same results, same messages; the tests compare them
+ * tracemalloc/_pickle_scan.py (same rules, same results, same messages; the tests compare them
  * on thousands of mutated files).
  *
  * It walks the opcodes of a pickle without building anything, and simulates the unpickler's
@@ -16,7 +16,7 @@
 #include "pickle_scan.h"
 #include "lebytes.h"
 
-#define TM_SCAN_MAX_INT_BYTES 4096  /* MAX_INT_BYTES of _snapfile.py */
+#define TM_SCAN_MAX_INT_BYTES 4096  /* MAX_INT_BYTES of _pickle_scan.py */
 #define TM_SCAN_MAX_NUMBER_LINE 64
 #define TM_SCAN_MAX_NAME_LINE 1024
 

@@ -1,4 +1,4 @@
-/* The pickle scanner of snapshot files (tracemalloc/_snapfile.py): a function of the module
+/* The pickle scanner of snapshot files (tracemalloc/_pickle_scan.py): a function of the module
  * tracemalloc._engine, see doc/internals.rst. */
 #ifndef PYTRACEMALLOC_PICKLE_SCAN_H
 #define PYTRACEMALLOC_PICKLE_SCAN_H

@@ -4,8 +4,8 @@
  *
  * The fast path: every trace an exact 4-tuple, sizes exact ints (not bool) whose sums fit in
  * 64 bits, tracebacks exact tuples of exact (str, int) tuples, domains exact ints. On anything
- * else the functions answer None and tracemalloc/__init__.py runs its Python loop, which follows
- * the stdlib's algorithm and raises the stdlib's errors (tests/python/test_stdlib_api.py checks
+ * else the functions answer None and tracemalloc/_grouping.py or _filters.py runs its Python
+ * loop, which follows the stdlib's algorithm and raises the stdlib's errors (tests/python/test_stdlib_api.py checks
  * the results against the stdlib's own code).
  *
  * Allocating may run the garbage collector, hence finalizers, and filter_traces() calls the
@@ -62,7 +62,7 @@ tm_traceback_ok_unicode(PyObject *traceback)
     return 1;
 }
 
-/* The loaders of snapshot files check every trace they read (tracemalloc/_snapfile.py); this
+/* The loaders of snapshot files check every trace they read (tracemalloc/_checks.py); this
  * answers for the common case, traces already of the engine's shape: None if all are, else
  * the index of the first one that is not (the Python code checks, converts or rejects it and
  * the following ones). total_nframe may also be None (older stock snapshots); with
@@ -112,7 +112,7 @@ tm_stats_check_traces(PyObject *self, PyObject *args)
 
 /* ------------------------------------------------------------------------------- columns */
 
-/* The trace columns of the compact snapshot format (tracemalloc/_snapfile.py): the distinct
+/* The trace columns of the compact snapshot format (tracemalloc/_compact.py): the distinct
  * traceback objects in the order first seen, and four little-endian arrays, one item per
  * trace: domain (u32), size (u64), index of the traceback in the list (u32), total_nframe
  * (i32, -1 for None). None when a trace is not of the engine's shape or a value does not
@@ -559,7 +559,7 @@ error:
 
 /* ----------------------------------------------------------------------------- filtering */
 
-/* A filter, unpacked from the tuple tracemalloc/__init__.py builds:
+/* A filter, unpacked from the tuple tracemalloc/_filters.py builds:
  * (kind, inclusive, match_filename, lineno, all_frames, domain); kind 0 is a Filter, 1 a
  * DomainFilter; lineno and domain are None or exact ints. */
 typedef struct {

@@ -1,5 +1,6 @@
 /* Grouping and filtering raw traces in C, for Snapshot.statistics(), compare_to() and
- * filter_traces(), and the columns of the compact snapshot files (tracemalloc/_snapfile.py):
+ * filter_traces(), and the columns of the compact snapshot files (tracemalloc/_compact.py and
+ * _checks.py):
  * five functions of the module tracemalloc._engine, see doc/internals.rst.
  *
  * Raw traces are the list _engine.get_traces() returns: tuples (domain, size, traceback,
