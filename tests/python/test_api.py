@@ -252,7 +252,9 @@ class ProcessMemoryTests(unittest.TestCase):
 
 
 GROWTH = 64 * 1024 * 1024
-SLACK = 8 * 1024 * 1024
+# The child's RSS before the growth may hold heap pages the 64 MiB then reuse (seen: 56 MiB
+# of growth on 3.13); a value that is not the child's own is off by far more.
+SLACK = 16 * 1024 * 1024
 CHILD_TIMEOUT = 120.0
 
 

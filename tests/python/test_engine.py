@@ -463,6 +463,12 @@ class CApiAllocatorTests(EngineTestCase):
         realloc.restype, realloc.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_size_t]
         free = getattr(api, prefix + "_Free")
         free.restype, free.argtypes = None, [ctypes.c_void_p]
+        if tmsupport.PY2:
+            # Fill 2.7's int free list (which never gives memory back), so that the ints the
+            # calls return do not allocate a new 1000-byte int block in the middle of a
+            # measure (on "plain", where that list is not hooked, the counter would see it).
+            ints = list(range(100000, 120000))
+            del ints
         return malloc, calloc, realloc, free
 
     def sizes_at(self, line, sizes):
@@ -481,15 +487,23 @@ class CApiAllocatorTests(EngineTestCase):
         self.assertEqual(self.sizes_at(malloc_line, (0, 1000)), [1000])
         # the cost of a call in the counter, once warmed up, with a realloc that keeps the size
         for _ in range(3):
-            baseline, other = cost(lambda: realloc(other, 1000))
-        delta, ptr = cost(lambda: realloc(ptr, 0))
+            before = traced_memory()
+            other = realloc(other, 1000)
+            baseline = traced_memory() - before
+        # (called here, not through a helper or a lambda: the trace's line is this one, and
+        # no new frame is allocated on the way, see cost())
+        before = traced_memory()
+        ptr = realloc(ptr, 0)
         realloc_line = sys._getframe().f_lineno - 1
+        delta = traced_memory() - before
         self.assertTrue(ptr)  # realloc(p, 0) returns a block, not NULL
         # the old trace went, the new block is traced with the size asked for, as the stock
         # tracemalloc does, and the counter lost exactly the 1000 bytes
         self.assertEqual(self.sizes_at(malloc_line, (0, 1000)), [])
         self.assertEqual(self.sizes_at(realloc_line, (0, 1000)), [0])
-        self.assertEqual(delta - baseline, -1000)
+        # (within the size of a small object: the int the call returns, and on 2.7 the int
+        # free list's bookkeeping, are traced too; the sizes above are exact)
+        self.assertTrue(abs(delta - baseline + 1000) <= 64, (delta, baseline))
         free(ptr)
         free(other)
         self.assertEqual(self.sizes_at(realloc_line, (0, 1000)), [])
@@ -509,13 +523,16 @@ class CApiAllocatorTests(EngineTestCase):
                               (1 << 20, half // (1 << 21))):  # no overflow, too big to get
             self.assertIsNone(calloc(nelem, elsize), (nelem, elsize))
             line = sys._getframe().f_lineno - 1
-            self.assertEqual([t for t in engine.get_traces() if t[2][0] == (FILENAME, line)],
-                             [], (nelem, elsize))
+            # no trace of the size asked for, wrapped or not (on "plain", a block the call's
+            # argument handling put on a free list keeps its trace at this line: not a calloc)
+            wrapped = (nelem * elsize) % (1 << (8 * ctypes_sizeof_size_t()))
+            self.assertEqual([t for t in engine.get_traces() if t[2][0] == (FILENAME, line)
+                              and t[1] in (wrapped, nelem * elsize)], [], (nelem, elsize))
             # the counter does not grow with the number of failed calls (after a first round
             # that warms up what the calls themselves allocate through ctypes)
             repeat(calloc, (nelem, elsize), 1000)
-            few, _ = cost(lambda: repeat(calloc, (nelem, elsize), 10))
-            many, _ = cost(lambda: repeat(calloc, (nelem, elsize), 1000))
+            few, _ = cost(repeat, calloc, (nelem, elsize), 10)
+            many, _ = cost(repeat, calloc, (nelem, elsize), 1000)
             self.assertEqual(many, few, (nelem, elsize))
         # and a calloc that succeeds is traced with nelem * elsize
         ptr = calloc(10, 100)
@@ -540,10 +557,12 @@ def repeat(func, args, count):
         count -= 1
 
 
-def cost(call):
-    """(change of the traced memory across call(), its result)."""
+def cost(func, *args):
+    """(change of the traced memory across func(*args), its result). The function is called
+    from here, not through a lambda: on 2.7 the first call of each new code object allocates
+    the frame it then keeps (its zombie frame), which "plain" traces and never frees."""
     before = traced_memory()
-    result = call()
+    result = func(*args)
     return traced_memory() - before, result
 
 
@@ -700,12 +719,14 @@ class InterpreterInfoTests(EngineTestCase):
         drain = [None] * 300
         holder = [None] * n
         tracemalloc.start(1)
-        floats_first(drain, 300)  # empties the float free list (100 floats at most)
+        floats_first(drain, 300)  # empties the float free list (100 floats at most on 3.x)
         floats_first(holder, n)
         # (map, not a list comprehension: on 2.7 its variable would keep a float alive)
-        self.assertEqual(list(map(engine.get_object_traceback, holder)),
-                         [((FILENAME, FLOATS_FIRST_LINE),)] * n)
-        count_before = engine.get_stats()[FILENAME][FLOATS_FIRST_LINE][1]
+        # Without free-list hooks a float may come from a free list filled before start()
+        # (2.7's float blocks are never given back), and have no trace at all.
+        first_traced = (list(map(engine.get_object_traceback, holder))
+                        == [((FILENAME, FLOATS_FIRST_LINE),)] * n)
+        count_before = engine.get_stats().get(FILENAME, {}).get(FLOATS_FIRST_LINE, (0, 0))[1]
         parked_before = engine.get_freelist_memory()
         blocks = getattr(sys, "getallocatedblocks", None)
         blocks_before = blocks() if blocks is not None else 0
@@ -713,7 +734,7 @@ class InterpreterInfoTests(EngineTestCase):
             holder[k] = None
         blocks_after = blocks() if blocks is not None else 0
         parked_after = engine.get_freelist_memory()
-        count_after = engine.get_stats()[FILENAME][FLOATS_FIRST_LINE][1]
+        count_after = engine.get_stats().get(FILENAME, {}).get(FLOATS_FIRST_LINE, (0, 0))[1]
         floats_again(holder, n)
         new_line = (list(map(engine.get_object_traceback, holder))
                     == [((FILENAME, FLOATS_AGAIN_LINE),)] * n)
@@ -723,7 +744,7 @@ class InterpreterInfoTests(EngineTestCase):
         else:
             self.assertIsNone(parked_after)
         released = blocks_before - blocks_after if blocks is not None else None
-        return count_before - count_after == n, new_line, parked, released
+        return first_traced and count_before - count_after == n, new_line, parked, released
 
     def test_free_lists_tracked(self):
         info = tracemalloc.get_interpreter_info()
