@@ -64,7 +64,7 @@ __all__ = [
     "get_object_trace", "get_stats", "get_traces",
     # pytracemalloc API
     "enable", "disable", "is_enabled", "get_process_memory", "start_timer", "stop_timer",
-    "get_freelist_memory", "get_interpreter_info",
+    "get_freelist_memory", "get_interpreter_info", "get_lost_traces",
 ] + (_types.__all__ + _filters.__all__ + _snapshot.__all__ + _errors.__all__
      + _display.__all__ + _tasks.__all__)
 
@@ -129,6 +129,17 @@ def get_freelist_memory():
     "track": see get_interpreter_info()).
     """
     return _engine.get_freelist_memory()
+
+
+def get_lost_traces():
+    """Number of traces the engine failed to record for lack of memory since tracing last
+    started (0: the traces are complete): allocations and free-list reuses that went
+    untraced, PyTraceMalloc_Track() calls that returned -1.
+
+    start() resets it to 0 when it starts tracing; clear_traces() and stop() keep it, so it
+    can still be read after tracing stopped.
+    """
+    return _engine.get_lost_traces()
 
 
 # What each kind of interpreter cannot do; get_interpreter_info() says it.

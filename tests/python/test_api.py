@@ -98,6 +98,14 @@ class FunctionTests(tmsupport.FakeEngineMixin, unittest.TestCase):
         self.assertFalse(tracemalloc.is_tracing())
         self.assertRaises(ValueError, tracemalloc.start, 0)
 
+    def test_get_lost_traces(self):
+        self.assertIn("get_lost_traces", tracemalloc.__all__)
+        self.assertEqual(tracemalloc.get_lost_traces(), 0)
+        self.engine.lost_traces = 12
+        self.assertEqual(tracemalloc.get_lost_traces(), 12)
+        # a counter of the run, not a property of the interpreter
+        self.assertNotIn("lost_traces", tracemalloc.get_interpreter_info())
+
     def test_get_object_traceback(self):
         obj = object()
         self.assertIsNone(tracemalloc.get_object_traceback(obj))
