@@ -220,10 +220,15 @@ def take_snapshot():
 def _record_moment(snapshot):
     """Record in *snapshot* what take_snapshot() and Snapshot.create() keep besides the
     traces: the time (timestamp), the process (pid, process_memory), the engine's own memory
-    (tracemalloc_memory), and get_freelist_memory() as the extra attribute
-    ``freelist_memory`` ((size, count)), which snapshot files keep; nothing without free-list
-    hooks. Not a class attribute: the loader does not restore attributes that the class
-    defines."""
+    (tracemalloc_memory), get_freelist_memory() as the extra attribute ``freelist_memory``
+    ((size, count)), nothing without free-list hooks, and while tracing get_lost_traces()
+    as the extra attribute ``lost_traces``. Snapshot files keep both as extra attributes.
+    ``freelist_memory`` is not a class attribute: the loader does not restore attributes
+    that the class defines (``lost_traces``, None at class level, is the one exception:
+    tracemalloc/_snapshot.py).
+
+    The lost traces are read after the traces were taken: a trace lost in between makes the
+    snapshot say it may be incomplete rather than hide it."""
     snapshot.timestamp = _timestamp()
     snapshot.pid = os.getpid()
     snapshot.process_memory = get_process_memory()
@@ -231,6 +236,10 @@ def _record_moment(snapshot):
     memory = get_freelist_memory()
     if memory is not None:
         snapshot.freelist_memory = tuple(memory)
+    if is_tracing():
+        # not tracing (an empty Snapshot.create()): the count of a past run says nothing
+        # about this snapshot
+        snapshot.lost_traces = get_lost_traces()
 
 
 def _timestamp(now=None):
