@@ -64,7 +64,7 @@ __all__ = [
     "get_object_trace", "get_stats", "get_traces",
     # pytracemalloc API
     "enable", "disable", "is_enabled", "get_process_memory", "start_timer", "stop_timer",
-    "get_freelist_memory", "get_interpreter_info",
+    "get_freelist_memory", "get_interpreter_info", "get_lost_traces",
 ] + (_types.__all__ + _filters.__all__ + _snapshot.__all__ + _errors.__all__
      + _display.__all__ + _tasks.__all__)
 
@@ -129,6 +129,17 @@ def get_freelist_memory():
     "track": see get_interpreter_info()).
     """
     return _engine.get_freelist_memory()
+
+
+def get_lost_traces():
+    """Number of traces the engine failed to record for lack of memory since tracing last
+    started (0: the traces are complete): allocations and free-list reuses that went
+    untraced, PyTraceMalloc_Track() calls that returned -1.
+
+    start() resets it to 0 when it starts tracing; clear_traces() and stop() keep it, so it
+    can still be read after tracing stopped.
+    """
+    return _engine.get_lost_traces()
 
 
 # What each kind of interpreter cannot do; get_interpreter_info() says it.
@@ -209,10 +220,15 @@ def take_snapshot():
 def _record_moment(snapshot):
     """Record in *snapshot* what take_snapshot() and Snapshot.create() keep besides the
     traces: the time (timestamp), the process (pid, process_memory), the engine's own memory
-    (tracemalloc_memory), and get_freelist_memory() as the extra attribute
-    ``freelist_memory`` ((size, count)), which snapshot files keep; nothing without free-list
-    hooks. Not a class attribute: the loader does not restore attributes that the class
-    defines."""
+    (tracemalloc_memory), get_freelist_memory() as the extra attribute ``freelist_memory``
+    ((size, count)), nothing without free-list hooks, and while tracing get_lost_traces()
+    as the extra attribute ``lost_traces``. Snapshot files keep both as extra attributes.
+    ``freelist_memory`` is not a class attribute: the loader does not restore attributes
+    that the class defines (``lost_traces``, None at class level, is the one exception:
+    tracemalloc/_snapshot.py).
+
+    The lost traces are read after the traces were taken: a trace lost in between makes the
+    snapshot say it may be incomplete rather than hide it."""
     snapshot.timestamp = _timestamp()
     snapshot.pid = os.getpid()
     snapshot.process_memory = get_process_memory()
@@ -220,6 +236,10 @@ def _record_moment(snapshot):
     memory = get_freelist_memory()
     if memory is not None:
         snapshot.freelist_memory = tuple(memory)
+    if is_tracing():
+        # not tracing (an empty Snapshot.create()): the count of a past run says nothing
+        # about this snapshot
+        snapshot.lost_traces = get_lost_traces()
 
 
 def _timestamp(now=None):

@@ -36,7 +36,9 @@ example:
   snapshot, ignoring the unittest package; the second top shows the
   differences with the first one: "size=408 KiB (+408 KiB), count=5379 (+5379)".
 
-A warning line flags two compared snapshots taken by different processes.
+A warning line flags two compared snapshots taken by different processes, and
+another one a snapshot whose tracer lost traces for lack of memory (its
+statistics are incomplete).
 Colors are used when the output is a terminal, unless the NO_COLOR environment
 variable is set; --color and --no-color force them on or off.
 

@@ -205,6 +205,24 @@ def check_attribute_value(value):
     return None
 
 
+def _check_lost_traces(value):
+    if value is None or (_is_int(value) and value >= 0):
+        return None
+    return "the attribute 'lost_traces' must be an int >= 0 or None, not %s" % _safe_repr(value)
+
+
+# Extra attributes that pytracemalloc itself sets, whose values must have a shape: name ->
+# function returning None or the problem.
+KNOWN_ATTRIBUTES = {"lost_traces": _check_lost_traces}
+
+
+def check_known_attribute(name, value):
+    """None if *value* fits the extra attribute *name* (any value for a name that
+    pytracemalloc does not set itself), else the problem."""
+    check = KNOWN_ATTRIBUTES.get(name)
+    return check(value) if check is not None else None
+
+
 def _check_attributes(attributes, reserved):
     """Extra attributes of a snapshot (stock snapshots keep any attribute set on them):
     public names that are not the snapshot's own; values of _ATTRIBUTE_TYPES, where a
@@ -225,6 +243,9 @@ def _check_attributes(attributes, reserved):
             if problem is not None:
                 raise _Problem("invalid snapshot: the attribute %s holds a %s"
                                % (_safe_repr(name), problem))
+        problem = check_known_attribute(name, value)
+        if problem is not None:
+            raise _Problem("invalid snapshot: %s" % problem)
         result[name] = value
     return result
 

@@ -59,6 +59,24 @@ def _freelist_memory_of(snapshot):
     return None
 
 
+def _lost_traces_of(snapshot):
+    """The traces lost for lack of memory before *snapshot* was taken (an int), or None (not
+    known: a stock dump, a file of an older version, a snapshot made by hand)."""
+    lost = getattr(snapshot, "lost_traces", None)
+    if isinstance(lost, _INT_TYPES) and not isinstance(lost, bool):
+        return lost
+    return None
+
+
+def _lost_traces_warning(lost):
+    """The warning line of *lost* (> 0) traces lost for lack of memory."""
+    if lost == 1:
+        text = "1 trace was lost"
+    else:
+        text = "%d traces were lost" % lost
+    return "WARNING: %s for lack of memory: the statistics below are incomplete" % text
+
+
 class DisplayTop(_Periodic, _FileAlias):
     """Display the *count* biggest memory allocations into *file* (default: sys.stdout).
 
@@ -79,6 +97,7 @@ class DisplayTop(_Periodic, _FileAlias):
     Output of display() (differences in parentheses only when there is a previous top)::
 
         2013-03-04 01:01:55: Top 10 allocations per file and line
+        WARNING: 12 traces were lost for lack of memory: the statistics below are incomplete
         #1: .../2.7/Lib/linecache.py:128: size=408 KiB (+408 KiB), count=5379 (+5379), average=77 B
         ...
         3023 more: size=1580 KiB (+1138 KiB), count=12635 (+7801), average=128 B
@@ -90,7 +109,10 @@ class DisplayTop(_Periodic, _FileAlias):
 
     Entries are sorted by size, then count, then name; when comparing, by the absolute size
     difference first (as stdlib's Snapshot.compare_to), and entries that disappeared since
-    the previous top are listed with a size of 0. "N more" sums the entries beyond *count*.
+    the previous top are listed with a size of 0. The WARNING line comes only when the engine
+    lost traces for lack of memory before the snapshot was taken (its ``lost_traces``, from
+    get_lost_traces(), is not 0): the figures then miss those allocations.
+    "N more" sums the entries beyond *count*.
     ``average`` (size // count) is omitted when count is 0. "Total process memory" is the
     process memory minus the engine's own memory ("ignore tracemalloc: ..."), printed only
     when the process memory is known. "Free lists" is the memory the interpreter keeps on its
@@ -209,6 +231,9 @@ class DisplayTop(_Periodic, _FileAlias):
         if compare and previous_name is not None:
             header += " (compared to %s)" % previous_name
         lines.append(header)
+        lost = _lost_traces_of(snapshot)
+        if lost:
+            lines.append(_lost_traces_warning(lost))
 
         for index, entry in enumerate(shown, 1):
             lines.append(line("#%d: %s" % (index, self._format_key(entry[0])), stat(*entry[1:])))

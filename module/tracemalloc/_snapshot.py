@@ -49,6 +49,10 @@ class Snapshot(object):
     - ``process_memory`` (int): get_process_memory() at creation
     - ``tracemalloc_memory`` (int): get_tracemalloc_memory() at creation
     - ``user_data``: list of ``(title, format, value)`` tuples, see create()
+    - ``lost_traces`` (int): get_lost_traces() at creation, the traces the engine failed to
+      record for lack of memory since tracing started (not 0: the statistics are
+      incomplete); None when unknown (a stock dump, a file of an older pytracemalloc, a
+      snapshot built by hand or taken while not tracing)
 
     Any other attribute set on a snapshot is written into its file and read back, as the
     stdlib's pickle does, if its value is made of None, bool, int, float, str, tuple, list
@@ -75,6 +79,10 @@ class Snapshot(object):
     process_memory = None
     tracemalloc_memory = None
     user_data = ()
+    # Set on the instance by take_snapshot() and create(), and kept by snapshot files as an
+    # extra attribute (a file of another version reads it as one): the class default makes
+    # it None on any other snapshot.
+    lost_traces = None
     _stats = None  # stats given or assigned; None: derived from the traces
     _derived_stats = None  # (traces list, stats derived from it)
     _checked = False  # the traces come from the engine or were checked by a loader
@@ -148,6 +156,8 @@ class Snapshot(object):
         other.process_memory = self.process_memory
         other.tracemalloc_memory = self.tracemalloc_memory
         other.user_data = list(self.user_data)
+        if "lost_traces" in vars(self):
+            other.lost_traces = self.lost_traces  # the traces kept are no more complete
         other._checked = self._checked
 
     # -- pytracemalloc ---------------------------------------------------------------------
@@ -329,6 +339,9 @@ class Snapshot(object):
                                                                   self.traceback_limit)
             attributes = self._extra_attributes()
             for name, value in attributes.items():
+                problem = _checks.check_known_attribute(name, value)
+                if problem is not None:
+                    raise _Problem(problem)
                 problem = _checks.check_attribute_value(value)
                 if problem is not None:
                     raise _Problem(
@@ -398,7 +411,9 @@ class Snapshot(object):
 
 
 # The attributes of a Snapshot that are not "extra attributes", and the names a file cannot
-# set as extra attributes (methods, properties).
+# set as extra attributes (methods, properties). ``lost_traces`` has a class default but
+# is an extra attribute in files (checked by _checks.check_known_attribute()).
 _SNAPSHOT_OWN = frozenset(["traces", "traceback_limit", "stats", "timestamp", "pid",
                            "process_memory", "tracemalloc_memory", "user_data"])
-_SNAPSHOT_RESERVED = frozenset(dir(Snapshot)) | _SNAPSHOT_OWN
+_SNAPSHOT_RESERVED = (frozenset(dir(Snapshot)) - frozenset(_checks.KNOWN_ATTRIBUTES)
+                      | _SNAPSHOT_OWN)

@@ -1,9 +1,12 @@
-"""Tests of the function layer (enable, timers, process memory, Frame, Traceback), fake engine."""
+"""Tests of the function layer (enable, timers, process memory, Frame, Traceback), fake engine;
+the traces lost for lack of memory with the real engine, in a child process."""
 from __future__ import absolute_import
 
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import unittest
 
@@ -98,6 +101,14 @@ class FunctionTests(tmsupport.FakeEngineMixin, unittest.TestCase):
         self.assertFalse(tracemalloc.is_tracing())
         self.assertRaises(ValueError, tracemalloc.start, 0)
 
+    def test_get_lost_traces(self):
+        self.assertIn("get_lost_traces", tracemalloc.__all__)
+        self.assertEqual(tracemalloc.get_lost_traces(), 0)
+        self.engine.lost_traces = 12
+        self.assertEqual(tracemalloc.get_lost_traces(), 12)
+        # a counter of the run, not a property of the interpreter
+        self.assertNotIn("lost_traces", tracemalloc.get_interpreter_info())
+
     def test_get_object_traceback(self):
         obj = object()
         self.assertIsNone(tracemalloc.get_object_traceback(obj))
@@ -107,6 +118,80 @@ class FunctionTests(tmsupport.FakeEngineMixin, unittest.TestCase):
         # oldest frame first, as in the stdlib since Python 3.7
         self.assertEqual([(f.filename, f.lineno) for f in traceback], [("a.py", 1), ("b.py", 2)])
         self.assertEqual(str(traceback[-1]), "b.py:2")
+
+
+# Run by a child with TRACEMALLOC_ENGINE_FAIL_ALLOC=2: the engine's store fails its second
+# allocation once, which loses exactly one trace. Prints "OK" at the end.
+LOST_TRACES_CHILD = """
+import os, sys, tracemalloc
+assert tracemalloc.get_lost_traces() == 0, tracemalloc.get_lost_traces()
+tracemalloc.start(5)
+data = [object() for index in range(100)]
+assert tracemalloc.get_lost_traces() == 1, tracemalloc.get_lost_traces()
+snapshot = tracemalloc.take_snapshot()
+assert snapshot.lost_traces == 1, snapshot.lost_traces
+snapshot.dump(sys.argv[1])
+tracemalloc.DisplayTop(3).display()
+tracemalloc.clear_traces()
+assert tracemalloc.get_lost_traces() == 1, tracemalloc.get_lost_traces()
+tracemalloc.stop()
+assert tracemalloc.get_lost_traces() == 1, tracemalloc.get_lost_traces()
+# start() reads the switch again: without it, nothing fails in the next run
+del os.environ["TRACEMALLOC_ENGINE_FAIL_ALLOC"]
+tracemalloc.start(5)
+assert tracemalloc.get_lost_traces() == 0, tracemalloc.get_lost_traces()
+more = [object() for index in range(100)]
+assert tracemalloc.get_lost_traces() == 0, tracemalloc.get_lost_traces()
+tracemalloc.DisplayTop(3).display()
+tracemalloc.stop()
+print("OK")
+"""
+
+LOST_WARNING = ("WARNING: 1 trace was lost for lack of memory: the statistics below are "
+                "incomplete")
+
+
+class LostTracesTests(unittest.TestCase):
+    """The real engine failing an allocation of its own: get_lost_traces(), the snapshot's
+    lost_traces, and the warning of DisplayTop and of the command line."""
+
+    def setUp(self):
+        tmsupport.require(self, not tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
+        self.tmpdir = tempfile.mkdtemp(prefix="tracemalloc-lost-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmpdir)
+
+    def test_lost_trace(self):
+        snap = os.path.join(self.tmpdir, "snap.tms")
+        code, out, err = tmsupport.run_python(
+            ["-c", LOST_TRACES_CHILD, snap],
+            env=tmsupport.child_env(TRACEMALLOC_ENGINE_FAIL_ALLOC="2"))
+        self.assertEqual((code, err), (0, ""), out)
+        lines = out.splitlines()
+        self.assertEqual(lines[-1], "OK")
+        # the first top (1 trace lost) warns, right after its header; the second (after a
+        # new start()) does not
+        self.assertEqual(lines.count(LOST_WARNING), 1, out)
+        self.assertEqual(lines[lines.index(LOST_WARNING) - 1][-len("per file"):], "per file")
+        self.assertEqual(len([line for line in lines if "WARNING" in line]), 1, out)
+
+        self.assertEqual(tracemalloc.Snapshot.load(snap).lost_traces, 1)
+        code, out, err = tmsupport.run_python(["-m", "tracemalloc", "--no-color", snap])
+        self.assertEqual((code, err), (0, ""))
+        self.assertEqual(out.splitlines()[1], LOST_WARNING)
+
+    def test_nothing_lost(self):
+        code, out, err = tmsupport.run_python(
+            ["-c", "import tracemalloc\n"
+                   "tracemalloc.start(5)\n"
+                   "data = [object() for index in range(100)]\n"
+                   "print(tracemalloc.get_lost_traces())\n"
+                   "print(tracemalloc.take_snapshot().lost_traces)\n"
+                   "tracemalloc.DisplayTop(3).display()\n"])
+        self.assertEqual((code, err), (0, ""))
+        self.assertEqual(out.splitlines()[:2], ["0", "0"])
+        self.assertNotIn("WARNING", out)
 
 
 class FrameTracebackTests(unittest.TestCase):

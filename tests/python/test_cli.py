@@ -188,6 +188,30 @@ class CliTests(unittest.TestCase):
         lines = out.splitlines()
         self.assertTrue(lines[lines.index(warnings[0]) + 1].startswith(other + " ("))
 
+    def test_lost_traces(self):
+        # the warning line of each snapshot whose tracer lost traces, in every format, and
+        # only for those
+        paths = []
+        for index, (fmt, lost) in enumerate([("compact", 12), ("pickle", 0), ("pickle", 1),
+                                             ("compact", None)]):
+            snapshot = tracemalloc.Snapshot({LIB + "/a.py": {1: (10, 1)}},
+                                            "2013-03-04 01:0%d:55" % index, 1234)
+            if lost is not None:
+                snapshot.lost_traces = lost
+            path = self.path("lost%d.%s" % (index, fmt))
+            snapshot.write(path, fmt)
+            paths.append(path)
+        status, out, err = self.run_cli(*paths)
+        self.assertEqual((status, err), (0, ""))
+        lines = out.splitlines()
+        warnings = [(lines[index - 1].split(" (")[0], line) for index, line in enumerate(lines)
+                    if line.startswith("WARNING")]
+        self.assertEqual(warnings, [
+            (paths[0], "WARNING: 12 traces were lost for lack of memory: the statistics below "
+                       "are incomplete"),
+            (paths[2], "WARNING: 1 trace was lost for lack of memory: the statistics below "
+                       "are incomplete")])
+
     def test_missing_file(self):
         missing = self.path("missing.pickle")
         self.assert_error([self.snap1, missing],

@@ -438,6 +438,76 @@ class DisplayTopTests(tmsupport.FakeEngineMixin, unittest.TestCase):
         self.assertIn("Free lists: size=4096 B, count=10, average=409 B",
                       self.output().splitlines())
 
+    def test_lost_traces_warning(self):
+        # the warning line comes, after the header, exactly when traces were lost
+        warning = ("WARNING: %s for lack of memory: the statistics below are "
+                   "incomplete")
+        self.engine.tracing = True
+        self.engine.stats = {"/x/y.py": {1: (100, 2)}}
+        top = self.make_top()
+        top.display()
+        self.assertNotIn("WARNING", self.output())
+        self.engine.lost_traces = 12
+        top.display()
+        lines = self.output().splitlines()
+        self.assertEqual(lines[1], warning % "12 traces were lost")
+        self.assertEqual(lines[2], "#1: /x/y.py: size=100 B (+0 B), count=2 (+0), "
+                                   "average=50 B")
+        self.assertEqual(len([line for line in lines if "WARNING" in line]), 1)
+        self.engine.lost_traces = 1
+        top.display()
+        self.assertEqual(self.output().splitlines()[1], warning % "1 trace was lost")
+        self.engine.lost_traces = 0
+        top.display()
+        self.assertNotIn("WARNING", self.output())
+
+    def test_lost_traces_unknown(self):
+        # a snapshot that does not know (by hand, a stock dump, an older file, or an odd
+        # value): no warning
+        top = self.make_top()
+        snapshot = tracemalloc.Snapshot({"/x/y.py": {1: (100, 2)}}, "2013-03-04 01:01:55")
+        self.assertIsNone(snapshot.lost_traces)
+        for value in (None, 0, True, "12", 1.5):
+            snapshot.lost_traces = value
+            top.display_snapshot(snapshot)
+            self.assertNotIn("WARNING", self.output(), value)
+        snapshot.lost_traces = 3
+        top.display_snapshot(snapshot)
+        self.assertIn("WARNING: 3 traces were lost", self.output())
+
+    def test_lost_traces_of_snapshots(self):
+        self.engine.lost_traces = 7
+        # not tracing: the count of a past run says nothing about an empty snapshot
+        self.assertIsNone(tracemalloc.Snapshot.create().lost_traces)
+        self.engine.tracing = True
+        self.assertEqual(tracemalloc.Snapshot.create().lost_traces, 7)
+        self.assertEqual(tracemalloc.Snapshot.create(traces=True).lost_traces, 7)
+        snapshot = tracemalloc.take_snapshot()
+        self.assertEqual(snapshot.lost_traces, 7)
+        # a filtered snapshot is no more complete than its source
+        self.assertEqual(snapshot.filter_traces([]).lost_traces, 7)
+        self.engine.lost_traces = 0
+        self.assertEqual(tracemalloc.take_snapshot().lost_traces, 0)
+        self.assertNotIn("lost_traces", vars(tracemalloc.Snapshot([], 1).filter_traces([])))
+
+    def test_lost_traces_kept_by_snapshot_files(self):
+        self.engine.tracing = True
+        self.engine.stats = {"/x/y.py": {1: (100, 2)}}
+        self.engine.lost_traces = 12
+        snapshot = tracemalloc.Snapshot.create()
+        directory = tempfile.mkdtemp()
+        try:
+            filename = os.path.join(directory, "snapshot.tms")
+            snapshot.write(filename)
+            loaded = tracemalloc.Snapshot.load(filename)
+        finally:
+            shutil.rmtree(directory)
+        self.assertEqual(loaded.lost_traces, 12)
+        top = self.make_top()
+        top.display_snapshot(loaded)
+        self.assertIn("WARNING: 12 traces were lost for lack of memory: the statistics below "
+                      "are incomplete", self.output().splitlines())
+
     def test_timers(self):
         top = self.make_top()
         take = tracemalloc.TakeSnapshot()

@@ -103,6 +103,7 @@ class FixtureTests(unittest.TestCase):
                 self.assertIs(type(filename), str)
         self.assertEqual(snapshot.test_attr, "new")
         self.assertEqual(snapshot.extra, EXTRA)
+        self.assertIsNone(snapshot.lost_traces)  # files made before it was recorded
 
     def test_stock_dumps(self):
         for name in ("stock-3.11.pickle", "stock-3.13.pickle", "py2-stdlib.pickle",
@@ -150,6 +151,7 @@ class FixtureTests(unittest.TestCase):
         self.assertIsNone(snapshot.traces)
         self.assertEqual(snapshot.stats["b.py"], {1: (66, 1)})
         self.assertEqual(snapshot.statistics("filename")[0].size, 2 ** 40)
+        self.assertIsNone(snapshot.lost_traces)
 
     @unittest.skipIf(tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
     def test_command_line(self):
@@ -173,8 +175,10 @@ class RoundTripTests(TempDirMixin, unittest.TestCase):
                                                         (2 ** 32 - 1, 2 ** 64 - 1, (), 0)], 7)
         with_traces.timestamp = "2020-01-01 00:00:00"
         with_traces.attribute = {"a": (1, [2, None]), "b": -1.5}
+        with_traces.lost_traces = 12
         both = tracemalloc.Snapshot(list(RAW), 1, stats={"x.py": {1: (5, 1)}}, pid=3,
                                     user_data=[("t", "count", 3)])
+        both.lost_traces = 0
         # names of the statistics not ASCII, and not UTF-8 (a byte, escaped on Python 3)
         accented = u"/tmp/d\xe9j\xe0.py" if not PY2 else u"/tmp/d\xe9j\xe0.py".encode("utf-8")
         stats_only = tracemalloc.Snapshot({"x.py": {1: (5, 1), 2: (2 ** 63, 7)},
@@ -182,11 +186,12 @@ class RoundTripTests(TempDirMixin, unittest.TestCase):
                                           "2013-03-04 01:01:55", 99, 1, 2, [("t", "size", 1)])
         # out of the compact format's ranges: written as a pickle
         big = tracemalloc.Snapshot([(0, 2 ** 64, (("a.py", -2 ** 40),), 1)], 1)
+        big.lost_traces = 2 ** 64 - 1  # the engine's counter is 64 bits
         return [("traces", with_traces), ("both", both), ("stats", stats_only), ("big", big)]
 
     def fields(self, snapshot, fmt):
         result = [snapshot.traces._traces if snapshot.traces is not None else None,
-                  snapshot.traceback_limit, snapshot._extra_attributes()]
+                  snapshot.traceback_limit, snapshot._extra_attributes(), snapshot.lost_traces]
         if fmt != "stdlib":
             result.extend([snapshot.stats, snapshot.timestamp, snapshot.pid,
                            snapshot.process_memory, snapshot.tracemalloc_memory,
@@ -206,6 +211,45 @@ class RoundTripTests(TempDirMixin, unittest.TestCase):
                                  (name, fmt))
         with open(self.path("big.compact"), "rb") as fp:
             self.assertEqual(fp.read(2), b"\x80\x02")  # fell back to the pickle format
+
+    def test_lost_traces_round_trip(self):
+        # every format keeps the count (None: not written, so not known after loading)
+        expected = {"traces": 12, "both": 0, "stats": None, "big": 2 ** 64 - 1}
+        for name, snapshot in self.snapshots():
+            for fmt in ("compact", "pickle", "stdlib"):
+                if fmt == "stdlib" and snapshot.traces is None:
+                    continue
+                path = self.path("%s.%s" % (name, fmt))
+                snapshot.dump(path, format=fmt)
+                loaded = tracemalloc.Snapshot.load(path)
+                self.assertEqual(loaded.lost_traces, expected[name], (name, fmt))
+                self.assertEqual("lost_traces" in vars(loaded), expected[name] is not None)
+        # an extra attribute in the metadata: the compact format is still version 1
+        with open(self.path("traces.compact"), "rb") as fp:
+            self.assertEqual(_compact._HEADER.unpack(fp.read(_compact._HEADER.size))[1], 1)
+
+    def test_lost_traces_checked(self):
+        # a wrong value is refused when written and when read
+        for value in (-1, "12", 1.5, True, [1]):
+            snapshot = tracemalloc.Snapshot(list(RAW), 1)
+            snapshot.lost_traces = value
+            for fmt in ("compact", "pickle", "stdlib"):
+                path = self.path("bad-lost.%s" % fmt)
+                with self.assertRaises(tracemalloc.SnapshotError) as cm:
+                    snapshot.dump(path, fmt)
+                self.assertIn("cannot write: the attribute 'lost_traces' must be an int >= 0 "
+                              "or None", str(cm.exception))
+                self.assertFalse(os.path.exists(path))
+            # a pickle of the "pickle" format, made by hand
+            data = {"format": "pytracemalloc.snapshot", "version": 2, "pid": None,
+                    "timestamp": None, "process_memory": None, "tracemalloc_memory": None,
+                    "user_data": [], "stats": None, "traces": list(RAW),
+                    "traceback_limit": 1, "attributes": {"lost_traces": value}}
+            path = self.write_bytes("handmade.pickle", pickle.dumps(data, 2))
+            with self.assertRaises(tracemalloc.SnapshotError) as cm:
+                tracemalloc.Snapshot.load(path)
+            self.assertIn("invalid snapshot: the attribute 'lost_traces' must be an int >= 0 "
+                          "or None", str(cm.exception))
 
     def test_write_checks(self):
         path = self.path("bad")
@@ -232,12 +276,14 @@ class RoundTripTests(TempDirMixin, unittest.TestCase):
         path = self.path("snap.pickle")
         snapshot = tracemalloc.Snapshot(list(RAW), 3)
         snapshot.test_attr = "new"
+        snapshot.lost_traces = 12
         snapshot.dump(path, format="stdlib")
         script = ("import json, sys, tracemalloc\n"
                   "s = tracemalloc.Snapshot.load(sys.argv[1])\n"
-                  "print(json.dumps([s.traces._traces, s.traceback_limit, s.test_attr]))\n"
+                  "print(json.dumps([s.traces._traces, s.traceback_limit, s.test_attr,\n"
+                  "                  s.lost_traces]))\n"
                   "print(s.statistics('lineno')[0])\n")
-        expected = json.loads(json.dumps([RAW, 3, "new"]))  # unicode and lists on 2.7 too
+        expected = json.loads(json.dumps([RAW, 3, "new", 12]))  # unicode and lists on 2.7 too
         for python in interpreters[:2]:
             proc = subprocess.Popen([python, "-I", "-c", script, path], stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE)

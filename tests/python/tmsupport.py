@@ -33,9 +33,10 @@ REQUIRE_ENGINE = bool(os.environ.get("TRACEMALLOC_TEST_REQUIRE_ENGINE"))
 class FakeEngine(object):
     """A pure Python stand-in for tracemalloc._engine, with the same functions.
 
-    Tests set ``stats``, ``object_tracebacks`` ({id(obj): frames}) and ``tracemalloc_memory``
-    directly. Timers are recorded in ``timers`` ({id: (delay, func, args, kwargs)}) and only
-    fire when a test calls fire_timers().
+    Tests set ``stats``, ``object_tracebacks`` ({id(obj): frames}), ``tracemalloc_memory``
+    and ``lost_traces`` (what get_lost_traces() returns; start() resets it to 0 when it
+    starts tracing, as the engine does) directly. Timers are recorded in ``timers``
+    ({id: (delay, func, args, kwargs)}) and only fire when a test calls fire_timers().
     """
 
     PATCH_VARIANT = "fake"
@@ -48,6 +49,7 @@ class FakeEngine(object):
         self.object_tracebacks = {}
         self.tracemalloc_memory = 0
         self.freelist_memory = None  # (size, count) on the "track" variant
+        self.lost_traces = 0
         self.traced = [0, 0]
         self.timers = {}
         self._next_timer_id = 1
@@ -57,6 +59,8 @@ class FakeEngine(object):
         self.calls.append(("start", nframe))
         if not 1 <= nframe <= self.MAX_NFRAME:
             raise ValueError("the number of frames must be in range [1; 65535]")
+        if not self.tracing:
+            self.lost_traces = 0
         self.tracing = True
         self.nframe = nframe
 
@@ -88,6 +92,9 @@ class FakeEngine(object):
 
     def get_freelist_memory(self):
         return self.freelist_memory
+
+    def get_lost_traces(self):
+        return self.lost_traces
 
     def get_object_traceback(self, obj):
         return self.object_tracebacks.get(id(obj))
