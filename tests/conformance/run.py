@@ -16,10 +16,12 @@ ignore PYTHONPATH) import our package too, and nothing of the cached interpreter
 Each failure must be listed in tests/conformance/exceptions.txt (version, variant, test id,
 subtest parameters, a regex of the failure's message, reason; see its header): a failure
 of the same test with other subtest parameters or another message is not excused. README.rst
-lists the exceptions with the test of our own covering the same behaviour. The output ends
-with a line "N passed, N failed, N skipped": a test that passed, a listed failure
-("excepted", counted as passed and shown), an unlisted failure or error ("FAILED"), a
-skipped test. These are failures too ("FAILED", one each):
+lists the exceptions with the test of our own covering the same behaviour. The output is
+TAP for `make check` (automake's tap-driver.sh), with a human line beside each: a line per
+test as each module's results are read ("ok N TEST-ID", "ok N TEST-ID # SKIP REASON", "ok N
+... (excused by exceptions.txt line L)" for a listed failure, "not ok N ..." for an unlisted
+failure or error), the plan "1..N" at the end and a comment "# N passed, N failed, N
+skipped". These are failures too ("not ok", one each):
 - regrtest's exit status not explained by the failures it had: a crash or a kill (negative
   status, or still running after MODULE_LIMIT seconds), a changed environment (it runs with
   --fail-env-changed: exit status 3), a failure status with no failed test in its output,
@@ -27,14 +29,14 @@ skipped test. These are failures too ("FAILED", one each):
 - a JUnit file that lists fewer test cases than regrtest says it ran, or no JUnit file;
 - an exception that excused no failure, when the whole default list of tests ran (stale).
 
-Exit status: 0 if nothing failed unexpectedly, 1 otherwise, 77 (skipped, for automake) when
-the interpreter is not one to run them with: Python 2, a version other than 3.11/3.13, a
-stock interpreter (PATCH_VARIANT "stock": its stock engine would answer -X tracemalloc).
-No engine built in --lib, an interpreter that does not run, a package that does not import
-and no tarball in the cache skip too, unless TRACEMALLOC_TEST_REQUIRE_ENGINE is set (make
-check sets it) or TRACEMALLOC_TEST_EXPECT is: then they are failures (exit status 1, one
-"FAIL:" line). TRACEMALLOC_TEST_EXPECT=VERSION:VARIANT (e.g. 3.11.2:track) is what the
-interpreter must be: another version or PATCH_VARIANT is a failure.
+Exit status: 0 if nothing failed unexpectedly, 1 otherwise. When the interpreter is not one
+to run them with (Python 2, a version other than 3.11/3.13, a stock interpreter: its stock
+engine would answer -X tracemalloc) the plan is "1..0 # SKIP REASON" (automake: SKIP), exit
+status 0. No engine built in --lib, an interpreter that does not run, a package that does
+not import and no tarball in the cache skip too, unless TRACEMALLOC_TEST_REQUIRE_ENGINE is
+set (make check sets it) or TRACEMALLOC_TEST_EXPECT is: then they are failures (exit status
+1, one "not ok" line). TRACEMALLOC_TEST_EXPECT=VERSION:VARIANT (e.g. 3.11.2:track) is what
+the interpreter must be: another version or PATCH_VARIANT is a failure.
 
 Defaults: --python $TRACEMALLOC_TEST_PYTHON or this interpreter; --lib the PYTHONPATH
 entry holding tracemalloc/_engine*; --work ./conformance-work; --exceptions
@@ -52,7 +54,6 @@ import time
 import xml.etree.ElementTree as ElementTree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SKIP = 77
 # regrtest --timeout: the limit of one test; and the limit of one regrtest run (killed).
 TEST_TIMEOUT = 900
 MODULE_LIMIT = 1800
@@ -81,17 +82,29 @@ print("%d.%d.%d|%s|%s|%s|%s" % (v[0], v[1], v[2], variant, sysconfig.get_paths()
 """
 
 
-def skip(reason):
-    print("SKIP: %s" % reason)
-    print("0 passed, 0 failed, 1 skipped")
+# TAP on stdout: a line per test as its module's results are read, the plan at the end.
+_tap_count = [0]
+
+
+def tap(ok, description, directive=""):
+    """One TAP line: "ok N DESCRIPTION", "not ok N ..." or "ok N ... # SKIP REASON"."""
+    _tap_count[0] += 1
+    print("%s %d %s%s" % ("ok" if ok else "not ok", _tap_count[0],
+                          " ".join(description.split()).replace("#", "_"),
+                          " # " + " ".join(directive.split()) if directive else ""))
     sys.stdout.flush()
-    return SKIP
+
+
+def skip(reason):
+    """The suite does not apply here: an empty plan with the reason (automake: SKIP)."""
+    print("1..0 # SKIP %s" % " ".join(reason.split()))
+    sys.stdout.flush()
+    return 0
 
 
 def fail(reason):
-    print("FAIL: %s" % reason)
-    print("0 passed, 1 failed, 0 skipped")
-    sys.stdout.flush()
+    print("1..1")
+    tap(False, reason)
     return 1
 
 
@@ -387,15 +400,16 @@ def check_module(name, status, junit, log, exceptions, used, label):
     for test_id, (result, message) in sorted(statuses.items()):
         if test_id not in failed_ids:
             counts[result] += 1
-            if result == "skipped":
-                # tests/driver/tally compares these with tests/expected-skips
-                print("skip: %s: %s" % (test_id, " ".join(message.split()) or "(no reason)"))
+            # (tests/driver/tally compares the skips with tests/expected-skips)
+            tap(True, test_id, "SKIP " + (message or "(no reason)")
+                if result == "skipped" else "")
     for failure in failures:
         matching = [exc for exc in exceptions if exc.matches(failure)]
         if matching:
             used.update(matching)
             counts["excepted"] += 1
             print("%s   EXCEPTED %s: %s" % (label, failure, matching[0].reason))
+            tap(True, "%s (excused by exceptions.txt line %d)" % (failure, matching[0].lineno))
             continue
         counts["failed"] += 1
         same_test = [exc for exc in exceptions if exc.test_id == failure.test_id]
@@ -405,12 +419,13 @@ def check_module(name, status, junit, log, exceptions, used, label):
                 ", ".join("subtest %r" % exc.subtest if exc.subtest else "no subtest"
                           for exc in same_test), same_test[0].message)
         print("%s   FAILED %s: %s%s" % (label, failure, failure.summary(), hint))
+        tap(False, "%s: %s%s" % (failure, failure.summary(), hint))
 
     module_skipped = (not failures and not statuses and info["skipped"] and status == 0)
     if module_skipped:
         counts["skipped"] += 1
         print("%s   SKIPPED %s: %s" % (label, name, info["skipped"]))
-        print("skip: %s: %s" % (name, " ".join(info["skipped"].split())))
+        tap(True, name, "SKIP " + info["skipped"])
     if junit_info is None:
         problems.append("regrtest wrote no JUnit file")
     if info["ran"] is None:
@@ -442,6 +457,7 @@ def check_module(name, status, junit, log, exceptions, used, label):
         problems.append("regrtest exit status 0 with the result %r" % info["result"])
     for problem in problems:
         print("%s   FAILED %s: %s" % (label, name, problem))
+        tap(False, "%s: %s" % (name, problem))
     counts["failed"] += len(problems)
     return counts
 
@@ -561,12 +577,14 @@ def main(argv):
             print("%s   FAILED stale exception %s (exceptions.txt line %d): it did not fail "
                   "with a message matching %r; remove or correct it"
                   % (label, exc, exc.lineno, exc.message))
+            tap(False, "stale exception %s (exceptions.txt line %d)" % (exc, exc.lineno))
         elif any(exc.test_id.startswith("test.%s." % name) for name in tests):
             print("%s   note: the exception %s (exceptions.txt line %d) did not fail"
                   % (label, exc, exc.lineno))
     if not keep:
         shutil.rmtree(os.path.join(work, "overlay-%s" % minor), ignore_errors=True)
-    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    print("1..%d" % _tap_count[0])
+    print("# %d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return 0 if failed == 0 else 1
 
 

@@ -2,12 +2,14 @@
 
     python tests/python/run.py [-q] [-v] [NAME_PATTERN ...]
 
-NAME_PATTERN selects test modules by their file name (fnmatch, default "test_*.py"). Prints
-"planned N tests" first, then the usual unittest output (on stderr), then on stdout
-"ran N tests of N planned", a line "skip: TEST-ID: REASON" per skipped test and a last line
-"N passed, N failed, N skipped" (failures, errors and unexpected successes count as failed;
-fewer tests run than planned is one more failure). tests/driver/tally reads these lines.
-Exit status 0 if nothing failed, else 1.
+NAME_PATTERN selects test modules by their file name (fnmatch, default "test_*.py"). Speaks
+TAP on stdout, so that `make check` (automake's tap-driver.sh) counts every test as it counts
+the C tests: the plan "1..N" first (N: the tests collected), then one line per test as it
+ends, "ok N TEST-ID", "not ok N TEST-ID" (a failure, an error, a failing subtest, an
+unexpected success) or "ok N TEST-ID # SKIP REASON", and a comment "# N passed, N failed,
+N skipped" at the end. An error outside a test (setUpClass, a module that does not import)
+is one more "not ok" line; a run that ends before its plan is short: tap-driver.sh fails both.
+unittest's own report goes to stderr. Exit status 0 if nothing failed, else 1.
 
 When TRACEMALLOC_TEST_EXPECT is set to "VERSION:VARIANT" (tools/run-tests sets it for each
 matrix entry), the interpreter must be that version and the engine must report that
@@ -45,8 +47,7 @@ def main(argv=None):
 
     mismatch = _check_expected()
     if mismatch:
-        sys.stdout.write("FAIL: wrong interpreter for this run: %s\n"
-                         "0 passed, 1 failed, 0 skipped\n" % mismatch)
+        sys.stdout.write("1..1\nnot ok 1 wrong interpreter for this run: %s\n" % mismatch)
         sys.stdout.flush()
         return 1
 
@@ -64,26 +65,89 @@ def main(argv=None):
             suite.addTest(_ImportFailure(name, sys.exc_info()))
 
     planned = suite.countTestCases()
-    sys.stdout.write("planned %d tests\n" % planned)
+    sys.stdout.write("1..%d\n" % planned)
     sys.stdout.flush()
-    result = unittest.TextTestRunner(stream=sys.stderr, verbosity=verbosity).run(suite)
+    runner = unittest.TextTestRunner(stream=sys.stderr, verbosity=verbosity,
+                                     resultclass=_TapResult)
+    result = runner.run(suite)
     failed = (len(result.failures) + len(result.errors)
               + len(getattr(result, "unexpectedSuccesses", ())))
     skipped = len(result.skipped)
     # errors of setUpClass/setUpModule are not counted in testsRun
     not_run = sum(1 for test, _ in result.errors if type(test).__name__ == "_ErrorHolder")
     passed = max(0, result.testsRun - (failed - not_run) - skipped)
-    sys.stdout.write("ran %d tests of %d planned\n" % (result.testsRun, planned))
-    # a setUpClass that raised SkipTest skips its class's tests without running them
-    class_skipped = any(type(test).__name__ == "_ErrorHolder" for test, _ in result.skipped)
-    if result.testsRun < planned and not not_run and not class_skipped:
-        sys.stdout.write("FAIL: ran %d tests of %d planned\n" % (result.testsRun, planned))
-        failed += 1
-    for test, reason in sorted(result.skipped, key=lambda item: item[0].id()):
-        sys.stdout.write("skip: %s: %s\n" % (test.id(), " ".join(str(reason).split())))
-    sys.stdout.write("%d passed, %d failed, %d skipped\n" % (passed, failed, skipped))
+    sys.stdout.write("# ran %d tests of %d planned: %d passed, %d failed, %d skipped\n"
+                     % (result.testsRun, planned, passed, failed, skipped))
     sys.stdout.flush()
-    return 0 if failed == 0 else 1
+    return 0 if failed == 0 and result.testsRun == planned else 1
+
+
+class _TapResult(unittest.TextTestResult):
+    """unittest's text result (on stderr) that also writes a TAP line on stdout per test.
+
+    A test's line is written when it stops, so that its subtests and cleanups count: any
+    failure or error makes it "not ok". Errors outside a test (setUpClass, setUpModule, which
+    unittest reports through a stand-in that never starts) get a line of their own at once."""
+
+    def __init__(self, *args, **kwargs):
+        unittest.TextTestResult.__init__(self, *args, **kwargs)
+        self._tap_count = 0
+        self._tap_current = None
+        self._tap_failed = False
+        self._tap_skip = None
+
+    def _tap(self, ok, test_id, directive=""):
+        self._tap_count += 1
+        sys.stdout.write("%s %d %s%s\n" % ("ok" if ok else "not ok", self._tap_count,
+                                           " ".join(test_id.split()).replace("#", "_"),
+                                           directive))
+        sys.stdout.flush()
+
+    def startTest(self, test):
+        unittest.TextTestResult.startTest(self, test)
+        self._tap_current = test
+        self._tap_failed = False
+        self._tap_skip = None
+
+    def stopTest(self, test):
+        unittest.TextTestResult.stopTest(self, test)
+        if self._tap_skip is not None and not self._tap_failed:
+            self._tap(True, test.id(), " # SKIP %s" % " ".join(self._tap_skip.split()))
+        else:
+            self._tap(not self._tap_failed, test.id())
+        self._tap_current = None
+
+    def addFailure(self, test, err):
+        unittest.TextTestResult.addFailure(self, test, err)
+        self._failed_in(test)
+
+    def addError(self, test, err):
+        unittest.TextTestResult.addError(self, test, err)
+        self._failed_in(test)
+
+    def addUnexpectedSuccess(self, test):
+        unittest.TextTestResult.addUnexpectedSuccess(self, test)
+        self._failed_in(test)
+
+    def addSubTest(self, test, subtest, err):
+        unittest.TextTestResult.addSubTest(self, test, subtest, err)
+        if err is not None:
+            self._failed_in(test)
+
+    def addSkip(self, test, reason):
+        unittest.TextTestResult.addSkip(self, test, reason)
+        if self._tap_current is None:
+            # a class or module skipped as a whole in setUpClass/setUpModule
+            self._tap(True, test.id(), " # SKIP %s" % " ".join(str(reason).split()))
+        else:
+            self._tap_skip = str(reason)
+
+    def _failed_in(self, test):
+        if self._tap_current is None:
+            # outside any test: setUpClass, setUpModule, tearDownClass...
+            self._tap(False, test.id())
+        else:
+            self._tap_failed = True
 
 
 def _check_expected():
