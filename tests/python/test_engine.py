@@ -1183,7 +1183,7 @@ class StartupTests(unittest.TestCase):
             self.assertEqual((code, out, err), (0, "False 0 False", ""), value)
 
     def test_invalid(self):
-        for value in ("abc", "-1", "65536", "1.5"):
+        for value in ("abc", "-1", "65536", "1073741824", "1.5"):
             code, out, err = self.run_child(value)
             self.assertEqual(code, 2, (value, out, err))
             self.assertEqual(out, "")

@@ -592,27 +592,80 @@ class RealEngineTests(unittest.TestCase):
 class StartupOptionTests(unittest.TestCase):
     """-X tracemalloc=N and PYTHONTRACEMALLOC=N with N out of range, the two subtests of
     test_tracemalloc's test_sys_xoptions_invalid and test_env_var_invalid (nframe=2**30 and
-    nframe=-1). N=2**30 parses as a number: our startup writes one line naming the error on
-    stderr and the program runs untraced with exit status 0 (doc/internals.rst), where the
-    stock interpreter stops with a fatal error; that subtest is a conformance exception.
-    N=-1 is refused by the interpreter's own parsing of the option (Python/initconfig.c,
-    unchanged by the patches): a fatal error, exit status 1, the program does not run; that
-    subtest passes."""
+    nframe=-1), and the stock interpreter's output for them. N=2**30 parses as a number
+    but is more frames than the engine keeps (65535): startup stops where the stock
+    interpreter started its engine, with the stock fatal error ("can't initialize
+    tracemalloc" on 3.11, "can't start tracemalloc" on 3.13, then the engine's ValueError)
+    and exit status 1; the program does not run (doc/internals.rst). N=-1 is refused by the
+    interpreter's own parsing of the option (Python/initconfig.c, unchanged by the patches):
+    a fatal error, exit status 1, the program does not run. PYTRACEMALLOC=N, ours, keeps its
+    one line and exit status 2 (test_engine.StartupTests)."""
 
     CODE = "import tracemalloc; print(tracemalloc.is_tracing())"
+    STATUS_MESSAGE = {(3, 11): "can't initialize tracemalloc",
+                      (3, 13): "can't start tracemalloc"}
 
-    def check(self, args, env, source):
-        code, out, err = tmsupport.run_python(args + ["-c", self.CODE],
+    def fatal_error_pattern(self):
+        message = self.STATUS_MESSAGE.get(sys.version_info[:2])
+        self.assertIsNotNone(message, "no stock message known for Python %d.%d"
+                             % sys.version_info[:2])
+        return ("\\AFatal Python error: init_interp_main: %s\n"
+                "Python runtime state: core initialized\n"
+                "ValueError: the number of frames must be in range \\[1; 65535\\]\n"
+                "\n"
+                "Current thread 0x[0-9a-f]+ \\(most recent call first\\):\n"
+                "  <no Python frame>\n\\Z" % re.escape(message))
+
+    def check(self, args, env, executable=None):
+        code, out, err = tmsupport.run_python(args + ["-c", self.CODE], executable=executable,
                                               env=tmsupport.child_env(**env))
-        self.assertEqual((code, out, err),
-                         (0, "False\n", "python: %s: ValueError: the number of frames must be "
-                                        "in range [1; 65535]\n" % source))
+        self.assertEqual((code, out), (1, ""), err)
+        self.assertRegex(err, self.fatal_error_pattern())
+        return err
 
     def test_xoption(self):
-        self.check(["-X", "tracemalloc=%d" % 2 ** 30], {}, "-X tracemalloc")
+        self.check(["-X", "tracemalloc=%d" % 2 ** 30], {})
 
     def test_environment_variable(self):
-        self.check([], {"PYTHONTRACEMALLOC": str(2 ** 30)}, "PYTHONTRACEMALLOC")
+        self.check([], {"PYTHONTRACEMALLOC": str(2 ** 30)})
+
+    def test_xoption_over_environment_variable(self):
+        # -X tracemalloc overrides PYTHONTRACEMALLOC; a valid PYTRACEMALLOC, which wins over
+        # both, does not make an invalid -X value valid (nor does it a -1, refused earlier)
+        self.check(["-X", "tracemalloc=65536"], {"PYTHONTRACEMALLOC": "5"})
+        self.check(["-X", "tracemalloc=65536"], {"PYTRACEMALLOC": "5"})
+
+    def test_engine_limit(self):
+        """The interpreter refuses exactly the numbers the engine refuses, with its message."""
+        with self.assertRaises(ValueError) as cm:
+            tracemalloc.start(65536)
+        err = self.check(["-X", "tracemalloc=65536"], {})
+        self.assertIn("\nValueError: %s\n" % cm.exception, err)
+        code, out, err = tmsupport.run_python(
+            ["-X", "tracemalloc=65535", "-c", "import tracemalloc; print(tracemalloc."
+                                              "get_traceback_limit())"])
+        self.assertEqual((code, out.strip(), err), (0, "65535", ""))
+
+    def test_same_as_stock(self):
+        """Output and exit status are those of the stock interpreter of the same version."""
+        version = "%d.%d" % sys.version_info[:2]
+        stock = [python for python in tmsupport.stock_interpreters()
+                 if tmsupport.run_python(["-c", "import sys; print('%d.%d' % "
+                                                "sys.version_info[:2])"],
+                                         executable=python)[1].strip() == version]
+        tmsupport.require(self, stock, "a stock Python %s (TRACEMALLOC_TEST_STOCK_PYTHONS, "
+                                       "pyenv, the cache)" % version)
+        thread = re.compile("^Current thread 0x[0-9a-f]+ ", re.MULTILINE)
+        for args, env in ((["-X", "tracemalloc=%d" % 2 ** 30], {}),
+                          ([], {"PYTHONTRACEMALLOC": str(2 ** 30)})):
+            ours = tmsupport.run_python(args + ["-c", "pass"],
+                                        env=tmsupport.child_env(**env))
+            theirs = tmsupport.run_python(args + ["-c", "pass"], executable=stock[0],
+                                          env=tmsupport.child_env(**env))
+            self.assertEqual((ours[0], ours[1], thread.sub("Current thread 0x? ", ours[2])),
+                             (theirs[0], theirs[1], thread.sub("Current thread 0x? ",
+                                                               theirs[2])))
+            self.assertEqual(ours[0], 1)
 
     def check_negative(self, args, env, message):
         code, out, err = tmsupport.run_python(args + ["-c", self.CODE],
