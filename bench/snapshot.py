@@ -24,7 +24,7 @@ import time
 # tmsupport chooses the package (installed, or module/ with TRACEMALLOC_TEST_INPLACE) and
 # the engine (a fake one when the real one is missing), as in the tests.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "tests", "python"))
+                                "tests", "python", "support"))
 import tmsupport  # noqa: E402
 from tmsupport import tracemalloc  # noqa: E402
 
