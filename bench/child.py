@@ -1,4 +1,4 @@
-"""One measurement of the benchmark, run by bench/run in a fresh interpreter (2.7 or 3.x).
+"""One measurement of the benchmark, run by bench/run.py in a fresh interpreter (2.7 or 3.x).
 
     python bench/child.py WORKLOAD ENGINE NFRAME SCALE SNAPSHOT
 

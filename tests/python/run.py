@@ -42,8 +42,9 @@ def main(argv=None):
             return 0
         else:
             patterns.append(arg)
-    if TESTS_DIR not in sys.path:
-        sys.path.insert(0, TESTS_DIR)
+    for directory in (os.path.join(TESTS_DIR, "support"), TESTS_DIR):
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
 
     mismatch = _check_expected()
     if mismatch:

@@ -10,7 +10,7 @@ import tempfile
 import threading
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 import tmsupport  # noqa: E402 (must come first: chooses the package and the engine)
 from tmsupport import tracemalloc  # noqa: E402
 

@@ -15,7 +15,7 @@ try:
 except ImportError:  # not on Windows
     resource = None
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 import tmsupport  # noqa: E402 (must come first: chooses the package and the engine)
 from tmsupport import tracemalloc  # noqa: E402
 from tracemalloc import __main__ as cli  # noqa: E402
@@ -283,7 +283,7 @@ class CliProcessTests(unittest.TestCase):
             # main() the same way, behind the fake engine.
             code = ("import sys; sys.path.insert(0, %r); import tmsupport; "
                     "from tracemalloc.__main__ import main; sys.exit(main())"
-                    % tmsupport.TESTS_DIR)
+                    % tmsupport.SUPPORT_DIR)
             return tmsupport.run_python(["-c", code] + list(args))
         return tmsupport.run_python(["-m", "tracemalloc"] + list(args))
 
@@ -330,7 +330,7 @@ class BoundedReadTests(unittest.TestCase):
         if tmsupport.USING_FAKE_ENGINE:
             code = ("import sys; sys.path.insert(0, %r); import tmsupport; "
                     "from tracemalloc.__main__ import main; sys.exit(main())"
-                    % tmsupport.TESTS_DIR)
+                    % tmsupport.SUPPORT_DIR)
             args = ["-c", code] + list(args)
         else:
             args = ["-m", "tracemalloc"] + list(args)

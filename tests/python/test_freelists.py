@@ -27,8 +27,8 @@ free lists at all. The tests:
 
 Every test is skipped when the fake engine of tmsupport is in use. The machinery (Kind,
 FreeListTests.check(), the scenarios) is version-neutral; what differs between versions comes
-from a version data module: Py27Data below for 2.7, freelists_3_11.py and freelists_3_13.py
-for 3.x. A version data module provides:
+from a version data module: Py27Data below for 2.7, support/freelists_3_11.py and
+support/freelists_3_13.py for 3.x. A version data module provides:
 
   kinds(Kind, gc_head, make) a list of Kind, one per free list reachable from Python; make
                              holds this module's make_tuples, make_floats, make_lists and
@@ -52,7 +52,7 @@ import os
 import sys
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 import tmsupport  # noqa: E402 (must come first: chooses the package and the engine)
 from tmsupport import tracemalloc  # noqa: E402
 
@@ -295,7 +295,7 @@ def _version_data():
     try:
         return __import__(name), None
     except ImportError as exc:
-        return None, "no version data module %s.py for Python %d.%d (%s)" % (
+        return None, "no version data module support/%s.py for Python %d.%d (%s)" % (
             (name,) + VERSION + (exc,))
 
 

@@ -9,7 +9,7 @@ import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 import tmsupport  # noqa: E402 (must come first: chooses the package and the engine)
 from tmsupport import tracemalloc  # noqa: E402
 
@@ -363,7 +363,7 @@ class CrossVersionTests(TempDirMixin, unittest.TestCase):
             # The other interpreter has no engine of ours: the sources with a fake one.
             env = tmsupport.child_env(TRACEMALLOC_TEST_INPLACE="1")
             env.pop("TRACEMALLOC_TEST_REQUIRE_ENGINE", None)
-        return tmsupport.run_python([self.script, tmsupport.TESTS_DIR, mode, path],
+        return tmsupport.run_python([self.script, tmsupport.SUPPORT_DIR, mode, path],
                                     executable=executable, env=env)
 
     def test_other_writes_we_load(self):

@@ -26,7 +26,7 @@ import time
 import unittest
 import zlib
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 import tmsupport  # noqa: E402 (must come first: chooses the package and the engine)
 from tmsupport import tracemalloc  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Measure snapshot files and statistics on many traces (not a test: prints figures).
 
-    python tests/python/bench_snapshot.py [--traces N] [--nframe N] [--real]
+    python bench/snapshot.py [--traces N] [--nframe N] [--real]
 
 Builds N raw traces shaped like the engine's (tracebacks shared, 2000 files, 20000
 distinct tracebacks of up to --nframe frames; with --real, the traces of this process
@@ -21,7 +21,10 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# tmsupport chooses the package (installed, or module/ with TRACEMALLOC_TEST_INPLACE) and
+# the engine (a fake one when the real one is missing), as in the tests.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "tests", "python", "support"))
 import tmsupport  # noqa: E402
 from tmsupport import tracemalloc  # noqa: E402
 

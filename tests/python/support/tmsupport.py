@@ -20,7 +20,9 @@ import subprocess
 import sys
 import threading
 
-TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+# tests/python/support (this module and the version data of test_freelists), tests/python
+SUPPORT_DIR = os.path.dirname(os.path.abspath(__file__))
+TESTS_DIR = os.path.dirname(SUPPORT_DIR)
 SOURCE_ROOT = os.path.dirname(os.path.dirname(TESTS_DIR))
 MODULE_DIR = os.path.join(SOURCE_ROOT, "module")
 INPLACE = bool(os.environ.get("TRACEMALLOC_TEST_INPLACE"))

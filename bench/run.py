@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark of pytracemalloc against the stock tracemalloc (issue 6).
 
-Usage: bench/run [--quick] [--runs N] [--json FILE] [--versions V ...] [--variants V ...]
-                 [--workloads W ...] [--build-dir DIR] [--timeout S] [--report FILE]
+Usage: bench/run.py [--quick] [--runs N] [--json FILE] [--versions V ...] [--variants V ...]
+                    [--workloads W ...] [--build-dir DIR] [--timeout S] [--report FILE]
 
 Builds (or reuses from the cache) every interpreter it needs with build-aux/python-build
 (the track, plain and disabled variants of each version and, for 3.x, the stock twin built
@@ -434,7 +434,7 @@ def main():
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        usage="bench/run [options]")
+        usage="bench/run.py [options]")
     parser.add_argument("--quick", action="store_true",
                         help="1 run of smaller workloads (a smoke run, a few minutes)")
     parser.add_argument("--runs", type=int, help="repetitions (default 5, --quick 1)")
