@@ -1,7 +1,7 @@
 /* Micro benchmark of the trace store (not a test): N traces added then removed, in random order.
  *
  *   gcc -O2 -g -Wall -Wextra -Werror -std=gnu11 $(pkg-config --cflags glib-2.0) -Imodule/engine \
- *       tests/c/bench-store.c module/engine/store.c $(pkg-config --libs glib-2.0) \
+ *       bench/store.c module/engine/store.c $(pkg-config --libs glib-2.0) \
  *       -o /tmp/bench-store && /tmp/bench-store [N]
  *
  * Prints ns per operation for the calls a hook makes (intern a known traceback, add, get, move,
