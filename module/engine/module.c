@@ -1,7 +1,8 @@
 /* The extension module tracemalloc._engine: its method table and init, argument parsing and
  * plain return values only. The work is in the tracing engine (tracer.h), the timers (timer.h)
- * and the helpers of the Python layer (stats.h, pickle_scan.h). */
+ * and the helpers of the Python layer (stats.h, columns.h, pickle_scan.h). */
 #include "pickle_scan.h"
+#include "columns.h"
 #include "stats.h"
 #include "timer.h"
 #include "tracer.h"
@@ -217,17 +218,17 @@ static PyMethodDef engine_methods[] = {
       "start_timer(delay, func, args=(), kwargs=None) -> timer id" },
     { "stop_timer", (PyCFunction)(void (*)(void))engine_stop_timer,
       METH_VARARGS | METH_KEYWORDS, "stop_timer(timer_id=None): stop one timer or all." },
-    /* stats.c, pickle_scan.c: helpers of the Python layer, not of tracing */
+    /* stats.c, columns.c, pickle_scan.c: helpers of the Python layer, not of tracing */
     { "group_traces", tm_stats_group_traces, METH_VARARGS,
       "group_traces(traces, key_type, cumulative) -> [(key, size, count), ...] or None" },
     { "filter_traces", tm_stats_filter_traces, METH_VARARGS,
       "filter_traces(traces, include, exclude) -> [trace, ...] or None" },
-    { "check_traces", tm_stats_check_traces, METH_VARARGS,
+    { "check_traces", tm_columns_check_traces, METH_VARARGS,
       "check_traces(traces) -> None, or the index of the first trace not of the engine's "
       "shape" },
-    { "trace_columns", tm_stats_trace_columns, METH_VARARGS,
+    { "trace_columns", tm_columns_trace_columns, METH_VARARGS,
       "trace_columns(traces) -> (tracebacks, domains, sizes, indexes, nframes) or None" },
-    { "build_traces", tm_stats_build_traces, METH_VARARGS,
+    { "build_traces", tm_columns_build_traces, METH_VARARGS,
       "build_traces(tracebacks, domains, sizes, indexes, nframes) -> [trace, ...]" },
     { "scan_pickle", tm_pickle_scan, METH_VARARGS,
       "scan_pickle(data, max_nesting) -> (status, end offset or detail)" },

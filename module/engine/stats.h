@@ -1,7 +1,6 @@
 /* Grouping and filtering raw traces in C, for Snapshot.statistics(), compare_to() and
- * filter_traces(), and the columns of the compact snapshot files (tracemalloc/_compact.py and
- * _checks.py):
- * five functions of the module tracemalloc._engine, see doc/internals.rst.
+ * filter_traces() (tracemalloc/_grouping.py and _filters.py): two functions of the module
+ * tracemalloc._engine, see doc/internals.rst.
  *
  * Raw traces are the list _engine.get_traces() returns: tuples (domain, size, traceback,
  * total_nframe), traceback a tuple of (filename, lineno), most recent first. The functions that
@@ -20,15 +19,5 @@ PyObject *tm_stats_group_traces(PyObject *self, PyObject *args);
 
 /* _engine.filter_traces(traces, include, exclude) -> [trace, ...] or None */
 PyObject *tm_stats_filter_traces(PyObject *self, PyObject *args);
-
-/* _engine.check_traces(traces) -> None, or the index of the first trace not of the engine's
- * shape */
-PyObject *tm_stats_check_traces(PyObject *self, PyObject *args);
-
-/* _engine.trace_columns(traces) -> (tracebacks, domains, sizes, indexes, nframes) or None */
-PyObject *tm_stats_trace_columns(PyObject *self, PyObject *args);
-
-/* _engine.build_traces(tracebacks, domains, sizes, indexes, nframes) -> [trace, ...] */
-PyObject *tm_stats_build_traces(PyObject *self, PyObject *args);
 
 #endif /* PYTRACEMALLOC_STATS_H */
