@@ -68,7 +68,7 @@ def main(argv=None):
     planned = suite.countTestCases()
     sys.stdout.write("1..%d\n" % planned)
     sys.stdout.flush()
-    runner = unittest.TextTestRunner(stream=sys.stderr, verbosity=verbosity,
+    runner = unittest.TextTestRunner(stream=_REPORT, verbosity=verbosity,
                                      resultclass=_TapResult)
     result = runner.run(suite)
     failed = (len(result.failures) + len(result.errors)
@@ -81,6 +81,31 @@ def main(argv=None):
                      % (result.testsRun, planned, passed, failed, skipped))
     sys.stdout.flush()
     return 0 if failed == 0 and result.testsRun == planned else 1
+
+
+class _ReportStream(object):
+    """sys.stderr for unittest's report, remembering whether its last line is complete: `make
+    check` merges stderr into the TAP stream, where a TAP line must start a line of its own."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.at_line_start = True
+
+    def write(self, text):
+        if text:
+            self.at_line_start = text.endswith("\n")
+        self.stream.write(text)
+
+    def end_line(self):
+        if not self.at_line_start:
+            self.write("\n")
+        self.stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+_REPORT = _ReportStream(sys.stderr)
 
 
 class _TapResult(unittest.TextTestResult):
@@ -98,6 +123,7 @@ class _TapResult(unittest.TextTestResult):
         self._tap_skip = None
 
     def _tap(self, ok, test_id, directive=""):
+        _REPORT.end_line()
         self._tap_count += 1
         sys.stdout.write("%s %d %s%s\n" % ("ok" if ok else "not ok", self._tap_count,
                                            " ".join(test_id.split()).replace("#", "_"),
