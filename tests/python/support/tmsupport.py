@@ -251,6 +251,29 @@ def text_stream():
     return io.StringIO()
 
 
+def take_text(stream):
+    """What was written to the text_stream() *stream*, which is emptied."""
+    text = stream.getvalue()
+    stream.seek(0)
+    stream.truncate()
+    return text
+
+
+def written_and_loaded(snapshot, name):
+    """Write *snapshot* into a file *name* of a new temporary directory (its extension
+    picks the format, as for Snapshot.write()), load it back, remove the directory, and
+    return the loaded snapshot."""
+    import shutil
+    import tempfile
+    directory = tempfile.mkdtemp()
+    try:
+        filename = os.path.join(directory, name)
+        snapshot.write(filename)
+        return snapshot.load(filename)
+    finally:
+        shutil.rmtree(directory)
+
+
 @contextlib.contextmanager
 def captured(name):
     """Replace sys.stdout or sys.stderr by a text stream for the block."""
