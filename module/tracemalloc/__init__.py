@@ -47,6 +47,7 @@ from tracemalloc._display import DisplayGarbage, DisplayTop
 from tracemalloc._errors import SnapshotError
 from tracemalloc._filters import BaseFilter, DomainFilter, Filter
 from tracemalloc._snapshot import Snapshot
+from tracemalloc._suspend import _suspended  # noqa: F401 (the package's own work)
 from tracemalloc._tasks import TakeSnapshot
 from tracemalloc._types import Frame, Statistic, StatisticDiff, Trace, Traceback
 # Private names of the stock module, which code written for it may use.
@@ -117,7 +118,10 @@ def reset_peak():
 
 
 def get_tracemalloc_memory():
-    """Bytes of memory held by the engine itself to store the traces."""
+    """Bytes of memory held by the tracer: the engine's tables, and the memory that the
+    package's own work (DisplayTop, TakeSnapshot, DisplayGarbage, Snapshot.write(), the
+    command line) allocated with tracing suspended and still holds: the snapshots a
+    DisplayTop keeps to compare with, for example. None of it is traced."""
     return _engine.get_tracemalloc_memory()
 
 
@@ -206,6 +210,9 @@ def take_snapshot():
 
     RuntimeError if not tracing. The snapshot also has the pytracemalloc metadata (timestamp,
     pid, process and tracemalloc memory), so DisplayTop and the command line show it.
+
+    The snapshot is your memory: it is traced, and shows in the next snapshots while you keep
+    it (unlike those that DisplayTop and TakeSnapshot take, which are the tracer's).
     """
     if not is_tracing():
         raise RuntimeError("the tracemalloc module must be tracing memory allocations to "
