@@ -47,7 +47,7 @@ from tracemalloc._display import DisplayGarbage, DisplayTop
 from tracemalloc._errors import SnapshotError
 from tracemalloc._filters import BaseFilter, DomainFilter, Filter
 from tracemalloc._snapshot import Snapshot
-from tracemalloc._suspend import _suspended  # noqa: F401 (the package's own work)
+from tracemalloc._suspend import _suspended
 from tracemalloc._tasks import TakeSnapshot
 from tracemalloc._types import Frame, Statistic, StatisticDiff, Trace, Traceback
 # Private names of the stock module, which code written for it may use.
@@ -355,7 +355,8 @@ def _import_psutil():
     global _psutil
     if _psutil is None:
         try:
-            import psutil
+            with _suspended():  # the tracer's memory, even for the user's take_snapshot()
+                import psutil
         except ImportError:
             return None
         _psutil = psutil
