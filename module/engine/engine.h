@@ -122,8 +122,8 @@ extern gsize tm_own_count;
 void tm_own_add_locked(guint domain, guintptr ptr, gsize size);
 
 /* The block ptr of domain is freed or parked (by any thread), or resized by a thread that is
- * not suspended: if the tracer's store has it, forget it there. TRUE and its size in *size (if not NULL) if
- * it had it. tm_lock held. */
+ * not suspended: if the tracer's store has it, forget it there. TRUE and its size in *size
+ * (if not NULL) if it had it. tm_lock held. */
 gboolean tm_own_forget_locked(guint domain, guintptr ptr, gsize *size);
 
 /* A suspended thread resized the block ptr (default domain) into ptr2 of size bytes: a trace

@@ -226,8 +226,8 @@ def take_snapshot():
 
 def _record_moment(snapshot):
     """Record in *snapshot* what take_snapshot() and Snapshot.create() keep besides the
-    traces: the time (timestamp), the process (pid, process_memory), the engine's own memory
-    (tracemalloc_memory), get_freelist_memory() as the extra attribute ``freelist_memory``
+    traces: the time (timestamp), the process (pid, process_memory), the tracer's own memory
+    (tracemalloc_memory: get_tracemalloc_memory()), get_freelist_memory() as the extra attribute ``freelist_memory``
     ((size, count)), nothing without free-list hooks, and while tracing get_lost_traces()
     as the extra attribute ``lost_traces``. Snapshot files keep both as extra attributes.
     ``freelist_memory`` is not a class attribute: the loader does not restore attributes

@@ -118,7 +118,7 @@ class DisplayTop(_Periodic, _FileAlias):
     get_lost_traces(), is not 0): the figures then miss those allocations.
     "N more" sums the entries beyond *count*.
     ``average`` (size // count) is omitted when count is 0. "Total process memory" is the
-    process memory minus the engine's own memory ("ignore tracemalloc: ..."), printed only
+    process memory minus the tracer's own memory ("ignore tracemalloc: ..."), printed only
     when the process memory is known. "Free lists" is the memory the interpreter keeps on its
     free lists for later objects (get_freelist_memory() when the snapshot was taken: only
     with the "track" variant); it is not held by any line above. One line per user data
