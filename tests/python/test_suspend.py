@@ -27,7 +27,7 @@ PACKAGE_DIR = os.path.dirname(os.path.abspath(tracemalloc.__file__)) + os.sep
 NFRAME = 50  # every frame of the test's stacks: a package frame anywhere is seen
 
 
-# The helpers below allocate on known lines: the tests compute the line numbers from
+# The functions below allocate on known lines: the tests compute the line numbers from
 # co_firstlineno, so keep each body exactly as it is (first body line = allocation).
 
 def allocate_bytes(size):
