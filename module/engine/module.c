@@ -154,6 +154,45 @@ engine_get_freelist_memory(PyObject *self, PyObject *unused)
 }
 
 static PyObject *
+engine_suspend(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (tm_engine_suspend() < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+engine_resume(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (tm_engine_resume() < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+engine_is_suspended(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyBool_FromLong(tm_engine_suspend_depth() != 0);
+}
+
+static PyObject *
+engine_get_own_memory(PyObject *self, PyObject *unused)
+{
+    gsize size, count;
+
+    (void)self;
+    (void)unused;
+    tm_engine_own_memory(&size, &count);
+    return Py_BuildValue("(nn)", (Py_ssize_t)size, (Py_ssize_t)count);
+}
+
+static PyObject *
 engine_start_timer(PyObject *self, PyObject *args, PyObject *kw)
 {
     static char *keywords[] = { "delay", "func", "args", "kwargs", NULL };
@@ -234,6 +273,15 @@ static PyMethodDef engine_methods[] = {
       "get_lost_traces() -> traces not recorded for lack of memory since tracing started" },
     { "_get_capture_count", engine_get_capture_count, METH_NOARGS,
       "_get_capture_count() -> tracebacks captured since the module was loaded (tests)" },
+    { "suspend", engine_suspend, METH_NOARGS,
+      "suspend(): this thread's allocations are the tracer's, not traced, until resume() "
+      "(nestable)" },
+    { "resume", engine_resume, METH_NOARGS,
+      "resume(): end one suspend() of this thread (RuntimeError if not suspended)" },
+    { "is_suspended", engine_is_suspended, METH_NOARGS,
+      "is_suspended() -> bool: tracing is suspended in this thread" },
+    { "_get_own_memory", engine_get_own_memory, METH_NOARGS,
+      "_get_own_memory() -> (size, count) of the blocks allocated while suspended (tests)" },
     { "start_timer", (PyCFunction)(void (*)(void))engine_start_timer,
       METH_VARARGS | METH_KEYWORDS,
       "start_timer(delay, func, args=(), kwargs=None) -> timer id" },

@@ -48,6 +48,7 @@ from tracemalloc._display import DisplayGarbage, DisplayTop
 from tracemalloc._errors import SnapshotError
 from tracemalloc._filters import BaseFilter, DomainFilter, Filter
 from tracemalloc._snapshot import Snapshot
+from tracemalloc._suspend import _suspended
 from tracemalloc._tasks import TakeSnapshot
 from tracemalloc._types import Frame, Statistic, StatisticDiff, Trace, Traceback
 # Private names of the stock module, which code written for it may use.
@@ -120,7 +121,10 @@ def reset_peak():
 
 
 def get_tracemalloc_memory():
-    """Bytes of memory held by the engine itself to store the traces."""
+    """Bytes of memory held by the tracer: the engine's tables, and the memory that the
+    package's own work (DisplayTop, TakeSnapshot, DisplayGarbage, Snapshot.write(), the
+    command line) allocated with tracing suspended and still holds: the snapshots a
+    DisplayTop keeps to compare with, for example. None of it is traced."""
     return _engine.get_tracemalloc_memory()
 
 
@@ -223,6 +227,9 @@ def take_snapshot(peak=False):
     RuntimeError if not tracing. The snapshot also has the pytracemalloc metadata (timestamp,
     pid, process and tracemalloc memory), so DisplayTop and the command line show it.
     With *peak* true, the snapshot of the peak instead: get_peak_snapshot().
+
+    The snapshot is your memory: it is traced, and shows in the next snapshots while you keep
+    it (unlike those that DisplayTop and TakeSnapshot take, which are the tracer's).
     """
     if peak:
         return get_peak_snapshot()
@@ -256,8 +263,8 @@ def get_peak_snapshot(traces=True):
 
 def _record_moment(snapshot):
     """Record in *snapshot* what take_snapshot() and Snapshot.create() keep besides the
-    traces: the time (timestamp), the process (pid, process_memory), the engine's own memory
-    (tracemalloc_memory), get_freelist_memory() as the extra attribute ``freelist_memory``
+    traces: the time (timestamp), the process (pid, process_memory), the tracer's own memory
+    (tracemalloc_memory: get_tracemalloc_memory()), get_freelist_memory() as the extra attribute ``freelist_memory``
     ((size, count)), nothing without free-list hooks, and while tracing get_lost_traces()
     as the extra attribute ``lost_traces``. Snapshot files keep both as extra attributes.
     ``freelist_memory`` is not a class attribute: the loader does not restore attributes
@@ -385,7 +392,8 @@ def _import_psutil():
     global _psutil
     if _psutil is None:
         try:
-            import psutil
+            with _suspended():  # the tracer's memory, even for the user's take_snapshot()
+                import psutil
         except ImportError:
             return None
         _psutil = psutil

@@ -7,6 +7,8 @@ or 3, and those of the stock Snapshot.dump() of Python 3.4+.
 
 main(argv) returns the exit status: 0 on success, 1 if a snapshot cannot be loaded (one line
 "python -m tracemalloc: error: FILE: PROBLEM" on stderr), 2 for a usage error (argparse).
+It runs with tracing suspended (tracemalloc/_suspend.py): when the interpreter traces (e.g.
+PYTRACEMALLOC=1), the work of the command is the tracer's memory, not traced.
 """
 from __future__ import absolute_import
 
@@ -17,6 +19,7 @@ import sys
 
 import tracemalloc
 from tracemalloc._output import _write_text
+from tracemalloc._suspend import _suspended
 
 PROG = "python -m tracemalloc"
 
@@ -150,7 +153,13 @@ def _run(options, stdout):
 
 
 def main(argv=None):
-    """Run the command line with *argv* (default: sys.argv[1:]); return the exit status."""
+    """Run the command line with *argv* (default: sys.argv[1:]); return the exit status.
+    Tracing, if on, is suspended meanwhile."""
+    with _suspended():
+        return _main(argv)
+
+
+def _main(argv):
     parser = make_parser()
     try:
         options = parser.parse_args(argv)

@@ -1,5 +1,8 @@
 """DisplayTop (the biggest allocations, and how they changed since the previous top) and
 DisplayGarbage (the objects of gc.garbage and where they were allocated).
+
+Both do their work with tracing suspended (tracemalloc/_suspend.py): the snapshots they take
+and keep, and the text they write, are the tracer's memory, in no top.
 """
 from __future__ import absolute_import
 
@@ -13,6 +16,7 @@ from tracemalloc._output import (_COLOR_BOLD, _COLOR_CYAN, _COLOR_YELLOW, _defau
                                  _display_filename, _format_top_size, _shorten_filename,
                                  _write_text)
 from tracemalloc._snapshot import Snapshot
+from tracemalloc._suspend import _suspended
 from tracemalloc._tasks import _Periodic
 
 __all__ = ["DisplayTop", "DisplayGarbage"]
@@ -117,30 +121,35 @@ class DisplayTop(_Periodic, _FileAlias):
     "N more" sums the entries beyond *count*. The title of the top of a snapshot of the peak
     (its ``peak`` is True) ends with "at the peak".
     ``average`` (size // count) is omitted when count is 0. "Total process memory" is the
-    process memory minus the engine's own memory ("ignore tracemalloc: ..."), printed only
+    process memory minus the tracer's own memory ("ignore tracemalloc: ..."), printed only
     when the process memory is known. "Free lists" is the memory the interpreter keeps on its
     free lists for later objects (get_freelist_memory() when the snapshot was taken: only
     with the "track" variant); it is not held by any line above. One line per user data
     item follows.
     See _format_top_size() for the units.
+
+    Its work runs with tracing suspended: the snapshots it takes and keeps (to compare the
+    next top with) are the tracer's memory, counted by get_tracemalloc_memory() ("ignore
+    tracemalloc" above), and the top shows none of its own allocations.
     """
 
     __module__ = "tracemalloc"
 
     def __init__(self, count, file=None, group_per_file=True):
-        self.count = count
-        self.stream = file if file is not None else sys.stdout
-        self.color = _default_color(self.stream)
-        self.compare_with_previous = True
-        self.filename_parts = 3
-        self.show_average = True
-        self.show_count = True
-        self.show_size = True
-        self.show_lineno = not group_per_file
-        self.user_data_callback = None
-        self.peak = False
-        self._previous = None  # (snapshot, name) of the top to compare with
-        self._timer_id = None
+        with _suspended():
+            self.count = count
+            self.stream = file if file is not None else sys.stdout
+            self.color = _default_color(self.stream)
+            self.compare_with_previous = True
+            self.filename_parts = 3
+            self.show_average = True
+            self.show_count = True
+            self.show_size = True
+            self.show_lineno = not group_per_file
+            self.user_data_callback = None
+            self.peak = False
+            self._previous = None  # (snapshot, name) of the top to compare with
+            self._timer_id = None
 
     @property
     def group_per_file(self):
@@ -300,20 +309,23 @@ class DisplayTop(_Periodic, _FileAlias):
         "NAME (TIMESTAMP): Top ...", and a later top compared with it ends its header with
         "(compared to NAME)". Without a name the header starts with the timestamp alone.
         """
-        previous, previous_name = self._previous if self._previous else (None, None)
-        lines = self._lines(snapshot, previous, name, previous_name)
-        _write_text(self.stream, "\n".join(lines) + "\n")
-        self.stream.flush()
-        if previous is None or self.compare_with_previous:
-            self._previous = (snapshot, name)
+        with _suspended():
+            previous, previous_name = self._previous if self._previous else (None, None)
+            lines = self._lines(snapshot, previous, name, previous_name)
+            _write_text(self.stream, "\n".join(lines) + "\n")
+            self.stream.flush()
+            if previous is None or self.compare_with_previous:
+                self._previous = (snapshot, name)
 
     def display(self):
         """Take a snapshot (of the peak if ``peak``) and display its top."""
-        self.display_snapshot(Snapshot.create(self.user_data_callback, peak=self.peak))
+        with _suspended():
+            self.display_snapshot(Snapshot.create(self.user_data_callback, peak=self.peak))
 
     def start(self, delay):
         """Display the top every *delay* seconds (with a timer of its own)."""
-        self._start_timer(delay, self.display)
+        with _suspended():
+            self._start_timer(delay, self.display)
 
 
 def _make_object_repr():
@@ -345,16 +357,19 @@ class DisplayGarbage(_FileAlias):
     - ``format_object`` (callable, default: repr() truncated by reprlib, at most 100
       characters for a string or an object, 6 items for a container): formats an object
     - ``stream`` (also ``file``): the output file
+
+    Its work runs with tracing suspended, as DisplayTop's.
     """
 
     __module__ = "tracemalloc"
 
     def __init__(self, file=None):
-        self.stream = file if file is not None else sys.stdout
-        self.color = _default_color(self.stream)
-        self.cumulative = False
-        self.format_object = _format_object
-        self._seen = 0
+        with _suspended():
+            self.stream = file if file is not None else sys.stdout
+            self.color = _default_color(self.stream)
+            self.cumulative = False
+            self.format_object = _format_object
+            self._seen = 0
 
     def _format(self, obj):
         try:
@@ -365,19 +380,20 @@ class DisplayGarbage(_FileAlias):
 
     def display(self):
         """Display the new objects of gc.garbage (every object if cumulative)."""
-        garbage = list(gc.garbage)
-        if self.cumulative or self._seen > len(garbage):
-            start_index = 0
-        else:
-            start_index = self._seen
-        self._seen = len(garbage)
-        for obj in garbage[start_index:]:
-            traceback = tracemalloc.get_object_traceback(obj)
-            if traceback is not None and len(traceback):
-                where = str(traceback[-1])
+        with _suspended():
+            garbage = list(gc.garbage)
+            if self.cumulative or self._seen > len(garbage):
+                start_index = 0
             else:
-                where = "unknown allocation site"
-            if self.color:
-                where = _COLOR_CYAN % where
-            _write_text(self.stream, "%s: %s\n" % (where, self._format(obj)))
-        self.stream.flush()
+                start_index = self._seen
+            self._seen = len(garbage)
+            for obj in garbage[start_index:]:
+                traceback = tracemalloc.get_object_traceback(obj)
+                if traceback is not None and len(traceback):
+                    where = str(traceback[-1])
+                else:
+                    where = "unknown allocation site"
+                if self.color:
+                    where = _COLOR_CYAN % where
+                _write_text(self.stream, "%s: %s\n" % (where, self._format(obj)))
+            self.stream.flush()

@@ -13,6 +13,7 @@ from tracemalloc._compat import _TEXT_TYPES, Iterable
 from tracemalloc._errors import SnapshotError, _Problem
 from tracemalloc._filters import Filter, _filter_traces
 from tracemalloc._grouping import _group_traces, _stats_from_traces
+from tracemalloc._suspend import _suspended
 from tracemalloc._types import (Frame, Statistic, Trace, Traceback, _compare_grouped_stats,
                                 _statistic_diff_fast_key, _statistic_fast_key, _Traces)
 
@@ -47,7 +48,8 @@ class Snapshot(object):
     - ``timestamp`` (str): local time of the creation, "YYYY-MM-DD HH:MM:SS"
     - ``pid`` (int): the process that created the snapshot
     - ``process_memory`` (int): get_process_memory() at creation
-    - ``tracemalloc_memory`` (int): get_tracemalloc_memory() at creation
+    - ``tracemalloc_memory`` (int): get_tracemalloc_memory() at creation: the engine's
+      tables and the tracer's own memory (what its tools allocated with tracing suspended)
     - ``user_data``: list of ``(title, format, value)`` tuples, see create()
     - ``lost_traces`` (int): get_lost_traces() at creation, the traces the engine failed to
       record for lack of memory since tracing started (not 0: the statistics are
@@ -185,6 +187,10 @@ class Snapshot(object):
 
         With *peak*, the allocations at the peak of traced memory instead of the current
         ones (see get_peak_snapshot(), which raises when not tracing), and ``peak = True``.
+
+        A snapshot that you create and keep is your memory, as one of take_snapshot(): it
+        is traced, and shows in the next snapshots while you keep it. DisplayTop and
+        TakeSnapshot create theirs with tracing suspended: those are the tracer's memory.
         """
         if peak and traces:
             snapshot = cls(_peak.traces_from_groups(tracemalloc._get_peak_traces()),
@@ -409,16 +415,21 @@ class Snapshot(object):
         of the Snapshot object, which the stock Snapshot.load() of Python 3.4+ reads; needs
         traces). SnapshotError if the snapshot holds something the file cannot store;
         EnvironmentError (OSError) if the file cannot be written.
+
+        Runs with tracing suspended (it leaves nothing to keep): the memory it allocates is
+        the tracer's, so that writing a snapshot never shows in the next one.
         """
-        fmt = _snapfile.DEFAULT_FORMAT if format is None else format
-        data = self._file_data(filename, fmt)
-        stdlib_object = None
-        if fmt == "stdlib":
-            stdlib_object = Snapshot.__new__(Snapshot)
-            stdlib_object.__dict__.update(data["attributes"])
-            stdlib_object.traces = _Traces(_snapfile.unicode_traces(list(data["traces"])))
-            stdlib_object.traceback_limit = data["traceback_limit"]
-        _snapfile.atomic_write(filename, _snapfile.encode(data, fmt, stdlib_object))
+        with _suspended():
+            fmt = _snapfile.DEFAULT_FORMAT if format is None else format
+            data = self._file_data(filename, fmt)
+            stdlib_object = None
+            if fmt == "stdlib":
+                stdlib_object = Snapshot.__new__(Snapshot)
+                stdlib_object.__dict__.update(data["attributes"])
+                stdlib_object.traces = _Traces(
+                    _snapfile.unicode_traces(list(data["traces"])))
+                stdlib_object.traceback_limit = data["traceback_limit"]
+            _snapfile.atomic_write(filename, _snapfile.encode(data, fmt, stdlib_object))
 
     def dump(self, filename, format=None):
         """Write the snapshot into *filename* (the stdlib name of write())."""

@@ -40,6 +40,8 @@ class FakeEngine(object):
     (what get_lost_traces() returns; start() resets it to 0 when it starts tracing, as the
     engine does) directly. Timers are recorded in ``timers``
     ({id: (delay, func, args, kwargs)}) and only fire when a test calls fire_timers().
+    ``suspend_depth`` counts suspend() minus resume() (one thread: the tests'), and
+    ``max_suspend_depth`` the deepest it went, so a test sees that work ran suspended.
     """
 
     PATCH_VARIANT = "fake"
@@ -59,6 +61,8 @@ class FakeEngine(object):
         self.timers = {}
         self._next_timer_id = 1
         self.calls = []
+        self.suspend_depth = 0
+        self.max_suspend_depth = 0
 
     def start(self, nframe=1):
         self.calls.append(("start", nframe))
@@ -131,6 +135,21 @@ class FakeEngine(object):
         self.timers[timer_id] = (delay, func, args, kwargs)
         return timer_id
 
+    def suspend(self):
+        self.suspend_depth += 1
+        self.max_suspend_depth = max(self.max_suspend_depth, self.suspend_depth)
+
+    def resume(self):
+        if not self.suspend_depth:
+            raise RuntimeError("tracing is not suspended in this thread")
+        self.suspend_depth -= 1
+
+    def is_suspended(self):
+        return self.suspend_depth > 0
+
+    def _get_own_memory(self):
+        return (0, 0)
+
     def stop_timer(self, timer_id=None):
         if timer_id is None:
             self.timers.clear()
@@ -141,7 +160,12 @@ class FakeEngine(object):
         for timer_id in sorted(self.timers):
             if timer_id in self.timers:
                 delay, func, args, kwargs = self.timers[timer_id]
-                func(*args, **(kwargs or {}))
+                # as the engine's runner: every callback starts traced
+                saved, self.suspend_depth = self.suspend_depth, 0
+                try:
+                    func(*args, **(kwargs or {}))
+                finally:
+                    self.suspend_depth = saved
 
 
 def _import_tracemalloc():
