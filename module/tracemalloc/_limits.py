@@ -174,10 +174,15 @@ class _LeakMeter(object):
         self.started_tracing = False
         self.snapshot = None
 
-    def before(self):
+    def start_tracing(self):
+        """Start tracing if nothing traces: before a warm-up run, so that what it leaves
+        on free lists is traced as what the measured run leaves there."""
         if not tracemalloc.is_tracing():
             tracemalloc.start(self.nframe)
             self.started_tracing = True
+
+    def before(self):
+        self.start_tracing()
         gc.collect()
         self.snapshot = tracemalloc.take_snapshot()
 
@@ -247,6 +252,7 @@ def run_limited(func, args=(), kwargs=None, memory=None, leaks=None, filter_fn=N
             meter.start(want_lines=True)
         if leak_meter is not None:
             if warmup:
+                leak_meter.start_tracing()
                 func(*args, **kwargs)
             leak_meter.before()
         result = func(*args, **kwargs)
