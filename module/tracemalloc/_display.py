@@ -153,6 +153,8 @@ class DisplayTop(_Periodic, _FileAlias):
       frame of its traceback, not only the most recent one (per file or per line, as
       ``Snapshot.statistics(key_type, cumulative=True)``); needs snapshots with traces
     - ``user_data_callback`` (callable or None): see Snapshot.create()
+    - ``peak`` (bool, default False): display() shows the top at the peak of traced memory
+      (get_peak_snapshot()) instead of the current one
     - ``stream`` (also ``file``): the output file
 
     Output of display() (differences in parentheses only when there is a previous top)::
@@ -177,6 +179,8 @@ class DisplayTop(_Periodic, _FileAlias):
     allocation site follow its line, indented, most recent first ("    .../Lib/x.py:12").
     With cumulative, an allocation counts in several entries, so "N more" gives only the
     number of entries and "Total Python memory" is the memory of the snapshot, counted once.
+    The title of the top of a snapshot of the peak (its ``peak`` is True) ends with "at the
+    peak".
     ``average`` (size // count) is omitted when count is 0. "Total process memory" is the
     process memory minus the engine's own memory ("ignore tracemalloc: ..."), printed only
     when the process memory is known. "Free lists" is the memory the interpreter keeps on its
@@ -201,6 +205,7 @@ class DisplayTop(_Periodic, _FileAlias):
         self.show_traceback = False
         self.cumulative = False
         self.user_data_callback = None
+        self.peak = False
         self._previous = None  # (snapshot, name) of the top to compare with
         self._timer_id = None
 
@@ -287,6 +292,8 @@ class DisplayTop(_Periodic, _FileAlias):
         lines = []
         shown = entries[:self.count]
         title = self._title(len(shown))
+        if getattr(snapshot, "peak", False) is True:
+            title += " at the peak"
         if name is not None and snapshot.timestamp is not None:
             label = "%s (%s)" % (name, snapshot.timestamp)
         elif name is not None:
@@ -380,10 +387,11 @@ class DisplayTop(_Periodic, _FileAlias):
             self._previous = (snapshot, name)
 
     def display(self):
-        """Take a snapshot and display its top (a snapshot with traces when show_traceback
-        or cumulative is set)."""
+        """Take a snapshot (of the peak if ``peak``; with traces when show_traceback or
+        cumulative is set) and display its top."""
         self.display_snapshot(Snapshot.create(
-            self.user_data_callback, traces=self.show_traceback or self.cumulative))
+            self.user_data_callback, traces=self.show_traceback or self.cumulative,
+            peak=self.peak))
 
     def start(self, delay):
         """Display the top every *delay* seconds (with a timer of its own)."""
