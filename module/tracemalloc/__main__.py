@@ -7,7 +7,8 @@ or 3, and those of the stock Snapshot.dump() of Python 3.4+.
 
 main(argv) returns the exit status: 0 on success, 1 if a snapshot cannot be loaded (one line
 "python -m tracemalloc: error: FILE: PROBLEM" on stderr), 2 for a usage error (argparse, or
-an option that a file cannot serve, e.g. --cumulative on a snapshot without traces).
+an option that a file cannot serve, e.g. --cumulative on a snapshot without traces, --peak
+on a snapshot without a peak).
 
 This module wires the arguments; the work is done by _cli.py (loading, checks, comparisons),
 DisplayTop (the text) and _cli_json.py (the JSON document).
@@ -57,7 +58,8 @@ progress line on stderr tells which file is loading when loading lasts.
 
 exit status: 0 on success, 1 if a snapshot cannot be loaded (missing,
 truncated, corrupt or foreign file), 2 for a usage error (also an option that
-a file cannot serve: --traceback or --cumulative on a snapshot without traces)."""
+a file cannot serve: --traceback or --cumulative on a snapshot without traces,
+--peak on a snapshot without a peak)."""
 
 
 def _positive_int(text):
@@ -119,6 +121,10 @@ def make_parser():
                           help="count the memory of an allocation for every frame of its "
                                "traceback, not only the most recent one: per file, or per "
                                "line with -l (needs snapshots with traces)")
+    parser.add_argument("--peak", action="store_true", default=False,
+                        help="show the top of the peak of traced memory recorded in each "
+                             "file instead of its top (files of TakeSnapshot with its "
+                             "attribute peak = True), compared as the tops are")
     parser.add_argument("--json", action="store_true", default=False,
                         help="write the tops and their differences as one JSON document "
                              "(for scripts; -S, -C, -A, -P and colors do not apply)")
@@ -145,17 +151,23 @@ def _run(options, stdout):
     key_type = ("traceback" if options.traceback
                 else "lineno" if options.line_number else "filename")
     try:
+        if options.peak:
+            snapshots = _cli.peak_snapshots(snapshots)
         for option in ("--traceback", "--cumulative"):
             if getattr(options, option[2:]):
                 _cli.check_traces(snapshots, option)
     except _cli.UsageProblem as exc:
         _error(str(exc))
         return 2
+    except tracemalloc.SnapshotError as exc:
+        _error(str(exc))
+        return 1
     _cli.filter_snapshots(snapshots, options.include, options.exclude)
 
     if options.json:
         _cli_json.write_json(stdout, _cli_json.top_document(
-            snapshots, key_type, options.cumulative, options.number, options.first))
+            snapshots, key_type, options.cumulative, options.number, options.first,
+            options.peak))
         return 0
 
     top = tracemalloc.DisplayTop(options.number, file=stdout,

@@ -1,13 +1,14 @@
 """The work of ``python -m tracemalloc`` beyond its arguments (which __main__.py wires):
 loading the snapshot files with a progress line on a terminal, what an option needs of each
-file (traces), the snapshot each top is compared to, and the warning of snapshots of
-different processes. The text tops are DisplayTop's (_display.py), the JSON document
+file (traces, a peak), the snapshots of the peaks (--peak), the snapshot each top is compared
+to, and the warning of snapshots of different processes. The text tops are DisplayTop's (_display.py), the JSON document
 _cli_json.py's.
 """
 from __future__ import absolute_import
 
 import os
 
+from tracemalloc._errors import SnapshotError
 from tracemalloc._output import _Progress
 from tracemalloc._snapshot import Snapshot
 
@@ -17,10 +18,15 @@ from tracemalloc._snapshot import Snapshot
 LARGE_FILE = 8 * 1024 ** 2
 PROGRESS_DELAY = 0.5
 
-# What --traceback and --cumulative need, and how a file gets it.
+# What --traceback, --cumulative and --peak need, and how a file gets it.
 _NEEDS_TRACES = ("%s needs the traces of the allocations, and this snapshot holds statistics "
                  "per line only (take snapshots with traces: TakeSnapshot.traces = True, "
                  "Snapshot.create(traces=True) or take_snapshot())")
+_NEEDS_PEAK_TRACES = ("%s needs the traces of the allocations, and the peak recorded in this "
+                      "snapshot holds statistics per line only (write snapshots with "
+                      "TakeSnapshot.peak = True and TakeSnapshot.traces = True)")
+_NEEDS_PEAK = ("--peak needs the peak of traced memory recorded in the file, and this snapshot "
+               "holds none (write snapshots with TakeSnapshot.peak = True)")
 
 
 class UsageProblem(Exception):
@@ -64,7 +70,24 @@ def check_traces(snapshots, option):
     """UsageProblem naming the first snapshot that has no traces, which *option* needs."""
     for filename, snapshot in snapshots:
         if snapshot.traces is None:
-            raise UsageProblem("%s: %s" % (filename, _NEEDS_TRACES % option))
+            needs = _NEEDS_PEAK_TRACES if snapshot.peak is True else _NEEDS_TRACES
+            raise UsageProblem("%s: %s" % (filename, needs % option))
+
+
+def peak_snapshots(snapshots):
+    """The snapshots of the peaks recorded in *snapshots* (Snapshot.peak_snapshot(): with
+    traces when the file has them), in the same (filename, snapshot) list. UsageProblem
+    naming the first file without a peak; SnapshotError for a peak of a wrong shape."""
+    peaks = []
+    for filename, snapshot in snapshots:
+        try:
+            peak = snapshot.peak_snapshot()
+        except ValueError as exc:  # set by hand: a file's peak was checked when read
+            raise SnapshotError(filename, str(exc))
+        if peak is None:
+            raise UsageProblem("%s: %s" % (filename, _NEEDS_PEAK))
+        peaks.append((filename, peak))
+    return peaks
 
 
 def comparisons(snapshots, first=False):

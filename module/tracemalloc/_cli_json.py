@@ -5,14 +5,14 @@ Version 1 of the document ("format": "pytracemalloc.top")::
 
     {"format": "pytracemalloc.top", "version": 1,
      "group_by": "filename" | "lineno" | "traceback", "cumulative": bool,
-     "compare_to": "previous" | "first", "number": N,
+     "compare_to": "previous" | "first", "number": N, "peak": bool,
      "snapshots": [                         # one per file, in the order of the command line
        {"file": FILE, "compared_to": FILE | null,
         "metadata": {"timestamp": str | null, "pid": int | null,
                      "process_memory": int | null, "tracemalloc_memory": int | null,
                      "traceback_limit": int | null, "lost_traces": int | null,
                      "freelist_memory": {"size": int, "count": int} | null,
-                     "has_traces": bool,
+                     "has_traces": bool, "peak": bool,
                      "user_data": [{"title": str, "format": str, "value": int}, ...]},
         "warnings": [str, ...],             # the WARNING lines of the text output
         "top": [{"filename": str, "lineno": int | null,   # null per file
@@ -25,7 +25,8 @@ Version 1 of the document ("format": "pytracemalloc.top")::
         "total": {"size": int, "count": int, "size_diff": int | null,
                   "count_diff": int | null}}]}
 
-Sizes are bytes, exact. The diffs are null for a snapshot compared to nothing (the first).
+With "peak" (--peak), each snapshot is the peak recorded in its file (its "metadata" are
+those of the file's snapshot, "peak": true). Sizes are bytes, exact. The diffs are null for a snapshot compared to nothing (the first).
 "top" holds at most N entries, in the order of the text top; "other" sums the rest (its
 sizes and counts are null with "cumulative", where an allocation is in several entries);
 "total" is all the memory of the snapshot, counted once. Strings are written with ASCII
@@ -101,6 +102,7 @@ def _metadata(snapshot):
         "freelist_memory": ({"size": freelist[0], "count": freelist[1]}
                             if freelist is not None else None),
         "has_traces": snapshot.traces is not None,
+        "peak": snapshot.peak is True,
         "user_data": user_data,
     }
 
@@ -157,7 +159,8 @@ def snapshot_document(filename, snapshot, previous_filename, previous, key_type,
     }
 
 
-def top_document(snapshots, key_type="filename", cumulative=False, number=10, first=False):
+def top_document(snapshots, key_type="filename", cumulative=False, number=10, first=False,
+                 peak=False):
     """The JSON document (a dict) of the tops of *snapshots*, a list of (filename, Snapshot),
     each compared to the previous one (or the first one, with *first*) as the text tops."""
     return {
@@ -167,6 +170,7 @@ def top_document(snapshots, key_type="filename", cumulative=False, number=10, fi
         "cumulative": bool(cumulative),
         "compare_to": "first" if first else "previous",
         "number": number,
+        "peak": bool(peak),
         "snapshots": [snapshot_document(filename, snapshot, previous_filename, previous,
                                         key_type, cumulative, number)
                       for filename, snapshot, previous_filename, previous

@@ -144,9 +144,8 @@ class _PeakMeter(object):
         get_peak_snapshot(), or its peak is an inner meter's)."""
         if self.start_stats is None or not self.engine_peak_is_ours:
             return None
-        peak = tracemalloc.get_peak_snapshot()
-        if peak is None:
-            return None
+        # per line only: the engine's statistics of the peak, no traces to build
+        peak = tracemalloc.get_peak_snapshot(traces=False)
         peak = peak.filter_traces([Filter(False, _own_files())])
         lines = []
         for diff in peak.compare_to(self.start_stats, "lineno"):

@@ -264,7 +264,7 @@ class CliTests(unittest.TestCase):
         self.assertEqual(status, 0)
         for text in ("usage: python -m tracemalloc", "--line-number", "--first", "--include",
                      "--exclude", "--no-color", "--hide-size", "--filename-parts",
-                     "example:", "NO_COLOR", "--traceback", "--cumulative", "--json",
+                     "example:", "NO_COLOR", "--traceback", "--cumulative", "--json", "--peak",
                      "needs snapshots with traces", "progress line"):
             self.assertIn(text, out)
 
@@ -385,14 +385,15 @@ class TracesCliTests(CliTests):
         self.assertEqual(
             dict((key, value) for key, value in document.items() if key != "snapshots"),
             {"format": "pytracemalloc.top", "version": 1, "group_by": "filename",
-             "cumulative": False, "compare_to": "previous", "number": 2})
+             "cumulative": False, "compare_to": "previous", "number": 2, "peak": False})
         first, second, third = document["snapshots"]
         self.assertEqual(first, {
             "file": self.snap1, "compared_to": None,
             "metadata": {"timestamp": "2013-03-04 01:00:55", "pid": 1234,
                          "process_memory": None, "tracemalloc_memory": None,
                          "traceback_limit": None, "lost_traces": None,
-                         "freelist_memory": None, "has_traces": False, "user_data": []},
+                         "freelist_memory": None, "has_traces": False, "peak": False,
+                         "user_data": []},
             "warnings": [],
             "top": [{"filename": LIB + "/a/b.py", "lineno": None, "size": 10740,
                      "count": 15, "size_diff": None, "count_diff": None},
@@ -480,6 +481,83 @@ class TracesCliTests(CliTests):
         missing = self.path("missing.tms")
         self.assert_error(["--json", self.snap1, missing],
                           missing + ": cannot read the file: No such file or directory")
+
+    def write_peak(self, name, timestamp, groups, traces=True, pid=1234):
+        """A snapshot file of TRACES1 holding a peak of *groups*, (domain, size, count,
+        frames, total_nframe), as TakeSnapshot(peak=True) writes them."""
+        snapshot = tracemalloc.Snapshot(TRACES1, 2, timestamp=timestamp, pid=pid)
+        stats = {}
+        for domain, size, count, frames, total_nframe in groups:
+            old = stats.setdefault(frames[0][0], {}).get(frames[0][1], (0, 0))
+            stats[frames[0][0]][frames[0][1]] = (old[0] + size, old[1] + count)
+        snapshot.peak_stats = stats
+        if traces:
+            snapshot.peak_traces = groups
+        path = self.path(name)
+        snapshot.write(path)
+        return path
+
+    def test_peak(self):
+        peak1 = self.write_peak("peak1.tms", "2013-03-04 01:00:55", [
+            (0, 9000, 3, ((A, 10), (MAIN, 5)), 2), (0, 64, 1, ((C, 1),), 1)])
+        peak2 = self.write_peak("peak2.tms", "2013-03-04 01:01:55", [
+            (0, 9300, 4, ((A, 10), (MAIN, 5)), 2), (0, 700, 7, ((A, 20), (MAIN, 7)), 2)])
+        status, out, err = self.run_cli("--peak", "-l", "-P", "2", peak1, peak2)
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(out, (
+            "%s (2013-03-04 01:00:55): Top 2 allocations per file and line at the peak\n"
+            "#1: .../app/a.py:10: size=9000 B, count=3, average=3000 B\n"
+            "#2: .../app/c.py:1: size=64 B, count=1, average=64 B\n"
+            "Total Python memory: size=9064 B, count=4, average=2266 B\n"
+            "\n"
+            "%s (2013-03-04 01:01:55): Top 3 allocations per file and line at the peak "
+            "(compared to %s)\n"
+            "#1: .../app/a.py:20: size=700 B (+700 B), count=7 (+7), average=100 B\n"
+            "#2: .../app/a.py:10: size=9300 B (+300 B), count=4 (+1), average=2325 B\n"
+            "#3: .../app/c.py:1: size=0 B (-64 B), count=0 (-1)\n"
+            "Total Python memory: size=10000 B (+936 B), count=11 (+7), average=909 B\n"
+            "\n") % (peak1, peak2, peak1))
+        # the peak's traces serve --traceback, and --json says it is the peak
+        status, out, err = self.run_cli("--peak", "--traceback", "-n", "1", "-P", "2", peak2)
+        self.assertEqual(out.splitlines()[1:3], [
+            "#1: .../app/a.py:10: size=9300 B, count=4, average=2325 B",
+            "    .../app/main.py:5"])
+        document = self.json_of("--peak", "--cumulative", "-n", "1", peak1, peak2)
+        self.assertTrue(document["peak"])
+        self.assertEqual([item["metadata"]["peak"] for item in document["snapshots"]],
+                         [True, True])
+        self.assertEqual(document["snapshots"][1]["top"], [
+            {"filename": A, "lineno": None, "size": 10000, "count": 11, "size_diff": 1000,
+             "count_diff": 8}])
+        self.assertEqual(document["snapshots"][1]["total"], {
+            "size": 10000, "count": 11, "size_diff": 936, "count_diff": 7})
+        self.assertFalse(self.json_of(self.traces1)["peak"])
+
+    def test_peak_needed(self):
+        # a file without a peak, a peak without traces for --traceback: usage errors naming
+        # the file and what to write
+        stats_peak = self.write_peak("stats-peak.tms", "2013-03-04 01:00:55",
+                                     [(0, 9000, 3, ((A, 10), (MAIN, 5)), 2)], traces=False)
+        peak = self.write_peak("peak.tms", "2013-03-04 01:00:55",
+                               [(0, 9000, 3, ((A, 10), (MAIN, 5)), 2)])
+        for args, message in [
+                (["--peak", peak, self.traces1],
+                 self.traces1 + ": --peak needs the peak of traced memory recorded in the "
+                 "file, and this snapshot holds none (write snapshots with TakeSnapshot.peak "
+                 "= True)"),
+                (["--peak", "--json", self.snap1], self.snap1 + ": --peak needs the peak"),
+                (["--peak", "--cumulative", peak, stats_peak],
+                 stats_peak + ": --cumulative needs the traces of the allocations, and the "
+                 "peak recorded in this snapshot holds statistics per line only (write "
+                 "snapshots with TakeSnapshot.peak = True and TakeSnapshot.traces = True)")]:
+            status, out, err = self.run_cli(*args)
+            self.assertEqual((status, out), (2, ""), args)
+            self.assertEqual(err.count("\n"), 1, err)
+            self.assertTrue(err.startswith(ERROR + message), err)
+        # without --traceback, a peak per line is enough
+        status, out, err = self.run_cli("--peak", "-l", stats_peak)
+        self.assertEqual((status, err), (0, ""))
+        self.assertIn("/app/a.py:10: size=9000 B, count=3, average=3000 B", out)
 
     def test_progress_line(self):
         # on a terminal, a line tells which file is loading once loading lasts, and is
