@@ -1,8 +1,8 @@
 """The work of ``python -m tracemalloc`` beyond its arguments (which __main__.py wires):
 loading the snapshot files with a progress line on a terminal, what an option needs of each
-file (traces, a peak), the snapshots of the peaks (--peak), the snapshot each top is compared
-to, and the warning of snapshots of different processes. The text tops are DisplayTop's (_display.py), the JSON document
-_cli_json.py's.
+file (traces, a peak), the snapshots of the peaks (--peak), the snapshot each top is
+compared to, and the warning of snapshots of different processes. The text tops are
+DisplayTop's (_display.py), the JSON document _cli_json.py's.
 """
 from __future__ import absolute_import
 

@@ -26,12 +26,13 @@ Version 1 of the document ("format": "pytracemalloc.top")::
                   "count_diff": int | null}}]}
 
 With "peak" (--peak), each snapshot is the peak recorded in its file (its "metadata" are
-those of the file's snapshot, "peak": true). Sizes are bytes, exact. The diffs are null for a snapshot compared to nothing (the first).
-"top" holds at most N entries, in the order of the text top; "other" sums the rest (its
-sizes and counts are null with "cumulative", where an allocation is in several entries);
-"total" is all the memory of the snapshot, counted once. Strings are written with ASCII
-escapes; a byte of a file name that was not UTF-8 is written as the character U+DC80 + byte,
-by Python 2 as by Python 3 (Python 3's surrogateescape).
+those of the file's snapshot, "peak": true). Sizes are bytes, exact. The diffs are null for
+a snapshot compared to nothing (the first). "top" holds at most N entries, in the order of
+the text top; "other" sums the rest (its sizes and counts are null with "cumulative", where
+an allocation is in several entries); "total" is all the memory of the snapshot, counted
+once. Strings are written with ASCII escapes; a byte of a file name that was not UTF-8 is
+written as the character U+DC80 + byte, by Python 2 as by Python 3 (Python 3's
+surrogateescape).
 
 Within version 1, keys are only ever added (later options add keys of their own to a
 snapshot's object), never removed or changed in meaning; a change that would break a

@@ -114,7 +114,7 @@ class _PeakMeter(object):
         if not tracemalloc.is_tracing():
             tracemalloc.start(self.nframe)
             self.started_tracing = True
-        if want_lines and hasattr(tracemalloc, "get_peak_snapshot"):
+        if want_lines:
             # per line only (the engine's statistics, no traces): cheap, and enough to
             # subtract from the peak what was there before
             self.start_stats = tracemalloc.Snapshot.create()
@@ -140,8 +140,8 @@ class _PeakMeter(object):
 
     def peak_lines(self):
         """(filename, lineno, size, count) of the lines whose memory grew the most from the
-        start to the peak, biggest first; None when the engine cannot tell (no
-        get_peak_snapshot(), or its peak is an inner meter's)."""
+        start to the peak, biggest first; None when the engine's peak is not this meter's
+        (an inner meter reset it after this meter's peak)."""
         if self.start_stats is None or not self.engine_peak_is_ours:
             return None
         # per line only: the engine's statistics of the peak, no traces to build

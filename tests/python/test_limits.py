@@ -116,12 +116,9 @@ class _TracingTestCase(unittest.TestCase):
 class LimitMemoryTests(_TracingTestCase):
     def check_peak_lines(self, message):
         lines = message.splitlines()
-        if hasattr(tracemalloc, "get_peak_snapshot"):
-            self.assertEqual(lines[1], "Top lines at the peak (growth since the start):")
-            self.assertTrue(lines[2].startswith("    %s:%d: 3072 KiB in "
-                                                % (THIS_FILE, line_of("PEAK LINE"))), lines)
-        else:
-            self.assertEqual(len(lines), 1, lines)
+        self.assertEqual(lines[1], "Top lines at the peak (growth since the start):")
+        self.assertTrue(lines[2].startswith("    %s:%d: 3072 KiB in "
+                                            % (THIS_FILE, line_of("PEAK LINE"))), lines)
 
     def test_decorator(self):
         over = tracemalloc.limit_memory("1 MB")(allocate_peak)
