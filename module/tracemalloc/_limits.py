@@ -163,6 +163,13 @@ class _PeakMeter(object):
             tracemalloc.stop()
 
 
+def _traces_snapshot():
+    """A snapshot of the traces and nothing else: take_snapshot() also records the process
+    memory, whose lookup of psutil imports (and fails to import) at each call, allocating in
+    importlib, where the filter of the package's own files does not see it."""
+    return tracemalloc.Snapshot(tracemalloc._get_traces(), tracemalloc.get_traceback_limit())
+
+
 class _LeakMeter(object):
     """The memory allocated between before() and after() and still held, per traceback
     (see the module's docstring)."""
@@ -183,13 +190,13 @@ class _LeakMeter(object):
     def before(self):
         self.start_tracing()
         gc.collect()
-        self.snapshot = tracemalloc.take_snapshot()
+        self.snapshot = _traces_snapshot()
 
     def after(self):
         """(held, lines): the bytes still held, and the (filename, lineno, size, count) of
         the lines holding them, biggest first."""
         gc.collect()
-        after = tracemalloc.take_snapshot()
+        after = _traces_snapshot()
         own = [Filter(False, _own_files())]
         before, self.snapshot = self.snapshot, None
         diffs = after.filter_traces(own).compare_to(before.filter_traces(own), "traceback")

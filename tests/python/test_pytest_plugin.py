@@ -46,6 +46,7 @@ def pytest_env():
         for env in candidates:
             env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only the plugin under test
             env["PYTHONDONTWRITEBYTECODE"] = "1"
+            env["COLUMNS"] = "80"  # the width of the README's output
             code, out, err = tmsupport.run_python(
                 ["-c", "import pytest, tracemalloc; print(tracemalloc.__file__)"], env=env)
             if code == 0:
@@ -271,6 +272,38 @@ class PluginTests(unittest.TestCase):
         code, out, err = self.pytest("--markers")
         self.assertIn("@pytest.mark.limit_memory(size)", out)
         self.assertIn("@pytest.mark.limit_leaks(size, filter_fn=None, warmup=True)", out)
+
+    def test_readme_example(self):
+        # "Limits in test suites" of the README: its pytest example and its command give
+        # the outcome and the lines it shows
+        import test_readme
+        with open(test_readme.README) as fp:
+            blocks = test_readme.literal_blocks(fp.read())
+        example = [b for b in blocks if b.startswith("# pytest example\n")]
+        command = [b for b in blocks if b.startswith("$ python -m pytest -p ")]
+        self.assertEqual((len(example), len(command)), (1, 1))
+        self.write("test_example.py", example[0] + "\n")
+        shown = command[0].splitlines()
+        args = shown[0].split()[2:]
+        self.assertEqual(args[:4], ["-m", "pytest", "-p", PLUGIN])
+        code, out, err = tmsupport.run_python(args + ["-p", "no:cacheprovider"], env=self.env,
+                                              cwd=self.tmpdir)
+        self.assertEqual(code, 1, out + err)
+        lines = out.splitlines()
+        for line in shown[1:]:
+            if line.startswith(("test_example.py ", "FAILED ", "Top lines", "=====")):
+                if not line.startswith("=" * 10):  # the time of the summary line varies
+                    self.assertIn(line, lines)
+        self.assertEqual(self.outcome(out), {"failed": 1, "passed": 2}, out)
+        message = self.failure_text(out, "test_leak").splitlines()
+        self.assertTrue(re.match(r"limit_leaks: 1\d\d KiB allocated and still held at the end, "
+                                 r"more than the limit of 1024 B \(1 KB\)$", message[0]), message)
+        self.assertTrue(re.match(r"    .*/test_example\.py:9: 1\d\d KiB in \d+ blocks$",
+                                 message[2]), message)
+        top = [line.split(": ")[-1] for line in lines if "held after: " in line]
+        self.assertEqual(top[0], "test_example.py::test_parse")
+        self.assertEqual(sorted(top), ["test_example.py::test_cache", "test_example.py::test_leak",
+                                       "test_example.py::test_parse"])
 
     def test_usage_errors(self):
         # a size written wrong stops pytest before any test runs, with one clear line
