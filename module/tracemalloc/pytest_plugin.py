@@ -160,7 +160,7 @@ def pytest_pyfunc_call(pyfuncitem):
     if not limits:
         return None  # pytest calls it
     function = pyfuncitem.obj
-    if inspect.iscoroutinefunction(function):
+    if getattr(inspect, "iscoroutinefunction", lambda function: False)(function):
         pytest.fail("limit_memory and limit_leaks do not apply to coroutine functions",
                     pytrace=False)
     arguments = dict((name, pyfuncitem.funcargs[name])
