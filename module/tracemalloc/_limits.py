@@ -14,9 +14,10 @@ How the two are measured (README, "Limits in test suites", says it for users):
   traces before and after (each after gc.collect()), grouped per traceback; the growths of
   the groups that filter_fn accepts are summed (a group that shrank counts 0), leaving out
   the memory allocated by this package itself (the snapshots). As a decorator, the function
-  runs twice and the second run is measured: the first one fills what a first run fills
-  once (caches, interned strings, the interpreter's free lists and specializations,
-  imports), which is no leak. As a context manager, the block runs once: warm it up before.
+  runs twice and the second run is measured: the first one (the warm-up) fills what a first
+  run fills once (caches, interned strings, the interpreter's free lists and
+  specializations, imports), which is no leak; warmup=N runs it N times first. As a
+  context manager, the block runs once: warm it up before.
 """
 from __future__ import absolute_import
 
@@ -42,6 +43,17 @@ TOP_LINES = 5
 
 # Tracing started by a limit (when nothing traces yet) keeps this many frames per trace.
 DEFAULT_NFRAME = 1
+
+
+def warmup_runs(warmup):
+    """The number of warm-up runs that *warmup* asks for: True is 1, False 0, an int that
+    many. ValueError (one line) otherwise."""
+    if isinstance(warmup, bool):
+        return int(warmup)
+    if isinstance(warmup, _INT_TYPES) and warmup >= 0:
+        return warmup
+    raise ValueError("invalid warmup %r: expected True, False or a number of runs"
+                     % (warmup,))
 
 
 def parse_size(size):
@@ -242,8 +254,8 @@ def run_limited(func, args=(), kwargs=None, memory=None, leaks=None, filter_fn=N
                 warmup=True, nframe=None):
     """Call ``func(*args, **kwargs)`` under the limits: *memory*, the limit of its peak, and
     *leaks*, the limit of the memory it still holds (with *filter_fn* and *warmup*; see the
-    module's docstring), each a size for parse_size() or None. With *leaks* and *warmup*,
-    *func* runs twice. Returns the result of the (last) call; an exception of *func*
+    module's docstring), each a size for parse_size() or None. With *leaks*, *func* runs
+    warmup_runs(*warmup*) times before the measured run. Returns the result of the (last) call; an exception of *func*
     propagates; _LimitExceeded (an AssertionError) if a limit was exceeded, naming every
     limit exceeded and the top lines of each."""
     __tracebackhide__ = True  # noqa: F841 (pytest: not a frame of the test)
@@ -257,8 +269,9 @@ def run_limited(func, args=(), kwargs=None, memory=None, leaks=None, filter_fn=N
         if meter is not None:
             meter.start(want_lines=True)
         if leak_meter is not None:
-            if warmup:
+            if warmup_runs(warmup):
                 leak_meter.start_tracing()
+            for _ in range(warmup_runs(warmup)):
                 func(*args, **kwargs)
             leak_meter.before()
         result = func(*args, **kwargs)
@@ -343,15 +356,17 @@ class limit_leaks(_Limit):
     *filter_fn*, if given, is called with the Traceback of each group of allocations still
     held and returns True to count it (e.g. to leave out a cache). As a decorator, the
     function runs twice and the second run is measured (*warmup*, default True: the first
-    run fills caches and free lists, which is no leak); as a context manager, the block runs
-    once and is measured. Starts tracing if nothing traces (and stops it at the end). The
-    message names the lines still holding the most memory."""
+    run fills caches and free lists, which is no leak; False: no warm-up; a number: that
+    many warm-up runs); as a context manager, the block runs once and is measured. Starts
+    tracing if nothing traces (and stops it at the end). The message names the lines still
+    holding the most memory."""
 
     __module__ = "tracemalloc"
 
     def __init__(self, size, filter_fn=None, warmup=True):
         _Limit.__init__(self)
         parse_size(size)
+        warmup_runs(warmup)
         self.size = size
         self.filter_fn = filter_fn
         self.warmup = warmup

@@ -9,7 +9,7 @@ Markers, checked by the code of tracemalloc/_limits.py (README, "Limits in test 
   during the test function, above the traced memory at its start, is more than the size;
 - ``@pytest.mark.limit_leaks("1 KB", filter_fn=None, warmup=True)``: the test fails when
   the test function leaves allocated more than the size; it runs twice and the second run
-  is measured (``warmup=False``: once);
+  is measured (``warmup=False``: once; ``warmup=N``: N warm-up runs);
 
 and the options ``--tracemalloc-top=N`` (after the run, the N tests whose call had the
 highest peak of traced memory; 0: all) and ``--tracemalloc-frames=N`` (the frames per
@@ -34,9 +34,9 @@ _MARKERS = {
                      "'24 MB' (KB, MB, GB: powers of 1024) (tracemalloc.pytest_plugin)"),
     "limit_leaks": ("limit_leaks(size, filter_fn=None, warmup=True): fail the test when the "
                     "test function leaves allocated more than size, e.g. '1 KB'; the "
-                    "function runs twice and the second run is measured, unless "
-                    "warmup=False; filter_fn(traceback) returns False for memory not to "
-                    "count (tracemalloc.pytest_plugin)"),
+                    "function runs twice and the second run is measured (warmup=False: "
+                    "once, warmup=N: N runs before); filter_fn(traceback) returns False for "
+                    "memory not to count (tracemalloc.pytest_plugin)"),
 }
 
 
@@ -109,12 +109,13 @@ def _limits_of(item):
             filter_fn = kwargs.get("filter_fn")
             if filter_fn is not None and not callable(filter_fn):
                 raise ValueError("filter_fn must be callable")
+            _limits.warmup_runs(kwargs.get("warmup", True))
         except ValueError as exc:
             raise pytest.UsageError("%s: %s: %s" % (item.nodeid, name, exc))
         limits[key] = kwargs.pop("size")
         if name == "limit_leaks":
             limits["filter_fn"] = kwargs.get("filter_fn")
-            limits["warmup"] = bool(kwargs.get("warmup", True))
+            limits["warmup"] = kwargs.get("warmup", True)
     return limits
 
 

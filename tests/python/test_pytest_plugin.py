@@ -315,6 +315,8 @@ class PluginTests(unittest.TestCase):
             ('@pytest.mark.limit_leaks("1 KB", filter_fn=3)',
              "limit_leaks: filter_fn must be callable"),
             ('@pytest.mark.limit_memory("1 KB", "2 KB")', "limit_memory: takes size"),
+            ('@pytest.mark.limit_leaks("1 KB", warmup=-1)',
+             "limit_leaks: invalid warmup -1: expected True, False or a number of runs"),
         ]
         for marker, message in cases:
             self.write("test_bad.py", "import pytest\n\n%s\ndef test_a():\n    pass\n" % marker)
