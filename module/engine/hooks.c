@@ -22,6 +22,17 @@ tm_forget_locked(void *ptr, gsize *size)
     return tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr, size);
 }
 
+/* Leave a hook: clear the reentrancy flag, run the timers that are due (only in a thread of
+ * the tracing interpreter holding its GIL) and give errno back as the allocator left it. */
+static inline void
+tm_hook_leave(PyThreadState *tstate, int saved_errno)
+{
+    tm_reentrant = 0;
+    if (tstate != NULL)
+        tm_timer_poll();
+    errno = saved_errno;
+}
+
 /* gil: the calling thread holds a GIL (MEM, OBJ, or RAW called with it). */
 static void *
 tm_alloc_common(PyMemAllocatorEx *alloc, gboolean gil, size_t nelem, size_t elsize,
@@ -47,10 +58,7 @@ tm_alloc_common(PyMemAllocatorEx *alloc, gboolean gil, size_t nelem, size_t elsi
             tm_add_locked(ptr, zero ? nelem * elsize : elsize, nframe, total);
         tm_lock_release();
     }
-    tm_reentrant = 0;
-    if (tstate != NULL)
-        tm_timer_poll();
-    errno = saved_errno;
+    tm_hook_leave(tstate, saved_errno);
     return ptr;
 }
 
@@ -87,10 +95,7 @@ tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
         tm_add_locked(ptr2, size, nframe, total);
     }
     tm_lock_release();
-    tm_reentrant = 0;
-    if (tstate != NULL)
-        tm_timer_poll();
-    errno = saved_errno;
+    tm_hook_leave(tstate, saved_errno);
     return ptr2;
 }
 

@@ -27,8 +27,9 @@
  *
  * All memory comes from glib (g_malloc family). The trace tables, the traceback set and vector
  * and the tracebacks come from g_try_*, through store_try_alloc(), so that running out of
- * memory fails the call and leaves the store unchanged; the small glib hash tables (domains,
- * filenames, big sizes) abort on out of memory as glib does. */
+ * memory fails the call and leaves the store unchanged (so do the groups of the other domains);
+ * the small glib hash tables (domains, filenames, big sizes, the index of the groups of a
+ * domain) abort on out of memory as glib does. */
 #include "store.h"
 #include "peak.h"
 
@@ -80,13 +81,13 @@ typedef union {
 } TbHeader;
 
 G_STATIC_ASSERT(sizeof(TbHeader) % G_ALIGNOF(TmTraceback) == 0);
+G_STATIC_ASSERT(TM_MAX_NFRAME <= G_MAXUINT16);
 
 /* An entry of TmStore.tb_vec: an interned traceback and its group of the default domain. */
 typedef struct {
     TmTraceback *traceback;
     TmPeakCounts counts; /* the live traces of the default domain with this traceback */
 } TbSlot;
-G_STATIC_ASSERT(TM_MAX_NFRAME <= G_MAXUINT16);
 
 /* Most tracebacks the store can hold: entry.tb stores index + 1 in 32 bits, below TB_PARKED. */
 #define TB_MAX_COUNT (G_MAXUINT32 - 2u)

@@ -13,8 +13,10 @@
  *
  * Out of memory: the trace tables, the traceback set and the tracebacks (and the groups of
  * the domains other than the default one) are allocated with g_try_*, and a function that
- * fails for lack of them returns -1 (or NULL) with the store unchanged, as its comment says; the small glib hash tables (domains, filenames, sizes of 4 GiB
- * and more) abort on out of memory as glib does. Counts (1/0) and lookups never fail. */
+ * fails for lack of them returns -1 (or NULL) with the store unchanged, as its comment says;
+ * the small glib hash tables (domains, filenames, sizes of 4 GiB and more, the index of the
+ * groups of a domain) abort on out of memory as glib does. Counts (1/0) and lookups never
+ * fail. */
 #ifndef PYTRACEMALLOC_STORE_H
 #define PYTRACEMALLOC_STORE_H
 

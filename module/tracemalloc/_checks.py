@@ -37,20 +37,31 @@ def _fail(what, expected):
     raise _Problem("invalid snapshot: %s must be %s" % (what, expected))
 
 
+def _check_dict(value, what, expected):
+    """The items of the dict *value* (else _fail(what, expected))."""
+    if not isinstance(value, dict):
+        _fail(what, expected)
+    return value.items()
+
+
+def _check_text(value, what):
+    """*value* as a native str (else _fail(what, "a str"))."""
+    value = _native(value)
+    if not isinstance(value, _TEXT_TYPES):
+        _fail(what, "a str")
+    return value
+
+
 def _check_stats(stats, what="stats"):
     """*stats* {filename: {lineno: (size, count)}} (named *what* in the problem), with native
     filenames."""
-    if not isinstance(stats, dict):
-        _fail(what, "a dict {filename: {lineno: (size, count)}}")
     result = {}
-    for filename, lines in stats.items():
-        filename = _native(filename)
-        if not isinstance(filename, _TEXT_TYPES):
-            _fail("a filename in %s" % what, "a str")
-        if not isinstance(lines, dict):
-            _fail("%s[%s]" % (what, _safe_repr(filename)), "a dict {lineno: (size, count)}")
+    for filename, lines in _check_dict(stats, what,
+                                       "a dict {filename: {lineno: (size, count)}}"):
+        filename = _check_text(filename, "a filename in %s" % what)
         file_stats = {}
-        for lineno, stat in lines.items():
+        for lineno, stat in _check_dict(lines, "%s[%s]" % (what, _safe_repr(filename)),
+                                        "a dict {lineno: (size, count)}"):
             if not _is_int(lineno):
                 _fail("a line number of %s[%s]" % (what, _safe_repr(filename)), "an int")
             if (not isinstance(stat, tuple) or len(stat) != 2
@@ -289,13 +300,9 @@ def _check_attributes(attributes, reserved):
     """Extra attributes of a snapshot (stock snapshots keep any attribute set on them):
     public names that are not the snapshot's own; values of _ATTRIBUTE_TYPES, where a
     Frame, Traceback or Trace of a stock pickle becomes ours."""
-    if not isinstance(attributes, dict):
-        _fail("attributes", "a dict")
     result = {}
-    for name, value in attributes.items():
-        name = _native(name)
-        if not isinstance(name, _TEXT_TYPES):
-            _fail("an attribute name", "a str")
+    for name, value in _check_dict(attributes, "attributes", "a dict"):
+        name = _check_text(name, "an attribute name")
         if name.startswith("_") or name in reserved:
             continue  # private state of a pickled object, or a method name: not restored
         if isinstance(value, _STUB_TYPES):

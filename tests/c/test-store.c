@@ -1,4 +1,5 @@
-/* GTest suite of the trace store (module/engine/store.c); no Python interpreter needed.
+/* GTest suite of the trace store (module/engine/store.c) and of its peak (peak.h: the cases
+ * under /store/peak, with a brute-force model); no Python interpreter needed.
  *
  * Standalone build and run from the top of the tree, until the Makefile.am integration:
  *

@@ -4,9 +4,7 @@ from __future__ import absolute_import
 import gc
 import os
 import re
-import shutil
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
@@ -105,10 +103,7 @@ class DisplayTopTests(tmsupport.FakeEngineMixin, unittest.TestCase):
         return top
 
     def output(self):
-        text = self.stream.getvalue()
-        self.stream.seek(0)
-        self.stream.truncate()
-        return text
+        return tmsupport.take_text(self.stream)
 
     def test_defaults(self):
         stream = tmsupport.text_stream()
@@ -455,13 +450,7 @@ class DisplayTopTests(tmsupport.FakeEngineMixin, unittest.TestCase):
         self.engine.freelist_memory = (4096, 10)
         snapshot = tracemalloc.Snapshot.create()
         self.assertEqual(snapshot.freelist_memory, (4096, 10))
-        directory = tempfile.mkdtemp()
-        try:
-            filename = os.path.join(directory, "snapshot.pickle")
-            snapshot.write(filename)
-            loaded = tracemalloc.Snapshot.load(filename)
-        finally:
-            shutil.rmtree(directory)
+        loaded = tmsupport.written_and_loaded(snapshot, "snapshot.pickle")
         self.assertEqual(tuple(loaded.freelist_memory), (4096, 10))
         top = self.make_top()
         top.display_snapshot(loaded)
@@ -525,13 +514,7 @@ class DisplayTopTests(tmsupport.FakeEngineMixin, unittest.TestCase):
         self.engine.stats = {"/x/y.py": {1: (100, 2)}}
         self.engine.lost_traces = 12
         snapshot = tracemalloc.Snapshot.create()
-        directory = tempfile.mkdtemp()
-        try:
-            filename = os.path.join(directory, "snapshot.tms")
-            snapshot.write(filename)
-            loaded = tracemalloc.Snapshot.load(filename)
-        finally:
-            shutil.rmtree(directory)
+        loaded = tmsupport.written_and_loaded(snapshot, "snapshot.tms")
         self.assertEqual(loaded.lost_traces, 12)
         top = self.make_top()
         top.display_snapshot(loaded)
@@ -585,10 +568,7 @@ class DisplayGarbageTests(tmsupport.FakeEngineMixin, unittest.TestCase):
         super(DisplayGarbageTests, self).tearDown()
 
     def output(self):
-        text = self.stream.getvalue()
-        self.stream.seek(0)
-        self.stream.truncate()
-        return text
+        return tmsupport.take_text(self.stream)
 
     def test_defaults(self):
         display = tracemalloc.DisplayGarbage(file=self.stream)

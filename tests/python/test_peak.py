@@ -407,6 +407,35 @@ class PeakTests(unittest.TestCase):
         self.assertIn(":%d: size=" % LINES["blocks"], lines[1])
 
 
+@unittest.skipIf(engine is None, tmsupport.SKIP_REASON)
+class ReadmePeakExampleTests(unittest.TestCase):
+    """The README's example of the peak runs as written and finds what it shows."""
+
+    def test_example(self):
+        sys.path.insert(0, tmsupport.TESTS_DIR)
+        from test_readme import README, literal_blocks
+        with io.open(README, encoding="utf-8") as fp:
+            blocks = literal_blocks(fp.read())
+        index = [i for i, block in enumerate(blocks) if block.startswith("# the peak example")]
+        self.assertEqual(len(index), 1)
+        code, shown = blocks[index[0]], blocks[index[0] + 1].splitlines()
+        tmpdir = tempfile.mkdtemp()
+        try:
+            status, out, err = tmsupport.run_python(["-c", code], cwd=tmpdir)
+        finally:
+            shutil.rmtree(tmpdir)
+        self.assertEqual((status, err), (0, ""))
+        lines = out.splitlines()
+        self.assertEqual(len(lines), 3, out)
+        # the peak, about 52 MB (2.7's range() adds its list of ints), most of it on the
+        # line of the list comprehension, as the README shows
+        peak_kb = int(lines[0].split()[-2])
+        self.assertTrue(52000 <= peak_kb <= 54000, lines[0])
+        self.assertEqual(lines[1].split(" size=")[0], shown[1].split(" size=")[0])
+        size = lines[1].split(" size=")[1].split(",")[0]
+        self.assertTrue(size.endswith(" MiB") and float(size.split()[0]) >= 49, lines[1])
+
+
 @unittest.skipUnless(engine is not None and sys.version_info[0] >= 3
                      and not tmsupport.STOCK_INTERPRETER,
                      "PyTraceMalloc_Track() reaches this engine on a patched 3.x only")

@@ -36,8 +36,9 @@ class FakeEngine(object):
     """A pure Python stand-in for tracemalloc._engine, with the same functions.
 
     Tests set ``stats``, ``object_tracebacks`` ({id(obj): frames}), ``tracemalloc_memory``,
-    ``peak_traces`` (the groups of get_peak_traces()), ``peak_stats`` and ``lost_traces`` (what get_lost_traces() returns; start() resets it to 0 when it
-    starts tracing, as the engine does) directly. Timers are recorded in ``timers``
+    ``peak_traces`` (the groups of get_peak_traces()), ``peak_stats`` and ``lost_traces``
+    (what get_lost_traces() returns; start() resets it to 0 when it starts tracing, as the
+    engine does) directly. Timers are recorded in ``timers``
     ({id: (delay, func, args, kwargs)}) and only fire when a test calls fire_timers().
     """
 
@@ -261,6 +262,29 @@ def text_stream():
         import StringIO
         return StringIO.StringIO()
     return io.StringIO()
+
+
+def take_text(stream):
+    """What was written to the text_stream() *stream*, which is emptied."""
+    text = stream.getvalue()
+    stream.seek(0)
+    stream.truncate()
+    return text
+
+
+def written_and_loaded(snapshot, name):
+    """Write *snapshot* into a file *name* of a new temporary directory (its extension
+    picks the format, as for Snapshot.write()), load it back, remove the directory, and
+    return the loaded snapshot."""
+    import shutil
+    import tempfile
+    directory = tempfile.mkdtemp()
+    try:
+        filename = os.path.join(directory, name)
+        snapshot.write(filename)
+        return snapshot.load(filename)
+    finally:
+        shutil.rmtree(directory)
 
 
 @contextlib.contextmanager
