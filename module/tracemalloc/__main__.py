@@ -6,9 +6,14 @@ The files are those of TakeSnapshot and Snapshot.write()/dump() in any format, b
 or 3, and those of the stock Snapshot.dump() of Python 3.4+.
 
 main(argv) returns the exit status: 0 on success, 1 if a snapshot cannot be loaded (one line
-"python -m tracemalloc: error: FILE: PROBLEM" on stderr), 2 for a usage error (argparse).
+"python -m tracemalloc: error: FILE: PROBLEM" on stderr), 2 for a usage error (argparse, or
+an option that a file cannot serve, e.g. --cumulative on a snapshot without traces, --peak
+on a snapshot without a peak).
 It runs with tracing suspended (tracemalloc/_suspend.py): when the interpreter traces (e.g.
 PYTRACEMALLOC=1), the work of the command is the tracer's memory, not traced.
+
+This module wires the arguments; the work is done by _cli.py (loading, checks, comparisons),
+DisplayTop (the text) and _cli_json.py (the JSON document).
 """
 from __future__ import absolute_import
 
@@ -18,6 +23,7 @@ import os
 import sys
 
 import tracemalloc
+from tracemalloc import _cli, _cli_json
 from tracemalloc._output import _write_text
 from tracemalloc._suspend import _suspended
 
@@ -39,14 +45,24 @@ example:
   snapshot, ignoring the unittest package; the second top shows the
   differences with the first one: "size=408 KiB (+408 KiB), count=5379 (+5379)".
 
+  %(prog)s --traceback -n 5 snap.tms
+  %(prog)s --json -l snap1.tms snap2.tms > top.json
+
+  the 5 tracebacks that allocated the most (snapshots with traces: TakeSnapshot
+  with its attribute traces = True, or take_snapshot()); the top per line of two
+  snapshots as a JSON document for scripts (the README describes its schema).
+
 A warning line flags two compared snapshots taken by different processes, and
 another one a snapshot whose tracer lost traces for lack of memory (its
 statistics are incomplete).
 Colors are used when the output is a terminal, unless the NO_COLOR environment
-variable is set; --color and --no-color force them on or off.
+variable is set; --color and --no-color force them on or off. On a terminal, a
+progress line on stderr tells which file is loading when loading lasts.
 
 exit status: 0 on success, 1 if a snapshot cannot be loaded (missing,
-truncated, corrupt or foreign file), 2 for a usage error."""
+truncated, corrupt or foreign file), 2 for a usage error (also an option that
+a file cannot serve: --traceback or --cumulative on a snapshot without traces,
+--peak on a snapshot without a peak)."""
 
 
 def _positive_int(text):
@@ -99,6 +115,22 @@ def make_parser():
                         metavar="N",
                         help="number of displayed filename components, 0 for full names "
                              "(default: 3)")
+    grouping = parser.add_mutually_exclusive_group()
+    grouping.add_argument("--traceback", action="store_true", default=False,
+                          help="group allocations per traceback and list the callers of "
+                               "each allocation site, most recent first (needs snapshots "
+                               "with traces)")
+    grouping.add_argument("--cumulative", action="store_true", default=False,
+                          help="count the memory of an allocation for every frame of its "
+                               "traceback, not only the most recent one: per file, or per "
+                               "line with -l (needs snapshots with traces)")
+    parser.add_argument("--peak", action="store_true", default=False,
+                        help="show the top of the peak of traced memory recorded in each "
+                             "file instead of its top (files of TakeSnapshot with its "
+                             "attribute peak = True), compared as the tops are")
+    parser.add_argument("--json", action="store_true", default=False,
+                        help="write the tops and their differences as one JSON document "
+                             "(for scripts; -S, -C, -A, -P and colors do not apply)")
     color = parser.add_mutually_exclusive_group()
     color.add_argument("--color", dest="color", action="store_const", const=True,
                        default=None, help="use colors even if the output is not a terminal")
@@ -114,21 +146,37 @@ def _error(message):
 
 
 def _run(options, stdout):
-    snapshots = []
-    for filename in options.snapshots:
-        try:
-            snapshot = tracemalloc.Snapshot.load(filename)
-        except tracemalloc.SnapshotError as exc:
-            _error(str(exc))
-            return 1
-        if options.include:
-            snapshot.filter_filenames(options.include, True)
-        if options.exclude:
-            snapshot.filter_filenames(options.exclude, False)
-        snapshots.append((filename, snapshot))
+    try:
+        snapshots = _cli.load_snapshots(options.snapshots, sys.stderr, PROG)
+    except tracemalloc.SnapshotError as exc:
+        _error(str(exc))
+        return 1
+    key_type = ("traceback" if options.traceback
+                else "lineno" if options.line_number else "filename")
+    try:
+        if options.peak:
+            snapshots = _cli.peak_snapshots(snapshots)
+        for option in ("--traceback", "--cumulative"):
+            if getattr(options, option[2:]):
+                _cli.check_traces(snapshots, option)
+    except _cli.UsageProblem as exc:
+        _error(str(exc))
+        return 2
+    except tracemalloc.SnapshotError as exc:
+        _error(str(exc))
+        return 1
+    _cli.filter_snapshots(snapshots, options.include, options.exclude)
+
+    if options.json:
+        _cli_json.write_json(stdout, _cli_json.top_document(
+            snapshots, key_type, options.cumulative, options.number, options.first,
+            options.peak))
+        return 0
 
     top = tracemalloc.DisplayTop(options.number, file=stdout,
-                                 group_per_file=not options.line_number)
+                                 group_per_file=key_type == "filename")
+    top.show_traceback = options.traceback
+    top.cumulative = options.cumulative
     top.filename_parts = options.filename_parts
     top.show_size = not options.hide_size
     top.show_count = not options.hide_count
@@ -137,17 +185,11 @@ def _run(options, stdout):
     if options.color is not None:
         top.color = options.color
 
-    previous = None
-    for index, (filename, snapshot) in enumerate(snapshots):
-        if index and not options.first:
-            previous = snapshots[index - 1]
-        elif index:
-            previous = snapshots[0]
-        if (previous is not None and previous[1].pid is not None and snapshot.pid is not None
-                and previous[1].pid != snapshot.pid):
-            _write_text(
-                stdout, "WARNING: %s (pid %s) and %s (pid %s) come from different processes\n"
-                % (filename, snapshot.pid, previous[0], previous[1].pid))
+    for filename, snapshot, previous_filename, previous in _cli.comparisons(snapshots,
+                                                                            options.first):
+        warning = _cli.different_processes(filename, snapshot, previous_filename, previous)
+        if warning is not None:
+            _write_text(stdout, warning + "\n")
         top.display_snapshot(snapshot, name=filename)
     return 0
 

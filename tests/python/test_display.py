@@ -388,6 +388,36 @@ class DisplayTopTests(tmsupport.FakeEngineMixin, unittest.TestCase):
         self.assertEqual(self.output().splitlines()[1],
                          "#1: /x/y.py: size=300 B (+200 B), count=3 (+1), average=100 B")
 
+    def test_display_traceback_and_cumulative(self):
+        # show_traceback and cumulative take snapshots with traces (stats cannot serve them)
+        self.engine.tracing = True
+        self.engine.nframe = 2
+        self.engine.get_traces = lambda: [(0, 100, (("/x/y.py", 1), ("/x/main.py", 7)), 2),
+                                          (0, 50, (("/x/y.py", 1), ("/x/main.py", 8)), 2)]
+        top = self.make_top(1)
+        top.show_traceback = True
+        self.assertEqual(top.key_type, "traceback")
+        top.display()
+        lines = self.output().splitlines()
+        self.assertTrue(lines[0].endswith(": Top 1 allocations per traceback"), lines[0])
+        self.assertEqual(lines[1:4], ["#1: /x/y.py:1: size=100 B, count=1, average=100 B",
+                                      "    /x/main.py:7",
+                                      "1 more: size=50 B, count=1, average=50 B"])
+        top = self.make_top(2, group_per_file=False)
+        top.cumulative = True
+        self.assertEqual(top.key_type, "lineno")
+        top.display()
+        lines = self.output().splitlines()
+        self.assertTrue(lines[0].endswith(": Top 2 allocations per file and line (cumulative)"),
+                        lines[0])
+        self.assertEqual(lines[1:5], ["#1: /x/y.py:1: size=150 B, count=2, average=75 B",
+                                      "#2: /x/main.py:7: size=100 B, count=1, average=100 B",
+                                      "1 more",
+                                      "Total Python memory: size=150 B, count=2, average=75 B"])
+        # a snapshot of statistics only: ValueError of Snapshot.statistics()
+        stats_only = tracemalloc.Snapshot({"/x/y.py": {1: (100, 2)}}, "t")
+        self.assertRaises(ValueError, top.display_snapshot, stats_only)
+
     def test_freelist_memory_line(self):
         # the "track" variant: the memory parked on free lists, after the process memory
         self.engine.tracing = True
