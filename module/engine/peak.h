@@ -20,18 +20,31 @@
  * exceeds both its values before and after the event: checking the peak at the end of each
  * event sees every maximum.
  *
+ * The last event can be undone when it added a trace (tm_store_retract: a block allocated for
+ * the tracer by the user's thread, which the tracer takes as its own). Only the group of that
+ * trace changed in it, and it changed at clock c = clock: undoing its change makes no save
+ * (last_change == c > peak_clock once the peak is back where it was), and the peak goes back
+ * to the one before c if c moved it, kept in prev_peak and prev_peak_clock by every move.
+ *
  * Cost per change: one comparison, two stores at most once per group and per peak, three
- * updates. Memory: sizeof(TmPeakCounts) per group. */
+ * updates; two more stores per move of the peak. Memory: sizeof(TmPeakCounts) per group. */
 #ifndef PYTRACEMALLOC_PEAK_H
 #define PYTRACEMALLOC_PEAK_H
 
 #include <assert.h>
 #include <glib.h>
 
+/* prev_peak_clock when the peak before the current one is not known (after a reset). */
+#define TM_PEAK_NO_PREV G_MAXUINT64
+
 /* The clock of a store. Invariant: peak_clock <= clock. */
 typedef struct {
     guint64 clock;      /* the clock of the event in progress or last done; 0: none yet */
     guint64 peak_clock; /* the clock of the event that reached the current peak */
+    /* The peak and peak_clock before the last move of the peak (meaningful while peak_clock
+     * is the clock of that move), or prev_peak_clock TM_PEAK_NO_PREV after a reset. */
+    gsize prev_peak;
+    guint64 prev_peak_clock;
 } TmPeakClock;
 
 /* One group of traces. All zero: an empty group that never changed (what g_malloc0 gives). */
@@ -85,6 +98,8 @@ static inline void
 tm_peak_check(TmPeakClock *clock, gsize traced, gsize *peak)
 {
     if (traced > *peak) {
+        clock->prev_peak = *peak;
+        clock->prev_peak_clock = clock->peak_clock;
         *peak = traced;
         clock->peak_clock = clock->clock;
     }
@@ -96,6 +111,27 @@ tm_peak_reset(TmPeakClock *clock, gsize traced, gsize *peak)
 {
     *peak = traced;
     clock->peak_clock = clock->clock;
+    clock->prev_peak_clock = TM_PEAK_NO_PREV;
+}
+
+/* The last event (clock) added size bytes to traced memory and is being undone, before its
+ * group gives them back (tm_peak_remove, in the same event: it saves nothing): the peak
+ * becomes what it would be without that event. If the event moved the peak, the peak before
+ * it comes back; if a reset followed it, the peak is the state without the size. */
+static inline void
+tm_peak_undo_add(TmPeakClock *clock, gsize size, gsize *peak)
+{
+    if (clock->peak_clock != clock->clock)
+        return;  /* an older peak: the event did not reach it */
+    if (clock->prev_peak_clock != TM_PEAK_NO_PREV) {
+        *peak = clock->prev_peak;
+        clock->peak_clock = clock->prev_peak_clock;
+        clock->prev_peak_clock = TM_PEAK_NO_PREV;
+    }
+    else {
+        assert(*peak >= size);
+        *peak -= size;
+    }
 }
 
 /* The size and count of the group when traced memory was at its peak. */

@@ -127,6 +127,12 @@ struct TmStore {
     gsize parked_size;
     gsize parked_count;
 
+    /* The last tm_store_add() that filled an entry holding no trace, for tm_store_retract():
+     * its clock (0: none, or the last add replaced a trace), domain and address. */
+    guint64 last_add_clock;
+    guint last_add_domain;
+    guintptr last_add_ptr;
+
     /* What tm_store_get() returns; valid until the next modification. */
     TmTrace get_result;
 
@@ -541,6 +547,7 @@ tm_store_clear(TmStore *store)
     store->traced = store->peak = store->count = 0;
     memset(&store->clock, 0, sizeof(store->clock));
     store->parked_size = store->parked_count = 0;
+    store->last_add_clock = 0;
 
     filenames = store->filenames;
     store->filenames = g_hash_table_new(g_direct_hash, g_direct_equal);
@@ -715,6 +722,10 @@ tm_store_add(TmStore *store, guint domain, guintptr ptr, gsize size,
     if (G_UNLIKELY(entry == NULL))
         return -1;
     tm_peak_event(&store->clock);
+    /* A trace replaced is not given back by tm_store_retract(): only a new trace is undone. */
+    store->last_add_clock = entry->tb == 0 || entry->tb == TB_PARKED ? store->clock.clock : 0;
+    store->last_add_domain = domain;
+    store->last_add_ptr = ptr;
     entry_becomes_trace(store, table, entry);
     table_entry_set_size(table, entry, size);
     entry->tb = tb;
@@ -722,6 +733,36 @@ tm_store_add(TmStore *store, guint domain, guintptr ptr, gsize size,
     tm_peak_add(group, &store->clock, size);
     tm_peak_check(&store->clock, store->traced, &store->peak);
     return 0;
+}
+
+gboolean
+tm_store_retract(TmStore *store, guint domain, guintptr ptr, gsize *size)
+{
+    TraceTable *table;
+    TraceEntry *entry;
+    gsize old_size;
+
+    if (store->last_add_clock == 0 || store->last_add_clock != store->clock.clock
+        || store->last_add_domain != domain || store->last_add_ptr != ptr)
+        return FALSE;
+    table = store_table(store, domain);
+    entry = table != NULL ? table_lookup(table, ptr) : NULL;
+    assert(entry != NULL && entry->tb != TB_PARKED);
+    if (G_UNLIKELY(entry == NULL || entry->tb == TB_PARKED))
+        return FALSE;
+    old_size = table_entry_size(table, entry);
+    store->last_add_clock = 0;
+    /* The same event, undone: the peak first, so that the group saves nothing. */
+    tm_peak_undo_add(&store->clock, old_size, &store->peak);
+    tm_peak_remove(group_of(store, table, entry->tb), &store->clock, old_size);
+    table_delete(table, entry);
+    assert(store->count > 0 && store->traced >= old_size);
+    store->count--;
+    store->traced -= old_size;
+    table_maybe_shrink(store, table);
+    if (size != NULL)
+        *size = old_size;
+    return TRUE;
 }
 
 /* The table may shrink; if that fails it keeps its capacity. */

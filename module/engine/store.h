@@ -100,6 +100,15 @@ int tm_store_add(TmStore *store, guint domain, guintptr ptr, gsize size,
  * *size (if not NULL) when there was a trace, FALSE otherwise. Never fails. */
 gboolean tm_store_remove(TmStore *store, guint domain, guintptr ptr, gsize *size);
 
+/* Undo the store's last event if it was the tm_store_add() of ptr in domain into an entry
+ * that held no trace (a new address, or a block reused from a free list): the trace goes, and
+ * traced memory, the count and the peak (value and groups) are what they would be had the
+ * block never been traced; its parked entry, if it had one, does not come back. Returns TRUE
+ * and the size in *size (if not NULL), or FALSE with nothing changed: another event came
+ * after that add, the add replaced a trace, or ptr is not the block it added (the caller may
+ * then tm_store_remove() it). Never fails. */
+gboolean tm_store_retract(TmStore *store, guint domain, guintptr ptr, gsize *size);
+
 /* The block ptr (default domain) of size bytes goes onto a free list: its trace, if any, goes
  * and the block is parked, an entry that is no trace (tm_store_get and tm_store_foreach do not
  * see it; tm_store_add of ptr turns it into a trace again, tm_store_remove forgets it and

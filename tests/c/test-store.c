@@ -1349,6 +1349,124 @@ test_peak_park(void)
     tm_store_free(store);
 }
 
+/* tm_store_retract(): the last add undone, as if the block had never been traced. */
+static void
+test_peak_retract(void)
+{
+    TmStore *store = new_store();
+    const TmTraceback *a = tb1(store, 0, 1), *b = tb1(store, 1, 2);
+    gsize size = 0;
+
+    /* The first event: nothing at the peak afterwards. */
+    g_assert_cmpint(tm_store_add(store, D0, BASE, 100, a), ==, 0);
+    g_assert_true(tm_store_retract(store, D0, BASE, &size));
+    g_assert_cmpuint(size, ==, 100);
+    assert_counters(store, 0, 0, 0);
+    g_assert_cmpuint(group_count(store, TRUE), ==, 0);
+    g_assert_null(tm_store_get(store, D0, BASE));
+    /* Done once: undone, it is no longer the last add. */
+    g_assert_false(tm_store_retract(store, D0, BASE, NULL));
+
+    /* An add below the peak: the peak stays, with its groups. */
+    g_assert_cmpint(tm_store_add(store, D0, BASE, 100, a), ==, 0);
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 16, 50, b), ==, 0);
+    g_assert_true(tm_store_remove(store, D0, BASE, NULL));
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 32, 60, a), ==, 0);
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 48, 30, b), ==, 0);
+    assert_counters(store, 140, 3, 150);
+    g_assert_true(tm_store_retract(store, D0, BASE + 48, NULL));
+    assert_counters(store, 110, 2, 150);
+    PEAK(D0, a, 100, 1);
+    PEAK(D0, b, 50, 1);
+    NOW(D0, b, 50, 1);
+
+    /* An add that made a new peak: the peak before it comes back, each group as it was then
+     * (b changed since, a did not change in between). */
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 48, 80, b), ==, 0);
+    assert_counters(store, 190, 3, 190);
+    PEAK(D0, b, 130, 2);
+    g_assert_true(tm_store_retract(store, D0, BASE + 48, NULL));
+    assert_counters(store, 110, 2, 150);
+    PEAK(D0, a, 100, 1);
+    PEAK(D0, b, 50, 1);
+    NOW(D0, a, 60, 1);
+    NOW(D0, b, 50, 1);
+    /* ... and the next events go on from there. */
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 64, 41, b), ==, 0);
+    assert_counters(store, 151, 3, 151);
+    PEAK(D0, a, 60, 1);
+    PEAK(D0, b, 91, 2);
+
+    /* Not the last event: refused, nothing changed. */
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 80, 5, a), ==, 0);
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 96, 5, a), ==, 0);
+    g_assert_false(tm_store_retract(store, D0, BASE + 80, NULL));
+    g_assert_false(tm_store_retract(store, 7, BASE + 96, NULL));
+    assert_counters(store, 161, 5, 161);
+    g_assert_true(tm_store_retract(store, D0, BASE + 96, NULL));
+    g_assert_false(tm_store_retract(store, D0, BASE + 80, NULL));
+    assert_counters(store, 156, 4, 156);
+    PEAK(D0, a, 65, 2);
+    g_assert_true(tm_store_remove(store, D0, BASE + 80, NULL));
+    g_assert_false(tm_store_retract(store, D0, BASE + 80, NULL));
+
+    /* A replaced trace is not undone. */
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 64, 7, a), ==, 0);
+    g_assert_false(tm_store_retract(store, D0, BASE + 64, NULL));
+    assert_counters(store, 117, 3, 156);
+    tm_store_free(store);
+}
+
+/* Retracting after a reset, a block reused from a free list, another domain. */
+static void
+test_peak_retract_reset_park(void)
+{
+    TmStore *store = new_store();
+    const TmTraceback *a = tb1(store, 0, 1), *b = tb1(store, 1, 2);
+    gsize size, count;
+
+    /* A reset after the add: the peak is the state without it. */
+    g_assert_cmpint(tm_store_add(store, D0, BASE, 50, a), ==, 0);
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 16, 20, b), ==, 0);
+    tm_store_reset_peak(store);
+    g_assert_true(tm_store_retract(store, D0, BASE + 16, NULL));
+    assert_counters(store, 50, 1, 50);
+    PEAK(D0, a, 50, 1);
+    PEAK(D0, b, 0, 0);
+    /* A reset before the add, which then made the peak: back to the reset's peak. */
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 16, 20, b), ==, 0);
+    g_assert_true(tm_store_retract(store, D0, BASE + 16, NULL));
+    assert_counters(store, 50, 1, 50);
+    PEAK(D0, a, 50, 1);
+    PEAK(D0, b, 0, 0);
+
+    /* A parked block reused: retracted, it is neither a trace nor parked. */
+    g_assert_cmpint(tm_store_park(store, BASE, 50), ==, 1);
+    g_assert_cmpint(tm_store_add(store, D0, BASE, 40, b), ==, 0);
+    g_assert_true(tm_store_retract(store, D0, BASE, &size));
+    g_assert_cmpuint(size, ==, 40);
+    tm_store_parked(store, &size, &count);
+    g_assert_cmpuint(size, ==, 0);
+    g_assert_cmpuint(count, ==, 0);
+    g_assert_false(tm_store_remove(store, D0, BASE, NULL));
+    assert_counters(store, 0, 0, 50);
+    PEAK(D0, a, 50, 1);
+
+    /* Another domain. */
+    g_assert_cmpint(tm_store_add(store, 7, BASE, 500, a), ==, 0);
+    PEAK(7, a, 500, 1);
+    g_assert_true(tm_store_retract(store, 7, BASE, NULL));
+    assert_counters(store, 0, 0, 50);
+    PEAK(7, a, 0, 0);
+    PEAK(D0, a, 50, 1);
+    g_assert_cmpint(tm_store_add(store, 7, BASE, 60, a), ==, 0);
+    PEAK(7, a, 60, 1);
+    /* clear forgets the last add. */
+    tm_store_clear(store);
+    g_assert_false(tm_store_retract(store, 7, BASE, NULL));
+    tm_store_free(store);
+}
+
 /* A new group of a domain other than the default one is an allocation: out of memory, the add
  * fails with nothing changed. */
 static void
@@ -1453,7 +1571,7 @@ test_peak_random(void)
     const TmTraceback *tbs[PEAK_N_TB];
     GroupTable now, at_peak;
     gsize traced = 0, peak = 0;
-    guint op, n_pool = 64, peaks = 0, resets = 0;
+    guint op, n_pool = 64, peaks = 0, resets = 0, retracts = 0;
 
     memset(&now, 0, sizeof(now));
     memset(&at_peak, 0, sizeof(at_peak));
@@ -1480,16 +1598,27 @@ test_peak_random(void)
             if (choice == 0 && sizeof(gsize) == 8)
                 value->size += (gsize)G_MAXUINT32; /* a big size (side table) */
             g_assert_cmpint(tm_store_add(store, domain, ptr, value->size, tbs[value->tb]), ==, 0);
-            if (old != NULL) {
+            if (old == NULL && choice % 8 == 0) {
+                /* A new trace, undone at once: the model does not change. */
+                gsize size = 0;
+                g_assert_true(tm_store_retract(store, domain, ptr, &size));
+                g_assert_cmpuint(size, ==, value->size);
+                g_assert_false(tm_store_retract(store, domain, ptr, NULL));
+                g_free(value);
+                retracts++;
+            }
+            else if (old != NULL) {
                 traced -= old->size;
                 now.size[old->d][old->tb] -= old->size;
                 now.count[old->d][old->tb]--;
             }
-            traced += value->size;
-            now.size[d][value->tb] += value->size;
-            now.count[d][value->tb]++;
-            g_hash_table_replace(model, key, value);
-            key = NULL;
+            if (old != NULL || choice % 8 != 0) {
+                traced += value->size;
+                now.size[d][value->tb] += value->size;
+                now.count[d][value->tb]++;
+                g_hash_table_replace(model, key, value);
+                key = NULL;
+            }
         }
         else if (choice < 550 && d == 0) {
             /* Onto a free list. */
@@ -1572,6 +1701,7 @@ test_peak_random(void)
     /* The run made many peaks and resets, in every domain. */
     g_assert_cmpuint(peaks, >, 1000);
     g_assert_cmpuint(resets, >, 100);
+    g_assert_cmpuint(retracts, >, 1000);
     g_hash_table_unref(model);
     g_hash_table_unref(tb_index);
     tm_store_free(store);
@@ -1607,6 +1737,8 @@ main(int argc, char **argv)
     g_test_add_func("/store/peak/replace", test_peak_replace);
     g_test_add_func("/store/peak/move", test_peak_move);
     g_test_add_func("/store/peak/park", test_peak_park);
+    g_test_add_func("/store/peak/retract", test_peak_retract);
+    g_test_add_func("/store/peak/retract-reset-park", test_peak_retract_reset_park);
     g_test_add_func("/store/peak/fail-allocation", test_peak_fail_allocation);
     g_test_add_func("/store/peak/random", test_peak_random);
     return g_test_run();
