@@ -121,6 +121,13 @@ extern gsize tm_own_count;
  * memory, the block goes unrecorded (nothing is counted lost: it is no trace of the user). */
 void tm_own_add_locked(guint domain, guintptr ptr, gsize size);
 
+/* The block ptr of domain, traced as the user's, becomes the tracer's: its trace leaves
+ * tm_store, undone (tm_store_retract: traced memory and the peak as if it had never been
+ * traced) when its allocation was the store's last event, and the block is recorded in the
+ * tracer's store. FALSE if tm_store has no trace of it (nothing changes). tm_lock held,
+ * tm_tracing TRUE. */
+gboolean tm_own_take_locked(guint domain, guintptr ptr);
+
 /* The block ptr of domain is freed or parked (by any thread), or resized by a thread that is
  * not suspended: if the tracer's store has it, forget it there. TRUE and its size in *size
  * (if not NULL) if it had it. tm_lock held. */

@@ -403,10 +403,19 @@ tm_engine_stats(gboolean at_peak)
                 Py_CLEAR(lines);
             Py_XDECREF(lines);  /* the dict holds it now */
         }
-        if (lines != NULL) {
+        if (lines != NULL)
             lineno = TmInt_FromLong(stat->lineno);
-            value = Py_BuildValue("(nn)", (Py_ssize_t)stat->size, (Py_ssize_t)stat->count);
-            if (lineno != NULL && value != NULL)
+        if (lineno != NULL) {
+            Py_ssize_t size = (Py_ssize_t)stat->size, count = (Py_ssize_t)stat->count;
+            /* Equal file names of distinct str objects (2.7 makes one per code object
+             * compiled or unmarshalled apart) are one key of the dict: add the lines up. */
+            PyObject *old = PyDict_GetItem(lines, lineno);  /* borrowed */
+            if (old != NULL) {
+                size += PyNumber_AsSsize_t(PyTuple_GET_ITEM(old, 0), NULL);
+                count += PyNumber_AsSsize_t(PyTuple_GET_ITEM(old, 1), NULL);
+            }
+            value = Py_BuildValue("(nn)", size, count);
+            if (value != NULL)
                 err = PyDict_SetItem(lines, lineno, value);
         }
         Py_DECREF(filename);

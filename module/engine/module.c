@@ -1,5 +1,6 @@
 /* The extension module tracemalloc._engine: its method table and init, argument parsing and
- * plain return values only. The work is in the tracing engine (tracer.h), the timers (timer.h)
+ * plain return values only. The work is in the tracing engine (tracer.h, which also declares
+ * the type tracer_method of method.c), the timers (timer.h)
  * and the helpers of the Python layer (stats.h, columns.h, pickle_scan.h). */
 #include "pickle_scan.h"
 #include "columns.h"
@@ -193,6 +194,13 @@ engine_get_own_memory(PyObject *self, PyObject *unused)
 }
 
 static PyObject *
+engine_own_object(PyObject *self, PyObject *obj)
+{
+    (void)self;
+    return PyBool_FromLong(tm_engine_own_object(obj));
+}
+
+static PyObject *
 engine_start_timer(PyObject *self, PyObject *args, PyObject *kw)
 {
     static char *keywords[] = { "delay", "func", "args", "kwargs", NULL };
@@ -282,6 +290,9 @@ static PyMethodDef engine_methods[] = {
       "is_suspended() -> bool: tracing is suspended in this thread" },
     { "_get_own_memory", engine_get_own_memory, METH_NOARGS,
       "_get_own_memory() -> (size, count) of the blocks allocated while suspended (tests)" },
+    { "own_object", engine_own_object, METH_O,
+      "own_object(obj) -> bool: the memory block of obj, traced as the user's, becomes the "
+      "tracer's (its allocation undone when it was the last one)" },
     { "start_timer", (PyCFunction)(void (*)(void))engine_start_timer,
       METH_VARARGS | METH_KEYWORDS,
       "start_timer(delay, func, args=(), kwargs=None) -> timer id" },
@@ -304,15 +315,25 @@ static PyMethodDef engine_methods[] = {
     { NULL, NULL, 0, NULL }
 };
 
+/* The constants and the type tracer_method. */
 static int
 engine_add_constants(PyObject *module)
 {
+    PyObject *type = (PyObject *)&tm_tracer_method_type;
+
     /* Which interpreter this is: "stock" (an unpatched 3.x), or the variant of our patch
      * series, "plain", "track" or "disabled", read from the interpreter at run time. */
     if (PyModule_AddStringConstant(module, "PATCH_VARIANT", tm_engine_variant()) < 0)
         return -1;
     if (PyModule_AddIntConstant(module, "MAX_NFRAME", TM_MAX_NFRAME) < 0)
         return -1;
+    if (PyType_Ready(&tm_tracer_method_type) < 0)
+        return -1;
+    Py_INCREF(type);
+    if (PyModule_AddObject(module, "tracer_method", type) < 0) {
+        Py_DECREF(type);
+        return -1;
+    }
     return 0;
 }
 

@@ -8,7 +8,9 @@
  * tm_own_store. tm_own_add_locked() takes a block out of tm_store (its parked entry, when a
  * suspended thread reuses it from a free list) before it records it in tm_own_store; the
  * hooks of a thread that is not suspended take a block out of tm_own_store when it is freed,
- * resized or parked (only when tm_own_count is not 0, so that the user's frees pay nothing). */
+ * resized or parked (only when tm_own_count is not 0, so that the user's frees pay nothing).
+ * tm_own_take_locked() moves a block from tm_store to tm_own_store: a block the user's thread
+ * allocated for the tracer (the arguments of a call into the package, its frame on 2.7). */
 #include "engine.h"
 #include "tracer.h"
 
@@ -52,6 +54,19 @@ tm_own_add_locked(guint domain, guintptr ptr, gsize size)
     if (tm_store_add(tm_own_store, domain, ptr, size, tm_own_traceback) < 0)
         tm_store_remove(tm_own_store, domain, ptr, NULL);
     tm_own_count = tm_store_count(tm_own_store);
+}
+
+gboolean
+tm_own_take_locked(guint domain, guintptr ptr)
+{
+    gsize size;
+
+    if (tm_store_get(tm_store, domain, ptr) == NULL)
+        return FALSE;  /* no trace of the user's (maybe the tracer's already) */
+    if (!tm_store_retract(tm_store, domain, ptr, &size))
+        tm_store_remove(tm_store, domain, ptr, &size);
+    tm_own_add_locked(domain, ptr, size);
+    return TRUE;
 }
 
 gboolean
@@ -133,6 +148,18 @@ void
 tm_engine_set_suspend_depth(guint depth)
 {
     tm_suspend_depth = depth;
+}
+
+gboolean
+tm_engine_own_object(PyObject *obj)
+{
+    gboolean taken = FALSE;
+
+    tm_lock_acquire();
+    if (tm_tracing)
+        taken = tm_own_take_locked(TM_DEFAULT_DOMAIN, (guintptr)tm_object_block(obj));
+    tm_lock_release();
+    return taken;
 }
 
 void

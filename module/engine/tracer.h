@@ -1,6 +1,7 @@
 /* The tracing engine as module.c sees it: starting, stopping, counters and the Python views of
  * the traces. Implemented by tracer.c (state and transitions), export.c (Python views),
- * freelists.c (variant, free-list memory) and suspend.c (suspension, the tracer's memory);
+ * freelists.c (variant, free-list memory), suspend.c (suspension, the tracer's memory) and
+ * method.c (tracer_method, calls into the package that are the tracer's work);
  * see doc/internals.rst for the contract and the locking rules. Every function needs the
  * GIL. */
 #ifndef PYTRACEMALLOC_TRACER_H
@@ -57,6 +58,18 @@ guint tm_engine_suspend_depth(void);
 void tm_engine_set_suspend_depth(guint depth);
 /* Sum of sizes and number of the blocks in the tracer's store (0, 0 when not tracing). */
 void tm_engine_own_memory(gsize *size, gsize *count);
+/* The memory block of obj, allocated by the user's thread for the tracer's work (the argument
+ * tuple of a call into the package, a frame on 2.7), becomes the tracer's: it leaves the
+ * user's traces for the tracer's store, and when its allocation was the store's last event
+ * that allocation is undone (traced memory and the peak as if it had never been traced).
+ * TRUE if it was traced as the user's; FALSE (nothing changes) otherwise or when not
+ * tracing. Never fails. */
+gboolean tm_engine_own_object(PyObject *obj);
+
+/* tracer_method (method.c): the type of the package's methods that the interpreter calls in
+ * the middle of the user's code, whose binding and call are the tracer's work. Readied and
+ * added to the module by module.c. */
+extern PyTypeObject tm_tracer_method_type;
 
 /* The interpreter's variant: "stock", "plain", "track" or "disabled". */
 const char *tm_engine_variant(void);
