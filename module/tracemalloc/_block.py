@@ -16,8 +16,8 @@ subtracts the tracer's growth afterwards. Here the tracer's part is never traced
 - the engine's peak is reset at the entry of each block, and carried: the blocks and the
   limit_memory() meters running around it (one list, _limits._running_meters) first take
   the peak so far, and its lines (``seen``);
-- the garbage collector is paused during the block's work, so that the tracer's allocations
-  do not collect the user's garbage in the middle of a measure.
+- the garbage collector is paused during the block's work (in Python), so that the tracer's
+  allocations do not collect the user's garbage in the middle of a measure.
 
 So an empty block gives 0 B, 0 blocks and a peak of 0, every time, on every interpreter
 and variant that traces. doc/internals.rst, "A measured block", says why.
@@ -96,9 +96,27 @@ def trace_block(key_type="lineno", cumulative=False, nframe=DEFAULT_NFRAME, call
             own = getattr(engine, "own_object", None)
             if own is not None:
                 own(sys._getframe())
-        return TraceBlock(key_type, cumulative, nframe, callback)
+        collecting = _pause_collector()
+        try:
+            return TraceBlock(key_type, cumulative, nframe, callback)
+        finally:
+            _restore_collector(collecting)
     finally:
         engine.resume()
+
+
+def _pause_collector():
+    """Pause the garbage collector for the tracer's work (its allocations would run it, and
+    with it the finalizers and weakref callbacks of the user's garbage, in the middle of a
+    measure); returns whether it ran, for _restore_collector()."""
+    collecting = gc.isenabled()
+    gc.disable()
+    return collecting
+
+
+def _restore_collector(collecting):
+    if collecting:
+        gc.enable()
 
 
 class TraceBlock(object):
@@ -153,8 +171,7 @@ class TraceBlock(object):
             if self.callback is not None:
                 raise ValueError("trace_block: callback is for the decorator (a with "
                                  "block gives its results itself)")
-            collecting = gc.isenabled()
-            gc.disable()
+            collecting = _pause_collector()
             try:
                 self._begin()
             except BaseException:
@@ -164,8 +181,7 @@ class TraceBlock(object):
                     tracemalloc.stop()
                 raise
             finally:
-                if collecting:
-                    gc.enable()
+                _restore_collector(collecting)
         return self
 
     def _begin(self):
@@ -188,8 +204,7 @@ class TraceBlock(object):
 
     def _exit(self, exc_type, exc_value, traceback):
         with tracemalloc._suspended():
-            collecting = gc.isenabled()
-            gc.disable()
+            collecting = _pause_collector()
             try:
                 self._end(exc_type is None)
             finally:
@@ -200,8 +215,7 @@ class TraceBlock(object):
                 if self._started_tracing:
                     self._started_tracing = False
                     tracemalloc.stop()
-                if collecting:
-                    gc.enable()
+                _restore_collector(collecting)
         return False
 
     # Bound and called by the interpreter with tracing suspended, the call included
