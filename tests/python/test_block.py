@@ -9,8 +9,11 @@ CompareTests, which run everywhere.
 from __future__ import absolute_import
 
 import gc
+import io
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import unittest
 
@@ -719,6 +722,54 @@ class TextTests(BlockTestCase):
         self.assertTrue(lines[3].startswith("    .../") and os.path.basename(FILENAME)
                         in lines[3], lines)
         del data
+
+
+class ReadmeTests(unittest.TestCase):
+    """The examples of README's "A measured block" run, and print what it shows."""
+
+    def setUp(self):
+        tmsupport.require(self, not tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
+        sys.path.insert(0, tmsupport.TESTS_DIR)
+        from test_readme import README, literal_blocks
+        with io.open(README, encoding="utf-8") as fp:
+            self.blocks = literal_blocks(fp.read())
+
+    def run_example(self, first_line):
+        """(the lines it prints, the lines README shows) of the example *first_line*."""
+        index = [i for i, block in enumerate(self.blocks) if block.startswith(first_line)]
+        self.assertEqual(len(index), 1, first_line)
+        code, shown = self.blocks[index[0]], self.blocks[index[0] + 1].splitlines()
+        tmpdir = tempfile.mkdtemp()
+        try:
+            status, out, err = tmsupport.run_python(["-c", code], cwd=tmpdir)
+        finally:
+            shutil.rmtree(tmpdir)
+        self.assertEqual((status, err), (0, ""))
+        return out.splitlines(), shown
+
+    def test_block_example(self):
+        lines, shown = self.run_example("# a measured block example")
+        self.assertTrue(lines[0].startswith("Measured block: +"), lines)
+        for index in (1, 2):
+            # the kept rows first, exactly 100 of them; the slice that holds them second
+            self.assertEqual(lines[index].split(" size=")[0], shown[index].split(" size=")[0])
+        self.assertIn(" count=100 (+100), average=", lines[2])
+        peak = [line for line in lines if line.startswith("At the peak")][0]
+        first = lines[lines.index(peak) + 1]
+        self.assertTrue(first.startswith("#1: <string>:5: size="), first)
+        net = lines[-1].split()
+        self.assertEqual(net[0], "net")
+        self.assertGreaterEqual(int(net[-2]), 10000 * 1000)  # the peak: the 10000 rows
+
+    def test_function_example(self):
+        lines, shown = self.run_example("# a measured function example")
+        self.assertTrue(lines[0].startswith("<TraceBlock key_type='lineno' diff=+"), lines)
+        self.assertEqual(lines[3].split(" size=")[0], shown[3].split(" size=")[0])
+        if FREE_LISTS_SEEN:
+            # 600 words, the list and its array
+            self.assertIn("count_diff=+602 ", lines[0])
+            self.assertIn(": size=%s (+%s), count=602 (+602), average="
+                          % ((lines[3].split("size=")[1].split(" (")[0],) * 2), lines[3])
 
 
 class WorkTests(tmsupport.FakeEngineMixin, unittest.TestCase):
