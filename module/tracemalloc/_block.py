@@ -204,6 +204,9 @@ class TraceBlock(object):
 
     def _exit(self, exc_type, exc_value, traceback):
         with tracemalloc._suspended():
+            if not self._running:
+                raise RuntimeError("trace_block: this block is not running (__exit__ without "
+                                   "__enter__)")
             collecting = _pause_collector()
             try:
                 self._end(exc_type is None)

@@ -573,6 +573,8 @@ class TracingTests(BlockTestCase):
                     pass
         self.assertRaises(RuntimeError, twice)
         self.assertFalse(engine.is_suspended())
+        self.assertRaises(RuntimeError, block.__exit__, None, None, None)
+        self.assertFalse(engine.is_suspended())
 
         def with_callback():
             with tracemalloc.trace_block(callback=lambda block: None):
