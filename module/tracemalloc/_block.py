@@ -122,7 +122,9 @@ def _restore_collector(collecting):
 class TraceBlock(object):
     """The measure of a block, made by trace_block() (see it for the figures and how they
     are exact). Its results are None until the block ends; a block can run again, one with
-    statement at a time, and its results are then those of the last run.
+    statement at a time, and its results are then those of the last run. Make it with
+    trace_block(): TraceBlock(...) called by your code is your memory, and its call (a tuple
+    or a dict of its arguments, a frame on 2.7) counts in a block around it.
 
     Results: ``statistics`` (list of StatisticDiff: the keys whose size or count changed
     between the start and the end, sorted as Snapshot.compare_to() sorts), ``diff`` (net
@@ -307,8 +309,10 @@ class TraceBlock(object):
             raise TypeError("trace_block() decorates a callable, not %r" % (func,))
         settings = (self.key_type, self.cumulative, self.nframe)
         callback = self.callback
+        # (2.7's wraps() fails on a callable without __name__, a partial for example)
+        names = [name for name in functools.WRAPPER_ASSIGNMENTS if hasattr(func, name)]
 
-        @functools.wraps(func)
+        @functools.wraps(func, names)
         def measured(*args, **kwargs):
             block = trace_block(*settings)
             try:

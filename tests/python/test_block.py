@@ -8,6 +8,7 @@ CompareTests, which run everywhere.
 """
 from __future__ import absolute_import
 
+import functools
 import gc
 import io
 import os
@@ -30,7 +31,7 @@ WAIT_SECONDS = 60
 
 
 # The functions below allocate on known lines: the tests compute the line numbers from
-# co_firstlineno, so keep each body exactly as it is (first body line = allocation).
+# co_firstlineno (the *_LINE names below), so keep each body exactly as it is.
 
 def fill(holder, size=SIZE):
     for index in range(len(holder)):
@@ -174,7 +175,7 @@ class EngineTests(BlockTestCase):
         engine.reset_peak()
         data = b"\0" * size
         taken = engine.own_object(data)
-        current, peak = engine.get_traced_memory()  # (a function of Python: a 2.7 frame)
+        current, peak = engine.get_traced_memory()  # (the engine's: no frame on 2.7)
         # as if it had never been traced: the peak is where it was before it
         self.assertTrue(taken)
         self.assertEqual(peak, current)
@@ -310,7 +311,7 @@ class NetTests(BlockTestCase):
         tracemalloc.stop()
         for _ in range(100):
             with tracemalloc.trace_block() as block:
-                tracing = engine.is_tracing()  # (a function of Python: a 2.7 frame)
+                tracing = engine.is_tracing()  # (the engine's: no frame on 2.7)
             self.assertTrue(tracing)
             self.assertFalse(tracemalloc.is_tracing())
             self.assertEmpty(block)
@@ -404,7 +405,8 @@ class NestedTests(BlockTestCase):
         inner block (or the same code with a context manager that does nothing), and keeps
         100 + 200 + 200 objects; the inner keeps 200 and makes a transient peak of 1 MiB
         (10 MiB when "inside"). "freeing": the outer only runs the inner, which frees 100
-        objects made before: the outer's peak is its start, with or without the inner."""
+        objects made before: the frame of 2.7's trace_block() call would be the outer's peak if
+        it were not the tracer's."""
         holders = [[None] * 100, [None] * 200, [None] * 200]
         if where == "freeing":
             fill(holders[0])
@@ -611,6 +613,13 @@ class DecoratorTests(BlockTestCase):
             if FREE_LISTS_SEEN:
                 self.assertEqual(len(lines), 1, lines)
             self.assertConsistent(block)
+
+        # any callable, also without a __name__
+        partial = tracemalloc.trace_block()(functools.partial(allocate, 10))
+        result = partial()
+        # what the function returns is alive at the end of its block: in its results
+        self.assertEqual(lines_of(partial.last_block.statistics)[(FILENAME, ALLOCATE_LINE)],
+                         (sys.getsizeof(result), 1))
 
         @tracemalloc.trace_block(key_type="filename", callback=seen.append)
         def failing():
