@@ -219,17 +219,20 @@ def take_snapshot():
 
 def _record_moment(snapshot):
     """Record in *snapshot* what take_snapshot() and Snapshot.create() keep besides the
-    traces: the time (timestamp), the process (pid, process_memory), the engine's own memory
-    (tracemalloc_memory), get_freelist_memory() as the extra attribute ``freelist_memory``
-    ((size, count)), nothing without free-list hooks, and while tracing get_lost_traces()
-    as the extra attribute ``lost_traces``. Snapshot files keep both as extra attributes.
-    ``freelist_memory`` is not a class attribute: the loader does not restore attributes
-    that the class defines (``lost_traces``, None at class level, is the one exception:
-    tracemalloc/_snapshot.py).
+    traces: the time (``timestamp``, to the second, and the extra attribute ``time``, float
+    seconds since the epoch, which find_leaks() fits sizes against), the process (pid,
+    process_memory), the engine's own memory (tracemalloc_memory), get_freelist_memory() as
+    the extra attribute ``freelist_memory`` ((size, count)), nothing without free-list hooks,
+    and while tracing get_lost_traces() as the extra attribute ``lost_traces``. Snapshot
+    files keep the three extra attributes. ``freelist_memory`` is not a class attribute:
+    the loader does not restore attributes that the class defines (``lost_traces`` and
+    ``time``, None at class level, are the exceptions: tracemalloc/_snapshot.py).
 
     The lost traces are read after the traces were taken: a trace lost in between makes the
     snapshot say it may be incomplete rather than hide it."""
-    snapshot.timestamp = _timestamp()
+    now = time.time()
+    snapshot.time = now
+    snapshot.timestamp = _timestamp(now)
     snapshot.pid = os.getpid()
     snapshot.process_memory = get_process_memory()
     snapshot.tracemalloc_memory = get_tracemalloc_memory()
