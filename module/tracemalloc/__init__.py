@@ -9,7 +9,8 @@ this package is the policy on top of it, with two APIs over one engine:
   3.x this package replaces the stock module, so programs and tests written for it run
   unchanged;
 - the pytracemalloc API: enable(), DisplayTop, TakeSnapshot, DisplayGarbage, Snapshot.create()
-  and write(), user data, timers, and the ``python -m tracemalloc`` command.
+  and write(), user data, timers, find_leaks() over a series of snapshots, and the ``python
+  -m tracemalloc`` command.
 
 This module is the package's face: the functions over the engine, then the classes, each
 re-exported from the module that owns its concern (doc/internals.rst, "Layout", lists them).
@@ -42,10 +43,11 @@ except ImportError:
     if _engine is None:
         raise
 
-from tracemalloc import _display, _errors, _filters, _snapshot, _tasks, _types
+from tracemalloc import _display, _errors, _filters, _leaks, _snapshot, _tasks, _types
 from tracemalloc._display import DisplayGarbage, DisplayTop
 from tracemalloc._errors import SnapshotError
 from tracemalloc._filters import BaseFilter, DomainFilter, Filter
+from tracemalloc._leaks import Leak, find_leaks
 from tracemalloc._snapshot import Snapshot
 from tracemalloc._tasks import TakeSnapshot
 from tracemalloc._types import Frame, Statistic, StatisticDiff, Trace, Traceback
@@ -66,7 +68,7 @@ __all__ = [
     "enable", "disable", "is_enabled", "get_process_memory", "start_timer", "stop_timer",
     "get_freelist_memory", "get_interpreter_info", "get_lost_traces",
 ] + (_types.__all__ + _filters.__all__ + _snapshot.__all__ + _errors.__all__
-     + _display.__all__ + _tasks.__all__)
+     + _display.__all__ + _tasks.__all__ + _leaks.__all__)
 
 # False: grouping and filtering run their Python twins even with the engine's C loops
 # (tracemalloc/_accel.py); the tests switch it to compare the two.
