@@ -17,6 +17,7 @@ import argparse
 import errno
 import os
 import sys
+import time
 
 import tracemalloc
 from tracemalloc import _leaks
@@ -215,24 +216,33 @@ def _error(message):
     sys.stderr.flush()
 
 
+_last_progress = [0.0]
+
+
 def _progress(done, total):
-    sys.stderr.write("\rloading %d/%d ..." % (done, total))
-    sys.stderr.flush()
+    # at most ten lines a second (thousands of small files load in a second), and the last
+    now = time.time()
+    if done == total or now - _last_progress[0] >= 0.1:
+        _last_progress[0] = now
+        sys.stderr.write("\rloading %d/%d ..." % (done, total))
+        sys.stderr.flush()
 
 
 def _run_leaks(options, stdout):
     tty = _leaks_tty()
+    _last_progress[0] = 0.0  # the first snapshot is always shown
     thresholds = dict((dest, getattr(options, dest)) for _, dest, _, _, _ in _THRESHOLD_OPTIONS)
     try:
-        leaks = tracemalloc.find_leaks(
-            options.snapshots, options.key_type or "lineno", include=options.include,
-            exclude=options.exclude, own_files=options.own_files, everything=options.all,
-            progress=_progress if tty else None, **thresholds)
+        try:
+            leaks = tracemalloc.find_leaks(
+                options.snapshots, options.key_type or "lineno", include=options.include,
+                exclude=options.exclude, own_files=options.own_files, everything=options.all,
+                progress=_progress if tty else None, **thresholds)
+        finally:
+            _end_progress(tty)  # before an error, and on Ctrl+C
     except ValueError as exc:  # SnapshotError too: a file that cannot be read or used
-        _end_progress(tty)
         _error(str(exc))
         return 1
-    _end_progress(tty)
     for warning in leaks.warnings:
         _write_text(sys.stderr, "%s: warning: %s\n" % (PROG, warning))
     if options.json:

@@ -636,6 +636,13 @@ class CliTests(unittest.TestCase):
         self.assertTrue(err.endswith("\r"), repr(err[-50:]))
         status, out, err = self.run_cli("--leaks", *self.names)
         self.assertEqual(err, "")
+        # an error starts a line of its own, after the progress line is cleared
+        tty = FakeTty()
+        missing = os.path.join(self.tmpdir, "missing.pickle")
+        status, out, err = self.run_cli("--leaks", stderr=tty, *(self.names[:3] + [missing]))
+        self.assertEqual(status, 1)
+        self.assertTrue(err.endswith("\r" + ERROR + missing + ": cannot read the file: No "
+                                     "such file or directory\n"), repr(err))
 
     def test_warnings(self):
         snapshot = tracemalloc.Snapshot.load(self.names[5])
