@@ -263,7 +263,6 @@ class _LeakFinder(object):
         self.first_total = self.last_total = 0
         self.pids = set()
         self.warnings = []
-        self._prev_time = None
 
     def _name(self, index):
         if self.names is not None:
