@@ -40,8 +40,10 @@ a file or a traceback) is a leak when, from the first snapshot to the last:
   - it grew in at least --min-grew-share of the intervals between two
     snapshots (steady and slow growth), or in at least --min-steps of them
     (growth in steps), not once (a spike, a one-time load);
-  - a straight line fits its sizes against the snapshot times: positive
-    slope, R2 at least --min-r2 (noise that goes up and down fits badly).
+  - a straight line fits its sizes against the snapshot times, or against
+    their order when that fits better (memory that grows with the work
+    done rather than with time): positive slope, R2 at least --min-r2
+    (noise that goes up and down fits badly).
 Leaks are ranked by their score, the growth that the straight line explains
 (growth x R2): the most memory gained the most steadily first."""
 
@@ -94,8 +96,10 @@ class Leak(object):
     - ``slope_per_snapshot``: bytes per snapshot, least squares against the index
     - ``slope_per_second``: bytes per second, least squares against the snapshot times
       (None when the snapshots do not tell their time)
-    - ``r2``: R squared of the fit that the rules use (against the times when known, else
-      against the index), 0.0 to 1.0
+    - ``r2``: R squared, 0.0 to 1.0, of the better of the two fits, against the times
+      (when known) and against the index: the one the rules use
+    - ``fit``: which fit gave ``r2``: "time", "timestamp" (the clock of the series, see
+      LeakList.clock) or "index"
     - ``verdict``: "leak", or the first rule the key fails: "no growth", "small", "fell back",
       "plateau", "rare", "noisy"
     - ``score``: growth x R2 (bytes), the rank of leaks: most likely leak first
@@ -104,7 +108,7 @@ class Leak(object):
     __module__ = "tracemalloc"
     __slots__ = ("key_type", "traceback", "size_growth", "count_growth", "first_size",
                  "last_size", "max_size", "first_count", "last_count", "late_growth",
-                 "grew", "intervals", "slope_per_snapshot", "slope_per_second", "r2",
+                 "grew", "intervals", "slope_per_snapshot", "slope_per_second", "r2", "fit",
                  "verdict", "score")
 
     def __init__(self, **values):
@@ -411,14 +415,16 @@ class _LeakFinder(object):
             late_growth = last_size - entry.late_size
             # exact in ints: n * sum(y^2) - sum(y)^2
             y_spread = n * entry.sum_yy - entry.sum_y * entry.sum_y
-            covariance = n * entry.sum_xy[clock_number] - clock.sum_x * entry.sum_y
-            slope = covariance / spread
-            r2 = 0.0
-            if y_spread > 0:
-                r2 = min(1.0, max(0.0, (covariance / spread) * (covariance / y_spread)))
-            slope_per_snapshot = ((n * entry.sum_xy[2] - index_clock.sum_x * entry.sum_y)
-                                  / index_spread)
+            slope, r2 = _fit(n * entry.sum_xy[clock_number] - clock.sum_x * entry.sum_y,
+                             spread, y_spread)
+            slope_per_snapshot, r2_index = _fit(
+                n * entry.sum_xy[2] - index_clock.sum_x * entry.sum_y, index_spread, y_spread)
             slope_per_second = slope if second_clock is not None else None
+            fit = clock.name
+            if r2_index > r2:
+                # the work between snapshots, rather than the time, drives the growth (or
+                # a snapshot came late: timers run when the program allocates)
+                slope, r2, fit = slope_per_snapshot, r2_index, "index"
             verdict = _verdict(growth, last_size, entry.max_size, entry.first_size,
                                late_growth, entry.grew, slope, r2, floor, min_grew, rules)
             if verdict != LEAK and not everything:
@@ -430,7 +436,7 @@ class _LeakFinder(object):
                 first_count=entry.first_count, last_count=last_count,
                 late_growth=late_growth, grew=entry.grew, intervals=n - 1,
                 slope_per_snapshot=slope_per_snapshot, slope_per_second=slope_per_second,
-                r2=r2, verdict=verdict, score=max(0, growth) * r2))
+                r2=r2, fit=fit, verdict=verdict, score=max(0, growth) * r2))
         results.sort(key=_rank_key)
         warnings = list(self.warnings)
         if len(self.pids) > 1:
@@ -444,6 +450,15 @@ class _LeakFinder(object):
                         duration=duration, pids=sorted(self.pids), keys=len(self.sums),
                         first_total=self.first_total, last_total=self.last_total,
                         warnings=warnings, thresholds=rules)
+
+
+def _fit(covariance, spread, y_spread):
+    """(slope, R2) of a least-squares line from n*Sxy - Sx*Sy, n*Sxx - Sx^2 (> 0) and
+    n*Syy - Sy^2."""
+    slope = covariance / spread
+    if y_spread <= 0:
+        return slope, 0.0  # a constant size: no trend to fit
+    return slope, min(1.0, max(0.0, (covariance / spread) * (covariance / y_spread)))
 
 
 def _verdict(growth, last_size, max_size, first_size, late_growth, grew, slope, r2, floor,
@@ -520,8 +535,8 @@ def find_leaks(snapshots, key_type="lineno", include=None, exclude=None, own_fil
     - ``min_grew_share`` (0.5) or ``min_steps`` (3): grew in at least this share of the N-1
       intervals, or in at least this many of them;
     - ``min_r2`` (0.5): R squared of the least-squares line of the size against the
-      snapshot times (the ``time`` attribute, else the ``timestamp``, else the index),
-      whose slope must be positive.
+      snapshot times (the ``time`` attribute, else the ``timestamp``) or against the index,
+      the better of the two, whose slope must be positive.
 
     *include*, *exclude*: fnmatch patterns of file names (the most recent frame's), as
     ``python -m tracemalloc --include/--exclude``. The package's own files (OWN_FILES:

@@ -243,6 +243,7 @@ class ResultTests(unittest.TestCase):
         self.assertAlmostEqual(leak.slope_per_snapshot, 20000)
         self.assertAlmostEqual(leak.slope_per_second, 40000, places=3)
         self.assertAlmostEqual(leak.r2, 1.0)
+        self.assertEqual(leak.fit, "time")
         self.assertAlmostEqual(leak.score, 700000)
         self.assertTrue(leak.is_leak)
         self.assertEqual(str(leak), "%sa.py:7: +684 KiB (+19.5 KiB/snapshot, +39.1 KiB/s), "
@@ -285,6 +286,27 @@ class ResultTests(unittest.TestCase):
         leaks = tracemalloc.find_leaks(snapshots)
         self.assertAlmostEqual(leaks[0].slope_per_second, 1000)
         self.assertAlmostEqual(leaks[0].r2, 1.0)
+
+    def test_better_fit(self):
+        # linear per snapshot, but one snapshot came 100 s late (an idle program: the
+        # timers run when it allocates): the line against the order fits, the rules take it
+        snapshots = series({"a.py:1": STEADY})
+        for snapshot in snapshots[30:]:
+            snapshot.time += 100
+        leak = tracemalloc.find_leaks(snapshots)[0]
+        self.assertEqual((leak.fit, leak.verdict), ("index", "leak"))
+        self.assertAlmostEqual(leak.r2, 1.0)
+        self.assertLess(leak.slope_per_second, 20000 / 2.0)  # the time fit is still told
+        # linear in time, taken at irregular moments: the line against the times
+        snapshots = series({"a.py:1": lambda i: 1000 * i * i})
+        for index, snapshot in enumerate(snapshots):
+            snapshot.time = T0 + index * index
+        leak = tracemalloc.find_leaks(snapshots)[0]
+        self.assertEqual((leak.fit, leak.verdict), ("time", "leak"))
+        # noise fits neither
+        leaks = tracemalloc.find_leaks(series({"a.py:1": random_curve(2, 0, 99999)}),
+                                       everything=True)
+        self.assertLess(leaks[0].r2, 0.5)
 
     def test_time_going_back(self):
         snapshots = series({"a.py:1": STEADY})
@@ -487,7 +509,7 @@ class JsonTests(unittest.TestCase):
                           first["verdict"]), (700000, 35, 35, "leak"))
         for name in ("count_growth", "first_size", "last_size", "max_size", "first_count",
                      "last_count", "late_growth", "slope_per_snapshot", "slope_per_second",
-                     "r2", "score", "key_type"):
+                     "r2", "fit", "score", "key_type"):
             self.assertEqual(first[name], getattr(leaks[0], name), name)
         self.assertEqual(entries[1]["filename"], APP + u"\xe9t\xe9.py")
         self.assertEqual(entries[2]["verdict"], "plateau")
