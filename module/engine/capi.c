@@ -13,7 +13,8 @@
  * the GIL to capture the traceback; so do we. As the stock function does, tm_tracing is
  * peeked at first (a caller that traces nothing pays no GIL), then checked again under the
  * GIL and once more under tm_lock, which alone makes the answer final. Returns 0, -1 on out
- * of memory (counted as a lost trace), -2 when not tracing. */
+ * of memory (counted as a lost trace), -2 when not tracing. In a thread where tracing is
+ * suspended, the block is the tracer's (suspend.c). */
 static int
 tm_api_track(unsigned int domain, uintptr_t ptr, size_t size)
 {
@@ -26,12 +27,19 @@ tm_api_track(unsigned int domain, uintptr_t ptr, size_t size)
         return -2;
     gil = PyGILState_Ensure();
     if (tm_tracing) {
+        gboolean suspended = tm_suspend_depth != 0;
+
         tm_reentrant = 1;
         tstate = tm_tracing_tstate();
-        if (tstate != NULL)
+        if (tstate != NULL && !suspended)
             nframe = tm_capture(tstate, &total);
         tm_lock_acquire();
-        if (tm_tracing) {
+        if (tm_tracing && suspended) {
+            /* Tracked by the tracer's work: its memory (never a lost trace). */
+            tm_own_add_locked(domain, ptr, size);
+            res = 0;
+        }
+        else if (tm_tracing) {
             const TmTraceback *tb = tm_intern_locked(nframe, total);
             res = tb != NULL && tm_store_add(tm_store, domain, ptr, size, tb) == 0 ? 0 : -1;
             if (res < 0)
@@ -45,7 +53,8 @@ tm_api_track(unsigned int domain, uintptr_t ptr, size_t size)
 }
 
 /* PyTraceMalloc_Untrack(): may be called without the GIL; tm_tracing is read under tm_lock.
- * Returns 0, or -2 when not tracing. */
+ * The block leaves the user's traces or the tracer's store. Returns 0, or -2 when not
+ * tracing. */
 static int
 tm_api_untrack(unsigned int domain, uintptr_t ptr)
 {
@@ -53,7 +62,8 @@ tm_api_untrack(unsigned int domain, uintptr_t ptr)
 
     tm_lock_acquire();
     if (tm_tracing) {
-        tm_store_remove(tm_store, domain, ptr, NULL);
+        if (!tm_store_remove(tm_store, domain, ptr, NULL) && tm_own_count != 0)
+            tm_own_forget_locked(domain, ptr, NULL);
         res = 0;
     }
     tm_lock_release();

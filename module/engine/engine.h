@@ -1,8 +1,10 @@
 /* The tracing engine's shared state, for the files of the engine only: lock.c, linecache.c,
- * capture.c, hooks.c, freelists.c, capi.c, export.c and tracer.c (module.c sees tracer.h).
+ * capture.c, hooks.c, freelists.c, capi.c, export.c, suspend.c and tracer.c (module.c sees
+ * tracer.h).
  * Each variable is defined in the file named next to it and says what protects it; the
  * dependencies run one way: tracer.c -> hooks.c, freelists.c, capi.c -> capture.c ->
- * linecache.c, with lock.c (the lock and the state it protects) under all of them.
+ * linecache.c, and hooks.c, freelists.c, capi.c, tracer.c -> suspend.c, with lock.c (the lock
+ * and the state it protects) under all of them.
  *
  * States of the engine:
  *
@@ -20,6 +22,8 @@
  *   - Nothing in a hook creates a Python object or touches the error indicator.
  *   - No Python object is created, and no reference dropped, while tm_lock is held: either
  *     could re-enter the allocator and deadlock on tm_lock.
+ *   - The package's own work runs with tracing suspended in its thread (suspend.c): what that
+ *     thread allocates is recorded in the tracer's store, tm_own_store, not in tm_store.
  *   - A hook keeps errno as the allocator left it: taking tm_lock may change it (a contended
  *     futex returns EAGAIN), and code such as getpath reads errno after a call that allocates.
  */
@@ -36,7 +40,8 @@
  * for the table writes before it (profiles of free-list churn put a third of the time in
  * g_mutex_lock/unlock). A thread that finds it taken spins briefly, then yields, then sleeps:
  * the lock is held for one table operation, longer only while a snapshot copies the tables.
- * It protects tm_store, the store's content, tm_tracing (written) and tm_lost. */
+ * It protects tm_store, the store's content, tm_tracing (written), tm_lost, and the tracer's
+ * store of suspend.c (tm_own_store, tm_own_count). */
 extern int tm_lock;
 
 /* Wait until tm_lock is free and take it (the slow path of tm_lock_acquire). */
@@ -95,6 +100,43 @@ extern __thread int tm_lock_held __attribute__((tls_model("initial-exec")));
 /* Install our allocators over the current ones / put the saved ones back. GIL held. */
 void tm_hooks_install(void);
 void tm_hooks_uninstall(void);
+
+/* ------------------------------------------------------------------ suspension (suspend.c) */
+
+/* How many times the calling thread suspended tracing and has not resumed it yet (0: it is
+ * traced). While it is not 0, the hooks record what the thread allocates (and a block it
+ * takes from a free list, or tracks with PyTraceMalloc_Track) in the tracer's store instead
+ * of tm_store, without capturing a traceback; what it frees or resizes of the user's still
+ * leaves or moves in tm_store. Written by tm_engine_suspend()/_resume() and the timer runner,
+ * each in its own thread. */
+extern __thread guint tm_suspend_depth __attribute__((tls_model("initial-exec")));
+
+/* The number of blocks in the tracer's store. Protected by tm_lock: a hook reads it under the
+ * lock and calls tm_own_forget_locked() only when it is not 0. */
+extern gsize tm_own_count;
+
+/* A suspended thread allocated the block ptr of size bytes in domain (or took it from a free
+ * list, or tracked it): take it out of tm_store (a parked entry, a stale trace) and record
+ * it in the tracer's store (created on first use). tm_lock held, tm_tracing TRUE. Out of
+ * memory, the block goes unrecorded (nothing is counted lost: it is no trace of the user). */
+void tm_own_add_locked(guint domain, guintptr ptr, gsize size);
+
+/* The block ptr of domain is freed or parked (by any thread), or resized by a thread that is
+ * not suspended: if the tracer's store has it, forget it there. TRUE and its size in *size
+ * (if not NULL) if it had it. tm_lock held. */
+gboolean tm_own_forget_locked(guint domain, guintptr ptr, gsize *size);
+
+/* A suspended thread resized the block ptr (default domain) into ptr2 of size bytes: a trace
+ * of the user's moves in tm_store with its traceback (tm_store_move), anything else becomes
+ * (or stays) the tracer's. tm_lock held, tm_tracing TRUE. */
+void tm_own_realloc_locked(guintptr ptr, guintptr ptr2, gsize size);
+
+/* Bytes of the tracer's store: its live blocks plus its own tables. tm_lock held. */
+gsize tm_own_memory_locked(void);
+
+/* Take the tracer's store away from the hooks (NULL after it). tm_lock not held; the caller
+ * frees the result (tm_store_free, which accepts NULL). */
+TmStore *tm_own_detach(void);
 
 /* ------------------------------------------------------------------ capture (capture.c) */
 

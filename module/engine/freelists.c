@@ -1,7 +1,8 @@
 /* The free-list hooks of the "track" variant (doc/internals.rst, "Free-list hooks and
  * variants"): a block pushed onto a free list is freed for the tracer and parked in the store,
- * a block popped from one is allocated there and then. Also the variant of the interpreter,
- * found at run time with the hooks. */
+ * a block popped from one is allocated there and then (the tracer's, if the thread suspended
+ * tracing: suspend.c). Also the variant of the interpreter, found at run time with the
+ * hooks. */
 #include "engine.h"
 #include "timer.h"
 #include "tracer.h"
@@ -29,9 +30,14 @@ tm_freelist_push(void *block, size_t size)
     if (tm_reentrant)
         return;
     tm_lock_acquire();
-    /* Out of memory: the block is not parked, but its trace must go. */
-    if (tm_tracing && tm_store_park(tm_store, (guintptr)block, size) < 0)
-        tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
+    if (tm_tracing) {
+        /* A block parked is nobody's, the tracer's no more than the user's. */
+        if (G_UNLIKELY(tm_own_count != 0))
+            tm_own_forget_locked(TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
+        /* Out of memory: the block is not parked, but its trace must go. */
+        if (tm_store_park(tm_store, (guintptr)block, size) < 0)
+            tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
+    }
     tm_lock_release();
     errno = saved_errno;
 }
@@ -42,17 +48,28 @@ tm_freelist_pop(void *block, size_t size)
 {
     PyThreadState *tstate;
     guint nframe = 0, total = 0;
+    gboolean suspended;
     int saved_errno = errno;
 
     if (tm_reentrant)
         return;
     tm_reentrant = 1;
+    suspended = tm_suspend_depth != 0;
     tstate = tm_tracing_tstate();
-    if (tstate != NULL)
+    if (tstate != NULL && !suspended)
         nframe = tm_capture(tstate, &total);
     tm_lock_acquire();
-    if (tm_tracing)
-        tm_add_locked(block, size, nframe, total);  /* the parked entry becomes the trace */
+    if (tm_tracing) {
+        if (G_UNLIKELY(suspended)) {
+            /* Reused by the tracer's work: its parked entry goes, the block is the tracer's. */
+            tm_own_add_locked(TM_DEFAULT_DOMAIN, (guintptr)block, size);
+        }
+        else {
+            tm_add_locked(block, size, nframe, total);  /* the parked entry becomes the trace */
+            if (G_UNLIKELY(tm_own_count != 0))
+                tm_own_forget_locked(TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
+        }
+    }
     tm_lock_release();
     tm_reentrant = 0;
     if (tstate != NULL)

@@ -1,6 +1,7 @@
 /* The PEP 445 allocator hooks of the three domains (RAW, MEM, OBJ): each allocation is
  * captured and recorded in the store, each free forgets its trace. The rules that keep the
- * engine from tracing itself are in engine.h. */
+ * engine from tracing itself are in engine.h; in a thread where tracing is suspended, the
+ * blocks go to the tracer's store instead (suspend.c). */
 #include "engine.h"
 #include "timer.h"
 
@@ -22,6 +23,17 @@ tm_forget_locked(void *ptr, gsize *size)
     return tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr, size);
 }
 
+/* Leave a hook: clear the reentrancy flag, run the timers that are due (only in a thread of
+ * the tracing interpreter holding its GIL) and give errno back as the allocator left it. */
+static inline void
+tm_hook_leave(PyThreadState *tstate, int saved_errno)
+{
+    tm_reentrant = 0;
+    if (tstate != NULL)
+        tm_timer_poll();
+    errno = saved_errno;
+}
+
 /* gil: the calling thread holds a GIL (MEM, OBJ, or RAW called with it). */
 static void *
 tm_alloc_common(PyMemAllocatorEx *alloc, gboolean gil, size_t nelem, size_t elsize,
@@ -39,7 +51,17 @@ tm_alloc_common(PyMemAllocatorEx *alloc, gboolean gil, size_t nelem, size_t elsi
     ptr = zero ? alloc->calloc(alloc->ctx, nelem, elsize) : alloc->malloc(alloc->ctx, elsize);
     saved_errno = errno;  /* as the allocator left it (engine.h) */
     tstate = gil ? tm_tracing_tstate() : NULL;
-    if (ptr != NULL) {
+    if (G_UNLIKELY(tm_suspend_depth != 0)) {
+        /* The tracer's work: its memory, no traceback to capture. */
+        if (ptr != NULL) {
+            tm_lock_acquire();
+            if (tm_tracing)
+                tm_own_add_locked(TM_DEFAULT_DOMAIN, (guintptr)ptr,
+                                  zero ? nelem * elsize : elsize);
+            tm_lock_release();
+        }
+    }
+    else if (ptr != NULL) {
         if (tstate != NULL)
             nframe = tm_capture(tstate, &total);
         tm_lock_acquire();
@@ -47,10 +69,7 @@ tm_alloc_common(PyMemAllocatorEx *alloc, gboolean gil, size_t nelem, size_t elsi
             tm_add_locked(ptr, zero ? nelem * elsize : elsize, nframe, total);
         tm_lock_release();
     }
-    tm_reentrant = 0;
-    if (tstate != NULL)
-        tm_timer_poll();
-    errno = saved_errno;
+    tm_hook_leave(tstate, saved_errno);
     return ptr;
 }
 
@@ -60,6 +79,7 @@ tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
     PyThreadState *tstate;
     void *ptr2;
     guint nframe = 0, total = 0;
+    gboolean suspended;
     int saved_errno;
 
     if (tm_reentrant)
@@ -67,8 +87,9 @@ tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
     if (ptr == NULL)
         return tm_alloc_common(alloc, gil, 1, size, FALSE);
     tm_reentrant = 1;
+    suspended = tm_suspend_depth != 0;
     tstate = gil ? tm_tracing_tstate() : NULL;
-    if (tstate != NULL)
+    if (tstate != NULL && !suspended)
         nframe = tm_capture(tstate, &total);
     /* Hold the lock across the realloc: once it moved the block, the old address may be
      * handed to a RAW allocation in a thread without the GIL, whose trace must not be the
@@ -81,16 +102,22 @@ tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
     saved_errno = errno;
     tm_lock_held = 0;
     if (ptr2 != NULL && tm_tracing) {
-        if (ptr2 != ptr)
-            tm_forget_locked(ptr, NULL);
-        /* As the stock tracemalloc does, the block is charged to the line that resized it. */
-        tm_add_locked(ptr2, size, nframe, total);
+        if (G_UNLIKELY(suspended)) {
+            /* The user's block moves with its traceback; another becomes the tracer's. */
+            tm_own_realloc_locked((guintptr)ptr, (guintptr)ptr2, size);
+        }
+        else {
+            if (ptr2 != ptr)
+                tm_forget_locked(ptr, NULL);
+            /* As the stock tracemalloc does, the block is charged to the line that resized
+             * it: a block of the tracer's too, which leaves the tracer's store. */
+            tm_add_locked(ptr2, size, nframe, total);
+            if (G_UNLIKELY(tm_own_count != 0))
+                tm_own_forget_locked(TM_DEFAULT_DOMAIN, (guintptr)ptr, NULL);
+        }
     }
     tm_lock_release();
-    tm_reentrant = 0;
-    if (tstate != NULL)
-        tm_timer_poll();
-    errno = saved_errno;
+    tm_hook_leave(tstate, saved_errno);
     return ptr2;
 }
 
@@ -116,8 +143,12 @@ tm_free_common(PyMemAllocatorEx *alloc, void *ptr, gboolean obj)
     tm_lock_acquire();
     tm_lock_held = 1;
     alloc->free(alloc->ctx, ptr);
-    if (tm_tracing)
+    if (tm_tracing) {
         traced = tm_forget_locked(ptr, &size);
+        /* Not the user's: maybe the tracer's, whoever frees it. */
+        if (!traced && G_UNLIKELY(tm_own_count != 0))
+            traced = tm_own_forget_locked(TM_DEFAULT_DOMAIN, (guintptr)ptr, &size);
+    }
     tm_lock_held = 0;
     tm_lock_release();
     /* Only this thread, holding the GIL, can build a code object at ptr before this. */

@@ -1,6 +1,7 @@
-/* The table lock, tm_lock, and the state it protects (tm_store, tm_tracing, tm_lost): its slow
- * path and the fork handlers that keep it consistent across fork(). Why a spin lock, and the
- * rules of each variable: engine.h. */
+/* The table lock, tm_lock, and the state it protects (tm_store, tm_tracing, tm_lost; it also
+ * guards the tracer's store, defined in suspend.c): its slow path and the fork handlers that
+ * keep it consistent across fork(). Why a spin lock, and the rules of each variable:
+ * engine.h. */
 #include "engine.h"
 
 #include <pthread.h>
@@ -47,7 +48,8 @@ tm_fork_parent(void)
 }
 
 /* Only the forking thread survives in the child; it held tm_lock across fork(), so the
- * tables it inherits are consistent. */
+ * tables it inherits are consistent, the tracer's store with them (and the thread's
+ * suspension depth, thread-local, with the thread). */
 static void
 tm_fork_child(void)
 {

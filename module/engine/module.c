@@ -106,7 +106,23 @@ engine_get_stats(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    return tm_engine_stats();
+    return tm_engine_stats(FALSE);
+}
+
+static PyObject *
+engine_get_peak_traces(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return tm_engine_peak_traces();
+}
+
+static PyObject *
+engine_get_peak_stats(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return tm_engine_stats(TRUE);
 }
 
 static PyObject *
@@ -134,6 +150,45 @@ engine_get_freelist_memory(PyObject *self, PyObject *unused)
     (void)unused;
     if (!tm_engine_freelist_memory(&size, &count))
         Py_RETURN_NONE;
+    return Py_BuildValue("(nn)", (Py_ssize_t)size, (Py_ssize_t)count);
+}
+
+static PyObject *
+engine_suspend(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (tm_engine_suspend() < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+engine_resume(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (tm_engine_resume() < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+engine_is_suspended(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyBool_FromLong(tm_engine_suspend_depth() != 0);
+}
+
+static PyObject *
+engine_get_own_memory(PyObject *self, PyObject *unused)
+{
+    gsize size, count;
+
+    (void)self;
+    (void)unused;
+    tm_engine_own_memory(&size, &count);
     return Py_BuildValue("(nn)", (Py_ssize_t)size, (Py_ssize_t)count);
 }
 
@@ -207,12 +262,26 @@ static PyMethodDef engine_methods[] = {
       "get_traces() -> [(domain, size, traceback, total_nframe), ...]" },
     { "get_stats", engine_get_stats, METH_NOARGS,
       "get_stats() -> {filename: {lineno: (size, count)}}" },
+    { "get_peak_traces", engine_get_peak_traces, METH_NOARGS,
+      "get_peak_traces() -> [(domain, size, count, traceback, total_nframe), ...] of the traces "
+      "live at the peak of traced memory, grouped by domain and traceback" },
+    { "get_peak_stats", engine_get_peak_stats, METH_NOARGS,
+      "get_peak_stats() -> {filename: {lineno: (size, count)}} at the peak of traced memory" },
     { "get_freelist_memory", engine_get_freelist_memory, METH_NOARGS,
       "get_freelist_memory() -> (size, count) parked on free lists, or None without hooks" },
     { "get_lost_traces", engine_get_lost_traces, METH_NOARGS,
       "get_lost_traces() -> traces not recorded for lack of memory since tracing started" },
     { "_get_capture_count", engine_get_capture_count, METH_NOARGS,
       "_get_capture_count() -> tracebacks captured since the module was loaded (tests)" },
+    { "suspend", engine_suspend, METH_NOARGS,
+      "suspend(): this thread's allocations are the tracer's, not traced, until resume() "
+      "(nestable)" },
+    { "resume", engine_resume, METH_NOARGS,
+      "resume(): end one suspend() of this thread (RuntimeError if not suspended)" },
+    { "is_suspended", engine_is_suspended, METH_NOARGS,
+      "is_suspended() -> bool: tracing is suspended in this thread" },
+    { "_get_own_memory", engine_get_own_memory, METH_NOARGS,
+      "_get_own_memory() -> (size, count) of the blocks allocated while suspended (tests)" },
     { "start_timer", (PyCFunction)(void (*)(void))engine_start_timer,
       METH_VARARGS | METH_KEYWORDS,
       "start_timer(delay, func, args=(), kwargs=None) -> timer id" },

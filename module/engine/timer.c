@@ -9,8 +9,11 @@
  * A timer is never re-entered (its callback may allocate and so poll), is removed from the
  * list as soon as it is stopped (unless its callback is running: then the runner removes it
  * when the callback returns), and never fires after stop. Deadlines use the monotonic clock.
+ * Every callback runs with tracing not suspended in the thread (tracer.h): a callback of the
+ * package suspends it itself.
  */
 #include "timer.h"
+#include "tracer.h"
 
 typedef struct {
     long id;
@@ -69,6 +72,7 @@ tm_timer_run(void *arg)
     for (;;) {
         TmTimer *timer = NULL;
         PyObject *result;
+        guint depth;
 
         /* Rescan after every callback: callbacks may start and stop timers. */
         for (guint i = 0; tm_timers != NULL && i < tm_timers->len; i++) {
@@ -82,10 +86,15 @@ tm_timer_run(void *arg)
             break;
         timer->round = round;
         timer->running = TRUE;
+        /* The pending call may run inside the tracer's work, where tracing is suspended: a
+         * user's callback is traced all the same (the package's suspend themselves). */
+        depth = tm_engine_suspend_depth();
+        tm_engine_set_suspend_depth(0);
         result = PyObject_Call(timer->func, timer->args, timer->kwargs);
         if (result == NULL)
             PyErr_WriteUnraisable(timer->func);
         Py_XDECREF(result);
+        tm_engine_set_suspend_depth(depth);
         timer->running = FALSE;
         if (timer->stopped) {
             g_ptr_array_remove(tm_timers, timer);

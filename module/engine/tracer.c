@@ -112,6 +112,8 @@ tm_engine_stop(void)
     tm_hooks_uninstall();
     /* Outside the lock: freeing drops the filename references. */
     tm_store_free(tm_detach_store(NULL));
+    /* Once tm_tracing is FALSE, no hook touches the tracer's store. */
+    tm_store_free(tm_own_detach());
     tm_capture_stop();
 }
 
@@ -134,6 +136,7 @@ tm_engine_clear(void)
 
     if (!tm_tracing)
         return;
+    /* The tracer's store (suspend.c) stays: the tracer still holds that memory. */
     fresh = tm_store_new(tm_filename_release, NULL);
     if (fresh == NULL) {
         /* Fall back to clearing in place, which needs no memory; drop the references after
@@ -171,7 +174,7 @@ tm_engine_memory(void)
 
     tm_lock_acquire();
     if (tm_store != NULL)
-        size = tm_store_memory(tm_store) + tm_capture_memory();
+        size = tm_store_memory(tm_store) + tm_capture_memory() + tm_own_memory_locked();
     tm_lock_release();
     return size;
 }

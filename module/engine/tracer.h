@@ -1,7 +1,8 @@
 /* The tracing engine as module.c sees it: starting, stopping, counters and the Python views of
- * the traces. Implemented by tracer.c (state and transitions), export.c (Python views) and
- * freelists.c (variant, free-list memory); see doc/internals.rst for the contract and the
- * locking rules. Every function needs the GIL. */
+ * the traces. Implemented by tracer.c (state and transitions), export.c (Python views),
+ * freelists.c (variant, free-list memory) and suspend.c (suspension, the tracer's memory);
+ * see doc/internals.rst for the contract and the locking rules. Every function needs the
+ * GIL. */
 #ifndef PYTRACEMALLOC_TRACER_H
 #define PYTRACEMALLOC_TRACER_H
 
@@ -28,6 +29,8 @@ void tm_engine_clear(void);
 
 void tm_engine_traced_memory(gsize *current, gsize *peak);
 void tm_engine_reset_peak(void);
+/* Bytes the engine holds (its tables, the capture buffer) plus the tracer's memory: the
+ * blocks allocated while tracing was suspended (suspend.c) and the table that records them. */
 gsize tm_engine_memory(void);
 
 /* How many traces the engine failed to record for lack of memory since tracing last started:
@@ -40,6 +43,21 @@ guint64 tm_engine_lost_traces(void);
  * each), for the tests: a new object costs exactly one. */
 guint64 tm_engine_capture_count(void);
 
+/* Suspension of tracing in the calling thread (suspend.c; doc/internals.rst, "Suspension"):
+ * nestable, per thread. While suspended, what the thread allocates is the tracer's memory,
+ * counted by tm_engine_memory() and not traced. suspend: 0, or -1 with an exception set (the
+ * depth would overflow). resume: 0, or -1 with RuntimeError set when the thread is not
+ * suspended. */
+int tm_engine_suspend(void);
+int tm_engine_resume(void);
+/* The calling thread's depth (0: traced), and its replacement: the timer runner runs every
+ * callback at depth 0 (a user's callback is traced even when it fires inside the tracer's
+ * work) and puts the depth back after it. */
+guint tm_engine_suspend_depth(void);
+void tm_engine_set_suspend_depth(guint depth);
+/* Sum of sizes and number of the blocks in the tracer's store (0, 0 when not tracing). */
+void tm_engine_own_memory(gsize *size, gsize *count);
+
 /* The interpreter's variant: "stock", "plain", "track" or "disabled". */
 const char *tm_engine_variant(void);
 
@@ -49,6 +67,11 @@ gboolean tm_engine_freelist_memory(gsize *size, gsize *count);
 /* Python views (new references, NULL with an exception set on error). */
 PyObject *tm_engine_object_traceback(PyObject *obj);  /* tuple of (filename, lineno) or None */
 PyObject *tm_engine_traces(void);                      /* list of (domain, size, tb, total_nframe) */
-PyObject *tm_engine_stats(void);                       /* {filename: {lineno: (size, count)}} */
+/* {filename: {lineno: (size, count)}} by the most recent frame: of the live traces, or (at_peak)
+ * of the traces live when traced memory reached its peak (tm_store_foreach_group). */
+PyObject *tm_engine_stats(gboolean at_peak);
+/* The traces live at the peak, grouped by domain and traceback: a list of (domain, size, count,
+ * tb, total_nframe); their sizes sum to the peak of tm_engine_traced_memory() at the call. */
+PyObject *tm_engine_peak_traces(void);
 
 #endif /* PYTRACEMALLOC_TRACER_H */

@@ -20,7 +20,8 @@ The names that tests replace live here, and everything reads them here at call t
 engine ``_engine`` (a fake in our tests), ``get_process_memory``, ``_psutil``,
 ``_import_psutil``, ``_USE_C_STATS``, and the stdlib functions that CPython's tests patch
 with ``unittest.mock.patch.object(tracemalloc, ...)`` (``_get_traces``, ``is_tracing``,
-``get_traceback_limit``, ``_get_object_traceback``). The functions here call each other
+``get_traceback_limit``, ``_get_object_traceback``), and the peak's ``_get_peak_traces``
+and ``_get_peak_stats``. The functions here call each other
 through module globals, as the stock module does (take_snapshot() calls is_tracing(),
 _get_traces() and get_traceback_limit()); the other modules call them as
 ``tracemalloc.NAME``, never binding them at import.
@@ -43,12 +44,14 @@ except ImportError:
     if _engine is None:
         raise
 
-from tracemalloc import _display, _errors, _filters, _leaks, _snapshot, _tasks, _types
+from tracemalloc import _display, _errors, _filters, _leaks, _limits, _snapshot, _tasks, _types
 from tracemalloc._display import DisplayGarbage, DisplayTop
 from tracemalloc._errors import SnapshotError
 from tracemalloc._filters import BaseFilter, DomainFilter, Filter
 from tracemalloc._leaks import Leak, find_leaks
+from tracemalloc._limits import limit_leaks, limit_memory
 from tracemalloc._snapshot import Snapshot
+from tracemalloc._suspend import _suspended
 from tracemalloc._tasks import TakeSnapshot
 from tracemalloc._types import Frame, Statistic, StatisticDiff, Trace, Traceback
 # Private names of the stock module, which code written for it may use.
@@ -62,13 +65,15 @@ __all__ = [
     "start", "stop", "is_tracing", "clear_traces", "get_object_traceback",
     "get_traceback_limit", "get_traced_memory", "reset_peak", "get_tracemalloc_memory",
     "take_snapshot",
+    # the peak with its tracebacks
+    "get_peak_snapshot",
     # names of the PEP 454 draft
     "get_object_trace", "get_stats", "get_traces",
     # pytracemalloc API
     "enable", "disable", "is_enabled", "get_process_memory", "start_timer", "stop_timer",
     "get_freelist_memory", "get_interpreter_info", "get_lost_traces",
 ] + (_types.__all__ + _filters.__all__ + _snapshot.__all__ + _errors.__all__
-     + _display.__all__ + _tasks.__all__ + _leaks.__all__)
+     + _display.__all__ + _tasks.__all__ + _limits.__all__ + _leaks.__all__)
 
 # False: grouping and filtering run their Python twins even with the engine's C loops
 # (tracemalloc/_accel.py); the tests switch it to compare the two.
@@ -119,7 +124,10 @@ def reset_peak():
 
 
 def get_tracemalloc_memory():
-    """Bytes of memory held by the engine itself to store the traces."""
+    """Bytes of memory held by the tracer: the engine's tables, and the memory that the
+    package's own work (DisplayTop, TakeSnapshot, DisplayGarbage, Snapshot.write(), the
+    command line) allocated with tracing suspended and still holds: the snapshots a
+    DisplayTop keeps to compare with, for example. None of it is traced."""
     return _engine.get_tracemalloc_memory()
 
 
@@ -195,6 +203,19 @@ def _get_traces():
     return _engine.get_traces()
 
 
+def _get_peak_traces():
+    """The traces that were live when traced memory last reached its peak
+    (get_traced_memory()[1]) since tracing started, clear_traces() or reset_peak(), grouped
+    by domain and traceback: a list of (domain, size, count, traceback, total_nframe), the
+    sizes summing to the peak (empty when not tracing)."""
+    return _engine.get_peak_traces()
+
+
+def _get_peak_stats():
+    """The same peak as ``{filename: {lineno: (size, count)}}`` by the most recent frame."""
+    return _engine.get_peak_stats()
+
+
 def get_object_traceback(obj):
     """Traceback where *obj* was allocated, or None if its allocation was not traced."""
     frames = _get_object_traceback(obj)
@@ -203,12 +224,18 @@ def get_object_traceback(obj):
     return Traceback(frames)
 
 
-def take_snapshot():
+def take_snapshot(peak=False):
     """Take a snapshot of the traces of the memory blocks allocated by Python.
 
     RuntimeError if not tracing. The snapshot also has the pytracemalloc metadata (timestamp,
     pid, process and tracemalloc memory), so DisplayTop and the command line show it.
+    With *peak* true, the snapshot of the peak instead: get_peak_snapshot().
+
+    The snapshot is your memory: it is traced, and shows in the next snapshots while you keep
+    it (unlike those that DisplayTop and TakeSnapshot take, which are the tracer's).
     """
+    if peak:
+        return get_peak_snapshot()
     if not is_tracing():
         raise RuntimeError("the tracemalloc module must be tracing memory allocations to "
                            "take a snapshot")
@@ -219,16 +246,35 @@ def take_snapshot():
     return snapshot
 
 
+def get_peak_snapshot(traces=True):
+    """Take a snapshot of the memory blocks that were allocated when traced memory was at
+    its peak, get_traced_memory()[1]: the highest since tracing started, clear_traces() or
+    reset_peak() (the first moment it reached that value). Its total is that peak, and
+    statistics() gives the exact size and count per traceback, line or file at that moment.
+
+    With *traces* (the default), the snapshot has traces: each group of traces of one
+    traceback and domain at the peak becomes as many traces, whose sizes are the group's
+    average (their sums are exact). Without, statistics per line only, as
+    Snapshot.create(). The snapshot has ``peak = True``, and the metadata of now (timestamp,
+    pid, process memory...). RuntimeError if not tracing.
+    """
+    if not is_tracing():
+        raise RuntimeError("the tracemalloc module must be tracing memory allocations to "
+                           "take a snapshot")
+    return Snapshot.create(traces=traces, peak=True)
+
+
 def _record_moment(snapshot):
     """Record in *snapshot* what take_snapshot() and Snapshot.create() keep besides the
     traces: the time (``timestamp``, to the second, and the extra attribute ``time``, float
     seconds since the epoch, which find_leaks() fits sizes against), the process (pid,
-    process_memory), the engine's own memory (tracemalloc_memory), get_freelist_memory() as
-    the extra attribute ``freelist_memory`` ((size, count)), nothing without free-list hooks,
-    and while tracing get_lost_traces() as the extra attribute ``lost_traces``. Snapshot
-    files keep the three extra attributes. ``freelist_memory`` is not a class attribute:
-    the loader does not restore attributes that the class defines (``lost_traces`` and
-    ``time``, None at class level, are the exceptions: tracemalloc/_snapshot.py).
+    process_memory), the tracer's own memory (tracemalloc_memory: get_tracemalloc_memory()),
+    get_freelist_memory() as the extra attribute ``freelist_memory`` ((size, count)),
+    nothing without free-list hooks, and while tracing get_lost_traces() as the extra
+    attribute ``lost_traces``. Snapshot files keep the three extra attributes.
+    ``freelist_memory`` is not a class attribute: the loader does not restore attributes
+    that the class defines (``lost_traces`` and ``time``, None at class level, are the
+    exceptions: tracemalloc/_snapshot.py).
 
     The lost traces are read after the traces were taken: a trace lost in between makes the
     snapshot say it may be incomplete rather than hide it."""
@@ -353,7 +399,8 @@ def _import_psutil():
     global _psutil
     if _psutil is None:
         try:
-            import psutil
+            with _suspended():  # the tracer's memory, even for the user's take_snapshot()
+                import psutil
         except ImportError:
             return None
         _psutil = psutil

@@ -1,15 +1,21 @@
 """Command line: display and compare snapshot files, or find the leaks over a series.
 
     python -m tracemalloc snapshot1.pickle [snapshot2.pickle ...]
-    python -m tracemalloc --leaks [--json] snapshot1.pickle snapshot2.pickle snapshot3.pickle ...
+    python -m tracemalloc --leaks snapshot1.pickle snapshot2.pickle snapshot3.pickle ...
 
 The files are those of TakeSnapshot and Snapshot.write()/dump() in any format, by Python 2.7
 or 3, and those of the stock Snapshot.dump() of Python 3.4+.
 
 main(argv) returns the exit status: 0 on success, 1 if a snapshot cannot be loaded (one line
-"python -m tracemalloc: error: FILE: PROBLEM" on stderr) or lacks what --leaks needs, 2 for a
-usage error (argparse). --leaks only parses and prints here: finding the leaks, the table
-and the JSON are tracemalloc/_leaks.py's.
+"python -m tracemalloc: error: FILE: PROBLEM" on stderr), 2 for a usage error (argparse, or
+an option that a file cannot serve, e.g. --cumulative on a snapshot without traces, --peak
+on a snapshot without a peak).
+It runs with tracing suspended (tracemalloc/_suspend.py): when the interpreter traces (e.g.
+PYTRACEMALLOC=1), the work of the command is the tracer's memory, not traced.
+
+This module wires the arguments; the work is done by _cli.py (loading, checks, comparisons),
+DisplayTop (the text) and _cli_json.py (the JSON document); for --leaks, by _leaks.py
+(finding the leaks, their table and their JSON).
 """
 from __future__ import absolute_import
 
@@ -17,11 +23,11 @@ import argparse
 import errno
 import os
 import sys
-import time
 
 import tracemalloc
-from tracemalloc import _leaks
-from tracemalloc._output import _write_text
+from tracemalloc import _cli, _cli_json, _leaks
+from tracemalloc._output import _Progress, _write_text
+from tracemalloc._suspend import _suspended
 
 PROG = "python -m tracemalloc"
 
@@ -45,11 +51,19 @@ example:
   snapshot, ignoring the unittest package; the second top shows the
   differences with the first one: "size=408 KiB (+408 KiB), count=5379 (+5379)".
 
+  %(prog)s --traceback -n 5 snap.tms
+  %(prog)s --json -l snap1.tms snap2.tms > top.json
+
+  the 5 tracebacks that allocated the most (snapshots with traces: TakeSnapshot
+  with its attribute traces = True, or take_snapshot()); the top per line of two
+  snapshots as a JSON document for scripts (the README describes its schema).
+
 A warning line flags two compared snapshots taken by different processes, and
 another one a snapshot whose tracer lost traces for lack of memory (its
 statistics are incomplete).
 Colors are used when the output is a terminal, unless the NO_COLOR environment
-variable is set; --color and --no-color force them on or off.
+variable is set; --color and --no-color force them on or off. On a terminal, a
+progress line on stderr tells which file is loading when loading lasts.
 
 leaks example:
   %(prog)s --leaks tracemalloc-1234-*.pickle
@@ -61,16 +75,17 @@ leaks example:
   last, the slope per second (per snapshot when the snapshots do not tell
   their time), in how many of the N-1 intervals it grew, R2 of the fit, the
   count growth and the line (with --traceback, the traceback's frames).
-  --json prints the same as JSON, for scripts; --all shows every line with
+  --json writes the leaks as JSON, for scripts; --all shows every line with
   its verdict. The package's own files are left out (--own-files keeps
   them): a program that keeps its last snapshot keeps its traces, which grow
-  with the traces of its leaks. A progress line is shown on a terminal.
+  with the traces of its leaks.
 
 %(definition)s
 
 exit status: 0 on success, 1 if a snapshot cannot be loaded (missing,
-truncated, corrupt or foreign file) or lacks what --leaks needs (traces for
---traceback), 2 for a usage error (--leaks with fewer than 3 snapshots)."""
+truncated, corrupt or foreign file), 2 for a usage error (also an option that
+a file cannot serve: --traceback or --cumulative on a snapshot without traces,
+--peak on a snapshot without a peak; --leaks with fewer than 3 snapshots)."""
 
 
 def _positive_int(text):
@@ -103,7 +118,7 @@ def _fraction(text):
     return value
 
 
-# --leaks options: (flags, dest, type, metavar, help); each default is in _leaks.DEFAULTS
+# --leaks options: (flag, dest, type, metavar, help); each default is in _leaks.DEFAULTS
 _THRESHOLD_OPTIONS = (
     ("--min-growth", "min_growth", _non_negative_int, "BYTES",
      "smallest growth of a leak, last - first (default: %(default)s)"),
@@ -124,9 +139,9 @@ _THRESHOLD_OPTIONS = (
      "smallest R2 of the fit of a leak's size against time (default: %(default)s)"),
 )
 _TOP_ONLY = (("first", "--first"), ("hide_size", "--hide-size"),
-             ("hide_count", "--hide-count"), ("hide_average", "--hide-average"))
-_LEAKS_ONLY = (("json", "--json"), ("all", "--all"), ("own_files", "--own-files"),
-               ("key_type", "--key-type/--traceback"))
+             ("hide_count", "--hide-count"), ("hide_average", "--hide-average"),
+             ("cumulative", "--cumulative"), ("peak", "--peak"))
+_LEAKS_ONLY = (("all", "--all"), ("own_files", "--own-files"), ("key_type", "--key-type"))
 
 
 def make_parser():
@@ -142,7 +157,7 @@ def make_parser():
     parser.add_argument("-n", "--number", "--limit", type=_positive_int, default=None,
                         metavar="N",
                         help="number of entries displayed per top (default: 10), or of rows "
-                             "of the --leaks table (default: 10; --json: every one)")
+                             "of the --leaks table (default: 10; --leaks --json: every leak)")
     parser.add_argument("--first", action="store_true", default=False,
                         help="compare each snapshot with the first one, instead of with the "
                              "previous one")
@@ -162,6 +177,23 @@ def make_parser():
                         metavar="N",
                         help="number of displayed filename components, 0 for full names "
                              "(default: 3)")
+    grouping = parser.add_mutually_exclusive_group()
+    grouping.add_argument("--traceback", action="store_true", default=False,
+                          help="group allocations per traceback and list the callers of "
+                               "each allocation site, most recent first (needs snapshots "
+                               "with traces); with --leaks, find leaks per traceback")
+    grouping.add_argument("--cumulative", action="store_true", default=False,
+                          help="count the memory of an allocation for every frame of its "
+                               "traceback, not only the most recent one: per file, or per "
+                               "line with -l (needs snapshots with traces)")
+    parser.add_argument("--peak", action="store_true", default=False,
+                        help="show the top of the peak of traced memory recorded in each "
+                             "file instead of its top (files of TakeSnapshot with its "
+                             "attribute peak = True), compared as the tops are")
+    parser.add_argument("--json", action="store_true", default=False,
+                        help="write the tops and their differences as one JSON document "
+                             "(for scripts; -S, -C, -A, -P and colors do not apply); with "
+                             "--leaks, the leaks")
     color = parser.add_mutually_exclusive_group()
     color.add_argument("--color", dest="color", action="store_const", const=True,
                        default=None, help="use colors even if the output is not a terminal")
@@ -173,12 +205,8 @@ def make_parser():
                             "time order) instead of displaying each top")
     leaks.add_argument("--key-type", dest="key_type", choices=("lineno", "filename",
                                                                "traceback"),
-                       default=None, help="group per line (default), per file, or per "
-                                          "traceback (needs snapshots with traces)")
-    leaks.add_argument("--traceback", dest="key_type", action="store_const",
-                       const="traceback", help="the same as --key-type traceback")
-    leaks.add_argument("--json", action="store_true", default=False,
-                       help="print the leaks as JSON (--leaks only, for now)")
+                       default=None, help="group per line (the default of --leaks), per "
+                                          "file, or per traceback (as --traceback)")
     leaks.add_argument("--all", action="store_true", default=False,
                        help="show every key with its verdict, not only the leaks")
     leaks.add_argument("--own-files", dest="own_files", action="store_true", default=False,
@@ -196,6 +224,8 @@ def _check_options(parser, options):
         for dest, flag in _TOP_ONLY:
             if getattr(options, dest):
                 parser.error("%s does not apply to --leaks" % flag)
+        if options.traceback and options.key_type not in (None, "traceback"):
+            parser.error("--traceback and --key-type %s disagree" % options.key_type)
         if len(options.snapshots) < 3:
             parser.error("--leaks needs a series of at least 3 snapshots (%d given): growth "
                          "between two snapshots does not tell a leak from a cache; give the "
@@ -216,79 +246,83 @@ def _error(message):
     sys.stderr.flush()
 
 
-_last_progress = [0.0]
-
-
-def _progress(done, total):
-    # at most ten lines a second (thousands of small files load in a second), and the last
-    now = time.time()
-    if done == total or now - _last_progress[0] >= 0.1:
-        _last_progress[0] = now
-        sys.stderr.write("\rloading %d/%d ..." % (done, total))
-        sys.stderr.flush()
-
-
 def _run_leaks(options, stdout):
-    tty = _leaks_tty()
-    _last_progress[0] = 0.0  # the first snapshot is always shown
+    """--leaks: the files are read one at a time by find_leaks(), with the progress line of
+    _cli.load_snapshots()."""
+    progress = _Progress(sys.stderr, delay=_cli.PROGRESS_DELAY)
+
+    def step(number, total, name):
+        if progress.enabled:
+            try:
+                size = os.stat(name).st_size
+            except (OSError, ValueError, TypeError):  # the loader tells what is wrong
+                size = 0
+            progress.step("%s: loading %d/%d: %s" % (PROG, number, total, name),
+                          long_step=size >= _cli.LARGE_FILE)
+
+    key_type = "traceback" if options.traceback else options.key_type or "lineno"
     thresholds = dict((dest, getattr(options, dest)) for _, dest, _, _, _ in _THRESHOLD_OPTIONS)
     try:
         try:
             leaks = tracemalloc.find_leaks(
-                options.snapshots, options.key_type or "lineno", include=options.include,
-                exclude=options.exclude, own_files=options.own_files, everything=options.all,
-                progress=_progress if tty else None, **thresholds)
+                options.snapshots, key_type, include=options.include, exclude=options.exclude,
+                own_files=options.own_files, everything=options.all, progress=step,
+                **thresholds)
         finally:
-            _end_progress(tty)  # before an error, and on Ctrl+C
-    except ValueError as exc:  # SnapshotError too: a file that cannot be read or used
+            progress.done()  # before an error line, and on Ctrl+C
+    except tracemalloc.SnapshotError as exc:
         _error(str(exc))
         return 1
-    for warning in leaks.warnings:
-        _write_text(sys.stderr, "%s: warning: %s\n" % (PROG, warning))
+    except ValueError as exc:  # a file that cannot serve the key type (no traces)
+        _error(str(exc))
+        return 2
     if options.json:
         if options.number is not None:
             leaks[options.number:] = []
         _write_text(stdout, _leaks.leaks_to_json(leaks) + "\n")
         return 0
+    for warning in leaks.warnings:  # as the tops' warnings, above the table
+        _write_text(stdout, "WARNING: %s\n" % warning)
     lines = _leaks.format_leaks(leaks, limit=options.number or 10,
                                 filename_parts=options.filename_parts)
     _write_text(stdout, "\n".join(lines) + "\n")
     return 0
 
 
-def _leaks_tty():
-    # the progress line only where someone watches it
-    isatty = getattr(sys.stderr, "isatty", None)
-    try:
-        return bool(isatty and isatty())
-    except Exception:
-        return False
-
-
-def _end_progress(tty):
-    if tty:
-        sys.stderr.write("\r%s\r" % (" " * 40))
-        sys.stderr.flush()
-
-
 def _run(options, stdout):
     if options.leaks:
         return _run_leaks(options, stdout)
-    snapshots = []
-    for filename in options.snapshots:
-        try:
-            snapshot = tracemalloc.Snapshot.load(filename)
-        except tracemalloc.SnapshotError as exc:
-            _error(str(exc))
-            return 1
-        if options.include:
-            snapshot.filter_filenames(options.include, True)
-        if options.exclude:
-            snapshot.filter_filenames(options.exclude, False)
-        snapshots.append((filename, snapshot))
+    number = options.number or 10
+    try:
+        snapshots = _cli.load_snapshots(options.snapshots, sys.stderr, PROG)
+    except tracemalloc.SnapshotError as exc:
+        _error(str(exc))
+        return 1
+    key_type = ("traceback" if options.traceback
+                else "lineno" if options.line_number else "filename")
+    try:
+        if options.peak:
+            snapshots = _cli.peak_snapshots(snapshots)
+        for option in ("--traceback", "--cumulative"):
+            if getattr(options, option[2:]):
+                _cli.check_traces(snapshots, option)
+    except _cli.UsageProblem as exc:
+        _error(str(exc))
+        return 2
+    except tracemalloc.SnapshotError as exc:
+        _error(str(exc))
+        return 1
+    _cli.filter_snapshots(snapshots, options.include, options.exclude)
 
-    top = tracemalloc.DisplayTop(options.number or 10, file=stdout,
-                                 group_per_file=not options.line_number)
+    if options.json:
+        _cli_json.write_json(stdout, _cli_json.top_document(
+            snapshots, key_type, options.cumulative, number, options.first, options.peak))
+        return 0
+
+    top = tracemalloc.DisplayTop(number, file=stdout,
+                                 group_per_file=key_type == "filename")
+    top.show_traceback = options.traceback
+    top.cumulative = options.cumulative
     top.filename_parts = options.filename_parts
     top.show_size = not options.hide_size
     top.show_count = not options.hide_count
@@ -297,23 +331,23 @@ def _run(options, stdout):
     if options.color is not None:
         top.color = options.color
 
-    previous = None
-    for index, (filename, snapshot) in enumerate(snapshots):
-        if index and not options.first:
-            previous = snapshots[index - 1]
-        elif index:
-            previous = snapshots[0]
-        if (previous is not None and previous[1].pid is not None and snapshot.pid is not None
-                and previous[1].pid != snapshot.pid):
-            _write_text(
-                stdout, "WARNING: %s (pid %s) and %s (pid %s) come from different processes\n"
-                % (filename, snapshot.pid, previous[0], previous[1].pid))
+    for filename, snapshot, previous_filename, previous in _cli.comparisons(snapshots,
+                                                                            options.first):
+        warning = _cli.different_processes(filename, snapshot, previous_filename, previous)
+        if warning is not None:
+            _write_text(stdout, warning + "\n")
         top.display_snapshot(snapshot, name=filename)
     return 0
 
 
 def main(argv=None):
-    """Run the command line with *argv* (default: sys.argv[1:]); return the exit status."""
+    """Run the command line with *argv* (default: sys.argv[1:]); return the exit status.
+    Tracing, if on, is suspended meanwhile."""
+    with _suspended():
+        return _main(argv)
+
+
+def _main(argv):
     parser = make_parser()
     try:
         options = parser.parse_args(argv)

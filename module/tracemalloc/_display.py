@@ -1,5 +1,8 @@
 """DisplayTop (the biggest allocations, and how they changed since the previous top) and
 DisplayGarbage (the objects of gc.garbage and where they were allocated).
+
+Both do their work with tracing suspended (tracemalloc/_suspend.py): the snapshots they take
+and keep, and the text they write, are the tracer's memory, in no top.
 """
 from __future__ import absolute_import
 
@@ -13,6 +16,7 @@ from tracemalloc._output import (_COLOR_BOLD, _COLOR_CYAN, _COLOR_YELLOW, _defau
                                  _display_filename, _format_top_size, _shorten_filename,
                                  _write_text)
 from tracemalloc._snapshot import Snapshot
+from tracemalloc._suspend import _suspended
 from tracemalloc._tasks import _Periodic
 
 __all__ = ["DisplayTop", "DisplayGarbage"]
@@ -47,6 +51,61 @@ def _group_stats(stats, group_per_file):
             for lineno, line_stat in lines.items():
                 grouped[(filename, lineno)] = tuple(line_stat)
     return grouped
+
+
+def _grouped(snapshot, key_type, cumulative):
+    """{key: (size, count)} of *snapshot*: the key is (filename, None) per file ("filename"),
+    (filename, lineno) per line ("lineno"), and per traceback ("traceback") the tuple of its
+    raw frames, (filename, lineno) most recent first.
+
+    Per file and per line without *cumulative*, from ``snapshot.stats`` (a snapshot of
+    statistics only has them); *cumulative* (a trace counts for every frame of its
+    traceback) and per traceback need traces (ValueError otherwise, from
+    Snapshot.statistics())."""
+    if key_type != "traceback" and not cumulative:
+        return _group_stats(snapshot.stats, key_type == "filename")
+    grouped = {}
+    for traceback, stat in snapshot._group_by(key_type, cumulative).items():
+        frames = tuple(reversed(traceback._frames))  # most recent first
+        if key_type == "traceback":
+            key = frames
+        else:  # cumulative: one frame per group, never none
+            key = (frames[0][0], None) if key_type == "filename" else frames[0]
+        grouped[key] = (stat.size, stat.count)
+    return grouped
+
+
+def _top_entries(snapshot, previous=None, key_type="filename", cumulative=False):
+    """The entries of the top of *snapshot* compared to *previous* (None: no comparison), all
+    of them, in the order of the top: a list of (key, size, size_diff, count, count_diff),
+    the key as _grouped() makes it.
+
+    Sorted by size, then count, then key, biggest first; when comparing, by the absolute
+    size difference first (as Snapshot.compare_to()), and the entries that disappeared since
+    *previous* are listed with a size and count of 0. Without *previous* the differences
+    are the sizes and counts themselves (DisplayTop and the JSON output do not show them)."""
+    current = _grouped(snapshot, key_type, cumulative)
+    old = _grouped(previous, key_type, cumulative) if previous is not None else {}
+    entries = []
+    for key, (size, count) in current.items():
+        old_size, old_count = old.pop(key, (0, 0))
+        entries.append((key, size, size - old_size, count, count - old_count))
+    for key, (old_size, old_count) in old.items():
+        entries.append((key, 0, -old_size, 0, -old_count))
+    if previous is not None:
+        entries.sort(key=lambda e: (-abs(e[2]), -e[1], -abs(e[4]), -e[3], e[0]))
+    else:
+        entries.sort(key=lambda e: (-e[1], -e[3], e[0]))
+    return entries
+
+
+def _top_totals(entries, snapshot, previous, cumulative):
+    """(size, size_diff, count, count_diff) of all the memory of a top: the sums of its
+    *entries*, except with *cumulative*, where an allocation is in several entries: then
+    the memory of *snapshot* (and *previous*) per file, counted once."""
+    if cumulative:
+        entries = _top_entries(snapshot, previous, "filename", False)
+    return tuple(sum(entry[i] for entry in entries) for i in range(1, 5))
 
 
 def _freelist_memory_of(snapshot):
@@ -91,7 +150,15 @@ class DisplayTop(_Periodic, _FileAlias):
     - ``show_lineno`` (bool): group per file and line instead of per file; it is the
       negation of ``group_per_file`` (constructor argument, default True), and setting
       either attribute updates the other
+    - ``show_traceback`` (bool, default False): group per traceback (the whole traceback of
+      each allocation, as ``Snapshot.statistics('traceback')``) and list the callers of each
+      allocation site under its line, most recent first; needs snapshots with traces
+    - ``cumulative`` (bool, default False): count the memory of an allocation for every
+      frame of its traceback, not only the most recent one (per file or per line, as
+      ``Snapshot.statistics(key_type, cumulative=True)``); needs snapshots with traces
     - ``user_data_callback`` (callable or None): see Snapshot.create()
+    - ``peak`` (bool, default False): display() shows the top at the peak of traced memory
+      (get_peak_snapshot()) instead of the current one
     - ``stream`` (also ``file``): the output file
 
     Output of display() (differences in parentheses only when there is a previous top)::
@@ -112,31 +179,44 @@ class DisplayTop(_Periodic, _FileAlias):
     the previous top are listed with a size of 0. The WARNING line comes only when the engine
     lost traces for lack of memory before the snapshot was taken (its ``lost_traces``, from
     get_lost_traces(), is not 0): the figures then miss those allocations.
-    "N more" sums the entries beyond *count*.
+    "N more" sums the entries beyond *count*. With show_traceback, the callers of each
+    allocation site follow its line, indented, most recent first ("    .../Lib/x.py:12").
+    With cumulative, an allocation counts in several entries, so "N more" gives only the
+    number of entries and "Total Python memory" is the memory of the snapshot, counted once.
+    The title of the top of a snapshot of the peak (its ``peak`` is True) ends with "at the
+    peak".
     ``average`` (size // count) is omitted when count is 0. "Total process memory" is the
-    process memory minus the engine's own memory ("ignore tracemalloc: ..."), printed only
+    process memory minus the tracer's own memory ("ignore tracemalloc: ..."), printed only
     when the process memory is known. "Free lists" is the memory the interpreter keeps on its
     free lists for later objects (get_freelist_memory() when the snapshot was taken: only
     with the "track" variant); it is not held by any line above. One line per user data
     item follows.
     See _format_top_size() for the units.
+
+    Its work runs with tracing suspended: the snapshots it takes and keeps (to compare the
+    next top with) are the tracer's memory, counted by get_tracemalloc_memory() ("ignore
+    tracemalloc" above), and the top shows none of its own allocations.
     """
 
     __module__ = "tracemalloc"
 
     def __init__(self, count, file=None, group_per_file=True):
-        self.count = count
-        self.stream = file if file is not None else sys.stdout
-        self.color = _default_color(self.stream)
-        self.compare_with_previous = True
-        self.filename_parts = 3
-        self.show_average = True
-        self.show_count = True
-        self.show_size = True
-        self.show_lineno = not group_per_file
-        self.user_data_callback = None
-        self._previous = None  # (snapshot, name) of the top to compare with
-        self._timer_id = None
+        with _suspended():
+            self.count = count
+            self.stream = file if file is not None else sys.stdout
+            self.color = _default_color(self.stream)
+            self.compare_with_previous = True
+            self.filename_parts = 3
+            self.show_average = True
+            self.show_count = True
+            self.show_size = True
+            self.show_lineno = not group_per_file
+            self.show_traceback = False
+            self.cumulative = False
+            self.user_data_callback = None
+            self.peak = False
+            self._previous = None  # (snapshot, name) of the top to compare with
+            self._timer_id = None
 
     @property
     def group_per_file(self):
@@ -186,26 +266,27 @@ class DisplayTop(_Periodic, _FileAlias):
             filename = "%s:%s" % (filename, lineno)
         return filename
 
+    @property
+    def key_type(self):
+        """How the top groups allocations, as Snapshot.statistics() names it: "traceback"
+        (show_traceback), "lineno" (show_lineno) or "filename"."""
+        if self.show_traceback:
+            return "traceback"
+        return "lineno" if self.show_lineno else "filename"
+
+    def _title(self, shown):
+        what = {"traceback": "traceback", "lineno": "file and line",
+                "filename": "file"}[self.key_type]
+        title = "Top %d allocations per %s" % (shown, what)
+        if self.cumulative:
+            title += " (cumulative)"
+        return title
+
     def _lines(self, snapshot, previous=None, name=None, previous_name=None):
         """The lines (without newlines) of the top of *snapshot* compared to *previous*."""
         compare = previous is not None
-        group_per_file = self.group_per_file
-        current = _group_stats(snapshot.stats, group_per_file)
-        if compare:
-            old = _group_stats(previous.stats, group_per_file)
-        else:
-            old = {}
-        # entries: (key, size, size_diff, count, count_diff)
-        entries = []
-        for key, (size, count) in current.items():
-            old_size, old_count = old.pop(key, (0, 0))
-            entries.append((key, size, size - old_size, count, count - old_count))
-        for key, (old_size, old_count) in old.items():
-            entries.append((key, 0, -old_size, 0, -old_count))
-        if compare:
-            entries.sort(key=lambda e: (-abs(e[2]), -e[1], -abs(e[4]), -e[3], e[0]))
-        else:
-            entries.sort(key=lambda e: (-e[1], -e[3], e[0]))
+        key_type = self.key_type
+        entries = _top_entries(snapshot, previous, key_type, self.cumulative)
 
         def stat(size, size_diff, count, count_diff):
             if not compare:
@@ -219,8 +300,9 @@ class DisplayTop(_Periodic, _FileAlias):
 
         lines = []
         shown = entries[:self.count]
-        title = "Top %d allocations per %s" % (
-            len(shown), "file" if group_per_file else "file and line")
+        title = self._title(len(shown))
+        if getattr(snapshot, "peak", False) is True:
+            title += " at the peak"
         if name is not None and snapshot.timestamp is not None:
             label = "%s (%s)" % (name, snapshot.timestamp)
         elif name is not None:
@@ -236,15 +318,27 @@ class DisplayTop(_Periodic, _FileAlias):
             lines.append(_lost_traces_warning(lost))
 
         for index, entry in enumerate(shown, 1):
-            lines.append(line("#%d: %s" % (index, self._format_key(entry[0])), stat(*entry[1:])))
+            key = entry[0]
+            if key_type == "traceback":
+                # the allocation site, then its callers, most recent first
+                head = key[0] if key else ("<unknown>", 0)
+                lines.append(line("#%d: %s" % (index, self._format_key(head)),
+                                  stat(*entry[1:])))
+                for frame in key[1:]:
+                    lines.append("    %s" % self._format_key(frame))
+            else:
+                lines.append(line("#%d: %s" % (index, self._format_key(key)),
+                                  stat(*entry[1:])))
 
         rest = entries[self.count:]
-        if rest:
+        if rest and self.cumulative:
+            lines.append("%d more" % len(rest))
+        elif rest:
             sums = [sum(entry[i] for entry in rest) for i in range(1, 5)]
             lines.append(line("%d more" % len(rest), stat(*sums)))
 
-        totals = [sum(entry[i] for entry in entries) for i in range(1, 5)]
-        lines.append(line("Total Python memory", stat(*totals)))
+        lines.append(line("Total Python memory", stat(*_top_totals(
+            entries, snapshot, previous, self.cumulative))))
 
         if snapshot.process_memory is not None:
             ignore = snapshot.tracemalloc_memory
@@ -294,20 +388,26 @@ class DisplayTop(_Periodic, _FileAlias):
         "NAME (TIMESTAMP): Top ...", and a later top compared with it ends its header with
         "(compared to NAME)". Without a name the header starts with the timestamp alone.
         """
-        previous, previous_name = self._previous if self._previous else (None, None)
-        lines = self._lines(snapshot, previous, name, previous_name)
-        _write_text(self.stream, "\n".join(lines) + "\n")
-        self.stream.flush()
-        if previous is None or self.compare_with_previous:
-            self._previous = (snapshot, name)
+        with _suspended():
+            previous, previous_name = self._previous if self._previous else (None, None)
+            lines = self._lines(snapshot, previous, name, previous_name)
+            _write_text(self.stream, "\n".join(lines) + "\n")
+            self.stream.flush()
+            if previous is None or self.compare_with_previous:
+                self._previous = (snapshot, name)
 
     def display(self):
-        """Take a snapshot and display its top."""
-        self.display_snapshot(Snapshot.create(self.user_data_callback))
+        """Take a snapshot (of the peak if ``peak``; with traces when show_traceback or
+        cumulative is set) and display its top."""
+        with _suspended():
+            self.display_snapshot(Snapshot.create(
+                self.user_data_callback, traces=self.show_traceback or self.cumulative,
+                peak=self.peak))
 
     def start(self, delay):
         """Display the top every *delay* seconds (with a timer of its own)."""
-        self._start_timer(delay, self.display)
+        with _suspended():
+            self._start_timer(delay, self.display)
 
 
 def _make_object_repr():
@@ -339,16 +439,19 @@ class DisplayGarbage(_FileAlias):
     - ``format_object`` (callable, default: repr() truncated by reprlib, at most 100
       characters for a string or an object, 6 items for a container): formats an object
     - ``stream`` (also ``file``): the output file
+
+    Its work runs with tracing suspended, as DisplayTop's.
     """
 
     __module__ = "tracemalloc"
 
     def __init__(self, file=None):
-        self.stream = file if file is not None else sys.stdout
-        self.color = _default_color(self.stream)
-        self.cumulative = False
-        self.format_object = _format_object
-        self._seen = 0
+        with _suspended():
+            self.stream = file if file is not None else sys.stdout
+            self.color = _default_color(self.stream)
+            self.cumulative = False
+            self.format_object = _format_object
+            self._seen = 0
 
     def _format(self, obj):
         try:
@@ -359,19 +462,20 @@ class DisplayGarbage(_FileAlias):
 
     def display(self):
         """Display the new objects of gc.garbage (every object if cumulative)."""
-        garbage = list(gc.garbage)
-        if self.cumulative or self._seen > len(garbage):
-            start_index = 0
-        else:
-            start_index = self._seen
-        self._seen = len(garbage)
-        for obj in garbage[start_index:]:
-            traceback = tracemalloc.get_object_traceback(obj)
-            if traceback is not None and len(traceback):
-                where = str(traceback[-1])
+        with _suspended():
+            garbage = list(gc.garbage)
+            if self.cumulative or self._seen > len(garbage):
+                start_index = 0
             else:
-                where = "unknown allocation site"
-            if self.color:
-                where = _COLOR_CYAN % where
-            _write_text(self.stream, "%s: %s\n" % (where, self._format(obj)))
-        self.stream.flush()
+                start_index = self._seen
+            self._seen = len(garbage)
+            for obj in garbage[start_index:]:
+                traceback = tracemalloc.get_object_traceback(obj)
+                if traceback is not None and len(traceback):
+                    where = str(traceback[-1])
+                else:
+                    where = "unknown allocation site"
+                if self.color:
+                    where = _COLOR_CYAN % where
+                _write_text(self.stream, "%s: %s\n" % (where, self._format(obj)))
+            self.stream.flush()

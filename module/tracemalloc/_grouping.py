@@ -9,26 +9,32 @@ from tracemalloc import _accel
 _KEY_TYPES = {"traceback": 0, "lineno": 1, "filename": 2}
 
 
+def _key(item, key_type, cumulative):
+    """The group key of *item*: a raw traceback, or with *cumulative* one of its frames."""
+    if cumulative:
+        return (item,) if key_type == "lineno" else ((item[0], 0),)
+    if key_type == "traceback":
+        return item
+    if key_type == "lineno":
+        return item[:1]
+    return ((item[0][0], 0),)
+
+
 def _group_traces_py(traces, key_type, cumulative):
     """The stdlib's grouping (Snapshot._group_by) on raw traces: a list of
     [key, size, count], where key is the raw traceback of the group, in the order the groups
     were first seen. Same errors as the stdlib for malformed traces."""
     groups = {}
     result = []
-    keys = {}
-    if not cumulative:
-        for trace in traces:
-            domain, size, frames, total_nframe = trace
+    keys = {}  # raw traceback (with cumulative: frame) -> its key
+    for trace in traces:
+        domain, size, frames, total_nframe = trace
+        # with cumulative, the trace counts once per frame (a frame seen twice, twice)
+        for item in (frames if cumulative else (frames,)):
             try:
-                key = keys[frames]
+                key = keys[item]
             except KeyError:
-                if key_type == "traceback":
-                    key = frames
-                elif key_type == "lineno":
-                    key = frames[:1]
-                else:
-                    key = ((frames[0][0], 0),)
-                keys[frames] = key
+                key = keys[item] = _key(item, key_type, cumulative)
             try:
                 group = groups[key]
                 group[1] += size
@@ -36,22 +42,6 @@ def _group_traces_py(traces, key_type, cumulative):
             except KeyError:
                 groups[key] = group = [key, size, 1]
                 result.append(group)
-    else:
-        for trace in traces:
-            domain, size, frames, total_nframe = trace
-            for frame in frames:
-                try:
-                    key = keys[frame]
-                except KeyError:
-                    key = (frame,) if key_type == "lineno" else ((frame[0], 0),)
-                    keys[frame] = key
-                try:
-                    group = groups[key]
-                    group[1] += size
-                    group[2] += 1
-                except KeyError:
-                    groups[key] = group = [key, size, 1]
-                    result.append(group)
     return result
 
 

@@ -288,9 +288,11 @@ class _LeakFinder(object):
         if self.key_type == "traceback":
             if snapshot.traces is None:
                 raise ValueError(
-                    "%s has statistics per line only, no traces: find leaks per 'lineno' or "
-                    "'filename', or take snapshots with traces (TakeSnapshot.traces = True, "
-                    "Snapshot.create(traces=True))" % self._name(self.index))
+                    "%s: leaks per traceback need the traces of the allocations, and this "
+                    "snapshot holds statistics per line only (take snapshots with traces: "
+                    "TakeSnapshot.traces = True, Snapshot.create(traces=True) or "
+                    "take_snapshot(); per line or per file, statistics are enough)"
+                    % self._name(self.index))
             for frames, size, count in _group_traces(snapshot.traces._traces, "traceback",
                                                      False):
                 if keep(frames[0][0] if frames else "<unknown>"):
@@ -542,7 +544,8 @@ def find_leaks(snapshots, key_type="lineno", include=None, exclude=None, own_fil
     ``python -m tracemalloc --include/--exclude``. The package's own files (OWN_FILES:
     the work of TakeSnapshot and of the snapshots) are left out unless *own_files*.
     *everything*: return every key, each with its verdict, leaks first. *progress*: called
-    as progress(done, total) after each snapshot is added.
+    as progress(number, total, name) before each snapshot is read (number from 1; name: the
+    file name, or "snapshot NUMBER" for a Snapshot object).
 
     ValueError: fewer than 3 snapshots, an unknown key type, a threshold out of range,
     "traceback" with a snapshot without traces; SnapshotError: a file cannot be loaded.
@@ -565,6 +568,8 @@ def find_leaks(snapshots, key_type="lineno", include=None, exclude=None, own_fil
              for index, item in enumerate(snapshots)]
     finder = _LeakFinder(count, key_type, include, exclude, own_files, names)
     for index, item in enumerate(snapshots):
+        if progress is not None:
+            progress(index + 1, count, names[index])
         if isinstance(item, _TEXT_TYPES):
             snapshot = tracemalloc.Snapshot.load(item)
         elif isinstance(item, tracemalloc.Snapshot):
@@ -573,9 +578,7 @@ def find_leaks(snapshots, key_type="lineno", include=None, exclude=None, own_fil
             raise TypeError("snapshots[%d] is a %s, not a Snapshot or a file name"
                             % (index, type(item).__name__))
         finder.add(snapshot)
-        del snapshot
-        if progress is not None:
-            progress(index + 1, count)
+        del snapshot  # before the next one is loaded
     return finder.leaks(everything, **rules)
 
 

@@ -1,12 +1,13 @@
 """Text for people: DisplayTop's sizes (_format_top_size), ANSI colors and when to use them,
-file names shortened for display, and writing to a stream whose encoding cannot hold a file
-name (the codec error handler "tracemalloc.escape"). Used by DisplayTop, DisplayGarbage and
-the command line.
+file names shortened for display, writing to a stream whose encoding cannot hold a file
+name (the codec error handler "tracemalloc.escape"), and the progress line of long work on
+a terminal (_Progress). Used by DisplayTop, DisplayGarbage and the command line.
 """
 from __future__ import absolute_import
 
 import codecs
 import os
+import time
 
 from tracemalloc._compat import _PY2, _native
 from tracemalloc._types import _UNITS
@@ -41,17 +42,20 @@ def _format_top_size(size, sign=False):
     return "%d %s" % (value, _UNITS[unit])
 
 
+def _is_terminal(stream):
+    """True if *stream* is a terminal (False for a closed or unusual stream)."""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except Exception:
+        return False
+
+
 def _default_color(stream):
     """Colors by default only on a terminal, and never when NO_COLOR is set (no-color.org)."""
     if os.environ.get("NO_COLOR"):
         return False
-    isatty = getattr(stream, "isatty", None)
-    if isatty is None:
-        return False
-    try:
-        return bool(isatty())
-    except Exception:  # closed or unusual stream
-        return False
+    return _is_terminal(stream)
 
 
 def _escape_unencodable(exc):
@@ -111,3 +115,62 @@ def _shorten_filename(filename, parts):
     if len(components) <= parts:
         return filename
     return seps[0].join(["..."] + components[-parts:])
+
+
+def _terminal_width(stream, default=80):
+    """Columns of the terminal *stream* (COLUMNS wins, as in shutil.get_terminal_size())."""
+    try:
+        return max(int(os.environ["COLUMNS"]), 20)
+    except (KeyError, ValueError):
+        pass
+    try:
+        import fcntl
+        import struct
+        import termios
+        rows, columns = struct.unpack("hh", fcntl.ioctl(stream.fileno(), termios.TIOCGWINSZ,
+                                                        b"1234"))
+        if columns > 0:
+            return max(columns, 20)
+    except Exception:  # not a terminal, not Unix
+        pass
+    return default
+
+
+class _Progress(object):
+    """A progress line of long work, rewritten in place on *stream* (stderr) and only when
+    *stream* is a terminal: never in a pipe, a file or a log.
+
+    step(text, long_step) announces the next step. The line appears at the first step that
+    starts *delay* seconds or more after the first one, or at once for a step the caller
+    knows to be long (a large file): a run that ends quickly prints nothing. done() erases
+    it; call it before writing anything else to *stream* (an error line). The text is cut
+    to the terminal's width, so that the line never wraps."""
+
+    def __init__(self, stream, delay=0.5, clock=time.time):
+        self.stream = stream
+        self.enabled = _is_terminal(stream)
+        self.delay = delay
+        self.clock = clock
+        self.start = None
+        self.shown = False
+
+    def step(self, text, long_step=False):
+        if not self.enabled:
+            return
+        now = self.clock()
+        if self.start is None:
+            self.start = now
+        if not (self.shown or long_step or now - self.start >= self.delay):
+            return
+        width = _terminal_width(self.stream) - 1
+        if len(text) > width:
+            text = "..." + text[len(text) - width + 3:]
+        _write_text(self.stream, "\r\x1b[K" + text)
+        self.stream.flush()
+        self.shown = True
+
+    def done(self):
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False

@@ -180,26 +180,18 @@ def scan_pickle_py(data, max_nesting=MAX_NESTING):
                 return underflow()
             stack.append(stack[-1])
         elif op in (0x67, 0x68, 0x6a):  # GET, BINGET, LONG_BINGET
-            if op == 0x67:
-                index = _parse_index(line)
-                if index is None:
-                    return SCAN_CORRUPT, "invalid memo index at offset %d" % start
-            else:
-                index = arg
+            index = _memo_index(op == 0x67, line, arg)
+            if index is None:
+                return SCAN_CORRUPT, "invalid memo index at offset %d" % start
             if index >= len(memo) or memo[index] is None:
                 return SCAN_CORRUPT, "memo entry %d not set at offset %d" % (index, start)
             stack.append(memo[index])
         elif op in (0x70, 0x71, 0x72, 0x94):  # PUT, BINPUT, LONG_BINPUT, MEMOIZE
             if len(stack) <= fence:
                 return underflow()
-            if op == 0x94:
-                index = memo_set
-            elif op == 0x70:
-                index = _parse_index(line)
-                if index is None:
-                    return SCAN_CORRUPT, "invalid memo index at offset %d" % start
-            else:
-                index = arg
+            index = memo_set if op == 0x94 else _memo_index(op == 0x70, line, arg)
+            if index is None:
+                return SCAN_CORRUPT, "invalid memo index at offset %d" % start
             if index > puts + 1:
                 return SCAN_CORRUPT, "memo index %d out of order at offset %d" % (index, start)
             puts += 1
@@ -250,6 +242,12 @@ def scan_pickle_py(data, max_nesting=MAX_NESTING):
                 stack.append(0)
         else:  # pragma: no cover (every opcode of the table is handled above)
             return SCAN_CORRUPT, "unhandled opcode 0x%02x" % op
+
+
+def _memo_index(text_opcode, line, arg):
+    """The memo index of a GET/PUT opcode: parsed from its *line* for the text opcodes, its
+    binary argument *arg* otherwise. None for a text index that is not one."""
+    return _parse_index(line) if text_opcode else arg
 
 
 def _parse_index(line):

@@ -30,9 +30,18 @@ def _format_size(size, sign=False):
 
 
 class _CompareMixin(object):
-    """Python 2 does not derive != from ==."""
+    """Equality and hash by the tuple ``_value()``, between instances of one class (Python 2
+    does not derive != from ==: __ne__ is here too)."""
 
     __slots__ = ()
+
+    def _comparable(self, other):
+        return isinstance(other, type(self)) or isinstance(self, type(other))
+
+    def __eq__(self, other):
+        if not self._comparable(other):
+            return NotImplemented
+        return self._value() == other._value()
 
     def __ne__(self, other):
         result = self.__eq__(other)
@@ -40,9 +49,23 @@ class _CompareMixin(object):
             return result
         return not result
 
+    def __hash__(self):
+        return hash(self._value())
+
+
+class _OrderMixin(_CompareMixin):
+    """Order by ``_value()`` too (with functools.total_ordering for the other operators)."""
+
+    __slots__ = ()
+
+    def __lt__(self, other):
+        if not self._comparable(other):
+            return NotImplemented
+        return self._value() < other._value()
+
 
 @functools.total_ordering
-class Frame(_CompareMixin):
+class Frame(_OrderMixin):
     """One frame of a traceback: ``filename`` (str) and ``lineno`` (int)."""
 
     __module__ = "tracemalloc"
@@ -52,6 +75,9 @@ class Frame(_CompareMixin):
         # frame is a (filename, lineno) tuple, as returned by the engine
         self._frame = tuple(frame)
 
+    def _value(self):
+        return self._frame
+
     @property
     def filename(self):
         return self._frame[0]
@@ -59,19 +85,6 @@ class Frame(_CompareMixin):
     @property
     def lineno(self):
         return self._frame[1]
-
-    def __eq__(self, other):
-        if not isinstance(other, Frame):
-            return NotImplemented
-        return self._frame == other._frame
-
-    def __lt__(self, other):
-        if not isinstance(other, Frame):
-            return NotImplemented
-        return self._frame < other._frame
-
-    def __hash__(self):
-        return hash(self._frame)
 
     def __str__(self):
         return "%s:%s" % (self.filename, self.lineno)
@@ -81,7 +94,7 @@ class Frame(_CompareMixin):
 
 
 @functools.total_ordering
-class Traceback(Sequence, _CompareMixin):
+class Traceback(Sequence, _OrderMixin):
     """Sequence of Frame instances, sorted from the oldest to the most recent frame.
 
     As in the stdlib since Python 3.7: the engine returns frames most recent first, the
@@ -97,6 +110,9 @@ class Traceback(Sequence, _CompareMixin):
         self._frames = tuple(reversed(tuple(frames)))
         self._total_nframe = total_nframe
 
+    def _value(self):
+        return self._frames
+
     @property
     def total_nframe(self):
         return self._total_nframe
@@ -111,19 +127,6 @@ class Traceback(Sequence, _CompareMixin):
 
     def __contains__(self, frame):
         return isinstance(frame, Frame) and frame._frame in self._frames
-
-    def __hash__(self):
-        return hash(self._frames)
-
-    def __eq__(self, other):
-        if not isinstance(other, Traceback):
-            return NotImplemented
-        return self._frames == other._frames
-
-    def __lt__(self, other):
-        if not isinstance(other, Traceback):
-            return NotImplemented
-        return self._frames < other._frames
 
     def __str__(self):
         return str(self[0])
@@ -165,6 +168,9 @@ class Trace(_CompareMixin):
         # trace is a raw tuple (domain, size, traceback, total_nframe), see _get_traces()
         self._trace = trace
 
+    def _value(self):
+        return self._trace
+
     @property
     def domain(self):
         return self._trace[0]
@@ -176,14 +182,6 @@ class Trace(_CompareMixin):
     @property
     def traceback(self):
         return Traceback(*self._trace[2:])
-
-    def __eq__(self, other):
-        if not isinstance(other, Trace):
-            return NotImplemented
-        return self._trace == other._trace
-
-    def __hash__(self):
-        return hash(self._trace)
 
     def __str__(self):
         return "%s: %s" % (self.traceback, _format_size(self.size, False))
@@ -201,6 +199,9 @@ class _Traces(Sequence, _CompareMixin):
     def __init__(self, traces):
         self._traces = traces
 
+    def _value(self):
+        return self._traces
+
     def __len__(self):
         return len(self._traces)
 
@@ -212,10 +213,6 @@ class _Traces(Sequence, _CompareMixin):
     def __contains__(self, trace):
         return trace._trace in self._traces
 
-    def __eq__(self, other):
-        if not isinstance(other, _Traces):
-            return NotImplemented
-        return self._traces == other._traces
 
     __hash__ = None
 
@@ -235,14 +232,8 @@ class Statistic(_CompareMixin):
         self.size = size
         self.count = count
 
-    def __hash__(self):
-        return hash((self.traceback, self.size, self.count))
-
-    def __eq__(self, other):
-        if not isinstance(other, Statistic):
-            return NotImplemented
-        return (self.traceback == other.traceback and self.size == other.size
-                and self.count == other.count)
+    def _value(self):
+        return (self.traceback, self.size, self.count)
 
     def __str__(self):
         text = "%s: size=%s, count=%i" % (self.traceback, _format_size(self.size, False),
@@ -273,15 +264,8 @@ class StatisticDiff(_CompareMixin):
         self.count = count
         self.count_diff = count_diff
 
-    def __hash__(self):
-        return hash((self.traceback, self.size, self.size_diff, self.count, self.count_diff))
-
-    def __eq__(self, other):
-        if not isinstance(other, StatisticDiff):
-            return NotImplemented
-        return (self.traceback == other.traceback and self.size == other.size
-                and self.size_diff == other.size_diff and self.count == other.count
-                and self.count_diff == other.count_diff)
+    def _value(self):
+        return (self.traceback, self.size, self.size_diff, self.count, self.count_diff)
 
     def __str__(self):
         text = "%s: size=%s (%s), count=%i (%+i)" % (

@@ -264,8 +264,353 @@ class CliTests(unittest.TestCase):
         self.assertEqual(status, 0)
         for text in ("usage: python -m tracemalloc", "--line-number", "--first", "--include",
                      "--exclude", "--no-color", "--hide-size", "--filename-parts",
-                     "example:", "NO_COLOR"):
+                     "example:", "NO_COLOR", "--traceback", "--cumulative", "--json", "--peak",
+                     "needs snapshots with traces", "progress line"):
             self.assertIn(text, out)
+
+
+# Raw traces (domain, size, frames most recent first, total_nframe) of two snapshots: from
+# the first to the second, the list built by main.py:5 through b.py:10 grows, a.py:20
+# called from main.py:7 appears, c.py:1 goes.
+MAIN = LIB + "/app/main.py"
+A = LIB + "/app/a.py"
+C = LIB + "/app/c.py"
+TRACES1 = [
+    (0, 1000, ((A, 10), (MAIN, 5)), 2),
+    (0, 1000, ((A, 10), (MAIN, 5)), 2),
+    (0, 300, ((A, 10), (MAIN, 6)), 2),
+    (0, 64, ((C, 1),), 1),
+]
+TRACES2 = [
+    (0, 1000, ((A, 10), (MAIN, 5)), 2),
+    (0, 1000, ((A, 10), (MAIN, 5)), 2),
+    (0, 3000, ((A, 10), (MAIN, 5)), 2),
+    (0, 300, ((A, 10), (MAIN, 6)), 2),
+    (0, 500, ((A, 20), (MAIN, 7)), 2),
+]
+
+
+class TracesCliTests(CliTests):
+    """--traceback, --cumulative and --json on snapshots with traces, and what they need."""
+
+    def setUp(self):
+        CliTests.setUp(self)
+        self.traces1 = self.write_traces("traces1.tms", TRACES1, "2013-03-04 01:00:55")
+        self.traces2 = self.write_traces("traces2.tms", TRACES2, "2013-03-04 01:01:55")
+
+    def write_traces(self, name, traces, timestamp, pid=1234):
+        path = self.path(name)
+        tracemalloc.Snapshot(traces, 2, timestamp=timestamp, pid=pid).write(path)
+        return path
+
+    def test_traceback(self):
+        status, out, err = self.run_cli("--traceback", "-P", "2", self.traces1, self.traces2)
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(out, (
+            "%s (2013-03-04 01:00:55): Top 3 allocations per traceback\n"
+            "#1: .../app/a.py:10: size=2000 B, count=2, average=1000 B\n"
+            "    .../app/main.py:5\n"
+            "#2: .../app/a.py:10: size=300 B, count=1, average=300 B\n"
+            "    .../app/main.py:6\n"
+            "#3: .../app/c.py:1: size=64 B, count=1, average=64 B\n"
+            "Total Python memory: size=2364 B, count=4, average=591 B\n"
+            "\n"
+            "%s (2013-03-04 01:01:55): Top 4 allocations per traceback (compared to %s)\n"
+            "#1: .../app/a.py:10: size=5000 B (+3000 B), count=3 (+1), average=1666 B\n"
+            "    .../app/main.py:5\n"
+            "#2: .../app/a.py:20: size=500 B (+500 B), count=1 (+1), average=500 B\n"
+            "    .../app/main.py:7\n"
+            "#3: .../app/c.py:1: size=0 B (-64 B), count=0 (-1)\n"
+            "#4: .../app/a.py:10: size=300 B (+0 B), count=1 (+0), average=300 B\n"
+            "    .../app/main.py:6\n"
+            "Total Python memory: size=5800 B (+3436 B), count=5 (+1), average=1160 B\n"
+            "\n") % (self.traces1, self.traces2, self.traces1))
+
+    def test_cumulative(self):
+        status, out, err = self.run_cli("--cumulative", "-l", "-n", "2", "-P", "2",
+                                        self.traces2)
+        self.assertEqual((status, err), (0, ""))
+        # every frame counts: main.py:5 holds the 5000 B it called a.py:10 for
+        self.assertEqual(out.splitlines(), [
+            "%s (2013-03-04 01:01:55): Top 2 allocations per file and line (cumulative)"
+            % self.traces2,
+            "#1: .../app/a.py:10: size=5300 B, count=4, average=1325 B",
+            "#2: .../app/main.py:5: size=5000 B, count=3, average=1666 B",
+            "3 more",  # no sums: an allocation is in several entries
+            "Total Python memory: size=5800 B, count=5, average=1160 B",  # counted once
+            ""])
+        status, out, err = self.run_cli("--cumulative", "-P", "2", self.traces1, self.traces2)
+        self.assertEqual((status, err), (0, ""))
+        lines = out.splitlines()
+        second = lines.index([line for line in lines if "compared to" in line][0])
+        self.assertEqual(lines[second:], [
+            "%s (2013-03-04 01:01:55): Top 3 allocations per file (cumulative) (compared to %s)"
+            % (self.traces2, self.traces1),
+            "#1: .../app/a.py: size=5800 B (+3500 B), count=5 (+2), average=1160 B",
+            "#2: .../app/main.py: size=5800 B (+3500 B), count=5 (+2), average=1160 B",
+            "#3: .../app/c.py: size=0 B (-64 B), count=0 (-1)",
+            "Total Python memory: size=5800 B (+3436 B), count=5 (+1), average=1160 B",
+            ""])
+
+    def test_options_need_traces(self):
+        # a snapshot of statistics only cannot serve --traceback or --cumulative: a usage
+        # error naming the file, what it lacks and how to get it, before any output
+        for option in ("--traceback", "--cumulative"):
+            for args in ([option, self.traces1, self.snap1],
+                         [option, "--json", self.snap1, self.traces1]):
+                status, out, err = self.run_cli(*args)
+                self.assertEqual((status, out), (2, ""), args)
+                self.assertEqual(err.count("\n"), 1, err)
+                self.assertTrue(err.startswith(ERROR + self.snap1 + ": " + option
+                                               + " needs the traces"), err)
+                self.assertIn("TakeSnapshot.traces = True", err)
+        # not both at once (argparse)
+        status, out, err = self.run_cli("--traceback", "--cumulative", self.traces1)
+        self.assertEqual(status, 2)
+        self.assertIn("not allowed with argument", err)
+
+    def json_of(self, *args):
+        import json
+        status, out, err = self.run_cli(*(("--json",) + args))
+        self.assertEqual((status, err), (0, ""))
+        self.assertTrue(out.endswith("}\n"), out)
+        return json.loads(out)
+
+    def test_json_per_file(self):
+        path = self.write_snapshot(
+            "meta.tms", {LIB + "/a/b.py": {10: (15360, 15)}}, "2013-03-04 01:03:55",
+            pid=5678, process_memory=10 * 1024 ** 2, tracemalloc_memory=23 * 1024,
+            user_data=[("Video memory", "size", 234902)])
+        document = self.json_of("-n", "2", self.snap1, self.snap2, path)
+        self.assertEqual(
+            dict((key, value) for key, value in document.items() if key != "snapshots"),
+            {"format": "pytracemalloc.top", "version": 1, "group_by": "filename",
+             "cumulative": False, "compare_to": "previous", "number": 2, "peak": False})
+        first, second, third = document["snapshots"]
+        self.assertEqual(first, {
+            "file": self.snap1, "compared_to": None,
+            "metadata": {"timestamp": "2013-03-04 01:00:55", "pid": 1234,
+                         "process_memory": None, "tracemalloc_memory": None,
+                         "traceback_limit": None, "lost_traces": None,
+                         "freelist_memory": None, "has_traces": False, "peak": False,
+                         "user_data": []},
+            "warnings": [],
+            "top": [{"filename": LIB + "/a/b.py", "lineno": None, "size": 10740,
+                     "count": 15, "size_diff": None, "count_diff": None},
+                    {"filename": LIB + "/c.py", "lineno": None, "size": 2048, "count": 2,
+                     "size_diff": None, "count_diff": None}],
+            "other": {"entries": 1, "size": 32, "count": 1, "size_diff": None,
+                      "count_diff": None},
+            "total": {"size": 12820, "count": 18, "size_diff": None, "count_diff": None}})
+        # compared to the previous one: the order of the text top, a file gone has size 0
+        self.assertEqual(second["compared_to"], self.snap1)
+        self.assertEqual(second["top"], [
+            {"filename": LIB + "/a/b.py", "lineno": None, "size": 20980, "count": 25,
+             "size_diff": 10240, "count_diff": 10},
+            {"filename": LIB + "/c.py", "lineno": None, "size": 0, "count": 0,
+             "size_diff": -2048, "count_diff": -2}])
+        self.assertEqual(second["other"], {"entries": 2, "size": 132, "count": 2,
+                                           "size_diff": 100, "count_diff": 1})
+        self.assertEqual(second["total"], {"size": 21112, "count": 27, "size_diff": 8292,
+                                           "count_diff": 9})
+        self.assertEqual(third["warnings"], [
+            "WARNING: %s (pid 5678) and %s (pid 1234) come from different processes"
+            % (path, self.snap2)])
+        self.assertEqual(third["metadata"]["process_memory"], 10 * 1024 ** 2)
+        self.assertEqual(third["metadata"]["tracemalloc_memory"], 23 * 1024)
+        self.assertEqual(third["metadata"]["user_data"],
+                         [{"title": "Video memory", "format": "size", "value": 234902}])
+        # --first: every snapshot compared to the first one
+        document = self.json_of("--first", "-l", "-n", "1", self.snap1, self.snap2, self.snap3)
+        self.assertEqual(document["compare_to"], "first")
+        self.assertEqual(document["group_by"], "lineno")
+        self.assertEqual([item["compared_to"] for item in document["snapshots"]],
+                         [None, self.snap1, self.snap1])
+        self.assertEqual(document["snapshots"][2]["top"], [
+            {"filename": LIB + "/a/b.py", "lineno": 10, "size": 30720, "count": 30,
+             "size_diff": 20480, "count_diff": 20}])
+
+    def test_json_traces(self):
+        document = self.json_of("--traceback", "-n", "1", self.traces1, self.traces2)
+        self.assertEqual(document["group_by"], "traceback")
+        second = document["snapshots"][1]
+        self.assertEqual(second["top"], [
+            {"filename": A, "lineno": 10, "size": 5000, "count": 3, "size_diff": 3000,
+             "count_diff": 1,
+             "traceback": [{"filename": A, "lineno": 10}, {"filename": MAIN, "lineno": 5}]}])
+        self.assertEqual(second["metadata"]["has_traces"], True)
+        self.assertEqual(second["metadata"]["traceback_limit"], 2)
+        document = self.json_of("--cumulative", "-l", "-n", "1", self.traces2)
+        self.assertTrue(document["cumulative"])
+        only = document["snapshots"][0]
+        self.assertEqual(only["top"], [{"filename": A, "lineno": 10, "size": 5300, "count": 4,
+                                        "size_diff": None, "count_diff": None}])
+        self.assertEqual(only["other"], {"entries": 4, "size": None, "count": None,
+                                         "size_diff": None, "count_diff": None})
+        self.assertEqual(only["total"], {"size": 5800, "count": 5, "size_diff": None,
+                                         "count_diff": None})
+
+    def test_json_lost_traces_and_filters(self):
+        snapshot = tracemalloc.Snapshot({LIB + "/a.py": {1: (10, 1)}, LIB + "/b.py": {2: (5, 1)}},
+                                        "2013-03-04 01:00:55", 1234)
+        snapshot.lost_traces = 3
+        snapshot.freelist_memory = (4096, 12)
+        path = self.path("lost.tms")
+        snapshot.write(path)
+        document = self.json_of("--exclude", "*/b.py", path)
+        only = document["snapshots"][0]
+        self.assertEqual(only["warnings"], ["WARNING: 3 traces were lost for lack of memory: "
+                                            "the statistics below are incomplete"])
+        self.assertEqual(only["metadata"]["lost_traces"], 3)
+        self.assertEqual(only["metadata"]["freelist_memory"], {"size": 4096, "count": 12})
+        self.assertEqual([item["filename"] for item in only["top"]], [LIB + "/a.py"])
+
+    def test_json_file_names_not_utf8(self):
+        # a byte that is not UTF-8 is written as U+DC80 + byte by Python 2 and 3 alike
+        if tmsupport.PY2:
+            name = "/caf\xe9/d\xc3\xa9j\xc3\xa0.py"
+        else:
+            name = "/caf\udce9/d\xe9j\xe0.py"
+        path = self.write_snapshot("names.tms", {name: {1: (10, 1)}}, "2013-03-04 01:00:55")
+        status, out, err = self.run_cli("--json", path)
+        self.assertEqual((status, err), (0, ""))
+        self.assertIn('"filename": "/caf\\udce9/d\\u00e9j\\u00e0.py"', out)
+        out.encode("ascii")  # ASCII only: any stdout can take it
+
+    def test_json_errors(self):
+        missing = self.path("missing.tms")
+        self.assert_error(["--json", self.snap1, missing],
+                          missing + ": cannot read the file: No such file or directory")
+
+    def write_peak(self, name, timestamp, groups, traces=True, pid=1234):
+        """A snapshot file of TRACES1 holding a peak of *groups*, (domain, size, count,
+        frames, total_nframe), as TakeSnapshot(peak=True) writes them."""
+        snapshot = tracemalloc.Snapshot(TRACES1, 2, timestamp=timestamp, pid=pid)
+        stats = {}
+        for domain, size, count, frames, total_nframe in groups:
+            old = stats.setdefault(frames[0][0], {}).get(frames[0][1], (0, 0))
+            stats[frames[0][0]][frames[0][1]] = (old[0] + size, old[1] + count)
+        snapshot.peak_stats = stats
+        if traces:
+            snapshot.peak_traces = groups
+        path = self.path(name)
+        snapshot.write(path)
+        return path
+
+    def test_peak(self):
+        peak1 = self.write_peak("peak1.tms", "2013-03-04 01:00:55", [
+            (0, 9000, 3, ((A, 10), (MAIN, 5)), 2), (0, 64, 1, ((C, 1),), 1)])
+        peak2 = self.write_peak("peak2.tms", "2013-03-04 01:01:55", [
+            (0, 9300, 4, ((A, 10), (MAIN, 5)), 2), (0, 700, 7, ((A, 20), (MAIN, 7)), 2)])
+        status, out, err = self.run_cli("--peak", "-l", "-P", "2", peak1, peak2)
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(out, (
+            "%s (2013-03-04 01:00:55): Top 2 allocations per file and line at the peak\n"
+            "#1: .../app/a.py:10: size=9000 B, count=3, average=3000 B\n"
+            "#2: .../app/c.py:1: size=64 B, count=1, average=64 B\n"
+            "Total Python memory: size=9064 B, count=4, average=2266 B\n"
+            "\n"
+            "%s (2013-03-04 01:01:55): Top 3 allocations per file and line at the peak "
+            "(compared to %s)\n"
+            "#1: .../app/a.py:20: size=700 B (+700 B), count=7 (+7), average=100 B\n"
+            "#2: .../app/a.py:10: size=9300 B (+300 B), count=4 (+1), average=2325 B\n"
+            "#3: .../app/c.py:1: size=0 B (-64 B), count=0 (-1)\n"
+            "Total Python memory: size=10000 B (+936 B), count=11 (+7), average=909 B\n"
+            "\n") % (peak1, peak2, peak1))
+        # the peak's traces serve --traceback, and --json says it is the peak
+        status, out, err = self.run_cli("--peak", "--traceback", "-n", "1", "-P", "2", peak2)
+        self.assertEqual(out.splitlines()[1:3], [
+            "#1: .../app/a.py:10: size=9300 B, count=4, average=2325 B",
+            "    .../app/main.py:5"])
+        document = self.json_of("--peak", "--cumulative", "-n", "1", peak1, peak2)
+        self.assertTrue(document["peak"])
+        self.assertEqual([item["metadata"]["peak"] for item in document["snapshots"]],
+                         [True, True])
+        self.assertEqual(document["snapshots"][1]["top"], [
+            {"filename": A, "lineno": None, "size": 10000, "count": 11, "size_diff": 1000,
+             "count_diff": 8}])
+        self.assertEqual(document["snapshots"][1]["total"], {
+            "size": 10000, "count": 11, "size_diff": 936, "count_diff": 7})
+        self.assertFalse(self.json_of(self.traces1)["peak"])
+
+    def test_peak_needed(self):
+        # a file without a peak, a peak without traces for --traceback: usage errors naming
+        # the file and what to write
+        stats_peak = self.write_peak("stats-peak.tms", "2013-03-04 01:00:55",
+                                     [(0, 9000, 3, ((A, 10), (MAIN, 5)), 2)], traces=False)
+        peak = self.write_peak("peak.tms", "2013-03-04 01:00:55",
+                               [(0, 9000, 3, ((A, 10), (MAIN, 5)), 2)])
+        for args, message in [
+                (["--peak", peak, self.traces1],
+                 self.traces1 + ": --peak needs the peak of traced memory recorded in the "
+                 "file, and this snapshot holds none (write snapshots with TakeSnapshot.peak "
+                 "= True)"),
+                (["--peak", "--json", self.snap1], self.snap1 + ": --peak needs the peak"),
+                (["--peak", "--cumulative", peak, stats_peak],
+                 stats_peak + ": --cumulative needs the traces of the allocations, and the "
+                 "peak recorded in this snapshot holds statistics per line only (write "
+                 "snapshots with TakeSnapshot.peak = True and TakeSnapshot.traces = True)")]:
+            status, out, err = self.run_cli(*args)
+            self.assertEqual((status, out), (2, ""), args)
+            self.assertEqual(err.count("\n"), 1, err)
+            self.assertTrue(err.startswith(ERROR + message), err)
+        # without --traceback, a peak per line is enough
+        status, out, err = self.run_cli("--peak", "-l", stats_peak)
+        self.assertEqual((status, err), (0, ""))
+        self.assertIn("/app/a.py:10: size=9000 B, count=3, average=3000 B", out)
+
+    def test_progress_line(self):
+        # on a terminal, a line tells which file is loading once loading lasts, and is
+        # erased; never in a pipe (the other tests check that stderr stays empty)
+        class Terminal(tmsupport.text_stream().__class__):
+            def isatty(self):
+                return True
+
+        saved = tracemalloc._cli.PROGRESS_DELAY, sys.stderr
+        tracemalloc._cli.PROGRESS_DELAY = 0  # a step shows at once
+        sys.stderr = Terminal()
+        try:
+            with tmsupport.captured("stdout") as stdout:
+                status = cli.main([self.snap1, self.snap2])
+            err = sys.stderr.getvalue()
+            sys.stderr = Terminal()
+            missing = self.path("missing.tms")
+            with tmsupport.captured("stdout"):
+                error_status = cli.main([self.snap1, missing])
+            error_err = sys.stderr.getvalue()
+        finally:
+            tracemalloc._cli.PROGRESS_DELAY, sys.stderr = saved
+        self.assertEqual(status, 0)
+        self.assertIn("Top 3 allocations", stdout.getvalue())
+        clear = "\r\x1b[K"
+        self.assertEqual(err, clear + "python -m tracemalloc: loading 1/2: " + self.snap1
+                         + clear + "python -m tracemalloc: loading 2/2: " + self.snap2
+                         + clear)
+        # erased before the error line, which stays alone on its line
+        self.assertEqual(error_status, 1)
+        self.assertTrue(error_err.endswith(clear + ERROR + missing + ": cannot read the file: "
+                                           "No such file or directory\n"), error_err)
+
+    def test_progress_waits(self):
+        # a quick load prints nothing, even on a terminal; a large file shows it at once
+        stream = tmsupport.text_stream()
+        stream.isatty = lambda: True
+        now = [100.0]
+        progress = tracemalloc._output._Progress(stream, delay=0.5, clock=lambda: now[0])
+        progress.step("one")
+        now[0] += 0.4
+        progress.step("two")
+        self.assertEqual(stream.getvalue(), "")
+        progress.step("big", long_step=True)
+        now[0] += 0.2
+        progress.step("four")
+        progress.done()
+        self.assertEqual(stream.getvalue(), "\r\x1b[Kbig\r\x1b[Kfour\r\x1b[K")
+        quiet = tmsupport.text_stream()
+        progress = tracemalloc._output._Progress(quiet, delay=0)
+        progress.step("pipe", long_step=True)
+        progress.done()
+        self.assertEqual(quiet.getvalue(), "")
 
 
 class CliProcessTests(unittest.TestCase):
@@ -307,6 +652,20 @@ class CliProcessTests(unittest.TestCase):
         code, out, err = self.run_main("--bogus")
         self.assertEqual(code, 2)
         self.assertNotIn("Traceback", err)
+
+    def test_json_and_needs_traces(self):
+        import json
+        path = os.path.join(self.tmpdir, "snap.tms")
+        tracemalloc.Snapshot({"/a.py": {1: (10, 1)}}, "2013-03-04 01:00:55", 1).write(path)
+        code, out, err = self.run_main("--json", path)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out)["snapshots"][0]["top"][0]["size"], 10)
+        code, out, err = self.run_main("--cumulative", path)
+        self.assertEqual((code, out), (2, ""))
+        err_lines = [line for line in err.splitlines() if not line.startswith("tests: ")]
+        self.assertEqual(len(err_lines), 1, err)
+        self.assertTrue(err_lines[0].startswith(ERROR + path + ": --cumulative needs the "
+                                                "traces"), err)
 
 
 class BoundedReadTests(unittest.TestCase):

@@ -4,9 +4,7 @@ from __future__ import absolute_import
 import gc
 import os
 import re
-import shutil
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
@@ -105,10 +103,7 @@ class DisplayTopTests(tmsupport.FakeEngineMixin, unittest.TestCase):
         return top
 
     def output(self):
-        text = self.stream.getvalue()
-        self.stream.seek(0)
-        self.stream.truncate()
-        return text
+        return tmsupport.take_text(self.stream)
 
     def test_defaults(self):
         stream = tmsupport.text_stream()
@@ -393,6 +388,36 @@ class DisplayTopTests(tmsupport.FakeEngineMixin, unittest.TestCase):
         self.assertEqual(self.output().splitlines()[1],
                          "#1: /x/y.py: size=300 B (+200 B), count=3 (+1), average=100 B")
 
+    def test_display_traceback_and_cumulative(self):
+        # show_traceback and cumulative take snapshots with traces (stats cannot serve them)
+        self.engine.tracing = True
+        self.engine.nframe = 2
+        self.engine.get_traces = lambda: [(0, 100, (("/x/y.py", 1), ("/x/main.py", 7)), 2),
+                                          (0, 50, (("/x/y.py", 1), ("/x/main.py", 8)), 2)]
+        top = self.make_top(1)
+        top.show_traceback = True
+        self.assertEqual(top.key_type, "traceback")
+        top.display()
+        lines = self.output().splitlines()
+        self.assertTrue(lines[0].endswith(": Top 1 allocations per traceback"), lines[0])
+        self.assertEqual(lines[1:4], ["#1: /x/y.py:1: size=100 B, count=1, average=100 B",
+                                      "    /x/main.py:7",
+                                      "1 more: size=50 B, count=1, average=50 B"])
+        top = self.make_top(2, group_per_file=False)
+        top.cumulative = True
+        self.assertEqual(top.key_type, "lineno")
+        top.display()
+        lines = self.output().splitlines()
+        self.assertTrue(lines[0].endswith(": Top 2 allocations per file and line (cumulative)"),
+                        lines[0])
+        self.assertEqual(lines[1:5], ["#1: /x/y.py:1: size=150 B, count=2, average=75 B",
+                                      "#2: /x/main.py:7: size=100 B, count=1, average=100 B",
+                                      "1 more",
+                                      "Total Python memory: size=150 B, count=2, average=75 B"])
+        # a snapshot of statistics only: ValueError of Snapshot.statistics()
+        stats_only = tracemalloc.Snapshot({"/x/y.py": {1: (100, 2)}}, "t")
+        self.assertRaises(ValueError, top.display_snapshot, stats_only)
+
     def test_freelist_memory_line(self):
         # the "track" variant: the memory parked on free lists, after the process memory
         self.engine.tracing = True
@@ -425,13 +450,7 @@ class DisplayTopTests(tmsupport.FakeEngineMixin, unittest.TestCase):
         self.engine.freelist_memory = (4096, 10)
         snapshot = tracemalloc.Snapshot.create()
         self.assertEqual(snapshot.freelist_memory, (4096, 10))
-        directory = tempfile.mkdtemp()
-        try:
-            filename = os.path.join(directory, "snapshot.pickle")
-            snapshot.write(filename)
-            loaded = tracemalloc.Snapshot.load(filename)
-        finally:
-            shutil.rmtree(directory)
+        loaded = tmsupport.written_and_loaded(snapshot, "snapshot.pickle")
         self.assertEqual(tuple(loaded.freelist_memory), (4096, 10))
         top = self.make_top()
         top.display_snapshot(loaded)
@@ -495,13 +514,7 @@ class DisplayTopTests(tmsupport.FakeEngineMixin, unittest.TestCase):
         self.engine.stats = {"/x/y.py": {1: (100, 2)}}
         self.engine.lost_traces = 12
         snapshot = tracemalloc.Snapshot.create()
-        directory = tempfile.mkdtemp()
-        try:
-            filename = os.path.join(directory, "snapshot.tms")
-            snapshot.write(filename)
-            loaded = tracemalloc.Snapshot.load(filename)
-        finally:
-            shutil.rmtree(directory)
+        loaded = tmsupport.written_and_loaded(snapshot, "snapshot.tms")
         self.assertEqual(loaded.lost_traces, 12)
         top = self.make_top()
         top.display_snapshot(loaded)
@@ -555,10 +568,7 @@ class DisplayGarbageTests(tmsupport.FakeEngineMixin, unittest.TestCase):
         super(DisplayGarbageTests, self).tearDown()
 
     def output(self):
-        text = self.stream.getvalue()
-        self.stream.seek(0)
-        self.stream.truncate()
-        return text
+        return tmsupport.take_text(self.stream)
 
     def test_defaults(self):
         display = tracemalloc.DisplayGarbage(file=self.stream)

@@ -2,6 +2,7 @@
 from __future__ import absolute_import
 
 import glob
+import json
 import os
 import re
 import shutil
@@ -74,13 +75,89 @@ class ReadmeExamples(unittest.TestCase):
             + APPLICATION + "\n"
             "tracemalloc.Snapshot.create().write('trace2.pickle')\n")
         self.assertEqual((status, err), (0, ""))
-        commands = [b for b in self.blocks if b.startswith("python -m tracemalloc")]
+        commands = [b for b in self.blocks if b.startswith("python -m tracemalloc ")]
         self.assertEqual(len(commands), 2, commands)
         for command in commands:
             args = command.split("[")[0].split()[1:]  # the mandatory part
             status, out, err = tmsupport.run_python(args, cwd=self.tmpdir)
             self.assertEqual((status, err), (0, ""), command)
             self.assertTrue(out, command)
+
+    def block(self, first_line):
+        """The one literal block that starts with *first_line*."""
+        found = [b for b in self.blocks if b.splitlines()[0] == first_line]
+        self.assertEqual(len(found), 1, first_line)
+        return found[0]
+
+    def test_command_line_section(self):
+        # the program of "Command line" writes the files its commands read; each command
+        # exits with 0, and the lines it shows name the same allocation sites
+        script = os.path.join(self.tmpdir, "app.py")
+        with open(script, "w") as fp:
+            fp.write(self.block("# command line example") + "\n")
+        status, out, err = tmsupport.run_python([script], cwd=self.tmpdir)
+        self.assertEqual((status, err), (0, ""))
+        commands = [b for b in self.blocks if b.startswith("$ python -m tracemalloc ")
+                    and " --leaks " not in b.splitlines()[0]]  # ReadmeLeaksExample's
+        self.assertEqual(len(commands), 3, commands)
+        for block in commands:
+            lines = block.splitlines()
+            args = lines[0].split()[2:]
+            json_file = None
+            if args[-2] == ">":
+                json_file = args[-1]
+                args = args[:-2]
+            status, out, err = tmsupport.run_python(args, cwd=self.tmpdir)
+            self.assertEqual((status, err), (0, ""), lines[0])
+            if json_file is not None:
+                document = json.loads(out)
+                self.assertEqual((document["format"], document["version"]),
+                                 ("pytracemalloc.top", 1))
+                self.assertEqual([item["file"] for item in document["snapshots"]],
+                                 ["app-0001.tms", "app-0002.tms"])
+                self.assertEqual(document["group_by"], "lineno")
+                self.assertTrue(document["snapshots"][1]["top"][0]["filename"]
+                                .endswith("app.py"))
+                continue
+            self.assertEqual(self.tops(lines[1:]), self.tops(out.splitlines()), lines[0])
+
+    def tops(self, lines):
+        """The header's title, the first entry's site and its last caller, of each top."""
+        tops = []
+        for index, line in enumerate(lines):
+            if line.startswith("#1: "):
+                callers = []
+                for following in lines[index + 1:]:
+                    if not following.startswith("    "):
+                        break
+                    callers.append(following)
+                title = lines[index - 1].split(": ", 1)[1]
+                tops.append((title, line.split(": size=")[0], callers[-1:]))
+        return tops
+
+    def test_command_line_error(self):
+        # the error of "Command line": an option that a file cannot serve
+        expected = self.block("python -m tracemalloc: error: app-0001.tms: --cumulative "
+                              "needs the traces of the allocations, and this snapshot holds "
+                              "statistics per line only (take snapshots with traces: "
+                              "TakeSnapshot.traces = True, Snapshot.create(traces=True) or "
+                              "take_snapshot())")
+        status, out, err = self.run_block(
+            "import tracemalloc\ntracemalloc.Snapshot.create().write('app-0001.tms')\n")
+        self.assertEqual((status, err), (0, ""))
+        status, out, err = tmsupport.run_python(
+            ["-m", "tracemalloc", "--cumulative", "app-0001.tms"], cwd=self.tmpdir)
+        self.assertEqual((status, out, err), (2, "", expected + "\n"))
+
+    def test_limits_unittest_example(self):
+        # "Limits in test suites": the unittest example passes, on every interpreter
+        path = os.path.join(self.tmpdir, "example.py")
+        with open(path, "w") as fp:
+            fp.write(self.block("# unittest example") + "\n")
+        status, out, err = tmsupport.run_python([path, "-v"], cwd=self.tmpdir)
+        self.assertEqual(status, 0, err)
+        self.assertIn("Ran 3 tests", err)
+        self.assertIn("\nOK\n", err)
 
     @unittest.skipIf(tmsupport.STOCK_INTERPRETER, tmsupport.STOCK_REASON)
     def test_pytracemalloc_session(self):

@@ -5,9 +5,10 @@
 
 Each tick runs the work below, then TakeSnapshot.take_snapshot() writes
 DIRECTORY/tracemalloc-PID-NNNN.pickle (NNNN: the tick, from 0001; DIRECTORY is created if
-missing): 36 ticks by default, 20 ms apart. The last snapshot is kept until the next tick,
-as a program that looks at it would. Python 2.7 and 3.x do the same work (a seeded random
-generator, used through random() only, whose sequence is the same on both).
+missing): 36 ticks by default, 20 ms apart. Each tick the program also takes a snapshot with
+take_snapshot() and keeps it until the next tick, as a program that looks at its own memory
+would. Python 2.7 and 3.x do the same work (a seeded random generator, used through random()
+only, whose sequence is the same on both).
 
 - leaks: steady (16 KiB every tick), slow (about 300 bytes every tick), stepped (64 KiB
   every 5 ticks);
@@ -124,12 +125,16 @@ def main(argv):
     take = tracemalloc.TakeSnapshot(os.path.join(directory, "tracemalloc-$pid-$counter.pickle"))
     take.traces = traces
     take.format = fmt
+    last = None
     for i in range(ticks):
         tick(i)
-        # kept until the next tick, as a program that looks at its last snapshot does: its
-        # statistics (and traces) are live when the next one is taken
-        snapshot, filename = take.take_snapshot()
+        take.take_snapshot()
+        # The program looks at its own memory, and keeps what it saw until the next tick:
+        # a snapshot it takes is traced, its list of traces lives at the package's lines
+        # while the next one is taken, and it grows with the traces of the leaks.
+        last = tracemalloc.take_snapshot()
         time.sleep(0.02)
+    del last
     tracemalloc.stop()
     return 0
 

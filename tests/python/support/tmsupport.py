@@ -35,10 +35,13 @@ REQUIRE_ENGINE = bool(os.environ.get("TRACEMALLOC_TEST_REQUIRE_ENGINE"))
 class FakeEngine(object):
     """A pure Python stand-in for tracemalloc._engine, with the same functions.
 
-    Tests set ``stats``, ``object_tracebacks`` ({id(obj): frames}), ``tracemalloc_memory``
-    and ``lost_traces`` (what get_lost_traces() returns; start() resets it to 0 when it
-    starts tracing, as the engine does) directly. Timers are recorded in ``timers``
+    Tests set ``stats``, ``object_tracebacks`` ({id(obj): frames}), ``tracemalloc_memory``,
+    ``peak_traces`` (the groups of get_peak_traces()), ``peak_stats`` and ``lost_traces``
+    (what get_lost_traces() returns; start() resets it to 0 when it starts tracing, as the
+    engine does) directly. Timers are recorded in ``timers``
     ({id: (delay, func, args, kwargs)}) and only fire when a test calls fire_timers().
+    ``suspend_depth`` counts suspend() minus resume() (one thread: the tests'), and
+    ``max_suspend_depth`` the deepest it went, so a test sees that work ran suspended.
     """
 
     PATCH_VARIANT = "fake"
@@ -48,6 +51,8 @@ class FakeEngine(object):
         self.tracing = False
         self.nframe = 1
         self.stats = {}
+        self.peak_traces = []
+        self.peak_stats = {}
         self.object_tracebacks = {}
         self.tracemalloc_memory = 0
         self.freelist_memory = None  # (size, count) on the "track" variant
@@ -56,6 +61,8 @@ class FakeEngine(object):
         self.timers = {}
         self._next_timer_id = 1
         self.calls = []
+        self.suspend_depth = 0
+        self.max_suspend_depth = 0
 
     def start(self, nframe=1):
         self.calls.append(("start", nframe))
@@ -71,6 +78,8 @@ class FakeEngine(object):
         self.tracing = False
         self.timers.clear()
         self.stats = {}
+        self.peak_traces = []
+        self.peak_stats = {}
         self.object_tracebacks = {}
 
     def is_tracing(self):
@@ -78,6 +87,8 @@ class FakeEngine(object):
 
     def clear_traces(self):
         self.stats = {}
+        self.peak_traces = []
+        self.peak_stats = {}
         self.object_tracebacks = {}
 
     def get_traceback_limit(self):
@@ -108,6 +119,12 @@ class FakeEngine(object):
         # a copy, as the engine builds a new dict at each call
         return dict((filename, dict(lines)) for filename, lines in self.stats.items())
 
+    def get_peak_traces(self):
+        return list(self.peak_traces)
+
+    def get_peak_stats(self):
+        return dict((filename, dict(lines)) for filename, lines in self.peak_stats.items())
+
     def start_timer(self, delay, func, args=(), kwargs=None):
         if not isinstance(args, tuple):
             raise TypeError("args must be a tuple")
@@ -117,6 +134,21 @@ class FakeEngine(object):
         self._next_timer_id += 1
         self.timers[timer_id] = (delay, func, args, kwargs)
         return timer_id
+
+    def suspend(self):
+        self.suspend_depth += 1
+        self.max_suspend_depth = max(self.max_suspend_depth, self.suspend_depth)
+
+    def resume(self):
+        if not self.suspend_depth:
+            raise RuntimeError("tracing is not suspended in this thread")
+        self.suspend_depth -= 1
+
+    def is_suspended(self):
+        return self.suspend_depth > 0
+
+    def _get_own_memory(self):
+        return (0, 0)
 
     def stop_timer(self, timer_id=None):
         if timer_id is None:
@@ -128,7 +160,12 @@ class FakeEngine(object):
         for timer_id in sorted(self.timers):
             if timer_id in self.timers:
                 delay, func, args, kwargs = self.timers[timer_id]
-                func(*args, **(kwargs or {}))
+                # as the engine's runner: every callback starts traced
+                saved, self.suspend_depth = self.suspend_depth, 0
+                try:
+                    func(*args, **(kwargs or {}))
+                finally:
+                    self.suspend_depth = saved
 
 
 def _import_tracemalloc():
@@ -249,6 +286,29 @@ def text_stream():
         import StringIO
         return StringIO.StringIO()
     return io.StringIO()
+
+
+def take_text(stream):
+    """What was written to the text_stream() *stream*, which is emptied."""
+    text = stream.getvalue()
+    stream.seek(0)
+    stream.truncate()
+    return text
+
+
+def written_and_loaded(snapshot, name):
+    """Write *snapshot* into a file *name* of a new temporary directory (its extension
+    picks the format, as for Snapshot.write()), load it back, remove the directory, and
+    return the loaded snapshot."""
+    import shutil
+    import tempfile
+    directory = tempfile.mkdtemp()
+    try:
+        filename = os.path.join(directory, name)
+        snapshot.write(filename)
+        return snapshot.load(filename)
+    finally:
+        shutil.rmtree(directory)
 
 
 @contextlib.contextmanager
