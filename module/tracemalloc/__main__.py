@@ -96,6 +96,14 @@ def make_parser():
                         metavar="N",
                         help="number of displayed filename components, 0 for full names "
                              "(default: 3)")
+    parser.add_argument("--html", metavar="FILE",
+                        help="write a report of the whole series into FILE, one HTML file "
+                             "that needs no network: memory over time, the top -n lines over "
+                             "time, the table of lines with their growth, a flame graph of "
+                             "the last snapshot, the peak and the growth; no top is displayed")
+    parser.add_argument("--plot", metavar="FILE",
+                        help="draw the memory over time (traced, RSS, free lists, tracer) "
+                             "into FILE, an SVG image; can be given with --html")
     color = parser.add_mutually_exclusive_group()
     color.add_argument("--color", dest="color", action="store_const", const=True,
                        default=None, help="use colors even if the output is not a terminal")
@@ -111,6 +119,9 @@ def _error(message):
 
 
 def _run(options, stdout):
+    if options.html or options.plot:
+        from tracemalloc import _report
+        return _report.run_cli(options, _error)
     snapshots = []
     for filename in options.snapshots:
         try:
