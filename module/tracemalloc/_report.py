@@ -491,14 +491,18 @@ def _load(filename, include=(), exclude=()):
     return snapshot
 
 
-def build_report(snapshots, names=None, progress=None, include=(), exclude=(), **options):
-    """The report (a dict, ReportBuilder.finish()) of *snapshots*, a list of Snapshot objects
-    or snapshot file names (loaded one at a time), in time order. *names* labels them
-    (default: the file names, or "snapshot N"). *progress*, if set, is called with (index,
-    count, name) before each snapshot is read. *include*/*exclude*: fnmatch patterns of
-    file names (Snapshot.filter_filenames). Other keywords go to ReportBuilder."""
-    snapshots = list(snapshots)
-    builder = ReportBuilder(len(snapshots), **options)
+def build_report(snapshots, names=None, progress=None, include=(), exclude=(), count=None,
+                 **options):
+    """The report (a dict, ReportBuilder.finish()) of *snapshots*, Snapshot objects or
+    snapshot file names (loaded one at a time), in time order: a sequence, or any iterable
+    when *count* says how many it yields. *names* labels them (default: the file names, or
+    "snapshot N"). *progress*, if set, is called with (index, count, name) before each
+    snapshot is read. *include*/*exclude*: fnmatch patterns of file names
+    (Snapshot.filter_filenames). Other keywords go to ReportBuilder."""
+    if count is None:
+        snapshots = list(snapshots)
+        count = len(snapshots)
+    builder = ReportBuilder(count, **options)
     for index, item in enumerate(snapshots):
         if names is not None:
             name = names[index]
@@ -507,7 +511,7 @@ def build_report(snapshots, names=None, progress=None, include=(), exclude=(), *
         else:
             name = "snapshot %d" % (index + 1)
         if progress is not None:
-            progress(index, len(snapshots), name)
+            progress(index, count, name)
         if isinstance(item, _TEXT_TYPES):
             item = _load(item, include, exclude)
         elif include or exclude:

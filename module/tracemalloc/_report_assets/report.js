@@ -40,9 +40,7 @@
   function fmtX(x) {
     if (x === null || x === undefined) return '-';
     if (!xIsTime) return '#' + (Math.round(x) + 1);
-    var value = x / xUnit[0];
-    var digits = Math.abs(value) < 10 && value !== Math.round(value) ? 1 : 0;
-    return value.toFixed(digits) + ' ' + xUnit[1];
+    return String(+(x / xUnit[0]).toFixed(2)) + ' ' + xUnit[1];
   }
 
   var xLabel = xIsTime ? 'time since the first snapshot (' + data.start + ')' : 'snapshot';
@@ -52,8 +50,14 @@
     return parts[parts.length - 1];
   }
 
+  // the last two components of a path: "pkg/module.py"
+  function shortName(path) {
+    var parts = String(path).split(/[\\/]/);
+    return parts.slice(-2).join('/');
+  }
+
   function lineName(item) {
-    var where = basename(item.file) + ':' + item.line;
+    var where = shortName(item.file) + ':' + item.line;
     return item.scope ? item.scope + ' ' + where : where;
   }
 
@@ -81,21 +85,21 @@
     [1, 2, 5, 10, 20, 50, 100, 200, 500].forEach(function (step) { SIZE_INCRS.push(unit * step); });
   });
 
-  // axis ticks share one unit, as the biggest would be written: "0 KiB", "200 KiB", ...
-  // "1400 KiB", then "0 MiB", "5 MiB", ... "20 MiB"
+  // axis ticks share one unit, the unit of their step (the steps are SIZE_INCRS): "0 KiB",
+  // "200 KiB", ... "1400 KiB"; "0 MiB", "1 MiB", ... "6 MiB"
   function sizeTicks(values) {
-    var biggest = 0;
-    values.forEach(function (v) { if (v !== null) biggest = Math.max(biggest, Math.abs(v)); });
+    var step = values.length > 1 ? Math.abs(values[1] - values[0]) : Math.abs(values[0] || 0);
     var unit = 0;
-    while (unit < UNITS.length - 1 && biggest >= 10 * Math.pow(1024, unit + 1)) unit += 1;
+    while (unit < UNITS.length - 1 && step >= Math.pow(1024, unit + 1)) unit += 1;
     var scale = Math.pow(1024, unit);
     return values.map(function (v) {
-      if (v === null) return '';
-      var value = v / scale;
-      return String(+value.toFixed(2)) + ' ' + UNITS[unit];
+      return v === null ? '' : String(+(v / scale).toFixed(2)) + ' ' + UNITS[unit];
     });
   }
 
+  // seconds: ticks at whole seconds, minutes, quarters of an hour, hours, days
+  var TIME_INCRS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30,
+    60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
   var INDEX_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000];
 
   function chartWidth(container) {
@@ -112,7 +116,7 @@
       scales: { x: { time: false } },
       axes: [
         { label: xLabel, values: function (u, vals) { return vals.map(fmtX); },
-          incrs: xIsTime ? undefined : INDEX_INCRS },
+          incrs: xIsTime ? TIME_INCRS : INDEX_INCRS },
         { values: function (u, vals) { return sizeTicks(vals); }, size: 80, incrs: SIZE_INCRS }
       ],
       cursor: { drag: { x: true, y: false } }
