@@ -211,9 +211,21 @@ def _check_lost_traces(value):
     return "the attribute 'lost_traces' must be an int >= 0 or None, not %s" % _safe_repr(value)
 
 
+def _check_time(value):
+    # seconds since the epoch: finite (a NaN or an infinity would poison the fits of
+    # find_leaks()) and not negative
+    if value is None:
+        return None
+    if (isinstance(value, (float,) + _INT_TYPES) and not isinstance(value, bool)
+            and 0 <= value < float("inf")):
+        return None
+    return ("the attribute 'time' must be a number of seconds since the epoch (a float >= 0) "
+            "or None, not %s" % _safe_repr(value))
+
+
 # Extra attributes that pytracemalloc itself sets, whose values must have a shape: name ->
 # function returning None or the problem.
-KNOWN_ATTRIBUTES = {"lost_traces": _check_lost_traces}
+KNOWN_ATTRIBUTES = {"lost_traces": _check_lost_traces, "time": _check_time}
 
 
 def check_known_attribute(name, value):

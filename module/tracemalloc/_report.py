@@ -117,7 +117,7 @@ class ReportBuilder(object):
 
     def __init__(self, count, top=DEFAULT_TOP, table_rows=TABLE_ROWS,
                  flame_snapshots=FLAME_SNAPSHOTS, flame_nodes=FLAME_NODES,
-                 flame_min_fraction=FLAME_MIN_FRACTION):
+                 flame_min_fraction=FLAME_MIN_FRACTION, leaks=None):
         if count < 1:
             raise ValueError("a report needs at least one snapshot")
         self.count = count
@@ -150,6 +150,18 @@ class ReportBuilder(object):
         self._flame_sources = {}
         self._peak_snapshot = None  # (index, snapshot) with the highest traced total so far
         self._peak_file_snapshot = None  # Snapshot.peak_snapshot() of the last file, if any
+        # the leaks: find_leaks()'s streaming finder, fed the same snapshots (read once)
+        self._leak_options = dict(leaks or {})
+        self._leak_finder = None
+        self._leak_problem = None
+        if count < 3:
+            self._leak_problem = ("leaks: a series of at least 3 snapshots is needed to tell "
+                                  "a leak from a cache")
+        else:
+            from tracemalloc import _leaks
+            self._leak_finder = _leaks._LeakFinder(
+                count, self._leak_options.pop("key_type", None) or "lineno", (), (),
+                self._leak_options.pop("own_files", False), self.names)
 
     def add(self, name, snapshot):
         """Add the next snapshot of the series (*name*: its label, e.g. the file name)."""
@@ -197,6 +209,12 @@ class ReportBuilder(object):
             self._first_counts = counts
         self._last_counts = counts
 
+        if self._leak_finder is not None:
+            try:
+                self._leak_finder.add(snapshot)
+            except ValueError as exc:  # per traceback, a snapshot without traces
+                self._leak_finder = None
+                self._leak_problem = "leaks: %s" % exc
         if index in self._flame_planned:
             self._flame_sources[index] = _FlameSource(index, snapshot)
         if self._peak_snapshot is None or total > self.traced[self._peak_snapshot[0]]:
@@ -230,7 +248,7 @@ class ReportBuilder(object):
         lines = self._lines(scopes, notes)
         report["top_lines"], report["table"] = lines
         report["flame"] = self._flame(scopes, notes)
-        report["leaks"] = None
+        report["leaks"] = self._leaks(scopes, notes)
         lost = [value for value in self.lost if value]
         if lost:
             notes.append("%d snapshot%s lost traces for lack of memory (up to %d): their "
@@ -314,6 +332,42 @@ class ReportBuilder(object):
             notes.append("table: the %d lines of the highest peak out of %d (the rest are "
                          "left out to keep the report small)" % (self.table_rows, len(keys)))
         return top_lines, table
+
+    # -- the leaks ----------------------------------------------------------------------------
+
+    def _leaks(self, scopes, notes):
+        """The leak table of find_leaks() (its _LeakFinder, fed by add()), or None."""
+        finder = self._leak_finder
+        if finder is None:
+            if self._leak_problem:
+                notes.append(self._leak_problem)
+            return None
+        self._leak_finder = None
+        from tracemalloc import _leaks
+        found = finder.leaks(**self._leak_options)
+        notes.extend("leaks: %s" % warning for warning in found.warnings)
+        rows = []
+        for rank, leak in enumerate(found[:self.table_rows], 1):
+            filename, lineno = leak.filename, leak.lineno
+            row = {"rank": rank, "file": _text(filename),
+                   "line": lineno if found.key_type != "filename" else None,
+                   "scope": (scopes.scope(filename, lineno)
+                             if found.key_type != "filename" else None),
+                   "growth": leak.size_growth, "first": leak.first_size,
+                   "last": leak.last_size, "count_growth": leak.count_growth,
+                   "grew": leak.grew, "r2": round(leak.r2, 4), "score": int(leak.score),
+                   "rate": (leak.slope_per_second if leak.slope_per_second is not None
+                            else leak.slope_per_snapshot)}
+            if found.key_type == "traceback":
+                row["frames"] = [[_text(frame.filename), frame.lineno]
+                                 for frame in leak.traceback]
+            rows.append(row)
+        if len(found) > self.table_rows:
+            notes.append("leaks: the %d most likely of %d" % (self.table_rows, len(found)))
+        return {"rows": rows, "count": len(found), "keys": found.keys,
+                "key_type": found.key_type, "intervals": self.count - 1,
+                "rate_unit": "s" if found.clock != "index" else "snapshot",
+                "clock": found.clock, "definition": _leaks.LEAK_DEFINITION}
 
     # -- the flame graph ----------------------------------------------------------------------
 
@@ -525,16 +579,18 @@ def build_report(snapshots, names=None, progress=None, include=(), exclude=(), c
     return builder.finish()
 
 
-def write_report(snapshots, html=None, plot=None, names=None, top=DEFAULT_TOP):
+def write_report(snapshots, html=None, plot=None, names=None, top=DEFAULT_TOP,
+                 key_type="lineno"):
     """Write the report of a series of snapshots: *html*, a self-contained HTML file (memory
-    over time, the top *top* lines over time, the table of lines with their growth, a flame
-    graph of the last snapshot, the peak and the growth between two snapshots); *plot*, an
-    SVG image of the memory over time. *snapshots*: Snapshot objects or snapshot file names,
-    in time order (files are read one at a time). Raises SnapshotError for a file that
-    cannot be read, EnvironmentError if an output cannot be written."""
+    over time, the top *top* lines over time, the table of lines with their growth, the
+    leaks that find_leaks() finds per *key_type*, a flame graph of the last snapshot, the
+    peak and the growth between two snapshots); *plot*, an SVG image of the memory over
+    time. *snapshots*: Snapshot objects or snapshot file names, in time order (files are
+    read one at a time). Raises SnapshotError for a file that cannot be read,
+    EnvironmentError if an output cannot be written. Returns the report's data (a dict)."""
     if html is None and plot is None:
         raise ValueError("nothing to write: give html, plot or both")
-    report = build_report(snapshots, names=names, top=top)
+    report = build_report(snapshots, names=names, top=top, leaks={"key_type": key_type})
     _write_outputs(report, html, plot)
     return report
 
@@ -553,6 +609,19 @@ def _write_outputs(report, html, plot):
         except EnvironmentError as exc:
             # atomic_write names its temporary file: say the name the user gave
             raise EnvironmentError(exc.errno, exc.strerror or str(exc), filename)
+
+
+def _leak_options(options):
+    """The options of the leak section: those of --leaks (--key-type, --traceback,
+    --own-files, the thresholds) that the command line has."""
+    from tracemalloc import _leaks
+    leaks = {"key_type": getattr(options, "key_type", None),
+             "own_files": getattr(options, "own_files", False)}
+    for name in _leaks.DEFAULTS:
+        value = getattr(options, name, None)
+        if value is not None:
+            leaks[name] = value
+    return leaks
 
 
 class _Progress(object):
@@ -590,7 +659,7 @@ def run_cli(options, error):
     try:
         report = build_report(options.snapshots, progress=progress,
                               include=options.include, exclude=options.exclude,
-                              top=options.number)
+                              top=options.number or DEFAULT_TOP, leaks=_leak_options(options))
     except tracemalloc.SnapshotError as exc:
         progress.done()
         error(str(exc))

@@ -112,7 +112,8 @@ its peak over the series. Click a column to sort.</p>
 
 <section id="leaks" hidden>
 <h2>Leaks</h2>
-<p class="hint" id="leaks-hint">%(leaks_hint)s</p>
+<p id="leaks-summary"></p>
+<details class="hint"><summary>What counts as a leak</summary><pre>%(leaks_definition)s</pre></details>
 <div class="table-wrap"><table id="leaks-table"><tbody></tbody></table></div>
 </section>
 
@@ -173,7 +174,7 @@ def render(report):
         "notes": (u"<ul class=\"notes\">\n%s\n</ul>" % u"\n".join(
             u"<li>%s</li>" % _escape(note) for note in notes)) if notes else u"",
         "top": len(report["top_lines"]["lines"]),
-        "leaks_hint": _escape(leaks.get("hint", u"")),
+        "leaks_definition": _escape(leaks.get("definition", u"")),
         "flame_hint": flame_hint,
         "licenses": licenses,
         "styles": u"\n".join(asset(name) for name in STYLES),

@@ -104,8 +104,9 @@ class ReportDataTests(unittest.TestCase):
                          for timestamp in timestamps]
             report = _report.build_report(snapshots)
             self.assertEqual((report["x_kind"], report["x"]), ("index", [0, 1]))
-            self.assertEqual(len(report["notes"]), 1)
-            self.assertIn(why, report["notes"][0])
+            notes = [note for note in report["notes"] if note.startswith("x axis")]
+            self.assertEqual(len(notes), 1, report["notes"])
+            self.assertIn(why, notes[0])
 
     def test_top_lines_and_table(self):
         series = [
@@ -226,6 +227,53 @@ class ReportDataTests(unittest.TestCase):
         notes = _report.build_report([first, second])["notes"]
         self.assertTrue(any("lost traces" in note for note in notes), notes)
         self.assertTrue(any("2 different processes" in note for note in notes), notes)
+
+    def test_leaks(self):
+        # a.py:1 leaks steadily; b.py:2 fills then stays (a cache); a.py:3 goes up and down
+        series = []
+        for index in range(10):
+            series.append(stats_snapshot({
+                A: {1: (10000 + 5000 * index, 10 + index), 3: (20000 if index % 2 else 0, 1)},
+                B: {2: (min(index, 3) * 20000, 1)},
+            }, time=100.0 + 10 * index))
+        report = _report.build_report(series)
+        leaks = report["leaks"]
+        self.assertEqual([(row["file"], row["line"]) for row in leaks["rows"]], [(A, 1)])
+        row = leaks["rows"][0]
+        self.assertEqual((row["rank"], row["growth"], row["first"], row["last"], row["grew"],
+                          row["count_growth"], row["r2"]), (1, 45000, 10000, 55000, 9, 9, 1.0))
+        self.assertAlmostEqual(row["rate"], 500.0)  # bytes per second: 5000 per 10 s
+        self.assertEqual((leaks["count"], leaks["keys"], leaks["intervals"],
+                          leaks["rate_unit"], leaks["key_type"]), (1, 3, 9, "s", "lineno"))
+        self.assertIn("A leak is memory that keeps growing", leaks["definition"])
+        # the thresholds of find_leaks() apply: a growth of 45000 bytes is too small here
+        strict = _report.build_report(series, leaks={"min_growth": 100000})["leaks"]
+        self.assertEqual((strict["rows"], strict["count"]), ([], 0))
+        # the same as find_leaks()
+        found = tracemalloc.find_leaks(series)
+        self.assertEqual([(leak.filename, leak.lineno, leak.size_growth) for leak in found],
+                         [(A, 1, 45000)])
+
+    def test_leaks_need_three_snapshots_and_traces(self):
+        report = _report.build_report([stats_snapshot({A: {1: (1, 1)}})] * 2)
+        self.assertIsNone(report["leaks"])
+        self.assertTrue(any(note.startswith("leaks: a series of at least 3") for note in
+                            report["notes"]), report["notes"])
+        report = _report.build_report([stats_snapshot({A: {1: (1, 1)}})] * 3,
+                                      leaks={"key_type": "traceback"})
+        self.assertIsNone(report["leaks"])
+        self.assertTrue(any(note.startswith("leaks: ") and "no traces" in note
+                            for note in report["notes"]), report["notes"])
+
+    def test_leaks_per_traceback(self):
+        outer = (A, 10)
+        series = [tracemalloc.Snapshot([trace(4000 * (index + 1), (B, 5), outer),
+                                        trace(64, outer)], 2) for index in range(5)]
+        for index, snapshot in enumerate(series):
+            snapshot.time = 10.0 * index
+        leaks = _report.build_report(series, leaks={"key_type": "traceback"})["leaks"]
+        self.assertEqual(leaks["key_type"], "traceback")
+        self.assertEqual([row["frames"] for row in leaks["rows"]], [[[A, 10], [B, 5]]])
 
     def test_builder_counts(self):
         self.assertRaises(ValueError, _report.ReportBuilder, 0)
@@ -644,7 +692,7 @@ class BrowserTests(unittest.TestCase):
             "search": "make_strings",
             "growth_functions": ["Cache.grow"],
             "table_filter": "Cache.grow",
-            "leaks": 0,
+            "leaks": {"min_rows": 1, "functions": ["Cache.grow"]},
             "max_bytes": 10 * 1000 * 1000,
         })
 

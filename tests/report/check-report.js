@@ -12,7 +12,8 @@
 //    "growth_functions": [names that the growth flame graph (first -> last) must show],
 //    "table_filter": "a term that the table filter must keep some rows for",
 //    "min_rows": N, "max_bytes": N, "timeout_ms": N,
-//    "leaks": rows the leak table must have (0: the section must stay hidden)}
+//    "leaks": false (the section must stay hidden) or {"min_rows": N, "functions": [names
+//             that rows of the leak table must show]}}
 // Prints one JSON line {"ok": bool, "load_ms": N, "failures": [...], "checks": N} and exits
 // 0 when every check passed, 1 when one failed, 2 for a usage error or a missing
 // playwright-core or browser.
@@ -177,10 +178,18 @@ function hasName(list, name) {
 
     // the leaks section, when the report has one
     const leaks = await page.$eval('#leaks', (s) => !s.hidden);
-    if (expect.leaks !== undefined) {
-      check(leaks === (expect.leaks > 0), 'the leak section is ' + (leaks ? 'shown' : 'hidden'));
-      const leakRows = leaks ? await page.$$eval('#leaks-table tbody tr', (n) => n.length) : 0;
-      check(leakRows === expect.leaks, 'the leak table has ' + leakRows + ' rows, ' + expect.leaks + ' expected');
+    if (expect.leaks === false) {
+      check(!leaks, 'the leak section is shown');
+    } else if (expect.leaks) {
+      check(leaks, 'the leak section is hidden');
+      const leakRows = await page.$$eval('#leaks-table tbody tr', (n) => n.map((tr) => tr.textContent));
+      check(leakRows.length >= (expect.leaks.min_rows || 0),
+        'the leak table has ' + leakRows.length + ' rows, at least ' + expect.leaks.min_rows + ' expected');
+      for (const name of expect.leaks.functions || []) {
+        check(leakRows.some((text) => text.indexOf(name) >= 0), 'no leak row names "' + name + '": ' + leakRows.join(' | '));
+      }
+      const summary = await page.$eval('#leaks-summary', (p) => p.textContent);
+      check(summary.length > 0, 'the leak section has no summary');
     }
 
     await page.screenshot({ path: screenshotPath, fullPage: true });

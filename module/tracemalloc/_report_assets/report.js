@@ -57,7 +57,8 @@
   }
 
   function lineName(item) {
-    var where = shortName(item.file) + ':' + item.line;
+    var where = item.line === null || item.line === undefined ? shortName(item.file)
+      : shortName(item.file) + ':' + item.line;
     return item.scope ? item.scope + ' ' + where : where;
   }
 
@@ -198,6 +199,12 @@
       format: function (v) { return String(v); } }
   ];
 
+  // the full place of a row: its file and line, or its traceback (oldest frame first)
+  function cellTitle(row) {
+    if (row.frames) return row.frames.map(function (f) { return f[0] + ':' + f[1]; }).join('\n');
+    return row.line === null || row.line === undefined ? row.file : row.file + ':' + row.line;
+  }
+
   function sortableTable(table, rows, columns, state, filterOf) {
     var thead = table.createTHead();
     var headRow = thead.insertRow();
@@ -230,7 +237,7 @@
         columns.forEach(function (c) {
           var value = c.value(row);
           var text = c.size ? fmtSize(value, c.sign) : (c.format ? c.format(value) : value);
-          var td = element('td', c.text ? { title: row.file + ':' + row.line } : { 'class': 'num' }, text);
+          var td = element('td', c.text ? { title: cellTitle(row) } : { 'class': 'num' }, text);
           if (c.sign && value > 0) td.className += ' grew';
           tr.appendChild(td);
         });
@@ -268,27 +275,35 @@
 
   function drawLeaks() {
     var leaks = data.leaks;
-    var section = document.getElementById('leaks');
     if (!leaks) return;
-    section.hidden = false;
-    var columns = leaks.columns.map(function (column, index) {
-      return {
-        key: column.key,
-        title: column.title,
-        text: column.kind === 'text',
-        value: function (row) { return row[index]; },
-        size: column.kind === 'size',
-        sign: column.sign,
-        format: function (v) {
-          if (v === null || v === undefined) return '-';
-          if (column.kind === 'ratio') return v.toFixed(3);
-          if (column.kind === 'rate') return fmtSize(v, true) + '/' + (xIsTime ? 's' : 'snapshot');
-          return String(v);
-        }
-      };
-    });
+    document.getElementById('leaks').hidden = false;
+    var what = { lineno: 'lines', filename: 'files', traceback: 'tracebacks' }[leaks.key_type];
+    var summary = leaks.count ? leaks.count + ' leak' + (leaks.count > 1 ? 's' : '') + ' among ' +
+      leaks.keys + ' ' + what + ', most likely first (score: growth \u00d7 R\u00b2 of a straight ' +
+      'line fitted to the sizes against ' + (leaks.clock === 'index' ? 'the snapshot number' : 'time') + ').'
+      : 'No leak among the ' + leaks.keys + ' ' + what + ' of the series.';
+    document.getElementById('leaks-summary').textContent = summary;
+    if (!leaks.count) {
+      document.getElementById('leaks-table').hidden = true;
+      return;
+    }
+    function number(v) { return String(v); }
+    var columns = [
+      { key: 'rank', title: '#', value: function (r) { return -r.rank; }, format: function (v) { return String(-v); } },
+      { key: 'name', title: leaks.key_type === 'filename' ? 'File' : 'Line', value: lineName, text: true },
+      { key: 'growth', title: 'Growth', value: function (r) { return r.growth; }, size: true, sign: true },
+      { key: 'rate', title: 'Rate', value: function (r) { return r.rate; },
+        format: function (v) { return fmtSize(v, true) + '/' + leaks.rate_unit; } },
+      { key: 'grew', title: 'Grew in (of ' + leaks.intervals + ')', value: function (r) { return r.grew; }, format: number },
+      { key: 'r2', title: 'R\u00b2', value: function (r) { return r.r2; }, format: function (v) { return v.toFixed(3); } },
+      { key: 'first', title: 'First', value: function (r) { return r.first; }, size: true },
+      { key: 'last', title: 'Last', value: function (r) { return r.last; }, size: true },
+      { key: 'count_growth', title: 'Blocks', value: function (r) { return r.count_growth; },
+        format: function (v) { return (v > 0 ? '+' : '') + v; } },
+      { key: 'score', title: 'Score', value: function (r) { return r.score; }, size: true }
+    ];
     var render = sortableTable(document.getElementById('leaks-table'), leaks.rows, columns,
-      { key: leaks.sort_key, desc: true }, null);
+      { key: 'rank', desc: true }, null);
     render();
   }
 
