@@ -1,6 +1,7 @@
-/* The Python views of the traces: get_object_traceback(), get_traces() and get_stats(). The
- * store is read under tm_lock into glib copies (no Python object may be created under the
- * lock, engine.h); the Python objects are built from the copies after the lock is released. */
+/* The Python views of the traces: get_object_traceback(), get_traces(), get_stats(), and the
+ * same at the peak: get_peak_traces() and get_peak_stats(). The store is read under tm_lock
+ * into glib copies (no Python object may be created under the lock, engine.h); the Python
+ * objects are built from the copies after the lock is released. */
 #include "engine.h"
 #include "tracer.h"
 
@@ -124,36 +125,65 @@ typedef struct {
 } TmTraceCopy;
 
 typedef struct {
-    GArray *traces;         /* of TmTraceCopy */
+    GArray *traces;         /* of TmTraceCopy, or TmGroupCopy for the groups at the peak */
     GPtrArray *tracebacks;  /* of TmTraceback copies, owned */
     GHashTable *tb_index;   /* store traceback -> index + 1 in tracebacks */
     gboolean failed;
 } TmTracesExport;
+
+/* The index of the copy of traceback in ex->tracebacks, made if needed; -1 on out of memory. */
+static gint64
+tm_export_traceback(TmTracesExport *ex, const TmTraceback *traceback)
+{
+    guint index = GPOINTER_TO_UINT(g_hash_table_lookup(ex->tb_index, traceback));
+
+    if (index == 0) {
+        TmTraceback *copy = tm_traceback_copy(traceback);
+        if (copy == NULL) {
+            ex->failed = TRUE;
+            return -1;
+        }
+        g_ptr_array_add(ex->tracebacks, copy);
+        index = ex->tracebacks->len;
+        g_hash_table_insert(ex->tb_index, (gpointer)traceback, GUINT_TO_POINTER(index));
+    }
+    return index - 1;
+}
 
 static gboolean
 tm_export_trace(guintptr ptr, const TmTrace *trace, gpointer user_data)
 {
     TmTracesExport *ex = user_data;
     TmTraceCopy item;
-    guint index;
+    gint64 index = tm_export_traceback(ex, trace->traceback);
 
     (void)ptr;
-    index = GPOINTER_TO_UINT(g_hash_table_lookup(ex->tb_index, trace->traceback));
-    if (index == 0) {
-        TmTraceback *copy = tm_traceback_copy(trace->traceback);
-        if (copy == NULL) {
-            ex->failed = TRUE;
-            return FALSE;
-        }
-        g_ptr_array_add(ex->tracebacks, copy);
-        index = ex->tracebacks->len;
-        g_hash_table_insert(ex->tb_index, (gpointer)trace->traceback, GUINT_TO_POINTER(index));
-    }
+    if (index < 0)
+        return FALSE;
     item.domain = trace->domain;
     item.size = trace->size;
-    item.tb_index = index - 1;
+    item.tb_index = (guint)index;
     g_array_append_val(ex->traces, item);
     return TRUE;
+}
+
+/* Build the tuple of every traceback copied into ex; NULL with an exception set on error. */
+static PyObject *
+tm_export_tracebacks(TmTracesExport *ex)
+{
+    PyObject *tbs = PyTuple_New(ex->tracebacks->len);
+
+    if (tbs == NULL)
+        return NULL;
+    for (guint i = 0; i < ex->tracebacks->len; i++) {
+        PyObject *tb = tm_traceback_to_python(g_ptr_array_index(ex->tracebacks, i));
+        if (tb == NULL) {
+            Py_DECREF(tbs);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(tbs, i, tb);
+    }
+    return tbs;
 }
 
 PyObject *
@@ -175,15 +205,9 @@ tm_engine_traces(void)
         goto done;
     }
 
-    tbs = PyTuple_New(ex.tracebacks->len);
+    tbs = tm_export_tracebacks(&ex);
     if (tbs == NULL)
         goto done;
-    for (guint i = 0; i < ex.tracebacks->len; i++) {
-        PyObject *tb = tm_traceback_to_python(g_ptr_array_index(ex.tracebacks, i));
-        if (tb == NULL)
-            goto done;
-        PyTuple_SET_ITEM(tbs, i, tb);
-    }
     list = PyList_New(ex.traces->len);
     if (list == NULL)
         goto done;
@@ -207,7 +231,80 @@ done:
     return list;
 }
 
-/* Statistics grouped by the most recent frame, summed under the lock in C. */
+/* The traces at the peak, grouped by domain and traceback. */
+typedef struct {
+    guint domain;
+    gsize size;
+    gsize count;
+    guint tb_index;
+} TmGroupCopy;
+
+static gboolean
+tm_export_group(guint domain, const TmTraceback *traceback, gsize size, gsize count,
+                gpointer user_data)
+{
+    TmTracesExport *ex = user_data;
+    TmGroupCopy item;
+    gint64 index = tm_export_traceback(ex, traceback);
+
+    if (index < 0)
+        return FALSE;
+    item.domain = domain;
+    item.size = size;
+    item.count = count;
+    item.tb_index = (guint)index;
+    g_array_append_val(ex->traces, item);
+    return TRUE;
+}
+
+PyObject *
+tm_engine_peak_traces(void)
+{
+    TmTracesExport ex = { NULL, NULL, NULL, FALSE };
+    PyObject *list = NULL, *tbs = NULL;
+
+    ex.traces = g_array_new(FALSE, FALSE, sizeof(TmGroupCopy));
+    ex.tracebacks = g_ptr_array_new_with_free_func(tm_traceback_copy_free);
+    ex.tb_index = g_hash_table_new(g_direct_hash, g_direct_equal);
+    tm_lock_acquire();
+    if (tm_store != NULL)
+        tm_store_foreach_group(tm_store, TRUE, tm_export_group, &ex);
+    tm_lock_release();
+    g_hash_table_destroy(ex.tb_index);
+    if (ex.failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+
+    tbs = tm_export_tracebacks(&ex);
+    if (tbs == NULL)
+        goto done;
+    list = PyList_New(ex.traces->len);
+    if (list == NULL)
+        goto done;
+    for (guint i = 0; i < ex.traces->len; i++) {
+        TmGroupCopy *item = &g_array_index(ex.traces, TmGroupCopy, i);
+        const TmTraceback *tb = g_ptr_array_index(ex.tracebacks, item->tb_index);
+        PyObject *tuple = Py_BuildValue("(InnOI)", item->domain, (Py_ssize_t)item->size,
+                                        (Py_ssize_t)item->count,
+                                        PyTuple_GET_ITEM(tbs, item->tb_index),
+                                        (unsigned int)tb->total_nframe);
+        if (tuple == NULL) {
+            Py_CLEAR(list);
+            goto done;
+        }
+        PyList_SET_ITEM(list, i, tuple);
+    }
+
+done:
+    Py_XDECREF(tbs);
+    g_array_free(ex.traces, TRUE);
+    g_ptr_array_free(ex.tracebacks, TRUE);
+    return list;
+}
+
+/* Statistics grouped by the most recent frame, summed under the lock in C from the groups of
+ * the store (one visit per traceback, not per trace). */
 typedef struct {
     gconstpointer filename;
     guint lineno;
@@ -235,15 +332,16 @@ typedef struct {
 } TmStatsExport;
 
 static gboolean
-tm_export_stat(guintptr ptr, const TmTrace *trace, gpointer user_data)
+tm_export_stat(guint domain, const TmTraceback *traceback, gsize size, gsize count,
+               gpointer user_data)
 {
     TmStatsExport *ex = user_data;
     TmLineStat key = { NULL, 0, 0, 0 }, *stat;
 
-    (void)ptr;
-    if (trace->traceback->nframe > 0) {
-        key.filename = trace->traceback->frames[0].filename;
-        key.lineno = trace->traceback->frames[0].lineno;
+    (void)domain;
+    if (traceback->nframe > 0) {
+        key.filename = traceback->frames[0].filename;
+        key.lineno = traceback->frames[0].lineno;
     }
     stat = g_hash_table_lookup(ex->lines, &key);
     if (stat == NULL) {
@@ -256,8 +354,8 @@ tm_export_stat(guintptr ptr, const TmTrace *trace, gpointer user_data)
         Py_XINCREF((PyObject *)stat->filename);
         g_hash_table_add(ex->lines, stat);
     }
-    stat->size += trace->size;
-    stat->count++;
+    stat->size += size;
+    stat->count += count;
     return TRUE;
 }
 
@@ -270,7 +368,7 @@ tm_line_stat_free(gpointer data)
 }
 
 PyObject *
-tm_engine_stats(void)
+tm_engine_stats(gboolean at_peak)
 {
     TmStatsExport ex;
     GHashTableIter iter;
@@ -281,7 +379,7 @@ tm_engine_stats(void)
     ex.failed = FALSE;
     tm_lock_acquire();
     if (tm_store != NULL)
-        tm_store_foreach(tm_store, tm_export_stat, &ex);
+        tm_store_foreach_group(tm_store, at_peak, tm_export_stat, &ex);
     tm_lock_release();
     if (ex.failed) {
         PyErr_NoMemory();

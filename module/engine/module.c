@@ -106,7 +106,23 @@ engine_get_stats(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    return tm_engine_stats();
+    return tm_engine_stats(FALSE);
+}
+
+static PyObject *
+engine_get_peak_traces(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return tm_engine_peak_traces();
+}
+
+static PyObject *
+engine_get_peak_stats(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return tm_engine_stats(TRUE);
 }
 
 static PyObject *
@@ -207,6 +223,11 @@ static PyMethodDef engine_methods[] = {
       "get_traces() -> [(domain, size, traceback, total_nframe), ...]" },
     { "get_stats", engine_get_stats, METH_NOARGS,
       "get_stats() -> {filename: {lineno: (size, count)}}" },
+    { "get_peak_traces", engine_get_peak_traces, METH_NOARGS,
+      "get_peak_traces() -> [(domain, size, count, traceback, total_nframe), ...] of the traces "
+      "live at the peak of traced memory, grouped by domain and traceback" },
+    { "get_peak_stats", engine_get_peak_stats, METH_NOARGS,
+      "get_peak_stats() -> {filename: {lineno: (size, count)}} at the peak of traced memory" },
     { "get_freelist_memory", engine_get_freelist_memory, METH_NOARGS,
       "get_freelist_memory() -> (size, count) parked on free lists, or None without hooks" },
     { "get_lost_traces", engine_get_lost_traces, METH_NOARGS,

@@ -19,12 +19,19 @@
  *   nothing. Each traceback is one allocation: a TbHeader (its index) followed by the public
  *   TmTraceback and its frames.
  * - Filenames are a GHashTable set of pointers.
+ * - The peak (peak.h): every group of traces, a traceback in a domain, has its live size and
+ *   count and their values at the peak. The default domain's are in the traceback vector,
+ *   beside the traceback (TbSlot: the slot a free reads is the one it updates); those of the
+ *   other domains are in a GHashTable of their table, created on the group's first trace.
+ *   Every function that changes traced memory is one event of the peak clock.
  *
  * All memory comes from glib (g_malloc family). The trace tables, the traceback set and vector
  * and the tracebacks come from g_try_*, through store_try_alloc(), so that running out of
- * memory fails the call and leaves the store unchanged; the small glib hash tables (domains,
- * filenames, big sizes) abort on out of memory as glib does. */
+ * memory fails the call and leaves the store unchanged (so do the groups of the other domains);
+ * the small glib hash tables (domains, filenames, big sizes, the index of the groups of a
+ * domain) abort on out of memory as glib does. */
 #include "store.h"
+#include "peak.h"
 
 #include <assert.h>
 #include <string.h>
@@ -56,6 +63,10 @@ typedef struct {
     guint shift;       /* 64 - log2(capacity): the hash keeps the high bits of the product */
     gsize count;       /* used slots (traces and parked blocks); count <= capacity * 3/4 */
     GHashTable *big;   /* ptr -> size of the entries whose size is SIZE_BIG; NULL if none yet */
+    /* Domains other than the default one: TraceEntry.tb -> TmPeakCounts of the traces of
+     * that traceback in this table (owned), created on its first trace and kept until clear;
+     * NULL if none yet. The default domain keeps them in TmStore.tb_vec. */
+    GHashTable *groups;
 } TraceTable;
 
 /* ---- Interned tracebacks ------------------------------------------------------------------ */
@@ -72,6 +83,12 @@ typedef union {
 G_STATIC_ASSERT(sizeof(TbHeader) % G_ALIGNOF(TmTraceback) == 0);
 G_STATIC_ASSERT(TM_MAX_NFRAME <= G_MAXUINT16);
 
+/* An entry of TmStore.tb_vec: an interned traceback and its group of the default domain. */
+typedef struct {
+    TmTraceback *traceback;
+    TmPeakCounts counts; /* the live traces of the default domain with this traceback */
+} TbSlot;
+
 /* Most tracebacks the store can hold: entry.tb stores index + 1 in 32 bits, below TB_PARKED. */
 #define TB_MAX_COUNT (G_MAXUINT32 - 2u)
 
@@ -86,7 +103,7 @@ struct TmStore {
     /* Interned tracebacks. Each one is owned by the store and freed by tm_store_clear(). */
     TmTraceback **tb_set; /* open addressing by TmTraceback.hash, NULL: empty; NULL iff cap 0 */
     gsize tb_set_capacity; /* 0 or a power of two; tb_count <= tb_set_capacity * 3/4 */
-    TmTraceback **tb_vec; /* index -> traceback, tb_count used */
+    TbSlot *tb_vec;       /* index -> traceback and its default-domain group, tb_count used */
     gsize tb_vec_capacity;
     guint tb_count;
     gsize tb_bytes; /* estimated heap bytes of the traceback allocations */
@@ -100,9 +117,12 @@ struct TmStore {
     gpointer release_data;
 
     /* Counters over all domains. Invariants: traced == sum of live sizes, count == number of
-     * live traces, peak >= traced; parked_size and parked_count: the same for parked blocks. */
+     * live traces, peak >= traced; parked_size and parked_count: the same for parked blocks.
+     * Every group's size and count are those of its live traces, and its sizes at the peak
+     * (peak.h, read with clock) sum to peak. */
     gsize traced;
     gsize peak;
+    TmPeakClock clock;
     gsize count;
     gsize parked_size;
     gsize parked_count;
@@ -305,6 +325,8 @@ table_reset(TmStore *store, TraceTable *table)
     g_free(table->slots);
     if (table->big != NULL)
         g_hash_table_unref(table->big);
+    if (table->groups != NULL)
+        g_hash_table_unref(table->groups);
     memset(table, 0, sizeof(*table));
 }
 
@@ -350,7 +372,7 @@ tb_ref(const TmStore *store, const TmTraceback *traceback)
 {
     guint32 index = tb_header(traceback)->index;
 
-    assert(index < store->tb_count && store->tb_vec[index] == traceback);
+    assert(index < store->tb_count && store->tb_vec[index].traceback == traceback);
     (void)store;
     return index + 1;
 }
@@ -359,7 +381,7 @@ static inline const TmTraceback *
 tb_deref(const TmStore *store, guint32 tb)
 {
     assert(tb != 0 && tb <= store->tb_count);
-    return store->tb_vec[tb - 1];
+    return store->tb_vec[tb - 1].traceback;
 }
 
 /* Hash frames and counts, field by field: TmFrame has padding the caller need not clear. */
@@ -431,9 +453,9 @@ tb_reserve(TmStore *store)
         return -1;
     if (needed > store->tb_vec_capacity) {
         gsize capacity = MAX(store->tb_vec_capacity * 2, (gsize)TB_MIN_CAPACITY);
-        TmTraceback **vec = store_try_alloc(store)
-                                ? g_try_realloc_n(store->tb_vec, capacity, sizeof(TmTraceback *))
-                                : NULL;
+        TbSlot *vec = store_try_alloc(store)
+                          ? g_try_realloc_n(store->tb_vec, capacity, sizeof(TbSlot))
+                          : NULL;
         if (vec == NULL)
             return -1;
         store->tb_vec = vec;
@@ -448,9 +470,9 @@ tb_reserve(TmStore *store)
         if (set == NULL)
             return -1;
         for (i = 0; i < store->tb_count; i++) {
-            const TmTraceback *tb = store->tb_vec[i];
+            TmTraceback *tb = store->tb_vec[i].traceback;
             *tb_set_probe(set, capacity, tb->hash, tb->frames, tb->nframe, tb->total_nframe)
-                = store->tb_vec[i];
+                = tb;
         }
         g_free(store->tb_set);
         store->tb_set = set;
@@ -506,7 +528,7 @@ tm_store_clear(TmStore *store)
     assert(store->slot_bytes == 0);
 
     for (i = 0; i < store->tb_count; i++)
-        g_free(tb_header(store->tb_vec[i]));
+        g_free(tb_header(store->tb_vec[i].traceback));
     g_free(store->tb_vec);
     g_free(store->tb_set);
     store->tb_vec = NULL;
@@ -517,6 +539,7 @@ tm_store_clear(TmStore *store)
     store->tb_last = NULL;
 
     store->traced = store->peak = store->count = 0;
+    memset(&store->clock, 0, sizeof(store->clock));
     store->parked_size = store->parked_count = 0;
 
     filenames = store->filenames;
@@ -579,10 +602,47 @@ tm_store_intern_traceback(TmStore *store, const TmFrame *frames, guint nframe,
                         total_nframe);
     assert(*slot == NULL);
     *slot = traceback;
-    store->tb_vec[store->tb_count++] = traceback;
+    store->tb_vec[store->tb_count].traceback = traceback;
+    memset(&store->tb_vec[store->tb_count].counts, 0, sizeof(TmPeakCounts));
+    store->tb_count++;
     store->tb_bytes += alloc_bytes(bytes);
     store->tb_last = traceback;
     return traceback;
+}
+
+/* ---- Groups (peak.h) ---------------------------------------------------------------------- */
+
+/* The group of the traces of traceback tb (a TraceEntry.tb) in table, which has one of them. */
+static inline TmPeakCounts *
+group_of(TmStore *store, const TraceTable *table, guint32 tb)
+{
+    TmPeakCounts *counts;
+
+    if (G_LIKELY(table == &store->traces))
+        return &store->tb_vec[tb - 1].counts;
+    counts = g_hash_table_lookup(table->groups, GUINT_TO_POINTER(tb));
+    assert(counts != NULL);
+    return counts;
+}
+
+/* The group of traceback tb in table, created empty if needed. NULL on out of memory. */
+static TmPeakCounts *
+group_claim(TmStore *store, TraceTable *table, guint32 tb)
+{
+    TmPeakCounts *counts;
+
+    if (G_LIKELY(table == &store->traces))
+        return &store->tb_vec[tb - 1].counts;
+    if (table->groups == NULL)
+        table->groups = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    counts = g_hash_table_lookup(table->groups, GUINT_TO_POINTER(tb));
+    if (counts == NULL) {
+        counts = store_try_alloc(store) ? g_try_new0(TmPeakCounts, 1) : NULL;
+        if (counts == NULL)
+            return NULL;
+        g_hash_table_insert(table->groups, GUINT_TO_POINTER(tb), counts);
+    }
+    return counts;
 }
 
 /* The entry of ptr in table: its live or parked entry, else a slot claimed for it (ptr set, tb
@@ -611,7 +671,8 @@ table_claim(TmStore *store, TraceTable *table, guintptr ptr)
 
 /* The counters before a trace is written into entry: a claimed slot (tb 0) adds a trace, a
  * parked block reused becomes one, a trace replaced (a block never seen freed) gives its size
- * back. The caller then sets the size and the traceback. */
+ * back, to its group too. In an event of the peak clock; the caller then sets the size and the
+ * traceback. */
 static void
 entry_becomes_trace(TmStore *store, TraceTable *table, const TraceEntry *entry)
 {
@@ -631,6 +692,7 @@ entry_becomes_trace(TmStore *store, TraceTable *table, const TraceEntry *entry)
     else {
         assert(store->traced >= old_size);
         store->traced -= old_size;
+        tm_peak_remove(group_of(store, table, entry->tb), &store->clock, old_size);
     }
 }
 
@@ -640,19 +702,25 @@ tm_store_add(TmStore *store, guint domain, guintptr ptr, gsize size,
 {
     guint32 tb = tb_ref(store, traceback);
     TraceTable *table = store_table_create(store, domain);
+    TmPeakCounts *group;
     TraceEntry *entry;
 
     if (G_UNLIKELY(table == NULL))
         return -1;
+    /* An empty group left behind by a failure below changes nothing. */
+    group = group_claim(store, table, tb);
+    if (G_UNLIKELY(group == NULL))
+        return -1;
     entry = table_claim(store, table, ptr);
     if (G_UNLIKELY(entry == NULL))
         return -1;
+    tm_peak_event(&store->clock);
     entry_becomes_trace(store, table, entry);
     table_entry_set_size(table, entry, size);
     entry->tb = tb;
     store->traced += size;
-    if (store->traced > store->peak)
-        store->peak = store->traced;
+    tm_peak_add(group, &store->clock, size);
+    tm_peak_check(&store->clock, store->traced, &store->peak);
     return 0;
 }
 
@@ -679,6 +747,8 @@ tm_store_remove(TmStore *store, guint domain, guintptr ptr, gsize *size)
         table_maybe_shrink(store, table);
         return FALSE;
     }
+    tm_peak_event(&store->clock);
+    tm_peak_remove(group_of(store, table, entry->tb), &store->clock, old_size);
     table_delete(table, entry);
     assert(store->count > 0 && store->traced >= old_size);
     store->count--;
@@ -708,6 +778,8 @@ tm_store_park(TmStore *store, guintptr ptr, gsize size)
     else if (entry->tb != 0) {
         gsize old_size = table_entry_size(table, entry);
         assert(store->traced >= old_size && store->count > 0);
+        tm_peak_event(&store->clock);
+        tm_peak_remove(group_of(store, table, entry->tb), &store->clock, old_size);
         store->traced -= old_size;
         store->count--;
         had_trace = 1;
@@ -747,6 +819,7 @@ tm_store_move(TmStore *store, guint domain, guintptr old_ptr, guintptr new_ptr,
               gsize new_size)
 {
     TraceTable *table = store_table(store, domain);
+    TmPeakCounts *group;
     TraceEntry *entry;
     gsize old_size;
     guint32 tb;
@@ -763,6 +836,11 @@ tm_store_move(TmStore *store, guint domain, guintptr old_ptr, guintptr new_ptr,
     }
     old_size = table_entry_size(table, entry);
     assert(store->traced >= old_size);
+    /* One event: the trace leaves its group, a trace at new_ptr is replaced, then the trace
+     * comes back with its new size. */
+    tm_peak_event(&store->clock);
+    group = group_of(store, table, entry->tb);
+    tm_peak_remove(group, &store->clock, old_size);
     store->traced -= old_size;
     if (old_ptr != new_ptr) {
         tb = entry->tb;
@@ -778,8 +856,8 @@ tm_store_move(TmStore *store, guint domain, guintptr old_ptr, guintptr new_ptr,
     }
     table_entry_set_size(table, entry, new_size);
     store->traced += new_size;
-    if (store->traced > store->peak)
-        store->peak = store->traced;
+    tm_peak_add(group, &store->clock, new_size);
+    tm_peak_check(&store->clock, store->traced, &store->peak);
     return 1;
 }
 
@@ -821,7 +899,7 @@ tm_store_count(const TmStore *store)
 void
 tm_store_reset_peak(TmStore *store)
 {
-    store->peak = store->traced;
+    tm_peak_reset(&store->clock, store->traced, &store->peak);
 }
 
 /* Traceback allocations count with their malloc overhead, glib hash tables from their sizes. */
@@ -839,11 +917,16 @@ tm_store_memory(const TmStore *store)
         bytes += ghash_bytes(store->domains, FALSE);
         g_hash_table_iter_init(&iter, store->domains);
         while (g_hash_table_iter_next(&iter, NULL, &value)) {
+            TraceTable *table = value;
             bytes += alloc_bytes(sizeof(TraceTable));
-            bytes += ghash_bytes(((TraceTable *)value)->big, FALSE);
+            bytes += ghash_bytes(table->big, FALSE);
+            if (table->groups != NULL)
+                bytes += ghash_bytes(table->groups, FALSE)
+                         + g_hash_table_size(table->groups) * alloc_bytes(sizeof(TmPeakCounts));
         }
     }
-    bytes += (store->tb_set_capacity + store->tb_vec_capacity) * sizeof(TmTraceback *);
+    bytes += store->tb_set_capacity * sizeof(TmTraceback *);
+    bytes += store->tb_vec_capacity * sizeof(TbSlot);
     bytes += store->tb_bytes;
     bytes += ghash_bytes(store->filenames, TRUE);
     return bytes;
@@ -896,6 +979,64 @@ tm_store_foreach(TmStore *store, TmTraceFunc func, gpointer user_data)
     g_hash_table_iter_init(&iter, store->domains);
     while (g_hash_table_iter_next(&iter, &key, &value)) {
         if (!table_foreach(store, GPOINTER_TO_UINT(key), value, func, user_data))
+            return;
+    }
+}
+
+/* The groups of one table with traces (now or at the peak); FALSE if func asked to stop. */
+static gboolean
+table_foreach_group(TmStore *store, guint domain, const TraceTable *table, gboolean at_peak,
+                    TmGroupFunc func, gpointer user_data)
+{
+    GHashTableIter iter;
+    gpointer key, value;
+    gsize size, count;
+
+    if (table == &store->traces) {
+        guint i;
+        for (i = 0; i < store->tb_count; i++) {
+            const TbSlot *slot = &store->tb_vec[i];
+            if (at_peak)
+                tm_peak_read(&slot->counts, &store->clock, &size, &count);
+            else
+                size = slot->counts.size, count = slot->counts.count;
+            if (count > 0 && !func(domain, slot->traceback, size, count, user_data))
+                return FALSE;
+        }
+        return TRUE;
+    }
+    if (table->groups == NULL)
+        return TRUE;
+    g_hash_table_iter_init(&iter, table->groups);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        const TmPeakCounts *counts = value;
+        if (at_peak)
+            tm_peak_read(counts, &store->clock, &size, &count);
+        else
+            size = counts->size, count = counts->count;
+        if (count > 0
+            && !func(domain, tb_deref(store, GPOINTER_TO_UINT(key)), size, count, user_data))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* The default domain first, then the others in glib's order. */
+void
+tm_store_foreach_group(TmStore *store, gboolean at_peak, TmGroupFunc func, gpointer user_data)
+{
+    GHashTableIter iter;
+    gpointer key, value;
+
+    if (!table_foreach_group(store, TM_DEFAULT_DOMAIN, &store->traces, at_peak, func,
+                             user_data))
+        return;
+    if (store->domains == NULL)
+        return;
+    g_hash_table_iter_init(&iter, store->domains);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        if (!table_foreach_group(store, GPOINTER_TO_UINT(key), value, at_peak, func,
+                                 user_data))
             return;
     }
 }

@@ -11,10 +11,12 @@
  * with its table lock held (tm_lock, a spin lock: engine.h); a store it has detached, it uses
  * without the lock. The tests are single-threaded.
  *
- * Out of memory: the trace tables, the traceback set and the tracebacks are allocated with
- * g_try_*, and a function that fails for lack of them returns -1 (or NULL) with the store
- * unchanged, as its comment says; the small glib hash tables (domains, filenames, sizes of 4 GiB
- * and more) abort on out of memory as glib does. Counts (1/0) and lookups never fail. */
+ * Out of memory: the trace tables, the traceback set and the tracebacks (and the groups of
+ * the domains other than the default one) are allocated with g_try_*, and a function that
+ * fails for lack of them returns -1 (or NULL) with the store unchanged, as its comment says;
+ * the small glib hash tables (domains, filenames, sizes of 4 GiB and more, the index of the
+ * groups of a domain) abort on out of memory as glib does. Counts (1/0) and lookups never
+ * fail. */
 #ifndef PYTRACEMALLOC_STORE_H
 #define PYTRACEMALLOC_STORE_H
 
@@ -56,6 +58,11 @@ typedef void (*TmFilenameRelease)(gconstpointer filename, gpointer user_data);
 /* Iteration callback: return FALSE to stop. The trace is valid only during the call;
  * the callback must not modify the store. */
 typedef gboolean (*TmTraceFunc)(guintptr ptr, const TmTrace *trace, gpointer user_data);
+
+/* Callback of tm_store_foreach_group: the traces of traceback in domain, count of them (> 0)
+ * whose sizes sum to size. Return FALSE to stop; the callback must not modify the store. */
+typedef gboolean (*TmGroupFunc)(guint domain, const TmTraceback *traceback, gsize size,
+                                gsize count, gpointer user_data);
 
 /* Create an empty store. release (may be NULL) is called for each filename forgotten.
  * Returns NULL on out of memory (of the store itself). */
@@ -121,7 +128,17 @@ const TmTrace *tm_store_get(TmStore *store, guint domain, guintptr ptr);
 gsize tm_store_traced(const TmStore *store);  /* sum of sizes of live traces */
 gsize tm_store_peak(const TmStore *store);    /* max of traced since creation/clear/reset */
 gsize tm_store_count(const TmStore *store);   /* number of live traces */
-void tm_store_reset_peak(TmStore *store);     /* peak = traced */
+void tm_store_reset_peak(TmStore *store);     /* peak = traced: the peak's groups are now's */
+
+/* The traces grouped by (domain, traceback): call func for each group with at least one
+ * trace, until it returns FALSE; the default domain first, in no given order. at_peak FALSE:
+ * the live traces (the same sums as tm_store_foreach). at_peak TRUE: the traces that were
+ * live when traced memory reached tm_store_peak(), the first time it reached that value since
+ * the store was created, cleared or its peak reset (a reset makes the peak the current state);
+ * their sizes sum to tm_store_peak() exactly. Adds, removes, parks and moves keep it in O(1)
+ * each (peak.h); this call costs O(tracebacks + groups of the other domains). Never fails. */
+void tm_store_foreach_group(TmStore *store, gboolean at_peak, TmGroupFunc func,
+                            gpointer user_data);
 
 /* Bytes of memory the store holds: tables, traces, tracebacks (an honest estimate from the
  * sizes it allocated, including table capacity, not just entries). */

@@ -49,6 +49,11 @@ gboolean tm_engine_freelist_memory(gsize *size, gsize *count);
 /* Python views (new references, NULL with an exception set on error). */
 PyObject *tm_engine_object_traceback(PyObject *obj);  /* tuple of (filename, lineno) or None */
 PyObject *tm_engine_traces(void);                      /* list of (domain, size, tb, total_nframe) */
-PyObject *tm_engine_stats(void);                       /* {filename: {lineno: (size, count)}} */
+/* {filename: {lineno: (size, count)}} by the most recent frame: of the live traces, or (at_peak)
+ * of the traces live when traced memory reached its peak (tm_store_foreach_group). */
+PyObject *tm_engine_stats(gboolean at_peak);
+/* The traces live at the peak, grouped by domain and traceback: a list of (domain, size, count,
+ * tb, total_nframe); their sizes sum to the peak of tm_engine_traced_memory() at the call. */
+PyObject *tm_engine_peak_traces(void);
 
 #endif /* PYTRACEMALLOC_TRACER_H */

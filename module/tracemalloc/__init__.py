@@ -20,7 +20,8 @@ The names that tests replace live here, and everything reads them here at call t
 engine ``_engine`` (a fake in our tests), ``get_process_memory``, ``_psutil``,
 ``_import_psutil``, ``_USE_C_STATS``, and the stdlib functions that CPython's tests patch
 with ``unittest.mock.patch.object(tracemalloc, ...)`` (``_get_traces``, ``is_tracing``,
-``get_traceback_limit``, ``_get_object_traceback``). The functions here call each other
+``get_traceback_limit``, ``_get_object_traceback``), and the peak's ``_get_peak_traces``
+and ``_get_peak_stats``. The functions here call each other
 through module globals, as the stock module does (take_snapshot() calls is_tracing(),
 _get_traces() and get_traceback_limit()); the other modules call them as
 ``tracemalloc.NAME``, never binding them at import.
@@ -64,6 +65,8 @@ __all__ = [
     "start", "stop", "is_tracing", "clear_traces", "get_object_traceback",
     "get_traceback_limit", "get_traced_memory", "reset_peak", "get_tracemalloc_memory",
     "take_snapshot",
+    # the peak with its tracebacks
+    "get_peak_snapshot",
     # names of the PEP 454 draft
     "get_object_trace", "get_stats", "get_traces",
     # pytracemalloc API
@@ -197,6 +200,19 @@ def _get_traces():
     return _engine.get_traces()
 
 
+def _get_peak_traces():
+    """The traces that were live when traced memory last reached its peak
+    (get_traced_memory()[1]) since tracing started, clear_traces() or reset_peak(), grouped
+    by domain and traceback: a list of (domain, size, count, traceback, total_nframe), the
+    sizes summing to the peak (empty when not tracing)."""
+    return _engine.get_peak_traces()
+
+
+def _get_peak_stats():
+    """The same peak as ``{filename: {lineno: (size, count)}}`` by the most recent frame."""
+    return _engine.get_peak_stats()
+
+
 def get_object_traceback(obj):
     """Traceback where *obj* was allocated, or None if its allocation was not traced."""
     frames = _get_object_traceback(obj)
@@ -205,12 +221,15 @@ def get_object_traceback(obj):
     return Traceback(frames)
 
 
-def take_snapshot():
+def take_snapshot(peak=False):
     """Take a snapshot of the traces of the memory blocks allocated by Python.
 
     RuntimeError if not tracing. The snapshot also has the pytracemalloc metadata (timestamp,
     pid, process and tracemalloc memory), so DisplayTop and the command line show it.
+    With *peak* true, the snapshot of the peak instead: get_peak_snapshot().
     """
+    if peak:
+        return get_peak_snapshot()
     if not is_tracing():
         raise RuntimeError("the tracemalloc module must be tracing memory allocations to "
                            "take a snapshot")
@@ -219,6 +238,24 @@ def take_snapshot():
     snapshot = Snapshot(traces, traceback_limit)
     _record_moment(snapshot)
     return snapshot
+
+
+def get_peak_snapshot(traces=True):
+    """Take a snapshot of the memory blocks that were allocated when traced memory was at
+    its peak, get_traced_memory()[1]: the highest since tracing started, clear_traces() or
+    reset_peak() (the first moment it reached that value). Its total is that peak, and
+    statistics() gives the exact size and count per traceback, line or file at that moment.
+
+    With *traces* (the default), the snapshot has traces: each group of traces of one
+    traceback and domain at the peak becomes as many traces, whose sizes are the group's
+    average (their sums are exact). Without, statistics per line only, as
+    Snapshot.create(). The snapshot has ``peak = True``, and the metadata of now (timestamp,
+    pid, process memory...). RuntimeError if not tracing.
+    """
+    if not is_tracing():
+        raise RuntimeError("the tracemalloc module must be tracing memory allocations to "
+                           "take a snapshot")
+    return Snapshot.create(traces=traces, peak=True)
 
 
 def _record_moment(snapshot):

@@ -3,7 +3,9 @@
 Stats, user data and metadata; raw traces (the older stock layouts converted, and on Python
 2 the filenames of a file of Python 3 made native; the engine's check_traces() in C first
 skips the leading traces already in the final shape when the C loops are in use); extra
-attributes; and the Frame, Traceback and Trace stand-ins of a stock dump (as LoadedObject).
+attributes, with the shapes of those pytracemalloc sets itself (lost_traces, and the peak's:
+peak, peak_stats, peak_traces); and the Frame, Traceback and Trace stand-ins of a stock dump
+(as LoadedObject).
 A value that does not fit raises _Problem. _new_data() is the dict that carries a
 snapshot's content between the file modules and Snapshot.
 """
@@ -35,23 +37,25 @@ def _fail(what, expected):
     raise _Problem("invalid snapshot: %s must be %s" % (what, expected))
 
 
-def _check_stats(stats):
+def _check_stats(stats, what="stats"):
+    """*stats* {filename: {lineno: (size, count)}} (named *what* in the problem), with native
+    filenames."""
     if not isinstance(stats, dict):
-        _fail("stats", "a dict {filename: {lineno: (size, count)}}")
+        _fail(what, "a dict {filename: {lineno: (size, count)}}")
     result = {}
     for filename, lines in stats.items():
         filename = _native(filename)
         if not isinstance(filename, _TEXT_TYPES):
-            _fail("a filename in stats", "a str")
+            _fail("a filename in %s" % what, "a str")
         if not isinstance(lines, dict):
-            _fail("stats[%s]" % _safe_repr(filename), "a dict {lineno: (size, count)}")
+            _fail("%s[%s]" % (what, _safe_repr(filename)), "a dict {lineno: (size, count)}")
         file_stats = {}
         for lineno, stat in lines.items():
             if not _is_int(lineno):
-                _fail("a line number of stats[%s]" % _safe_repr(filename), "an int")
+                _fail("a line number of %s[%s]" % (what, _safe_repr(filename)), "an int")
             if (not isinstance(stat, tuple) or len(stat) != 2
                     or not _is_int(stat[0]) or not _is_int(stat[1])):
-                _fail("stats[%s][%s]" % (_safe_repr(filename), lineno),
+                _fail("%s[%s][%s]" % (what, _safe_repr(filename), lineno),
                       "a (size, count) tuple of ints")
             file_stats[lineno] = stat
         result[filename] = file_stats
@@ -223,9 +227,68 @@ def _check_time(value):
             "or None, not %s" % _safe_repr(value))
 
 
+def _check_peak(value):
+    if isinstance(value, bool):
+        return None
+    return "the attribute 'peak' must be True or False, not %s" % _safe_repr(value)
+
+
+def _problem_of(check, value):
+    """None if check(value) passes, else the text of its _Problem without "invalid
+    snapshot: " (the callers of check_known_attribute() add their own prefix)."""
+    try:
+        check(value)
+    except _Problem as exc:
+        text = str(exc)
+        prefix = "invalid snapshot: "
+        return text[len(prefix):] if text.startswith(prefix) else text
+    return None
+
+
+def check_peak_traces(groups):
+    """*groups*: the traces at the peak grouped by domain and traceback, as
+    tracemalloc._get_peak_traces() returns them and TakeSnapshot(peak=True) stores them: a list
+    of (domain, size, count, traceback, total_nframe) with ints domain >= 0, size >= 0, count
+    >= 1, and total_nframe an int or None. Returns the list with native filenames (Python 2
+    reading a file of Python 3); raises _Problem."""
+    what = "the attribute 'peak_traces'"
+    shape = "a list of (domain, size, count, traceback, total_nframe) tuples"
+    if not isinstance(groups, (list, tuple)):
+        _fail(what, shape)
+    result = groups if type(groups) is list else list(groups)
+    cache = {}
+    for index, group in enumerate(result):
+        if not isinstance(group, tuple) or len(group) != 5:
+            _fail("%s[%d]" % (what, index), "a (domain, size, count, traceback, total_nframe) "
+                                             "tuple")
+        domain, size, count, frames, total = group
+        if (not _is_int(domain) or domain < 0 or not _is_int(size) or size < 0
+                or not _is_int(count) or count < 1
+                or (total is not None and not _is_int(total))):
+            _fail("%s[%d]" % (what, index), "a (domain >= 0, size >= 0, count >= 1, traceback, "
+                                             "total_nframe: int or None) tuple")
+        try:
+            checked = _check_frames(frames, cache)
+        except _Problem as exc:
+            raise _Problem("invalid snapshot: the traceback of %s[%d]: %s"
+                           % (what, index, str(exc)[len("invalid snapshot: "):]))
+        if checked is not frames:
+            if result is groups:
+                result = list(groups)
+            result[index] = (domain, size, count, checked, total)
+    return result
+
+
 # Extra attributes that pytracemalloc itself sets, whose values must have a shape: name ->
 # function returning None or the problem.
-KNOWN_ATTRIBUTES = {"lost_traces": _check_lost_traces, "time": _check_time}
+KNOWN_ATTRIBUTES = {
+    "lost_traces": _check_lost_traces,
+    "time": _check_time,
+    "peak": _check_peak,
+    "peak_stats": lambda value: _problem_of(lambda stats: _check_stats(stats, "peak_stats"),
+                                            value),
+    "peak_traces": lambda value: _problem_of(check_peak_traces, value),
+}
 
 
 def check_known_attribute(name, value):

@@ -92,6 +92,8 @@ class DisplayTop(_Periodic, _FileAlias):
       negation of ``group_per_file`` (constructor argument, default True), and setting
       either attribute updates the other
     - ``user_data_callback`` (callable or None): see Snapshot.create()
+    - ``peak`` (bool, default False): display() shows the top at the peak of traced memory
+      (get_peak_snapshot()) instead of the current one
     - ``stream`` (also ``file``): the output file
 
     Output of display() (differences in parentheses only when there is a previous top)::
@@ -112,7 +114,8 @@ class DisplayTop(_Periodic, _FileAlias):
     the previous top are listed with a size of 0. The WARNING line comes only when the engine
     lost traces for lack of memory before the snapshot was taken (its ``lost_traces``, from
     get_lost_traces(), is not 0): the figures then miss those allocations.
-    "N more" sums the entries beyond *count*.
+    "N more" sums the entries beyond *count*. The title of the top of a snapshot of the peak
+    (its ``peak`` is True) ends with "at the peak".
     ``average`` (size // count) is omitted when count is 0. "Total process memory" is the
     process memory minus the engine's own memory ("ignore tracemalloc: ..."), printed only
     when the process memory is known. "Free lists" is the memory the interpreter keeps on its
@@ -135,6 +138,7 @@ class DisplayTop(_Periodic, _FileAlias):
         self.show_size = True
         self.show_lineno = not group_per_file
         self.user_data_callback = None
+        self.peak = False
         self._previous = None  # (snapshot, name) of the top to compare with
         self._timer_id = None
 
@@ -221,6 +225,8 @@ class DisplayTop(_Periodic, _FileAlias):
         shown = entries[:self.count]
         title = "Top %d allocations per %s" % (
             len(shown), "file" if group_per_file else "file and line")
+        if getattr(snapshot, "peak", False) is True:
+            title += " at the peak"
         if name is not None and snapshot.timestamp is not None:
             label = "%s (%s)" % (name, snapshot.timestamp)
         elif name is not None:
@@ -302,8 +308,8 @@ class DisplayTop(_Periodic, _FileAlias):
             self._previous = (snapshot, name)
 
     def display(self):
-        """Take a snapshot and display its top."""
-        self.display_snapshot(Snapshot.create(self.user_data_callback))
+        """Take a snapshot (of the peak if ``peak``) and display its top."""
+        self.display_snapshot(Snapshot.create(self.user_data_callback, peak=self.peak))
 
     def start(self, delay):
         """Display the top every *delay* seconds (with a timer of its own)."""

@@ -1,14 +1,14 @@
 """Snapshot: the traces and/or the statistics per line of one moment, with both APIs (the
 stdlib's statistics(), compare_to(), filter_traces(), dump() and load(); pytracemalloc's
-create(), write(), filter_filenames() and metadata). Its files go through
-tracemalloc/_snapfile.py.
+create(), write(), filter_filenames(), peak_snapshot() and metadata). Its files go through
+tracemalloc/_snapfile.py; the peak's traces through tracemalloc/_peak.py.
 """
 from __future__ import absolute_import
 
 import fnmatch
 
 import tracemalloc
-from tracemalloc import _checks, _snapfile
+from tracemalloc import _checks, _peak, _snapfile
 from tracemalloc._compat import _TEXT_TYPES, Iterable
 from tracemalloc._errors import SnapshotError, _Problem
 from tracemalloc._filters import Filter, _filter_traces
@@ -56,6 +56,11 @@ class Snapshot(object):
       record for lack of memory since tracing started (not 0: the statistics are
       incomplete); None when unknown (a stock dump, a file of an older pytracemalloc, a
       snapshot built by hand or taken while not tracing)
+    - ``peak`` (bool, default False): True for a snapshot of the allocations at the peak
+      of traced memory (get_peak_snapshot(), create(peak=True), peak_snapshot()); its
+      other attributes are those of the moment it was taken
+    - ``peak_stats``, ``peak_traces``: only in a snapshot of TakeSnapshot(peak=True), the
+      peak since tracing started or was reset; peak_snapshot() makes a Snapshot of them
 
     Any other attribute set on a snapshot is written into its file and read back, as the
     stdlib's pickle does, if its value is made of None, bool, int, float, str, tuple, list
@@ -87,6 +92,9 @@ class Snapshot(object):
     # it None on any other snapshot.
     lost_traces = None
     time = None  # the same, for the precise time of take_snapshot() and create()
+    # Set to True on the instance by the snapshots of the peak, and kept by snapshot files
+    # as an extra attribute, as lost_traces.
+    peak = False
     _stats = None  # stats given or assigned; None: derived from the traces
     _derived_stats = None  # (traces list, stats derived from it)
     _checked = False  # the traces come from the engine or were checked by a loader
@@ -164,12 +172,14 @@ class Snapshot(object):
             other.lost_traces = self.lost_traces  # the traces kept are no more complete
         if "time" in vars(self):
             other.time = self.time
+        if "peak" in vars(self):
+            other.peak = self.peak  # the traces kept are still those of the peak
         other._checked = self._checked
 
     # -- pytracemalloc ---------------------------------------------------------------------
 
     @classmethod
-    def create(cls, user_data_callback=None, traces=False):
+    def create(cls, user_data_callback=None, traces=False, peak=False):
         """Take a snapshot of the current allocations (empty when not tracing).
 
         Records ``stats`` (computed by the engine), and with *traces* the traces too (then
@@ -178,15 +188,54 @@ class Snapshot(object):
         format "size" displays value as a size, any other format as an integer. Items are
         matched by title to compute differences. Example: ``[('Video memory', 'size',
         234902)]``.
+
+        With *peak*, the allocations at the peak of traced memory instead of the current
+        ones (see get_peak_snapshot(), which raises when not tracing), and ``peak = True``.
         """
-        if traces:
+        if peak and traces:
+            snapshot = cls(_peak.traces_from_groups(tracemalloc._get_peak_traces()),
+                           tracemalloc.get_traceback_limit())
+        elif peak:
+            snapshot = cls(stats=tracemalloc._get_peak_stats())
+        elif traces:
             snapshot = cls(tracemalloc._get_traces(), tracemalloc.get_traceback_limit())
         else:
             snapshot = cls(stats=tracemalloc.get_stats())
+        if peak:
+            snapshot.peak = True
         snapshot._checked = True
         if user_data_callback is not None:
             snapshot.user_data = [tuple(item) for item in user_data_callback()]
         tracemalloc._record_moment(snapshot)
+        return snapshot
+
+    def peak_snapshot(self, traces=True):
+        """The snapshot of the peak that TakeSnapshot(peak=True) stored with this one (its
+        ``peak_traces`` and ``peak_stats`` attributes): the allocations at the peak of
+        traced memory since tracing started or the peak was reset, up to the moment this
+        snapshot was taken. None if this snapshot holds no peak.
+
+        The result has ``peak = True``, traces when this snapshot has ``peak_traces`` and
+        *traces* is true (as get_peak_snapshot() builds them), else statistics per line, and
+        the metadata of this snapshot (timestamp, pid, process memory...). ValueError if
+        those attributes were set to values of the wrong shape (a file's are checked when
+        it is read).
+        """
+        try:
+            raw, stats = _peak.stored_peak(self, traces)
+        except _Problem as exc:
+            raise ValueError(str(exc))
+        if raw is None and stats is None:
+            return None
+        if raw is not None:
+            snapshot = Snapshot(raw, self.traceback_limit)
+        else:
+            snapshot = Snapshot(stats=stats, traceback_limit=self.traceback_limit)
+        self._copy_metadata(snapshot)
+        if "freelist_memory" in vars(self):
+            snapshot.freelist_memory = self.freelist_memory
+        snapshot.peak = True
+        snapshot._checked = True
         return snapshot
 
     def filter_filenames(self, patterns, include):

@@ -7,6 +7,7 @@ import string
 import sys
 
 import tracemalloc
+from tracemalloc import _peak
 from tracemalloc._snapshot import Snapshot
 
 __all__ = ["TakeSnapshot"]
@@ -45,6 +46,10 @@ class TakeSnapshot(_Periodic):
       not only the statistics per line
     - ``format`` (str or None): the file format, see Snapshot.write() (None: the default,
       "compact", whatever the file name extension)
+    - ``peak`` (bool, default False): each file also holds the peak of traced memory since
+      tracing started or reset_peak() (taking a snapshot does not reset it), as the extra
+      attributes ``peak_stats`` and, with ``traces``, ``peak_traces``;
+      Snapshot.peak_snapshot() of the file's snapshot gives it back
     """
 
     __module__ = "tracemalloc"
@@ -56,6 +61,7 @@ class TakeSnapshot(_Periodic):
         self.user_data_callback = user_data_callback
         self.traces = False
         self.format = None
+        self.peak = False
         self._timer_id = None
 
     def _filename(self, snapshot):
@@ -66,6 +72,9 @@ class TakeSnapshot(_Periodic):
     def take_snapshot(self):
         """Take a snapshot, write it; return (snapshot, filename)."""
         snapshot = Snapshot.create(self.user_data_callback, traces=self.traces)
+        if self.peak and tracemalloc.is_tracing():
+            for name, value in _peak.file_attributes(self.traces).items():
+                setattr(snapshot, name, value)
         filename = self._filename(snapshot)
         snapshot.write(filename, self.format)
         self.counter += 1

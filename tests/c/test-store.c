@@ -1,4 +1,5 @@
-/* GTest suite of the trace store (module/engine/store.c); no Python interpreter needed.
+/* GTest suite of the trace store (module/engine/store.c) and of its peak (peak.h: the cases
+ * under /store/peak, with a brute-force model); no Python interpreter needed.
  *
  * Standalone build and run from the top of the tree, until the Makefile.am integration:
  *
@@ -1098,6 +1099,484 @@ test_fail_allocation(void)
     tm_store_free(store);
 }
 
+/* ---- The peak of every group (peak.h) ----------------------------------------------------- */
+
+typedef struct {
+    guint domain;
+    const TmTraceback *traceback;
+    gsize size, count; /* found */
+    gsize sum_size, sum_count, groups; /* over every group */
+} GroupProbe;
+
+static gboolean
+probe_group(guint domain, const TmTraceback *traceback, gsize size, gsize count,
+            gpointer user_data)
+{
+    GroupProbe *probe = user_data;
+
+    g_assert_cmpuint(count, >, 0);
+    if (domain == probe->domain && traceback == probe->traceback) {
+        g_assert_cmpuint(probe->count, ==, 0); /* each group once */
+        probe->size = size;
+        probe->count = count;
+    }
+    probe->sum_size += size;
+    probe->sum_count += count;
+    probe->groups++;
+    return TRUE;
+}
+
+/* The group (domain, traceback) now or at the peak is (size, count); (0, 0): none. Also checks
+ * that the groups at the peak sum to the peak, and now to traced and count. */
+static void
+assert_group(TmStore *store, gboolean at_peak, guint domain, const TmTraceback *traceback,
+             gsize size, gsize count)
+{
+    GroupProbe probe = {domain, traceback, 0, 0, 0, 0, 0};
+
+    tm_store_foreach_group(store, at_peak, probe_group, &probe);
+    g_assert_cmpuint(probe.size, ==, size);
+    g_assert_cmpuint(probe.count, ==, count);
+    if (at_peak) {
+        g_assert_cmpuint(probe.sum_size, ==, tm_store_peak(store));
+    }
+    else {
+        g_assert_cmpuint(probe.sum_size, ==, tm_store_traced(store));
+        g_assert_cmpuint(probe.sum_count, ==, tm_store_count(store));
+    }
+}
+
+static guint
+group_count(TmStore *store, gboolean at_peak)
+{
+    GroupProbe probe = {0, NULL, 0, 0, 0, 0, 0};
+
+    tm_store_foreach_group(store, at_peak, probe_group, &probe);
+    return (guint)probe.groups;
+}
+
+#define PEAK(domain, tb, size, count) assert_group(store, TRUE, domain, tb, size, count)
+#define NOW(domain, tb, size, count) assert_group(store, FALSE, domain, tb, size, count)
+#define D0 TM_DEFAULT_DOMAIN
+
+/* A peak reached, left, reached again at the same value (the first time stays) and exceeded. */
+static void
+test_peak_reached_left_reached(void)
+{
+    TmStore *store = new_store();
+    const TmTraceback *a = tb1(store, 0, 1), *b = tb1(store, 1, 2);
+
+    g_assert_cmpuint(group_count(store, TRUE), ==, 0);
+    g_assert_cmpint(tm_store_add(store, D0, BASE, 100, a), ==, 0);
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 16, 50, b), ==, 0);
+    PEAK(D0, a, 100, 1);
+    PEAK(D0, b, 50, 1);
+
+    /* Left: the peak keeps what was live then. */
+    g_assert_true(tm_store_remove(store, D0, BASE, NULL));
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 32, 30, b), ==, 0);
+    assert_counters(store, 80, 2, 150);
+    PEAK(D0, a, 100, 1);
+    PEAK(D0, b, 50, 1);
+    NOW(D0, a, 0, 0);
+    NOW(D0, b, 80, 2);
+
+    /* Reached again, not exceeded: the peak is the first moment it was reached. */
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 48, 70, a), ==, 0);
+    assert_counters(store, 150, 3, 150);
+    PEAK(D0, a, 100, 1);
+    PEAK(D0, b, 50, 1);
+
+    /* Exceeded by one byte: the new peak is the current state. */
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 64, 1, a), ==, 0);
+    PEAK(D0, a, 71, 2);
+    PEAK(D0, b, 80, 2);
+    g_assert_true(tm_store_remove(store, D0, BASE + 48, NULL));
+    g_assert_true(tm_store_remove(store, D0, BASE + 64, NULL));
+    PEAK(D0, a, 71, 2);
+    NOW(D0, a, 0, 0);
+
+    /* A peak made by one group only: the other has none at it. */
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 80, 200, b), ==, 0);
+    assert_counters(store, 280, 3, 280);
+    PEAK(D0, a, 0, 0);
+    PEAK(D0, b, 280, 3);
+    g_assert_cmpuint(group_count(store, TRUE), ==, 1);
+    tm_store_free(store);
+}
+
+/* A group untouched since the peak reads its current value, however much the others change. */
+static void
+test_peak_untouched(void)
+{
+    TmStore *store = new_store();
+    const TmTraceback *a = tb1(store, 0, 1), *c = tb1(store, 2, 3);
+    guint i;
+
+    g_assert_cmpint(tm_store_add(store, D0, BASE, 10, c), ==, 0);
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 16, 100, a), ==, 0);
+    for (i = 0; i < 1000; i++) {
+        g_assert_true(tm_store_remove(store, D0, BASE + 16, NULL));
+        g_assert_cmpint(tm_store_add(store, D0, BASE + 16, i % 100, a), ==, 0);
+    }
+    assert_counters(store, 10 + 999 % 100, 2, 110);
+    PEAK(D0, c, 10, 1);
+    PEAK(D0, a, 100, 1);
+    NOW(D0, a, 99, 1);
+    tm_store_free(store);
+}
+
+/* reset_peak: the peak is now; then it is left and exceeded as before. */
+static void
+test_peak_reset(void)
+{
+    TmStore *store = new_store();
+    const TmTraceback *a = tb1(store, 0, 1), *b = tb1(store, 1, 2);
+
+    g_assert_cmpint(tm_store_add(store, D0, BASE, 1000, a), ==, 0);
+    g_assert_true(tm_store_remove(store, D0, BASE, NULL));
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 16, 10, b), ==, 0);
+    PEAK(D0, a, 1000, 1);
+    tm_store_reset_peak(store);
+    assert_counters(store, 10, 1, 10);
+    PEAK(D0, a, 0, 0);
+    PEAK(D0, b, 10, 1);
+
+    g_assert_true(tm_store_remove(store, D0, BASE + 16, NULL));
+    PEAK(D0, b, 10, 1);
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 16, 5, a), ==, 0);
+    PEAK(D0, a, 0, 0);
+    PEAK(D0, b, 10, 1);
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 32, 6, a), ==, 0);
+    PEAK(D0, a, 11, 2);
+    PEAK(D0, b, 0, 0);
+
+    /* A reset with nothing traced: no group at the peak until something is. */
+    g_assert_true(tm_store_remove(store, D0, BASE + 16, NULL));
+    g_assert_true(tm_store_remove(store, D0, BASE + 32, NULL));
+    tm_store_reset_peak(store);
+    g_assert_cmpuint(group_count(store, TRUE), ==, 0);
+    tm_store_free(store);
+}
+
+/* A trace replaced at the same address (a block never seen freed) leaves its group. */
+static void
+test_peak_replace(void)
+{
+    TmStore *store = new_store();
+    const TmTraceback *a = tb1(store, 0, 1), *b = tb1(store, 1, 2);
+
+    g_assert_cmpint(tm_store_add(store, D0, BASE, 100, a), ==, 0);
+    g_assert_cmpint(tm_store_add(store, D0, BASE, 40, b), ==, 0);
+    assert_counters(store, 40, 1, 100);
+    PEAK(D0, a, 100, 1);
+    PEAK(D0, b, 0, 0);
+    NOW(D0, a, 0, 0);
+    NOW(D0, b, 40, 1);
+    /* Replaced by a bigger one of the same group: a new peak. */
+    g_assert_cmpint(tm_store_add(store, D0, BASE, 200, b), ==, 0);
+    assert_counters(store, 200, 1, 200);
+    PEAK(D0, a, 0, 0);
+    PEAK(D0, b, 200, 1);
+    tm_store_free(store);
+}
+
+/* realloc: in place, to another address, over another trace. */
+static void
+test_peak_move(void)
+{
+    TmStore *store = new_store();
+    const TmTraceback *a = tb1(store, 0, 1), *b = tb1(store, 1, 2);
+
+    g_assert_cmpint(tm_store_add(store, D0, BASE, 100, a), ==, 0);
+    g_assert_cmpint(tm_store_move(store, D0, BASE, BASE + 16, 300), ==, 1);
+    PEAK(D0, a, 300, 1);
+    g_assert_cmpint(tm_store_move(store, D0, BASE + 16, BASE + 16, 50), ==, 1);
+    assert_counters(store, 50, 1, 300);
+    PEAK(D0, a, 300, 1);
+    NOW(D0, a, 50, 1);
+    /* Over a trace of another group, which goes. */
+    g_assert_cmpint(tm_store_add(store, D0, BASE + 32, 20, b), ==, 0);
+    g_assert_cmpint(tm_store_move(store, D0, BASE + 16, BASE + 32, 400), ==, 1);
+    assert_counters(store, 400, 1, 400);
+    PEAK(D0, a, 400, 1);
+    PEAK(D0, b, 0, 0);
+    NOW(D0, b, 0, 0);
+    /* In another domain. */
+    g_assert_cmpint(tm_store_add(store, 9, BASE, 10, b), ==, 0);
+    g_assert_cmpint(tm_store_move(store, 9, BASE, BASE + 48, 1000), ==, 1);
+    PEAK(9, b, 1000, 1);
+    PEAK(D0, a, 400, 1);
+    g_assert_cmpint(tm_store_move(store, 9, BASE + 48, BASE + 48, 1), ==, 1);
+    PEAK(9, b, 1000, 1);
+    NOW(9, b, 1, 1);
+    tm_store_free(store);
+}
+
+/* Free lists: a parked block is no trace; its reuse is one. */
+static void
+test_peak_park(void)
+{
+    TmStore *store = new_store();
+    const TmTraceback *a = tb1(store, 0, 1), *b = tb1(store, 1, 2);
+
+    g_assert_cmpint(tm_store_add(store, D0, BASE, 100, a), ==, 0);
+    g_assert_cmpint(tm_store_park(store, BASE, 100), ==, 1);
+    assert_counters(store, 0, 0, 100);
+    PEAK(D0, a, 100, 1);
+    NOW(D0, a, 0, 0);
+    g_assert_cmpint(tm_store_add(store, D0, BASE, 60, b), ==, 0);
+    PEAK(D0, a, 100, 1);
+    NOW(D0, b, 60, 1);
+    /* Parked twice, then freed: nothing traced changes. */
+    g_assert_cmpint(tm_store_park(store, BASE, 60), ==, 1);
+    g_assert_cmpint(tm_store_park(store, BASE, 60), ==, 0);
+    g_assert_false(tm_store_remove(store, D0, BASE, NULL));
+    PEAK(D0, a, 100, 1);
+    g_assert_cmpuint(group_count(store, FALSE), ==, 0);
+    /* A peak made in two domains. */
+    g_assert_cmpint(tm_store_add(store, D0, BASE, 60, b), ==, 0);
+    g_assert_cmpint(tm_store_add(store, 7, BASE, 500, a), ==, 0);
+    PEAK(D0, b, 60, 1);
+    PEAK(7, a, 500, 1);
+    PEAK(D0, a, 0, 0);
+    g_assert_cmpuint(group_count(store, TRUE), ==, 2);
+    /* clear: no group, now or at the peak. */
+    tm_store_clear(store);
+    g_assert_cmpuint(group_count(store, TRUE), ==, 0);
+    g_assert_cmpuint(group_count(store, FALSE), ==, 0);
+    assert_counters(store, 0, 0, 0);
+    tm_store_free(store);
+}
+
+/* A new group of a domain other than the default one is an allocation: out of memory, the add
+ * fails with nothing changed. */
+static void
+test_peak_fail_allocation(void)
+{
+    TmStore *store = new_store();
+    const TmTraceback *a = tb1(store, 0, 1), *b = tb1(store, 1, 2);
+
+    g_assert_cmpint(tm_store_add(store, 7, BASE, 10, a), ==, 0);
+    tm_store_fail_allocation(store, 1);
+    g_assert_cmpint(tm_store_add(store, 7, BASE + 16, 5, b), ==, -1);
+    g_assert_null(tm_store_get(store, 7, BASE + 16));
+    assert_counters(store, 10, 1, 10);
+    PEAK(7, b, 0, 0);
+    g_assert_cmpint(tm_store_add(store, 7, BASE + 16, 5, b), ==, 0);
+    assert_counters(store, 15, 2, 15);
+    PEAK(7, b, 5, 1);
+    NOW(7, a, 10, 1);
+    tm_store_free(store);
+}
+
+/* Brute force, the proof of exactness: random operations against a model that keeps the
+ * size and count of every group and copies the whole table at each new peak. */
+
+#define PEAK_N_TB 24
+#define PEAK_N_DOMAINS G_N_ELEMENTS(RANDOM_DOMAINS)
+
+typedef struct {
+    gsize size[PEAK_N_DOMAINS][PEAK_N_TB];
+    gsize count[PEAK_N_DOMAINS][PEAK_N_TB];
+} GroupTable;
+
+typedef struct {
+    guint d, tb; /* domain index, traceback index */
+    gsize size;
+} PeakModelTrace;
+
+typedef struct {
+    GHashTable *tb_index; /* traceback -> index + 1 */
+    GroupTable seen;
+} GroupCollect;
+
+static gboolean
+collect_group(guint domain, const TmTraceback *traceback, gsize size, gsize count,
+              gpointer user_data)
+{
+    GroupCollect *collect = user_data;
+    guint d, i = GPOINTER_TO_UINT(g_hash_table_lookup(collect->tb_index, traceback));
+
+    for (d = 0; d < PEAK_N_DOMAINS && RANDOM_DOMAINS[d] != domain; d++)
+        ;
+    g_assert_cmpuint(d, <, PEAK_N_DOMAINS);
+    g_assert_cmpuint(i, >, 0);
+    g_assert_cmpuint(count, >, 0);
+    g_assert_cmpuint(collect->seen.count[d][i - 1], ==, 0); /* each group once */
+    collect->seen.size[d][i - 1] = size;
+    collect->seen.count[d][i - 1] = count;
+    return TRUE;
+}
+
+static void
+assert_groups(TmStore *store, gboolean at_peak, GHashTable *tb_index, const GroupTable *expected)
+{
+    GroupCollect collect;
+    guint d, i;
+
+    memset(&collect, 0, sizeof(collect));
+    collect.tb_index = tb_index;
+    tm_store_foreach_group(store, at_peak, collect_group, &collect);
+    for (d = 0; d < PEAK_N_DOMAINS; d++) {
+        for (i = 0; i < PEAK_N_TB; i++) {
+            g_assert_cmpuint(collect.seen.size[d][i], ==, expected->size[d][i]);
+            g_assert_cmpuint(collect.seen.count[d][i], ==, expected->count[d][i]);
+        }
+    }
+}
+
+static void
+peak_intern_pool(TmStore *store, const TmTraceback **tbs, GHashTable *tb_index)
+{
+    guint i;
+
+    g_hash_table_remove_all(tb_index);
+    for (i = 0; i < PEAK_N_TB; i++) {
+        TmFrame frames[2] = {{FILENAMES[i % N_FILENAMES], i}, {FILENAMES[0], 1}};
+        tbs[i] = tm_store_intern_traceback(store, frames, i % 3, i % 3 + (i / 12));
+        g_assert_nonnull(tbs[i]);
+        /* i % 3 frames, i / 12 more below: some tracebacks are equal to earlier ones */
+        if (g_hash_table_lookup(tb_index, tbs[i]) == NULL)
+            g_hash_table_insert(tb_index, (gpointer)tbs[i], GUINT_TO_POINTER(i + 1));
+    }
+}
+
+static void
+test_peak_random(void)
+{
+    const guint n_ops = 200000;
+    TmStore *store = new_store();
+    /* (domain index, address) -> PeakModelTrace; parked blocks are not traces */
+    GHashTable *model = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+    GHashTable *tb_index = g_hash_table_new(g_direct_hash, g_direct_equal);
+    const TmTraceback *tbs[PEAK_N_TB];
+    GroupTable now, at_peak;
+    gsize traced = 0, peak = 0;
+    guint op, n_pool = 64, peaks = 0, resets = 0;
+
+    memset(&now, 0, sizeof(now));
+    memset(&at_peak, 0, sizeof(at_peak));
+    peak_intern_pool(store, tbs, tb_index);
+    for (op = 0; op < n_ops; op++) {
+        guint d = g_test_rand_int_range(0, 10) < 7 ? 0 : (guint)g_test_rand_int_range(1, 4);
+        guint domain = RANDOM_DOMAINS[d];
+        guintptr ptr = (guintptr)g_test_rand_int_range(0, (gint32)n_pool) * 16;
+        guint choice = (guint)g_test_rand_int_range(0, 1000);
+        gint64 *key = model_key(d, ptr);
+        PeakModelTrace *old = g_hash_table_lookup(model, key);
+
+        /* The pool breathes: phases of growth and of shrinking make peaks left and reached
+         * again. */
+        if (op % 2000 == 0)
+            n_pool = (guint)g_test_rand_int_range(4, 3000);
+        if (choice < 450) {
+            /* Add, or replace a trace. */
+            PeakModelTrace *value = g_new(PeakModelTrace, 1);
+            guint i = (guint)g_test_rand_int_range(0, PEAK_N_TB);
+            value->d = d;
+            value->tb = GPOINTER_TO_UINT(g_hash_table_lookup(tb_index, tbs[i])) - 1;
+            value->size = (gsize)g_test_rand_int_range(0, 1000);
+            if (choice == 0 && sizeof(gsize) == 8)
+                value->size += (gsize)G_MAXUINT32; /* a big size (side table) */
+            g_assert_cmpint(tm_store_add(store, domain, ptr, value->size, tbs[value->tb]), ==, 0);
+            if (old != NULL) {
+                traced -= old->size;
+                now.size[old->d][old->tb] -= old->size;
+                now.count[old->d][old->tb]--;
+            }
+            traced += value->size;
+            now.size[d][value->tb] += value->size;
+            now.count[d][value->tb]++;
+            g_hash_table_replace(model, key, value);
+            key = NULL;
+        }
+        else if (choice < 550 && d == 0) {
+            /* Onto a free list. */
+            g_assert_cmpint(tm_store_park(store, ptr, 64), ==, old != NULL);
+            if (old != NULL) {
+                traced -= old->size;
+                now.size[d][old->tb] -= old->size;
+                now.count[d][old->tb]--;
+                g_hash_table_remove(model, key);
+            }
+        }
+        else if (choice < 850) {
+            g_assert_cmpint(tm_store_remove(store, domain, ptr, NULL), ==, old != NULL);
+            if (old != NULL) {
+                traced -= old->size;
+                now.size[d][old->tb] -= old->size;
+                now.count[d][old->tb]--;
+                g_hash_table_remove(model, key);
+            }
+        }
+        else if (choice < 985) {
+            /* realloc, in place or to another address (maybe over a trace) */
+            guintptr new_ptr = choice % 3 == 0
+                                   ? ptr
+                                   : (guintptr)g_test_rand_int_range(0, (gint32)n_pool) * 16;
+            gsize new_size = (gsize)g_test_rand_int_range(0, 2000);
+            g_assert_cmpint(tm_store_move(store, domain, ptr, new_ptr, new_size), ==,
+                            old != NULL);
+            if (old != NULL) {
+                gint64 *new_key = model_key(d, new_ptr);
+                PeakModelTrace *value = g_new(PeakModelTrace, 1), *replaced;
+                *value = *old;
+                value->size = new_size;
+                traced -= old->size;
+                now.size[d][old->tb] -= old->size;
+                g_hash_table_remove(model, key);
+                replaced = g_hash_table_lookup(model, new_key);
+                if (replaced != NULL) {
+                    traced -= replaced->size;
+                    now.size[d][replaced->tb] -= replaced->size;
+                    now.count[d][replaced->tb]--;
+                }
+                traced += new_size;
+                now.size[d][value->tb] += new_size;
+                g_hash_table_replace(model, new_key, value);
+            }
+        }
+        else if (choice < 995) {
+            tm_store_reset_peak(store);
+            peak = traced;
+            at_peak = now;
+            resets++;
+        }
+        else if (g_test_rand_int_range(0, 20) == 0) {
+            tm_store_clear(store);
+            g_hash_table_remove_all(model);
+            traced = peak = 0;
+            memset(&now, 0, sizeof(now));
+            memset(&at_peak, 0, sizeof(at_peak));
+            {
+                gsize i;
+                for (i = 0; i < N_FILENAMES; i++)
+                    g_assert_true(tm_store_intern_filename(store, FILENAMES[i]));
+            }
+            peak_intern_pool(store, tbs, tb_index);
+        }
+        g_free(key);
+        if (traced > peak) {
+            /* the model's copy of every group at each new peak */
+            peak = traced;
+            at_peak = now;
+            peaks++;
+        }
+        assert_counters(store, traced, g_hash_table_size(model), peak);
+        if (op % 7 == 0 || op > n_ops - 100) {
+            assert_groups(store, TRUE, tb_index, &at_peak);
+            assert_groups(store, FALSE, tb_index, &now);
+        }
+    }
+    /* The run made many peaks and resets, in every domain. */
+    g_assert_cmpuint(peaks, >, 1000);
+    g_assert_cmpuint(resets, >, 100);
+    g_hash_table_unref(model);
+    g_hash_table_unref(tb_index);
+    tm_store_free(store);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1122,5 +1601,13 @@ main(int argc, char **argv)
     g_test_add_func("/store/park", test_park);
     g_test_add_func("/store/random", test_random);
     g_test_add_func("/store/fail-allocation", test_fail_allocation);
+    g_test_add_func("/store/peak/reached-left-reached", test_peak_reached_left_reached);
+    g_test_add_func("/store/peak/untouched", test_peak_untouched);
+    g_test_add_func("/store/peak/reset", test_peak_reset);
+    g_test_add_func("/store/peak/replace", test_peak_replace);
+    g_test_add_func("/store/peak/move", test_peak_move);
+    g_test_add_func("/store/peak/park", test_peak_park);
+    g_test_add_func("/store/peak/fail-allocation", test_peak_fail_allocation);
+    g_test_add_func("/store/peak/random", test_peak_random);
     return g_test_run();
 }

@@ -35,8 +35,8 @@ REQUIRE_ENGINE = bool(os.environ.get("TRACEMALLOC_TEST_REQUIRE_ENGINE"))
 class FakeEngine(object):
     """A pure Python stand-in for tracemalloc._engine, with the same functions.
 
-    Tests set ``stats``, ``object_tracebacks`` ({id(obj): frames}), ``tracemalloc_memory``
-    and ``lost_traces`` (what get_lost_traces() returns; start() resets it to 0 when it
+    Tests set ``stats``, ``object_tracebacks`` ({id(obj): frames}), ``tracemalloc_memory``,
+    ``peak_traces`` (the groups of get_peak_traces()), ``peak_stats`` and ``lost_traces`` (what get_lost_traces() returns; start() resets it to 0 when it
     starts tracing, as the engine does) directly. Timers are recorded in ``timers``
     ({id: (delay, func, args, kwargs)}) and only fire when a test calls fire_timers().
     """
@@ -48,6 +48,8 @@ class FakeEngine(object):
         self.tracing = False
         self.nframe = 1
         self.stats = {}
+        self.peak_traces = []
+        self.peak_stats = {}
         self.object_tracebacks = {}
         self.tracemalloc_memory = 0
         self.freelist_memory = None  # (size, count) on the "track" variant
@@ -71,6 +73,8 @@ class FakeEngine(object):
         self.tracing = False
         self.timers.clear()
         self.stats = {}
+        self.peak_traces = []
+        self.peak_stats = {}
         self.object_tracebacks = {}
 
     def is_tracing(self):
@@ -78,6 +82,8 @@ class FakeEngine(object):
 
     def clear_traces(self):
         self.stats = {}
+        self.peak_traces = []
+        self.peak_stats = {}
         self.object_tracebacks = {}
 
     def get_traceback_limit(self):
@@ -107,6 +113,12 @@ class FakeEngine(object):
     def get_stats(self):
         # a copy, as the engine builds a new dict at each call
         return dict((filename, dict(lines)) for filename, lines in self.stats.items())
+
+    def get_peak_traces(self):
+        return list(self.peak_traces)
+
+    def get_peak_stats(self):
+        return dict((filename, dict(lines)) for filename, lines in self.peak_stats.items())
 
     def start_timer(self, delay, func, args=(), kwargs=None):
         if not isinstance(args, tuple):
