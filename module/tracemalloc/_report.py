@@ -17,6 +17,7 @@ from array import array
 import tracemalloc
 from tracemalloc._compat import _INT_TYPES, _PY2, _TEXT_TYPES
 from tracemalloc._grouping import _group_traces
+from tracemalloc._types import _format_size
 
 __all__ = ["write_report"]
 
@@ -117,7 +118,8 @@ class ReportBuilder(object):
 
     def __init__(self, count, top=DEFAULT_TOP, table_rows=TABLE_ROWS,
                  flame_snapshots=FLAME_SNAPSHOTS, flame_nodes=FLAME_NODES,
-                 flame_min_fraction=FLAME_MIN_FRACTION, leaks=None):
+                 flame_min_fraction=FLAME_MIN_FRACTION, leaks=None, include=(),
+                 exclude=()):
         if count < 1:
             raise ValueError("a report needs at least one snapshot")
         self.count = count
@@ -149,7 +151,13 @@ class ReportBuilder(object):
         self._last_counts = {}
         self._flame_sources = {}
         self._peak_snapshot = None  # (index, snapshot) with the highest traced total so far
-        self._peak_file_snapshot = None  # Snapshot.peak_snapshot() of the last file, if any
+        # the peaks that TakeSnapshot(peak=True) stored in the snapshots (Snapshot.peak_snapshot):
+        # the total of each, and (index, snapshot) of the highest
+        self.recorded_peaks = []
+        self._recorded_peak = None
+        self._recorded_problem = None
+        self._include = list(include or ())  # the filters, applied to the stored peak
+        self._exclude = list(exclude or ())
         # the leaks: find_leaks()'s streaming finder, fed the same snapshots (read once)
         self._leak_options = dict(leaks or {})
         self._leak_finder = None
@@ -219,10 +227,34 @@ class ReportBuilder(object):
             self._flame_sources[index] = _FlameSource(index, snapshot)
         if self._peak_snapshot is None or total > self.traced[self._peak_snapshot[0]]:
             self._peak_snapshot = (index, snapshot)
-        if index == self.count - 1:
-            peak_of_file = getattr(snapshot, "peak_snapshot", None)
-            if callable(peak_of_file):
-                self._peak_file_snapshot = peak_of_file()
+        recorded = self._stored_peak_total(index, snapshot)
+        self.recorded_peaks.append(recorded)
+        if recorded is not None and (self._recorded_peak is None
+                                     or recorded > self.recorded_peaks[self._recorded_peak[0]]):
+            self._recorded_peak = (index, snapshot)
+
+    def _stored_peak_total(self, index, snapshot):
+        """The total of the peak stored in *snapshot* by TakeSnapshot(peak=True), after the
+        filters, or None."""
+        from tracemalloc import _peak
+        from tracemalloc._errors import _Problem
+        try:
+            raw, stats = _peak.stored_peak(snapshot, False)
+        except _Problem as exc:  # attributes of the wrong shape, set by hand
+            self._recorded_problem = "peak of %s: %s" % (self.names[index], exc)
+            return None
+        if stats is None:
+            return None
+        if self._include or self._exclude:
+            stats = self._filtered(tracemalloc.Snapshot(stats=stats)).stats
+        return sum(size for lines in stats.values() for size, count in lines.values())
+
+    def _filtered(self, snapshot):
+        if self._include:
+            snapshot.filter_filenames(self._include, True)
+        if self._exclude:
+            snapshot.filter_filenames(self._exclude, False)
+        return snapshot
 
     # -- the report --------------------------------------------------------------------------
 
@@ -286,6 +318,7 @@ class ReportBuilder(object):
             ("freelists", "free lists", self.freelists),
             ("tracer", "tracemalloc memory", self.tracer),
         ]
+        series.append(("peak", "peak of traced memory (recorded)", self.recorded_peaks))
         return [{"id": key, "label": label,
                  "values": [int(value) if value is not None else None for value in values]}
                 for key, label, values in series
@@ -374,16 +407,22 @@ class ReportBuilder(object):
     def _flame(self, scopes, notes):
         sources = dict(self._flame_sources)
         peak_index, peak_snapshot = self._peak_snapshot
-        peak_label = ("peak of the series: snapshot #%d, the highest traced memory"
-                      % (peak_index + 1))
+        peak_label = ("peak: snapshot #%d, the highest traced memory of the series (the "
+                      "snapshots hold no recorded peak)" % (peak_index + 1))
         peak_key = peak_index
-        if self._peak_file_snapshot is not None:
+        if self._recorded_problem:
+            notes.append(self._recorded_problem)
+        if self._recorded_peak is not None:
+            index, snapshot = self._recorded_peak
             peak_key = "file"
-            sources[peak_key] = _FlameSource(None, self._peak_file_snapshot)
-            peak_label = "peak recorded in the last snapshot's file"
+            sources[peak_key] = _FlameSource(
+                None, self._filtered(snapshot.peak_snapshot(traces=True)))
+            peak_label = ("peak of traced memory, %s, recorded by snapshot #%d (%s)"
+                          % (_format_size(self.recorded_peaks[index]), index + 1,
+                             self.names[index]))
         elif peak_index not in sources:
             sources[peak_index] = _FlameSource(peak_index, peak_snapshot)
-        self._peak_snapshot = self._peak_file_snapshot = None  # no longer needed
+        self._peak_snapshot = self._recorded_peak = None  # no longer needed
         self._flame_sources = {}
 
         kind = "traceback"
@@ -556,7 +595,7 @@ def build_report(snapshots, names=None, progress=None, include=(), exclude=(), c
     if count is None:
         snapshots = list(snapshots)
         count = len(snapshots)
-    builder = ReportBuilder(count, **options)
+    builder = ReportBuilder(count, include=include, exclude=exclude, **options)
     for index, item in enumerate(snapshots):
         if names is not None:
             name = names[index]

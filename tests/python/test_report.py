@@ -493,6 +493,16 @@ class PageTests(unittest.TestCase):
                          u'{"a":"\\u003c/script\\u003e\\u003c!--\\u0026"}')
 
 
+def report_data(path):
+    """The data of the HTML report *path* (the JSON of its #report-data element)."""
+    with open(path, "rb") as fp:
+        text = fp.read().decode("utf-8")
+    scan = _HtmlScan()
+    scan.feed(text)
+    data = [script for attrs, script in scan.scripts if attrs.get("id") == "report-data"]
+    return json.loads(data[0])
+
+
 class CliTests(unittest.TestCase):
     def setUp(self):
         self.tmpdir = tempfile.mkdtemp()
@@ -625,8 +635,9 @@ def check_in_browser(testcase, report, screenshot, expect):
     return result
 
 
-# A program that leaks on two lines of known functions, taking a snapshot with traces (10
-# frames) after each step; the time attribute spaces them 2 s apart.
+# A program that leaks on two lines of known functions and has a spike of memory in the middle
+# (its peak), taking a snapshot with traces (10 frames) and the peak after each step with
+# TakeSnapshot (traces = peak = True).
 PROGRAM = r"""
 import sys
 import tracemalloc
@@ -643,16 +654,25 @@ def make_strings(count):
     return [str(i) * 20 for i in range(count)]
 
 
+def spike(count):
+    return [bytearray(1000) for i in range(count)]
+
+
 def main(directory):
     tracemalloc.start(10)
+    take = tracemalloc.TakeSnapshot()
+    take.traces = True
+    take.peak = True
+    take.filename_template = directory + "/snap-$counter.tms"
     cache = Cache()
     kept = []
     for step in range(6):
         cache.grow(2000)
         kept.append(make_strings(300 * (6 - step)))
-        snapshot = tracemalloc.take_snapshot()
-        snapshot.time = 1700000000.0 + 2 * step
-        snapshot.dump("%s/snap-%02d.tms" % (directory, step))
+        if step == 2:
+            temporary = spike(8000)
+            del temporary
+        take.take_snapshot()
 
 main(sys.argv[1])
 """
@@ -691,6 +711,8 @@ class BrowserTests(unittest.TestCase):
             "functions": ["Cache.grow", "make_strings"],
             "search": "make_strings",
             "growth_functions": ["Cache.grow"],
+            "peak_functions": ["spike"],
+            "peak_title": "recorded by snapshot #",
             "table_filter": "Cache.grow",
             "leaks": {"min_rows": 1, "functions": ["Cache.grow"]},
             "max_bytes": 10 * 1000 * 1000,
@@ -745,6 +767,27 @@ class ReadmeReportExampleTests(unittest.TestCase):
         self.assertEqual((status, out, err), (0, "", ""))
         for name in ("report.html", "memory.svg"):
             self.assertTrue(os.path.getsize(os.path.join(tmpdir, name)) > 1000, name)
+        report = report_data(os.path.join(tmpdir, "report.html"))
+        self.assertEqual(len(report["snapshots"]), 8)
+        # (the example runs as "<string>": lines, no function names)
+        lines = code[0].splitlines()
+
+        def line_of(text):
+            return [index for index, line in enumerate(lines, 1) if text in line][0]
+        spike, grow, strings = (line_of("bytearray(1000)"), line_of("self.items.extend"),
+                                line_of("str(i) * 20"))
+        # the peak is the spike of step 3 (4th snapshot), recorded by TakeSnapshot.peak
+        flame = report["flame"]
+        self.assertIn("recorded by snapshot #4", flame["peak_label"])
+        sizes = flame_sizes(flame, flame["peak"])
+        self.assertGreater(sizes["<string>:%d" % spike], 20 * 1000 * 1000)
+        self.assertNotIn("<string>:%d" % spike, flame_sizes(flame, flame["last"]))
+        self.assertEqual(report["memory"][-1]["id"], "peak")
+        self.assertEqual(len(report["memory"][-1]["values"]), 8)
+        leaks = [(row["file"], row["line"]) for row in report["leaks"]["rows"]]
+        self.assertIn(("<string>", grow), leaks)
+        self.assertIn(("<string>", strings), leaks)
+        self.assertNotIn(("<string>", spike), leaks)
 
 
 if __name__ == "__main__":

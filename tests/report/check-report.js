@@ -10,6 +10,8 @@
 //   {"functions": [names that some flame frame of the last snapshot must show],
 //    "search": "a term that must highlight frames",
 //    "growth_functions": [names that the growth flame graph (first -> last) must show],
+//    "peak_functions": [names that the flame graph of the peak must show],
+//    "peak_title": "a text that the title of the peak's flame graph must hold",
 //    "table_filter": "a term that the table filter must keep some rows for",
 //    "min_rows": N, "max_bytes": N, "timeout_ms": N,
 //    "leaks": false (the section must stay hidden) or {"min_rows": N, "functions": [names
@@ -157,7 +159,14 @@ function hasName(list, name) {
     await settle(page);
     const peakTitle = await page.$eval('#flame-title', (p) => p.textContent);
     check(/peak/.test(peakTitle) && peakTitle !== lastTitle, 'the peak source has the title "' + peakTitle + '"');
-    check((await frames(page)).length > 0, 'the flame graph of the peak has no frame');
+    drawn = await frames(page);
+    check(drawn.length > 0, 'the flame graph of the peak has no frame');
+    for (const name of expect.peak_functions || []) {
+      check(hasName(drawn, name), 'no peak frame named "' + name + '" (frames: ' + drawn.slice(0, 30).map((f) => f.name).join(', ') + ')');
+    }
+    if (expect.peak_title) {
+      check(peakTitle.indexOf(expect.peak_title) >= 0, 'the peak is "' + peakTitle + '", not "' + expect.peak_title + '"');
+    }
     await page.selectOption('#flame-source', 'growth');
     await settle(page);
     check(await page.isVisible('#flame-from') && await page.isVisible('#flame-to'), 'the growth source shows no pair of snapshots');

@@ -43,6 +43,19 @@
     return String(+(x / xUnit[0]).toFixed(2)) + ' ' + xUnit[1];
   }
 
+  // the x ticks, with as many decimals as their step needs: "0 s", "0.005 s", "0.01 s"
+  function xTicks(values) {
+    if (!xIsTime) return values.map(fmtX);
+    var step = values.length > 1 ? Math.abs(values[1] - values[0]) / xUnit[0] : 1;
+    var digits = 0;
+    while (digits < 4 && Math.abs(Math.round(step * Math.pow(10, digits)) - step * Math.pow(10, digits)) > 1e-6) {
+      digits += 1;
+    }
+    return values.map(function (v) {
+      return v === null ? '' : String(+(v / xUnit[0]).toFixed(digits)) + ' ' + xUnit[1];
+    });
+  }
+
   var xLabel = xIsTime ? 'time since the first snapshot (' + data.start + ')' : 'snapshot';
 
   function basename(path) {
@@ -116,7 +129,7 @@
         .concat(series),
       scales: { x: { time: false } },
       axes: [
-        { label: xLabel, values: function (u, vals) { return vals.map(fmtX); },
+        { label: xLabel, values: function (u, vals) { return xTicks(vals); },
           incrs: xIsTime ? TIME_INCRS : INDEX_INCRS },
         { values: function (u, vals) { return sizeTicks(vals); }, size: 80, incrs: SIZE_INCRS }
       ],
