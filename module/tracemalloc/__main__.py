@@ -7,9 +7,10 @@ The files are those of TakeSnapshot and Snapshot.write()/dump() in any format, b
 or 3, and those of the stock Snapshot.dump() of Python 3.4+.
 
 main(argv) returns the exit status: 0 on success, 1 if a snapshot cannot be loaded (one line
-"python -m tracemalloc: error: FILE: PROBLEM" on stderr) or lacks what --leaks needs, 2 for a
-usage error (argparse). --leaks only parses and prints here: finding the leaks, the table
-and the JSON are tracemalloc/_leaks.py's.
+"python -m tracemalloc: error: FILE: PROBLEM" on stderr) or lacks what --leaks needs, or
+--html/--plot cannot write, 2 for a usage error (argparse). --leaks only parses and prints
+here: finding the leaks, the table and the JSON are tracemalloc/_leaks.py's; --html and
+--plot are tracemalloc/_report.py's.
 """
 from __future__ import absolute_import
 
@@ -67,9 +68,16 @@ leaks example:
 
 %(definition)s
 
+report example:
+  %(prog)s --html report.html --plot memory.svg tracemalloc-1234-*.pickle
+
+  writes one HTML file over the series, which opens with no network (charts,
+  tables, leaks and a flame graph), and the memory over time as an SVG image.
+
 exit status: 0 on success, 1 if a snapshot cannot be loaded (missing,
 truncated, corrupt or foreign file) or lacks what --leaks needs (traces for
---traceback), 2 for a usage error (--leaks with fewer than 3 snapshots)."""
+--traceback), or a report cannot be written, 2 for a usage error (--leaks
+with fewer than 3 snapshots)."""
 
 
 def _positive_int(text):

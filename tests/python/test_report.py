@@ -455,6 +455,19 @@ class PageTests(unittest.TestCase):
         for licence in ("MIT License", "Apache License", "ISC", "Mike Bostock", "Leon Sorokin"):
             self.assertIn(licence, text)
 
+    def test_file_names_as_text(self):
+        # UTF-8, and (Python 3) a byte that was not UTF-8: U+FFFD in the page
+        if tmsupport.PY2:
+            names = ["/srv/\xc3\xa9t\xc3\xa9.py", "/srv/\xff.py"]
+        else:
+            names = [u"/srv/\xe9t\xe9.py", u"/srv/\udcff.py"]
+        snapshot = stats_snapshot({names[0]: {1: (10, 1)}, names[1]: {2: (20, 1)}})
+        html = os.path.join(self.tmpdir, "names.html")
+        tracemalloc.write_report([snapshot], html=html)
+        report = report_data(html)
+        files = sorted(row["file"] for row in report["table"]["rows"])
+        self.assertEqual(files, sorted([u"/srv/\ufffd.py", u"/srv/\xe9t\xe9.py"]))
+
     def test_svg(self):
         self.snapshots[2].process_memory = None  # a gap in the RSS line
         svg = os.path.join(self.tmpdir, "memory.svg")
@@ -557,6 +570,28 @@ class CliTests(unittest.TestCase):
             status, out, err = self.run_cli(*args)
             self.assertEqual(status, 2, args)
             self.assertIn("usage:", err)
+
+    def test_leak_options(self):
+        # the options of --leaks choose the report's leaks; --json stays --leaks' own
+        status, out, err = self.run_cli("--html", self.path("r.html"), "--min-growth", "1",
+                                        "--min-growth-share", "0", *self.files)
+        self.assertEqual((status, out, err), (0, "", ""))
+        leaks = report_data(self.path("r.html"))["leaks"]
+        self.assertEqual([(row["file"], row["line"], row["growth"]) for row in leaks["rows"]],
+                         [(A, 1, 200)])
+        status, out, err = self.run_cli("--html", self.path("r.html"), *self.files)
+        self.assertEqual(report_data(self.path("r.html"))["leaks"]["rows"], [])
+        status, out, err = self.run_cli("--html", self.path("r.html"), "--json", *self.files)
+        self.assertEqual(status, 2)
+        self.assertIn("--json needs --leaks", err)
+
+    def test_html_and_leaks(self):
+        status, out, err = self.run_cli("--html", self.path("r.html"), "--leaks",
+                                        "--min-growth", "1", "--min-growth-share", "0",
+                                        *self.files)
+        self.assertEqual((status, err), (0, ""))
+        self.assertIn("a.py:1", out)  # --leaks' table
+        self.assertTrue(os.path.exists(self.path("r.html")))
 
     def test_help(self):
         status, out, err = self.run_cli("--help")
