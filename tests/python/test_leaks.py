@@ -559,7 +559,8 @@ class CliTests(unittest.TestCase):
         self.assertEqual(len(lines), 5)
         self.assertEqual(lines[-1], "(2 more not shown)")
         status, out, err = self.run_cli("--leaks", "--all", *self.names)
-        self.assertEqual(out.splitlines()[-1].split()[-2:], ["plateau", ".../srv/app/plateau.py:40"])
+        self.assertEqual(out.splitlines()[-1].split()[-2:],
+                         ["plateau", ".../srv/app/plateau.py:40"])
 
     def test_json(self):
         status, out, err = self.run_cli("--leaks", "--json", *self.names)

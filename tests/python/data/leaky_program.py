@@ -4,9 +4,10 @@
     python leaky_program.py [--traces] [--ticks N] [--nframe N] [--format FORMAT] DIRECTORY
 
 Each tick runs the work below, then TakeSnapshot.take_snapshot() writes
-DIRECTORY/tracemalloc-PID-NNNN.pickle (NNNN: the tick, from 0001). Python 2.7 and 3.x; the
-same work on both (a seeded random generator, used through random() only, whose sequence is
-the same on both).
+DIRECTORY/tracemalloc-PID-NNNN.pickle (NNNN: the tick, from 0001; DIRECTORY is created if
+missing): 36 ticks by default, 20 ms apart. The last snapshot is kept until the next tick,
+as a program that looks at it would. Python 2.7 and 3.x do the same work (a seeded random
+generator, used through random() only, whose sequence is the same on both).
 
 - leaks: steady (16 KiB every tick), slow (about 300 bytes every tick), stepped (64 KiB
   every 5 ticks);
@@ -117,6 +118,8 @@ def main(argv):
         sys.stderr.write(__doc__)
         return 2
     directory = args[0]
+    if not os.path.isdir(directory):
+        os.makedirs(directory)
     tracemalloc.start(nframe)
     take = tracemalloc.TakeSnapshot(os.path.join(directory, "tracemalloc-$pid-$counter.pickle"))
     take.traces = traces
