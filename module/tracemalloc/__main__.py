@@ -15,7 +15,7 @@ PYTRACEMALLOC=1), the work of the command is the tracer's memory, not traced.
 
 This module wires the arguments; the work is done by _cli.py (loading, checks, comparisons),
 DisplayTop (the text) and _cli_json.py (the JSON document); for --leaks, by _leaks.py
-(finding the leaks, their table and their JSON).
+(finding the leaks, their table and their JSON); for --html and --plot, by _report.py.
 """
 from __future__ import absolute_import
 
@@ -82,10 +82,17 @@ leaks example:
 
 %(definition)s
 
+report example:
+  %(prog)s --html report.html --plot memory.svg tracemalloc-1234-*.pickle
+
+  writes one HTML file over the series, which opens with no network (charts,
+  tables, leaks and a flame graph), and the memory over time as an SVG image.
+
 exit status: 0 on success, 1 if a snapshot cannot be loaded (missing,
-truncated, corrupt or foreign file), 2 for a usage error (also an option that
-a file cannot serve: --traceback or --cumulative on a snapshot without traces,
---peak on a snapshot without a peak; --leaks with fewer than 3 snapshots)."""
+truncated, corrupt or foreign file) or a report cannot be written, 2 for a
+usage error (also an option that a file cannot serve: --traceback or
+--cumulative on a snapshot without traces, --peak on a snapshot without a
+peak; --leaks with fewer than 3 snapshots)."""
 
 
 def _positive_int(text):
@@ -194,6 +201,15 @@ def make_parser():
                         help="write the tops and their differences as one JSON document "
                              "(for scripts; -S, -C, -A, -P and colors do not apply); with "
                              "--leaks, the leaks")
+    parser.add_argument("--html", metavar="FILE",
+                        help="write a report of the whole series into FILE, one HTML file "
+                             "that needs no network: memory over time, the top -n lines over "
+                             "time, the table of lines with their growth, the leaks (as "
+                             "--leaks finds them, with its options), a flame graph of the last "
+                             "snapshot, the peak and the growth; no top is displayed")
+    parser.add_argument("--plot", metavar="FILE",
+                        help="draw the memory over time (traced, RSS, free lists, tracer) "
+                             "into FILE, an SVG image; can be given with --html")
     color = parser.add_mutually_exclusive_group()
     color.add_argument("--color", dest="color", action="store_const", const=True,
                        default=None, help="use colors even if the output is not a terminal")
@@ -232,11 +248,19 @@ def _check_options(parser, options):
                          "files of a TakeSnapshot run, e.g. tracemalloc-1234-*.pickle"
                          % len(options.snapshots))
         return
+    # the leak section of --html takes the options that choose the leaks
+    report = options.html or options.plot
+    if report:
+        # a report displays no top: the options of the text or JSON top have nothing to do
+        for dest, flag in _TOP_ONLY + (("json", "--json"), ("peak", "--peak"),
+                                       ("cumulative", "--cumulative")):
+            if getattr(options, dest):
+                parser.error("%s does not apply to --html/--plot (without --leaks)" % flag)
     for dest, flag in _LEAKS_ONLY:
-        if getattr(options, dest):
+        if getattr(options, dest) and not (report and dest in ("key_type", "own_files")):
             parser.error("%s needs --leaks" % flag)
     for flag, dest, kind, metavar, text in _THRESHOLD_OPTIONS:
-        if getattr(options, dest) != _leaks.DEFAULTS[dest]:
+        if getattr(options, dest) != _leaks.DEFAULTS[dest] and not report:
             parser.error("%s needs --leaks" % flag)
 
 
@@ -290,6 +314,11 @@ def _run_leaks(options, stdout):
 
 
 def _run(options, stdout):
+    if options.html or options.plot:
+        from tracemalloc import _report
+        status = _report.run_cli(options, _error)
+        if status or not options.leaks:
+            return status
     if options.leaks:
         return _run_leaks(options, stdout)
     number = options.number or 10

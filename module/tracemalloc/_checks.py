@@ -294,6 +294,7 @@ def check_peak_traces(groups):
 # function returning None or the problem.
 KNOWN_ATTRIBUTES = {
     "lost_traces": _check_lost_traces,
+    "time": _check_time,
     "peak": _check_peak,
     "peak_stats": lambda value: _problem_of(lambda stats: _check_stats(stats, "peak_stats"),
                                             value),
