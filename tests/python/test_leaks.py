@@ -865,3 +865,15 @@ class LeakyProgramTests(unittest.TestCase):
             mixed = self.assert_three_leaks(names)
             original = self.assert_three_leaks(self.series[traces])
             self.assertEqual(mixed, original)
+            # the other version reads the mixed series to the same document, byte for byte
+            # (its command line behind the fake engine, as the sources run there)
+            code = ("import sys; sys.path.insert(0, %r); import tmsupport; "
+                    "from tracemalloc.__main__ import main; sys.exit(main())"
+                    % tmsupport.SUPPORT_DIR)
+            args = ["--leaks", "--json", "--all"] + names
+            status, theirs, err = tmsupport.run_python(["-c", code] + args,
+                                                       executable=other, env=other_env)
+            self.assertEqual(status, 0, err)
+            status, ours, err = run_cli_child(args)
+            self.assertEqual(status, 0, err)
+            self.assertEqual(theirs, ours)
