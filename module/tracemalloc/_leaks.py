@@ -686,4 +686,5 @@ def leaks_to_json(leaks):
         entry["rank"] = rank
         entries.append(entry)
     document["leaks"] = entries
-    return json.dumps(document, indent=2, sort_keys=True)
+    # the separators of Python 3 (Python 2 writes ", " at the end of lines with indent)
+    return json.dumps(document, indent=2, sort_keys=True, separators=(",", ": "))
