@@ -90,15 +90,18 @@ else:
         return data.decode("utf-8", "surrogateescape")
 
 
-def _read(path):
-    """The whole content of a /proc file as bytes. EnvironmentError as os.open raises it."""
+def _read(path, once=False):
+    """The whole content of a /proc file as bytes. EnvironmentError as os.open raises it.
+    With *once*, one read of 4 KiB: a stat file (under 1 KiB) is made whole at the first
+    read, and a second read only finds its end."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        chunks = []
-        while True:
+        chunk = os.read(fd, 4096)
+        if once and len(chunk) < 4096:
+            return chunk
+        chunks = [chunk]
+        while chunk:
             chunk = os.read(fd, 65536)
-            if not chunk:
-                break
             chunks.append(chunk)
     finally:
         os.close(fd)
@@ -144,30 +147,31 @@ class ProcSource(object):
         return "%s/%d/%s" % (self.proc, pid, name)
 
     def _stat(self, pid):
-        """The fields of /proc/PID/stat that we use, or None if the process is gone."""
+        """The fields of /proc/PID/stat that tell the tree (state, ppid, start) and the
+        others, unparsed ("fields", "data", "close"); None if the process is gone. The scan
+        reads every process's: only what the tree needs is parsed here (_parse_stat())."""
         try:
-            data = _read(self._path(pid, "stat"))
+            data = _read(self._path(pid, "stat"), once=True)
         except EnvironmentError:
             return None  # gone, or not a process we may read
         # "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses
         close = data.rfind(b")")
-        if close < 0:
-            return None
-        fields = data[close + 2:].split()
+        fields = data[close + 2:].split(None, 21)
         try:
-            return {
-                "comm": _decode(data[data.find(b"(") + 1:close]),
-                "state": fields[0].decode("ascii"),
-                "ppid": int(fields[1]),
-                "minflt": int(fields[7]),
-                "majflt": int(fields[9]),
-                "utime": int(fields[11]),
-                "stime": int(fields[12]),
-                "threads": int(fields[17]),
-                "start": int(fields[19]),
-            }
+            return {"state": fields[0].decode("ascii"), "ppid": int(fields[1]),
+                    "start": int(fields[19]), "fields": fields, "data": data,
+                    "close": close}
         except (IndexError, ValueError, UnicodeDecodeError):
             return None
+
+    @staticmethod
+    def _parse_stat(stat_fields):
+        """The rest of _stat()'s fields: comm, minflt, majflt, utime, stime, threads."""
+        fields = stat_fields["fields"]
+        data = stat_fields["data"]
+        return {"comm": _decode(data[data.find(b"(") + 1:stat_fields["close"]]),
+                "minflt": int(fields[7]), "majflt": int(fields[9]), "utime": int(fields[11]),
+                "stime": int(fields[12]), "threads": int(fields[17])}
 
     def identify(self, pid):
         stat_fields = self._stat(pid)
@@ -225,6 +229,7 @@ class ProcSource(object):
             return None
 
     def _record(self, pid, stat_fields, depth):
+        stat_fields = dict(stat_fields, **self._parse_stat(stat_fields))
         statm = self._read_optional(pid, "statm")
         data = self._read_optional(pid, "cmdline")
         cmdline = [_decode(arg) for arg in data.split(b"\0")[:-1]] if data else []
@@ -438,6 +443,7 @@ class PsutilSource(object):
         if self._proc is not None:
             stat_fields = self._proc._stat(process.pid)
             if stat_fields is not None:
+                stat_fields = self._proc._parse_stat(stat_fields)
                 return (stat_fields["minflt"] + stat_fields["majflt"],
                         stat_fields["majflt"])
         return None, None

@@ -827,17 +827,19 @@ class ReadmeTests(unittest.TestCase):
         lines = out.splitlines()
 
         def shape(lines):
-            """The columns, the names of the processes in the summary and its last line."""
+            """The columns, the names in the summary (indented: the tree) and its end."""
             at = [line.startswith("Summary: ") for line in lines].index(True)
-            names = [[os.path.basename(word) for word in line.split()[-2:]]
-                     for line in lines[at + 3:-1]]
+            column = lines[at + 2].index("  Name") + 2
+            names = [line[column:] for line in lines[at + 3:-1]]
             return lines[1], names, lines[-1]
         self.assertEqual(shape(lines), shape(shown[1:]))
-        # each child of the summary holds at least its amount (the last word of its line)
+        # the children's peaks, the three biggest of the summary, hold their amounts
+        self.assertIn("for size in %r]" % (SIZES,), script[0])
         at = [line.startswith("Summary: ") for line in lines].index(True)
-        for line in lines[at + 4:-1]:
-            fields = line.split()
-            self.assertGreaterEqual(float(fields[2]), int(fields[-1]), line)
+        peaks = sorted(float(line.split()[2]) for line in lines[at + 3:-1])
+        self.assertEqual(len(peaks), 4)
+        for peak, size in zip(peaks[1:], SIZES):
+            self.assertGreaterEqual(peak, size)
 
 
 if __name__ == "__main__":
