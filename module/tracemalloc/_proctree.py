@@ -358,7 +358,7 @@ class PsutilSource(object):
         for process in processes:
             try:
                 record = self._record(process)
-            except psutil.NoSuchProcess:
+            except self._errors:  # gone, or not even its name can be read
                 continue
             if record is not None:
                 records[record["pid"]] = record

@@ -309,11 +309,10 @@ _FIELD_COLUMNS = {
     "net_connections": [("Net", 5, "net_connections", _integer)],
 }
 
-# the fields whose values are summed in the total line, and those compared with the
-# previous sample (the "_diff" keys)
+# the values that the total line of a sample sums (all but the status)
 _SUMMED = ("rss", "rss_diff", "cpu_percent", "uss", "uss_diff", "page_faults",
-           "page_faults_diff", "cpu_user", "cpu_system", "ctx_switches", "threads",
-           "open_files", "net_connections")
+           "page_faults_diff", "major_page_faults", "cpu_user", "cpu_system", "ctx_switches",
+           "threads", "open_files", "net_connections")
 
 
 def _sum(values):

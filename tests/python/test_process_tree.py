@@ -29,8 +29,10 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 import tmsupport  # noqa: E402 (must come first: chooses the package and the engine)
-from tmsupport import tracemalloc  # noqa: E402
 from tracemalloc import _proctree  # noqa: E402
+
+# The command runs in a child interpreter, which imports the package with its engine.
+needs_engine = unittest.skipIf(tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
 
 DEBIAN_DIST_PACKAGES = "/usr/lib/python3/dist-packages"
 MIB = 1024 * 1024
@@ -367,10 +369,12 @@ class ChildrenTests(WaitMixin):
                                                  process["rss"] / float(MIB)), stdout)
 
 
+@needs_engine
 class ProcChildrenTests(ChildrenTests, unittest.TestCase):
     source = "proc"
 
 
+@needs_engine
 class PsutilChildrenTests(ChildrenTests, unittest.TestCase):
     source = "psutil"
 
@@ -616,6 +620,7 @@ class FakeProcTests(unittest.TestCase):
         self.assertRaises(ValueError, _proctree.ProcSource, ["net_connections"])
 
 
+@needs_engine
 class CommandTests(WaitMixin, unittest.TestCase):
     """The command line: errors, --help, Ctrl-C, processes that come and go fast."""
 
@@ -805,6 +810,7 @@ class CommandTests(WaitMixin, unittest.TestCase):
         self.assertIn("The command exited with status 0.", out)
 
 
+@needs_engine
 class ReadmeTests(unittest.TestCase):
     """The README's example of process_tree runs as written and shows what it shows."""
 
