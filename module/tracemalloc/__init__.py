@@ -43,11 +43,17 @@ except ImportError:
     if _engine is None:
         raise
 
-from tracemalloc import _display, _errors, _filters, _limits, _snapshot, _tasks, _types
+from tracemalloc import (_breakdown, _display, _errors, _filters, _limits, _pymalloc, _snapshot,
+                         _tasks, _types)
+from tracemalloc._breakdown import MemoryBreakdown, get_memory_breakdown
 from tracemalloc._display import DisplayGarbage, DisplayTop
 from tracemalloc._errors import SnapshotError
 from tracemalloc._filters import BaseFilter, DomainFilter, Filter
 from tracemalloc._limits import limit_leaks, limit_memory
+from tracemalloc._pymalloc import (DebugMallocArenas, DebugMallocPoolsBlocks, DebugMallocStat,
+                                   DebugTypeStat, DiffSysDebugMallocStats, SysDebugMallocStats,
+                                   compare_debugmallocstats, diff_debugmallocstats,
+                                   get_debugmallocstats)
 from tracemalloc._snapshot import Snapshot
 from tracemalloc._suspend import _suspended
 from tracemalloc._tasks import TakeSnapshot
@@ -71,7 +77,8 @@ __all__ = [
     "enable", "disable", "is_enabled", "get_process_memory", "start_timer", "stop_timer",
     "get_freelist_memory", "get_interpreter_info", "get_lost_traces",
 ] + (_types.__all__ + _filters.__all__ + _snapshot.__all__ + _errors.__all__
-     + _display.__all__ + _tasks.__all__ + _limits.__all__)
+     + _display.__all__ + _tasks.__all__ + _limits.__all__ + _pymalloc.__all__
+     + _breakdown.__all__)
 
 # False: grouping and filtering run their Python twins even with the engine's C loops
 # (tracemalloc/_accel.py); the tests switch it to compare the two.
