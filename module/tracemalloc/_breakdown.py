@@ -43,7 +43,7 @@ class MemoryBreakdown(collections.namedtuple(
       started (get_freelist_memory(): "track" variant; 0 on "disabled", which has none);
     - ``pymalloc_free``: the bytes of pymalloc's arenas that hold no block in use: free
       blocks in used pools, free pools, pool headers, the ends of pools too small for a
-      block, arena alignment (sys._debugmallocstats());
+      block (sys._debugmallocstats(); not the arena alignment, never written);
     - ``tracer``: the tracer's own memory (get_tracemalloc_memory());
     - ``rest``: the rest, RSS minus the parts above: the interpreter, C libraries and
       extensions, C allocations made outside Python's allocators, malloc's free space and

@@ -380,13 +380,15 @@ class SysDebugMallocStats(object):
 
     @property
     def pymalloc_free(self):
-        """Bytes of pymalloc's arenas that hold no block in use: free blocks of used pools,
-        free pools, pool headers, quantization and arena alignment (the arenas' total minus
-        the blocks in use). None without pymalloc's section."""
+        """Bytes of pymalloc's arenas that hold no block in use and may be resident: free
+        blocks of used pools, free pools, pool headers and the ends of pools too small for a
+        block (quantization); the arenas' total minus the blocks in use and minus the arena
+        alignment, the part of each arena before its first pool and after its last, which
+        is never written (so never resident). None without pymalloc's section."""
         pools = self.pools_blocks
         if pools is None or pools.total is None or pools.allocated_bytes is None:
             return None
-        return pools.total - pools.allocated_bytes
+        return pools.total - pools.allocated_bytes - (pools.arena_alignment or 0)
 
     def why_no_pymalloc(self):
         """Why the report has no pymalloc section, a sentence; None if it has one."""
