@@ -19,6 +19,7 @@ import collections
 import tracemalloc
 from tracemalloc import _pymalloc
 from tracemalloc._compat import _INT_TYPES, _TEXT_TYPES
+from tracemalloc._output import _format_top_size
 from tracemalloc._suspend import _suspended
 
 __all__ = ["get_memory_breakdown", "MemoryBreakdown"]
@@ -51,8 +52,9 @@ class MemoryBreakdown(collections.namedtuple(
       Negative when the parts above count memory that is not resident (see README, "Where
       RSS goes").
 
-    A part that cannot be known here is None and ``unknown`` ({part: reason}) says why;
-    ``rest`` is then the RSS minus the known parts (and None if the RSS is unknown).
+    A part that cannot be known here is None and ``unknown`` ({name: reason}, for the parts
+    and ``rss``) says why; ``rest`` is then the RSS minus the known parts (and None, with
+    ``rss``, when the RSS is unknown).
     ``pymalloc_used`` is not a part: the bytes of pymalloc's blocks in use, which hold the
     traced objects of 512 bytes or less, the blocks parked on free lists, the tracer's small
     objects and the untraced ones (None when unknown).
@@ -75,7 +77,7 @@ class MemoryBreakdown(collections.namedtuple(
         """One line: "61 MiB = traced 50 MiB + free lists 12 KiB + pymalloc free 1210 KiB +
         tracer 3277 KiB + rest 7270 KiB"; an unknown part is "unknown"."""
         if format_size is None:
-            from tracemalloc._output import _format_top_size as format_size
+            format_size = _format_top_size
         texts = []
         for name, value in self.parts():
             texts.append("%s %s" % (_LABELS[name],

@@ -35,9 +35,9 @@ the text top; "other" sums the rest (its sizes and counts are null with "cumulat
 an allocation is in several entries); "total" is all the memory of the snapshot, counted
 once. "memory_breakdown" is where the resident memory went, when the file recorded it
 (TakeSnapshot.memory_breakdown): the parts add up to "rss", an unknown part is null and
-"unknown" names it with the reason. Strings are written with ASCII escapes; a byte of a file name that was not UTF-8 is
-written as the character U+DC80 + byte, by Python 2 as by Python 3 (Python 3's
-surrogateescape).
+"unknown" names it with the reason. Strings are written with ASCII escapes; a byte of a
+file name that was not UTF-8 is written as the character U+DC80 + byte, by Python 2 as by
+Python 3 (Python 3's surrogateescape).
 
 Within version 1, keys are only ever added (later options add keys of their own to a
 snapshot's object), never removed or changed in meaning; a change that would break a
