@@ -181,7 +181,7 @@ class Snapshot(object):
     # -- pytracemalloc ---------------------------------------------------------------------
 
     @classmethod
-    def create(cls, user_data_callback=None, traces=False, peak=False):
+    def create(cls, user_data_callback=None, traces=False, peak=False, memory_breakdown=False):
         """Take a snapshot of the current allocations (empty when not tracing).
 
         Records ``stats`` (computed by the engine), and with *traces* the traces too (then
@@ -193,6 +193,11 @@ class Snapshot(object):
 
         With *peak*, the allocations at the peak of traced memory instead of the current
         ones (see get_peak_snapshot(), which raises when not tracing), and ``peak = True``.
+
+        With *memory_breakdown*, also where the resident memory of the process goes now,
+        get_memory_breakdown().as_dict(), as the extra attribute ``memory_breakdown``
+        (kept by snapshot files; DisplayTop and the command line show it). It costs a
+        capture of sys._debugmallocstats().
 
         A snapshot that you create and keep is your memory, as one of take_snapshot(): it
         is traced, and shows in the next snapshots while you keep it. DisplayTop and
@@ -213,6 +218,8 @@ class Snapshot(object):
         if user_data_callback is not None:
             snapshot.user_data = [tuple(item) for item in user_data_callback()]
         tracemalloc._record_moment(snapshot)
+        if memory_breakdown:
+            snapshot.memory_breakdown = tracemalloc.get_memory_breakdown().as_dict()
         return snapshot
 
     def peak_snapshot(self, traces=True):
