@@ -16,6 +16,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -386,6 +387,7 @@ class _Watch(object):
         self.table = Table(cpu=False)
         self.previous = None
         self.child = None
+        self.interrupts = 0  # Ctrl-C seen
         self.tmpdir = None
         self.labels = None
         self.pid = options.pid
@@ -424,22 +426,34 @@ class _Watch(object):
     # the loop
 
     def run(self):
+        """Log until the process ends (its exit status, 0 for -p) or Ctrl-C (130)."""
         self.start = _process_log._monotonic()
         _write_text(self.out, self.table.header() + "\n")
         self.write(self.record("start"))
-        interrupted = False
+        # Ctrl-C is noted by a handler and acted upon between two polls, never in the middle
+        # of a record
+        try:
+            previous = signal.signal(signal.SIGINT, self.on_interrupt)
+        except ValueError:  # main() called outside the main thread
+            previous = None
+        try:
+            return self.loop()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+
+    def on_interrupt(self, signum, frame):
+        self.interrupts += 1
+
+    def loop(self):
         ticks = 1
         while True:
-            try:
-                ended = self.wait_until(self.start + ticks * self.interval)
-            except KeyboardInterrupt:
-                if self.child is None or interrupted:
-                    # -p: Ctrl-C ends the log; a command: a second Ctrl-C
-                    self.write(self.record("stop"))
-                    return 130
-                # the command got the signal too (same process group): log it to its end
-                interrupted = True
-                continue
+            ended = self.wait_until(self.start + ticks * self.interval)
+            if ended is None and self.interrupts >= (1 if self.child is None else 2):
+                # -p: Ctrl-C ends the log; a command got the signal too (same process
+                # group), so the log goes on to its end, unless Ctrl-C comes again
+                self.write(self.record("stop"))
+                return 130
             if ended is not None:
                 self.write(ended)
                 return ended.get("exit_status", 0) if self.child is not None else 0
@@ -458,7 +472,7 @@ class _Watch(object):
                 self.read_labels()
                 return ended
             remaining = deadline - _process_log._monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self.interrupts >= (1 if self.child is None else 2):
                 return None
             time.sleep(min(POLL, remaining))
 

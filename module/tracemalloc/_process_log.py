@@ -161,6 +161,10 @@ class ProcessLogger(object):
     """
 
     def __init__(self, interval=DEFAULT_INTERVAL, file=None, logger=None, level=logging.INFO):
+        with _suspended():  # its lock, lists, event... are the tracer's memory
+            self._init(interval, file, logger, level)
+
+    def _init(self, interval, file, logger, level):
         try:
             interval = float(interval)
         except (TypeError, ValueError):
@@ -182,6 +186,9 @@ class ProcessLogger(object):
         self._own_stream = False
         self._labels = []  # the label records to write
         self._lock = threading.Lock()  # protects _labels and _stopping
+        # Held while a record is taken and until it is written or queued, so that the
+        # records are written in the order of their times.
+        self._record_lock = threading.Lock()
         self._stopping = False
         self._wake_r = self._wake_w = None
         self._thread = None
@@ -224,9 +231,10 @@ class ProcessLogger(object):
             with self._lock:
                 if self._stopping or self._thread is None:
                     return
-            record = self._record("label", label)
-            with self._lock:
-                self._labels.append(record)
+            with self._record_lock:
+                record = self._record("label", label)
+                with self._lock:
+                    self._labels.append(record)
             self._wake()
 
     add_message_to_queue = add_label
@@ -291,20 +299,21 @@ class ProcessLogger(object):
                 ready = _select([self._wake_r], timeout)
                 if ready:
                     os.read(self._wake_r, 512)
-            with self._lock:
-                labels, self._labels = self._labels, []
-                stopping = self._stopping
-            for record in labels:
-                self._write_record(record)
-            if stopping:
-                self._write("stop")
-                return
-            now = _monotonic()
-            if now >= start + ticks * interval:
-                self._write("interval")
-                # a late wake-up (a loaded machine, a suspended process) skips the ticks
-                # it missed rather than writing them all at once
-                ticks = int((now - start) / interval) + 1
+            with self._record_lock:
+                with self._lock:
+                    labels, self._labels = self._labels, []
+                    stopping = self._stopping
+                for record in labels:
+                    self._write_record(record)
+                if stopping:
+                    self._write("stop")
+                    return
+                now = _monotonic()
+                if now >= start + ticks * interval:
+                    self._write("interval")
+                    # a late wake-up (a loaded machine, a suspended process) skips the
+                    # ticks it missed rather than writing them all at once
+                    ticks = int((now - start) / interval) + 1
 
     def _record(self, event, label=None):
         now = time.time()
