@@ -260,7 +260,7 @@ class Table(object):
                 value = value[0]
             cells.append(_size(value, 11))
         cells.append(_event(record))
-        return "  ".join(cells)
+        return "  ".join(cells).rstrip()
 
 
 def _size(value, width=10):
@@ -330,7 +330,8 @@ class _LabelReader(object):
         self.pending = b""
 
     def read(self):
-        """The new labels (a list of strings)."""
+        """The new labels: a list of dicts with "label" (a string), "time" (a number or
+        None) and the keys of _process_log.LABEL_KEYS that the line has."""
         try:
             with open(self.path, "rb") as fp:
                 fp.seek(self.offset)
@@ -343,11 +344,20 @@ class _LabelReader(object):
         labels = []
         for line in lines:
             try:
-                label = json.loads(line.decode("utf-8"))["label"]
+                entry = json.loads(line.decode("utf-8"))
+                label = entry["label"]
             except (ValueError, KeyError, TypeError, UnicodeDecodeError):
                 continue  # not a label line: ignored
-            if isinstance(label, _TEXT_TYPES):
-                labels.append(_native(label))
+            if not isinstance(label, _TEXT_TYPES):
+                continue
+            found = {"label": _native(label), "time": None}
+            moment = entry.get("time")
+            if isinstance(moment, (int, float)) and not isinstance(moment, bool):
+                found["time"] = moment
+            for key in _process_log.LABEL_KEYS:
+                if key in entry:
+                    found[key] = entry[key]
+            labels.append(found)
         return labels
 
 
@@ -428,6 +438,7 @@ class _Watch(object):
     def run(self):
         """Log until the process ends (its exit status, 0 for -p) or Ctrl-C (130)."""
         self.start = _process_log._monotonic()
+        self.start_time = time.time() - (_process_log._monotonic() - self.start)
         _write_text(self.out, self.table.header() + "\n")
         self.write(self.record("start"))
         # Ctrl-C is noted by a handler and acted upon between two polls, never in the middle
@@ -477,10 +488,23 @@ class _Watch(object):
             time.sleep(min(POLL, remaining))
 
     def read_labels(self):
+        """A record for each new label: the memory that the process wrote with its label,
+        at the time of the label (else the memory now), never before the previous
+        record."""
         if self.labels is None:
             return
-        for label in self.labels.read():
-            self.write(self.record("label", label))
+        for entry in self.labels.read():
+            record = self.record("label", entry["label"], memory="rss" not in entry)
+            if entry["time"] is not None:
+                elapsed = entry["time"] - self.start_time
+                if elapsed < record["elapsed_time"]:
+                    record["elapsed_time"] = round(max(elapsed, self.previous["elapsed_time"]),
+                                                   6)
+                    record["timestamp"] = _process_log.timestamp(entry["time"])
+            for key in _process_log.LABEL_KEYS:
+                if key in entry:
+                    record[key] = entry[key]
+            self.write(record)
 
     def ended(self):
         if self.child is not None:

@@ -110,8 +110,9 @@ def add_label(label):
     """Mark a phase of the program: *label* (a string) is written with a record of the
     memory right now by every ProcessLogger running in this process and, when the
     environment variable TRACEMALLOC_PROCESS_LABELS names a file (``python -m
-    tracemalloc.process -- CMD`` sets it for its command), appended to that file for the
-    command to log. pymemtrace's name for it: add_message_to_queue()."""
+    tracemalloc.process -- CMD`` sets it for its command), appended to that file with the
+    memory right now, for the command to log. pymemtrace's name for it (a method there):
+    add_message_to_queue()."""
     _check_label(label)
     with _suspended():
         with _running_lock:
@@ -123,11 +124,26 @@ def add_label(label):
             _append_label(path, label)
 
 
+# The keys of a line of the labels file besides "label" and "time" (seconds since the epoch):
+# what the process knows of itself at the label, which the command cannot read from outside
+# at that moment.
+LABEL_KEYS = ("rss", "peak_rss", "tracing", "traced", "traced_peak", "freelist_memory",
+              "tracemalloc_memory")
+
+
 def _append_label(path, label):
-    """One line {"label": ..., "time": ...} appended to *path* in one write (O_APPEND: the
-    reader never sees half a line of it). An error is reported once on stderr, not raised:
-    a label must not stop the program."""
-    line = (json.dumps({"label": label, "time": time.time()}) + "\n").encode("utf-8")
+    """One line {"label": ..., "time": ..., "rss": ...} (LABEL_KEYS) appended to *path* in one
+    write (O_APPEND: the reader never sees half a line of it). An error is reported once on
+    stderr, not raised: a label must not stop the program."""
+    entry = dict.fromkeys(LABEL_KEYS)
+    entry["label"] = label
+    entry["time"] = time.time()
+    try:
+        entry["rss"], entry["peak_rss"] = _procmem.memory()
+    except Exception:
+        pass
+    own_memory(entry)
+    line = (json.dumps(entry, sort_keys=True) + "\n").encode("utf-8")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:

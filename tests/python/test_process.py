@@ -353,9 +353,20 @@ class LoggerTests(_TempDirMixin, unittest.TestCase):
                 os.environ[_process_log.LABELS_ENV] = saved
         reader = _process_cli._LabelReader(path)
         labels = reader.read()
-        self.assertEqual(labels[0], "one")
+        self.assertEqual([entry["label"] for entry in labels][:1], ["one"])
         self.assertEqual(len(labels), 2)
+        for entry in labels:
+            self.assertIsInstance(entry["time"], float)
+            self.assertIs(entry["tracing"], False)
+            if _procmem.HAVE_PROC:
+                self.assertGreater(entry["rss"], 0)
         self.assertEqual(reader.read(), [])
+        with open(path, "a") as fp:
+            fp.write('not json\n{"label": 42}\n{"label": "three"')  # the last one is cut
+        self.assertEqual(reader.read(), [])
+        with open(path, "a") as fp:
+            fp.write(', "time": 5}\n')
+        self.assertEqual(reader.read(), [{"label": "three", "time": 5}])
 
 
 class ProcMemTests(unittest.TestCase):
@@ -449,18 +460,26 @@ class CommandTests(_TempDirMixin, unittest.TestCase):
         log, svg = self.path("log.jsonl"), self.path("log.svg")
         status, out, err = self.command(
             ["-i", "0.05", "--json", log, "--plot", svg, "--", sys.executable, script, "-",
-             "no", log])
+             "trace", log])
         self.assertEqual((status, err), (3, ""))
         records = read_jsonl(log)
         check_record_shape(self, records)
-        self.assertEqual(records[0]["command"], [sys.executable, script, "-", "no", log])
+        self.assertEqual(records[0]["command"], [sys.executable, script, "-", "trace", log])
         before, held = labelled(records, "phase 2"), labelled(records, "phase 3")
         self.assertGreaterEqual(held["rss"] - before["rss"], 90 * MB)
+        # the labels carry what the program knows of itself
+        self.assertGreaterEqual(held["traced"] - before["traced"], 100 * MB)
+        self.assertLess(held["traced"] - before["traced"], 101 * MB)
         stop = records[-1]
         self.assertEqual(stop["exit_status"], 3)
         self.assertGreaterEqual(stop["peak_rss"], 100 * MB)  # the child's whole run
         for record in records:
-            self.assertIsNone(record["tracing"])  # cannot be known from outside
+            if record["event"] == "label":
+                self.assertIs(record["tracing"], True)
+                self.assertGreater(record["tracemalloc_memory"], 0)
+            else:
+                self.assertIsNone(record["tracing"])  # cannot be known from outside
+                self.assertIsNone(record["traced"])
             self.assertEqual(record["pid"], records[0]["pid"])
         # the table: a header and a line per record
         lines = out.splitlines()
