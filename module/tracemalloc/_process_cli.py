@@ -206,6 +206,8 @@ def _from_json(options):
         raise _Problem("%s: %s" % (options.from_json, exc.strerror or exc))
     except _process_log.LogFormatError as exc:
         raise _Problem(str(exc))
+    if options.plot is not None:
+        _check_writable(options.plot)
     records, runs = _process_plot.last_run(records)
     if runs > 1:
         _write_text(sys.stderr, "%s: %s holds %d logs: the last one is shown\n"
@@ -219,7 +221,6 @@ def _from_json(options):
         previous = record
     stdout.flush()
     if options.plot is not None:
-        _check_writable(options.plot)
         _write_plot(options.plot, records)
     return 0
 
