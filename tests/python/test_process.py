@@ -316,7 +316,16 @@ class LoggerTests(_TempDirMixin, unittest.TestCase):
 
     def test_never_in_the_traces(self):
         # the logger's work is the tracer's memory: no trace of the package's files, and
-        # the records it keeps have no traceback
+        # the records it keeps have no traceback. Warmed up untraced first: on 3.12+, once
+        # a profiler ran in the process (test_freelists runs cProfile), a code object gets
+        # its instrumentation data at its next first call, at its entry, before its body
+        # suspends tracing (doc/internals.rst, "Suspension", limits).
+        with tracemalloc.process.log_process(0.001) as logger:
+            logger.add_label("warm-up")
+            tracemalloc.process.add_label("warm-up")
+            time.sleep(0.01)
+        tracemalloc._get_traces()  # the test's own calls below
+        tracemalloc.get_object_traceback(logger)
         tracemalloc.start(25)
         with tracemalloc._suspended():  # the int is no trace of the package's file either
             before = tracemalloc.get_traced_memory()[0]
