@@ -3,7 +3,11 @@ series of the report's first chart (traced memory, process RSS, free lists, the 
 memory) against time since the first snapshot or the snapshot number, with axes in binary
 units, a legend and a title. Written by hand: no library, no script in the image.
 
-render(report) takes the dict of tracemalloc/_report.py and returns the SVG as text.
+render(report) takes the dict of tracemalloc/_report.py and returns the SVG as text. Optional
+keys, for the process log of tracemalloc.process (tracemalloc/_process_plot.py): ``heading``
+(the title line, instead of "Memory over time (N snapshots)"), ``x_origin`` (what the time
+is counted from, instead of "the first snapshot") and ``marks``, a list of {"x", "label"}
+drawn as labelled vertical lines at those times, with a tick on the time axis.
 """
 from __future__ import absolute_import, division
 
@@ -83,7 +87,8 @@ def render(report):
     x_min, x_max = (xs[0], xs[-1]) if xs else (0, 0)
     if is_time:
         x_unit, x_scale, x_ticks = time_axis(x_max - x_min)
-        x_title = u"time since the first snapshot (%s), %s" % (report["start"], x_unit)
+        x_title = u"time since %s (%s), %s" % (report.get("x_origin", u"the first snapshot"),
+                                              report["start"], x_unit)
     else:
         x_scale = 1.0
         step = max(1, int(_nice_step(max(x_max, 1), 8)))
@@ -108,8 +113,11 @@ def render(report):
         u'font-family="sans-serif" font-size="12">' % (WIDTH, HEIGHT, WIDTH, HEIGHT))
     add(u'<title>%s</title>' % _escape(u"Memory over time: " + report["title"]))
     add(u'<rect width="100%" height="100%" fill="white"/>')
-    add(u'<text x="%d" y="28" font-size="16" font-weight="bold">Memory over time (%d '
-        u'snapshot%s)</text>' % (MARGIN_LEFT, len(xs), u"s" if len(xs) > 1 else u""))
+    heading = report.get("heading")
+    if heading is None:
+        heading = u"Memory over time (%d snapshot%s)" % (len(xs), u"s" if len(xs) > 1 else u"")
+    add(u'<text x="%d" y="28" font-size="16" font-weight="bold">%s</text>'
+        % (MARGIN_LEFT, _escape(heading)))
     # grid and y axis
     for tick in y_ticks:
         y = py(tick)
@@ -132,6 +140,18 @@ def render(report):
         % (MARGIN_LEFT + plot_w / 2, base + 40, _escape(x_title)))
     add(u'<text transform="translate(18,%.1f) rotate(-90)" text-anchor="middle">memory (%s)'
         u'</text>' % (MARGIN_TOP + plot_h / 2, y_unit))
+    # the marks: a dashed line at each time, its label written upwards beside it
+    for mark in report.get("marks", ()):
+        x = px(mark["x"])
+        add(u'<g class="mark">')
+        add(u'<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#555" stroke-dasharray="4,3"/>'
+            % (x, MARGIN_TOP, x, base))
+        add(u'<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#555" stroke-width="3"/>'
+            % (x, base - 4, x, base + 4))
+        add(u'<text x="%.1f" y="%d" transform="rotate(-90 %.1f %d)" text-anchor="end" '
+            u'font-size="11" fill="#333">%s</text>'
+            % (x - 4, MARGIN_TOP + 4, x - 4, MARGIN_TOP + 4, _escape(mark["label"])))
+        add(u'</g>')
     # the series: a gap where a snapshot has no value
     for index, item in enumerate(series):
         color = COLORS[index % len(COLORS)]

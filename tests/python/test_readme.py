@@ -10,9 +10,11 @@ import subprocess
 import sys
 import tempfile
 import unittest
+import xml.dom.minidom
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 import tmsupport  # noqa: E402 (must come first: chooses the package and the engine)
+from tmsupport import tracemalloc  # noqa: E402
 
 README = os.path.join(tmsupport.SOURCE_ROOT, "README.rst")
 
@@ -160,6 +162,49 @@ class ReadmeExamples(unittest.TestCase):
         self.assertEqual(status, 0, err)
         self.assertIn("Ran 3 tests", err)
         self.assertIn("\nOK\n", err)
+
+    def test_process_section(self):
+        # "process: a memory log": the program, the two commands and the error line; the
+        # numbers and the count of interval records vary from run to run, the header and
+        # the events do not
+        script = os.path.join(self.tmpdir, "phases.py")
+        with open(script, "w") as fp:
+            fp.write(self.block("# process log example") + "\n")
+        status, out, err = tmsupport.run_python([script], cwd=self.tmpdir)
+        self.assertEqual((status, err), (0, ""))
+        commands = [b for b in self.blocks if b.startswith("$ python -m tracemalloc.process ")]
+        self.assertEqual(len(commands), 2, commands)
+        for block in commands:
+            lines = block.splitlines()
+            args = [sys.executable if arg == "python" else arg for arg in lines[0].split()[2:]]
+            status, out, err = tmsupport.run_python(args, cwd=self.tmpdir)
+            self.assertEqual((status, err), (0, ""), lines[0])
+            got = out.splitlines()
+            header = lines[1]
+            if tracemalloc.get_interpreter_info()["variant"] != "track":
+                header = header.replace("   free lists", "")  # no free-list hooks
+            self.assertEqual(got[0], header, lines[0])
+            self.assertEqual(self.events(got[1:]), self.events(lines[2:]), lines[0])
+            svg = args[args.index("--plot") + 1]
+            document = xml.dom.minidom.parse(os.path.join(self.tmpdir, svg))
+            texts = [node.firstChild.data for node in document.getElementsByTagName("text")]
+            self.assertIn("load", texts)
+            self.assertIn("free", texts)
+        error = [b for b in self.blocks
+                 if b.startswith("python -m tracemalloc.process: error: no process ")]
+        self.assertEqual(len(error), 1)
+        gone = subprocess.Popen([sys.executable, "-c", "pass"])
+        gone.wait()
+        status, out, err = tmsupport.run_python(["-m", "tracemalloc.process", "-p",
+                                                 str(gone.pid)])
+        self.assertEqual((status, out, err),
+                         (1, "", error[0].replace("4242", str(gone.pid)) + "\n"))
+
+    @staticmethod
+    def events(lines):
+        """The events of the lines of a process log's table (the columns after the sizes)."""
+        return [line.split("  ")[-1].strip() for line in lines
+                if not line.rstrip().endswith(("B", "-"))]
 
     @unittest.skipIf(tmsupport.STOCK_INTERPRETER, tmsupport.STOCK_REASON)
     def test_pytracemalloc_session(self):
