@@ -59,6 +59,7 @@ RECORD_KEYS = (
     "tracemalloc_memory",  # get_tracemalloc_memory(), while tracing
     "memory_info", "cpu_times",  # psutil's, as dicts, when psutil can be imported
     "logger_cpu",          # CPU seconds used by the logger's thread so far
+    "breakdown",           # get_memory_breakdown().as_dict(), where RSS goes: breakdown=True
 )
 EVENTS = ("start", "interval", "label", "stop")
 
@@ -169,6 +170,13 @@ class ProcessLogger(object):
     message "process memory: {json}" per record at *level* (default INFO). With neither,
     the records are kept in the list ``records``.
 
+    With *breakdown* true, each record also says where RSS goes: the key "breakdown" holds
+    tracemalloc.get_memory_breakdown().as_dict() (traced, free lists, pymalloc free space,
+    the tracer's own memory and the rest, which add up to its RSS). It costs a capture of
+    sys._debugmallocstats() per record (a few milliseconds), which redirects the file
+    descriptor 2 meanwhile: what another thread writes to stderr then is lost. Off by
+    default.
+
     ``records`` (without file and logger), ``last_record`` (the latest record written),
     ``error`` (the exception that stopped the thread, if one did: it is also written once on
     stderr) and ``cpu_time`` (CPU seconds used by the thread, None where the system cannot
@@ -176,9 +184,11 @@ class ProcessLogger(object):
     manager: ``with ProcessLogger(...) as log:`` starts and stops it.
     """
 
-    def __init__(self, interval=DEFAULT_INTERVAL, file=None, logger=None, level=logging.INFO):
+    def __init__(self, interval=DEFAULT_INTERVAL, file=None, logger=None, level=logging.INFO,
+                 breakdown=False):
         with _suspended():  # its lock, lists, event... are the tracer's memory
             self._init(interval, file, logger, level)
+            self.breakdown = bool(breakdown)
 
     def _init(self, interval, file, logger, level):
         try:
@@ -337,6 +347,8 @@ class ProcessLogger(object):
         record["rss"], record["peak_rss"] = _procmem.memory(None, self._process)
         own_memory(record)
         record.update(_procmem.psutil_fields(self._process))
+        if self.breakdown:
+            record["breakdown"] = tracemalloc.get_memory_breakdown().as_dict()
         return record
 
     def _write(self, event):
@@ -376,7 +388,8 @@ def _monotonic():
     return clock() if clock is not None else time.time()
 
 
-def log_process(interval=DEFAULT_INTERVAL, file=None, logger=None, level=logging.INFO):
+def log_process(interval=DEFAULT_INTERVAL, file=None, logger=None, level=logging.INFO,
+                breakdown=False):
     """Context manager: a ProcessLogger started for the block and stopped after it::
 
         with log_process(file="memory.jsonl") as log:
@@ -386,17 +399,19 @@ def log_process(interval=DEFAULT_INTERVAL, file=None, logger=None, level=logging
 
     (pymemtrace's name; its interval and log_level arguments are interval and level).
     """
-    return ProcessLogger(interval, file=file, logger=logger, level=level)
+    return ProcessLogger(interval, file=file, logger=logger, level=level, breakdown=breakdown)
 
 
-def log_process_dec(interval=DEFAULT_INTERVAL, file=None, logger=None, level=logging.INFO):
+def log_process_dec(interval=DEFAULT_INTERVAL, file=None, logger=None, level=logging.INFO,
+                    breakdown=False):
     """Decorator: each call of the function runs inside its own log_process(...) (a path
     given as *file* is rewritten at each call). Inside, tracemalloc.process.add_label()
     marks phases."""
     def decorator(func):
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            with log_process(interval, file=file, logger=logger, level=level):
+            with log_process(interval, file=file, logger=logger, level=level,
+                             breakdown=breakdown):
                 return func(*args, **kwargs)
         return wrapper
     return decorator

@@ -191,6 +191,30 @@ class LoggerTests(_TempDirMixin, unittest.TestCase):
         logger.add_label("late")
         self.assertEqual(logger.records[-1]["event"], "stop")
 
+    def test_breakdown(self):
+        # breakdown=True: each record says where its RSS goes; off, the key is None
+        from tracemalloc import _breakdown
+        tracemalloc.start()
+        with tracemalloc.process.log_process(interval=0.01, breakdown=True) as logger:
+            data = [bytearray(1000) for index in range(1000)]
+            logger.add_label("allocated")
+        del data
+        records = logger.records
+        check_record_shape(self, records)
+        for record in records:
+            parts = record["breakdown"]
+            self.assertEqual(sorted(parts), sorted(_breakdown.MemoryBreakdown._fields), record)
+            values = [parts[name] for name in _breakdown.PARTS]
+            if None not in values:
+                self.assertEqual(sum(values), parts["rss"], record)
+            self.assertTrue(parts["traced"] > 0, record)
+        label = [record for record in records if record["label"] == "allocated"][0]
+        self.assertGreaterEqual(label["breakdown"]["traced"], 1000 * 1000)
+        with tracemalloc.process.log_process(interval=0.01) as logger:
+            pass
+        self.assertEqual([record["breakdown"] for record in logger.records],
+                         [None] * len(logger.records))
+
     def test_file_object_and_path(self):
         stream = tmsupport.text_stream()
         with tracemalloc.process.ProcessLogger(0.01, file=stream) as logger:
