@@ -1,6 +1,6 @@
 """One measurement of the benchmark, run by bench/run.py in a fresh interpreter (2.7 or 3.x).
 
-    python bench/child.py WORKLOAD ENGINE NFRAME SCALE SNAPSHOT
+    python bench/child.py WORKLOAD ENGINE NFRAME SCALE SNAPSHOT [PROCESS_LOG]
 
 WORKLOAD  compile | json | churn | live | compileall
 ENGINE    none (untraced: tracemalloc is not imported, except by "live", see below),
@@ -9,6 +9,10 @@ NFRAME    frames per traceback given to tracemalloc.start() (ignored when untrac
 SCALE     size factor of the workload (1.0 = the default run)
 SNAPSHOT  1: after "live", also time take_snapshot, dump, load, statistics, compare_to,
           while tracing, then again (but take_snapshot) after tracemalloc.stop()
+PROCESS_LOG  an interval in seconds: the measured part runs inside
+          tracemalloc.process.log_process(INTERVAL) writing to a temporary file (its start
+          and stop are measured too), and the result has "process_log": the records, the
+          CPU seconds of the logger's thread and the wall time (0 or absent: no logger)
 
 Prints one line "BENCH-RESULT {json}" on stdout. Times are CPU seconds of this process
 (user + system, from getrusage(RUSAGE_SELF)) around the measured part only: interpreter
@@ -306,8 +310,42 @@ def snapshot_ops(tracemalloc, result):
     result["ops_off"] = ops
 
 
+class ProcessLog(object):
+    """The measured part inside tracemalloc.process.log_process(interval), or nothing."""
+
+    def __init__(self, interval):
+        # the import and the file are made before the measure; the logger's start, records
+        # and stop are measured
+        self.interval = interval
+        self.logger = None
+        self.path = None
+        if interval:
+            import tracemalloc.process
+            fd, self.path = tempfile.mkstemp(suffix=".jsonl")
+            os.close(fd)
+            self.logger = tracemalloc.process.log_process(interval, file=self.path)
+
+    def __enter__(self):
+        if self.logger is not None:
+            self.logger.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.logger is not None:
+            self.logger.stop()
+        return False
+
+    def result(self, wall):
+        with open(self.path) as fp:
+            records = sum(1 for line in fp)
+        os.unlink(self.path)
+        return {"interval": self.interval, "records": records,
+                "logger_cpu": self.logger.cpu_time, "wall": wall}
+
+
 def main(argv):
     workload, engine, nframe, scale, snapshot = argv[1:6]
+    process_log = float(argv[6]) if len(argv) > 6 else 0.0
     nframe = int(nframe)
     scale = float(scale)
     setup, run = WORKLOADS[workload]
@@ -322,10 +360,14 @@ def main(argv):
     if tracemalloc is not None:
         tracemalloc.start(nframe)
     try:
+        log = ProcessLog(process_log)
         with Timer() as t:
-            value = run(state)
+            with log:
+                value = run(state)
         result["cpu"] = t.cpu
         result["wall"] = t.wall
+        if process_log:
+            result["process_log"] = log.result(t.wall)
         if workload == "compile":
             result["modules"] = value
         if workload == "live":

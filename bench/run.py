@@ -51,6 +51,13 @@ Targets, printed PASS/MISS and written to the JSON:
              >= 20x faster than stock, dump+load >= 3x faster, file size <= stock's;
              checked while tracing and after stop()
 
+--process-log [INTERVAL] measures tracemalloc.process instead (nothing else runs): for each
+patched variant, untraced and ours at 1 frame, each without and with the process logger at
+INTERVAL seconds (default 1.0, its default) around the measured part, and prints the CPU
+seconds with and without, the CPU seconds of the logger's own thread (getrusage
+RUSAGE_THREAD), its records, and that thread's CPU over the wall time of the measured part
+(target: under 1%); --scale makes the runs longer (more records per run).
+
 Exit status 0 if every measurement ran (whatever the targets), 1 otherwise.
 """
 import argparse
@@ -119,19 +126,22 @@ def build_module(python, build_dir):
 # ------------------------------------------------------------------------------- configs
 
 class Config(object):
-    def __init__(self, version, interp, engine, nframe, python, pythonpath):
+    def __init__(self, version, interp, engine, nframe, python, pythonpath, process_log=None):
         self.version = version
         self.interp = interp        # track, plain, disabled, stock
         self.engine = engine        # none, ours, stock
         self.nframe = nframe
         self.python = python
         self.pythonpath = pythonpath
+        self.process_log = process_log  # the logger's interval (--process-log), or None
 
     @property
     def name(self):
         if self.engine == "none":
-            return "%s:%s:untraced" % (self.version, self.interp)
-        return "%s:%s:%s/%d" % (self.version, self.interp, self.engine, self.nframe)
+            name = "%s:%s:untraced" % (self.version, self.interp)
+        else:
+            name = "%s:%s:%s/%d" % (self.version, self.interp, self.engine, self.nframe)
+        return name + ("+log" if self.process_log else "")
 
     def env(self):
         env = dict((k, v) for k, v in os.environ.items()
@@ -174,6 +184,8 @@ def run_child(config, workload, scale, timeout):
                        and config.nframe == 1) else "0"
     cmd = [config.python, CHILD, workload, config.engine, str(config.nframe or 1),
            str(scale), snapshot]
+    if config.process_log:
+        cmd.append(str(config.process_log))
     try:
         proc = subprocess.run(cmd, env=config.env(), cwd="/", stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, timeout=timeout)
@@ -453,11 +465,17 @@ def main():
     parser.add_argument("--report", metavar="FILE",
                         help="run nothing: print the table again from the raw measurements "
                              "of a results file written by --json")
+    parser.add_argument("--process-log", metavar="INTERVAL", type=float, nargs="?",
+                        const=1.0, default=None,
+                        help="measure the process logger of tracemalloc.process at INTERVAL "
+                             "seconds (default 1.0) instead")
     args = parser.parse_args()
     if args.report:
         return report(args.report)
     runs = args.runs or (1 if args.quick else 5)
     scale = args.scale or (0.25 if args.quick else 1.0)
+    if args.process_log is not None:
+        return process_log_main(args, runs, scale)
 
     started = time.time()
     configs = make_configs(args)
@@ -522,6 +540,76 @@ def render(configs, raw, workloads, header):
                 "%.2f..%.2f" % tuple(t["bound"]) if isinstance(t["bound"], list)
                 else fmt(t["bound"], "%.3f"), "; " + t["detail"] if t["detail"] else ""))
     return summary, targets, lines
+
+
+def process_log_main(args, runs, scale):
+    """--process-log: each configuration without and with the logger, interleaved."""
+    started = time.time()
+    configs = []
+    for version in args.versions:
+        for interp in args.variants:
+            python = interpreter(version, interp)
+            lib = build_module(python, os.path.join(args.build_dir,
+                                                    "bench-%s-%s" % (version, interp)))
+            for engine, nframe in (("none", 0), ("ours", 1)):
+                for interval in (None, args.process_log):
+                    configs.append(Config(version, interp, engine, nframe, python, lib,
+                                          interval))
+    log("%d configurations x %d workloads x %d runs" % (len(configs), len(args.workloads), runs))
+    raw = []
+    for rep in range(runs):
+        for workload in args.workloads:
+            shift = rep % len(configs)
+            for config in configs[shift:] + configs[:shift]:
+                result = run_child(config, workload, scale, args.timeout)
+                result.update({"config": config.name, "workload": workload, "run": rep})
+                raw.append(result)
+                log("run %d/%d %-10s %-32s %s" % (
+                    rep + 1, runs, workload, config.name,
+                    "ERROR " + result["error"] if "error" in result
+                    else "cpu %.3f s" % result["cpu"]))
+    lines = ["pytracemalloc benchmark of the process log (interval %g s), %s, %s; %d runs, "
+             "scale %g; %.0f s" % (
+                 args.process_log,
+                 datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                 machine(), runs, scale, time.time() - started),
+             "%-26s %-10s %7s %7s %7s %10s %7s %9s %10s" % (
+                 "configuration", "workload", "cpu", "+log", "ratio", "logger cpu",
+                 "records", "of wall", "per record")]
+    targets = []
+    for config in configs:
+        if not config.process_log:
+            continue
+        for workload in args.workloads:
+            plain = [r for r in raw if r["config"] == config.name[:-len("+log")]
+                     and r["workload"] == workload and "error" not in r]
+            logged = [r for r in raw if r["config"] == config.name
+                      and r["workload"] == workload and "error" not in r]
+            if not plain or not logged:
+                continue
+            cpu, cpu_log = median(r["cpu"] for r in plain), median(r["cpu"] for r in logged)
+            logger_cpu = median(r["process_log"]["logger_cpu"] for r in logged)
+            records = median(r["process_log"]["records"] for r in logged)
+            share = median(r["process_log"]["logger_cpu"] / r["process_log"]["wall"]
+                           for r in logged)
+            per_record = median(r["process_log"]["logger_cpu"] / r["process_log"]["records"]
+                                for r in logged)
+            targets.append({"target": "process_log", "what": "%s %s" % (config.name, workload),
+                            "value": share, "bound": 0.01, "pass": share < 0.01})
+            lines.append("%-26s %-10s %7.3f %7.3f %6.3fx %8.1f ms %7g %8.3f%% %7.0f us" % (
+                config.name[:-len("+log")], workload, cpu, cpu_log, cpu_log / cpu,
+                logger_cpu * 1000, records, share * 100, per_record * 1e6))
+    passed = sum(1 for t in targets if t["pass"])
+    lines.append("target: the logger's thread under 1%% of the wall time: %d PASS, %d MISS"
+                 % (passed, len(targets) - passed))
+    print("\n".join(lines))
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, "w") as fp:
+        json.dump({"date": lines[0], "args": vars(args), "runs": runs, "scale": scale,
+                   "configs": [dict(vars(c), name=c.name) for c in configs],
+                   "raw": raw, "targets": targets, "table": lines}, fp, indent=1)
+    log("results written to %s" % args.json)
+    return 1 if any("error" in r for r in raw) else 0
 
 
 def report(path):

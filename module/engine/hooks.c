@@ -1,9 +1,11 @@
 /* The PEP 445 allocator hooks of the three domains (RAW, MEM, OBJ): each allocation is
  * captured and recorded in the store, each free forgets its trace. The rules that keep the
  * engine from tracing itself are in engine.h; in a thread where tracing is suspended, the
- * blocks go to the tracer's store instead (suspend.c). */
+ * blocks go to the tracer's store instead (suspend.c). Also pymalloc's statistics with the OBJ
+ * hook taken away for the call (tm_engine_debug_malloc_stats, tracer.h). */
 #include "engine.h"
 #include "timer.h"
+#include "tracer.h"
 
 #include <errno.h>
 
@@ -242,4 +244,35 @@ tm_hooks_uninstall(void)
     PyMem_SetAllocator(PYMEM_DOMAIN_RAW, &tm_orig_raw);
     PyMem_SetAllocator(PYMEM_DOMAIN_MEM, &tm_orig_mem);
     PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &tm_orig_obj);
+}
+
+int
+tm_engine_debug_malloc_stats(void)
+{
+    PyMemAllocatorEx current;
+    PyObject *func, *result;
+
+    /* sys's own function, not whatever replaced it: only a builtin is known to allocate
+     * nothing while our OBJ hook is away. */
+    func = PySys_GetObject("_debugmallocstats");  /* borrowed */
+    if (func == NULL || !PyCFunction_Check(func))
+        return 0;
+    Py_INCREF(func);
+    if (tm_tracing) {
+        /* Our hooks are installed while tm_tracing is TRUE (the GIL orders both). */
+        PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &current);
+        PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &tm_orig_obj);
+        result = PyObject_CallObject(func, NULL);
+        PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &current);
+    }
+    else {
+        result = PyObject_CallObject(func, NULL);
+    }
+    /* Written before the caller moves fd 2 back, had anyone made stderr buffered. */
+    fflush(stderr);
+    Py_DECREF(func);
+    if (result == NULL)
+        return -1;
+    Py_DECREF(result);
+    return 1;
 }

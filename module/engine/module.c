@@ -194,6 +194,19 @@ engine_get_own_memory(PyObject *self, PyObject *unused)
 }
 
 static PyObject *
+engine_debug_malloc_stats(PyObject *self, PyObject *unused)
+{
+    int called;
+
+    (void)self;
+    (void)unused;
+    called = tm_engine_debug_malloc_stats();
+    if (called < 0)
+        return NULL;
+    return PyBool_FromLong(called);
+}
+
+static PyObject *
 engine_own_object(PyObject *self, PyObject *obj)
 {
     (void)self;
@@ -277,6 +290,9 @@ static PyMethodDef engine_methods[] = {
       "get_peak_stats() -> {filename: {lineno: (size, count)}} at the peak of traced memory" },
     { "get_freelist_memory", engine_get_freelist_memory, METH_NOARGS,
       "get_freelist_memory() -> (size, count) parked on free lists, or None without hooks" },
+    { "debug_malloc_stats", engine_debug_malloc_stats, METH_NOARGS,
+      "debug_malloc_stats() -> bool: call sys._debugmallocstats() with pymalloc as the OBJ "
+      "allocator; False if the interpreter has none" },
     { "get_lost_traces", engine_get_lost_traces, METH_NOARGS,
       "get_lost_traces() -> traces not recorded for lack of memory since tracing started" },
     { "_get_capture_count", engine_get_capture_count, METH_NOARGS,

@@ -1,8 +1,8 @@
 /* The tracing engine as module.c sees it: starting, stopping, counters and the Python views of
  * the traces. Implemented by tracer.c (state and transitions), export.c (Python views),
- * freelists.c (variant, free-list memory), suspend.c (suspension, the tracer's memory) and
- * method.c (tracer_method, calls into the package that are the tracer's work);
- * see doc/internals.rst for the contract and the locking rules. Every function needs the
+ * freelists.c (variant, free-list memory), suspend.c (suspension, the tracer's memory),
+ * hooks.c (pymalloc's statistics under the hooks) and method.c (tracer_method, calls into the
+ * package that are the tracer's work); see doc/internals.rst for the contract and the locking rules. Every function needs the
  * GIL. */
 #ifndef PYTRACEMALLOC_TRACER_H
 #define PYTRACEMALLOC_TRACER_H
@@ -76,6 +76,18 @@ const char *tm_engine_variant(void);
 
 /* Bytes and blocks parked on free lists; FALSE without free-list hooks (not "track"). */
 gboolean tm_engine_freelist_memory(gsize *size, gsize *count);
+
+/* Call the interpreter's sys._debugmallocstats(), which writes pymalloc's statistics (arenas,
+ * pools, blocks per size class) and some free lists' to the C stderr (fd 2). pymalloc writes
+ * its part only when it is the OBJ domain's allocator (CPython's _PyMem_PymallocEnabled()
+ * compares the allocator with its own), and while tracing our hook is: for the call, the
+ * allocator that was there before ours is put back, then ours again. The builtin allocates
+ * nothing through the OBJ domain (it formats into stack buffers and writes with fprintf), so
+ * no trace is missed; the GIL, held throughout, keeps every other thread out of the MEM and
+ * OBJ domains (RAW is not touched). The C stderr is flushed before the return. Returns 1 once
+ * called, 0 if the interpreter has no builtin sys._debugmallocstats (Python 2.7, or sys's
+ * attribute replaced), -1 with an exception set if it raised. GIL held. */
+int tm_engine_debug_malloc_stats(void);
 
 /* Python views (new references, NULL with an exception set on error). */
 PyObject *tm_engine_object_traceback(PyObject *obj);  /* tuple of (filename, lineno) or None */

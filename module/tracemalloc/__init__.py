@@ -9,7 +9,8 @@ this package is the policy on top of it, with two APIs over one engine:
   3.x this package replaces the stock module, so programs and tests written for it run
   unchanged;
 - the pytracemalloc API: enable(), DisplayTop, TakeSnapshot, DisplayGarbage, Snapshot.create()
-  and write(), user data, timers, and the ``python -m tracemalloc`` command.
+  and write(), user data, timers, find_leaks() over a series of snapshots, and the ``python
+  -m tracemalloc`` command.
 
 This module is the package's face: the functions over the engine, then the classes, each
 re-exported from the module that owns its concern (doc/internals.rst, "Layout", lists them).
@@ -43,12 +44,20 @@ except ImportError:
     if _engine is None:
         raise
 
-from tracemalloc import _block, _display, _errors, _filters, _limits, _snapshot, _tasks, _types
+from tracemalloc import (_block, _breakdown, _display, _errors, _filters, _leaks, _limits,
+                         _pymalloc, _report, _snapshot, _tasks, _types)
 from tracemalloc._block import TraceBlock, trace_block
+from tracemalloc._breakdown import MemoryBreakdown, get_memory_breakdown
 from tracemalloc._display import DisplayGarbage, DisplayTop
 from tracemalloc._errors import SnapshotError
 from tracemalloc._filters import BaseFilter, DomainFilter, Filter
+from tracemalloc._leaks import Leak, find_leaks
 from tracemalloc._limits import limit_leaks, limit_memory
+from tracemalloc._pymalloc import (DebugMallocArenas, DebugMallocPoolsBlocks, DebugMallocStat,
+                                   DebugTypeStat, DiffSysDebugMallocStats, SysDebugMallocStats,
+                                   compare_debugmallocstats, diff_debugmallocstats,
+                                   get_debugmallocstats)
+from tracemalloc._report import write_report
 from tracemalloc._snapshot import Snapshot
 from tracemalloc._suspend import _suspended
 from tracemalloc._tasks import TakeSnapshot
@@ -72,7 +81,8 @@ __all__ = [
     "enable", "disable", "is_enabled", "get_process_memory", "start_timer", "stop_timer",
     "get_freelist_memory", "get_interpreter_info", "get_lost_traces",
 ] + (_types.__all__ + _filters.__all__ + _snapshot.__all__ + _errors.__all__
-     + _display.__all__ + _tasks.__all__ + _limits.__all__ + _block.__all__)
+     + _display.__all__ + _tasks.__all__ + _limits.__all__ + _leaks.__all__
+     + _report.__all__ + _pymalloc.__all__ + _breakdown.__all__ + _block.__all__)
 
 # False: grouping and filtering run their Python twins even with the engine's C loops
 # (tracemalloc/_accel.py); the tests switch it to compare the two.
@@ -265,17 +275,21 @@ def get_peak_snapshot(traces=True):
 
 def _record_moment(snapshot):
     """Record in *snapshot* what take_snapshot() and Snapshot.create() keep besides the
-    traces: the time (timestamp), the process (pid, process_memory), the tracer's own memory
-    (tracemalloc_memory: get_tracemalloc_memory()), get_freelist_memory() as the extra attribute ``freelist_memory``
-    ((size, count)), nothing without free-list hooks, and while tracing get_lost_traces()
-    as the extra attribute ``lost_traces``. Snapshot files keep both as extra attributes.
+    traces: the time (``timestamp``, to the second, and the extra attribute ``time``, float
+    seconds since the epoch, which find_leaks() fits sizes against), the process (pid,
+    process_memory), the tracer's own memory (tracemalloc_memory: get_tracemalloc_memory()),
+    get_freelist_memory() as the extra attribute ``freelist_memory`` ((size, count)),
+    nothing without free-list hooks, and while tracing get_lost_traces() as the extra
+    attribute ``lost_traces``. Snapshot files keep the three extra attributes.
     ``freelist_memory`` is not a class attribute: the loader does not restore attributes
-    that the class defines (``lost_traces``, None at class level, is the one exception:
-    tracemalloc/_snapshot.py).
+    that the class defines (``lost_traces`` and ``time``, None at class level, are the
+    exceptions: tracemalloc/_snapshot.py).
 
     The lost traces are read after the traces were taken: a trace lost in between makes the
     snapshot say it may be incomplete rather than hide it."""
-    snapshot.timestamp = _timestamp()
+    now = time.time()
+    snapshot.time = now
+    snapshot.timestamp = _timestamp(now)
     snapshot.pid = os.getpid()
     snapshot.process_memory = get_process_memory()
     snapshot.tracemalloc_memory = get_tracemalloc_memory()

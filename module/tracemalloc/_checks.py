@@ -226,6 +226,18 @@ def _check_lost_traces(value):
     return "the attribute 'lost_traces' must be an int >= 0 or None, not %s" % _safe_repr(value)
 
 
+def _check_time(value):
+    # seconds since the epoch: finite (a NaN or an infinity would poison the fits of
+    # find_leaks()) and not negative
+    if value is None:
+        return None
+    if (isinstance(value, (float,) + _INT_TYPES) and not isinstance(value, bool)
+            and 0 <= value < float("inf")):
+        return None
+    return ("the attribute 'time' must be a number of seconds since the epoch (a float >= 0) "
+            "or None, not %s" % _safe_repr(value))
+
+
 def _check_peak(value):
     if isinstance(value, bool):
         return None
@@ -282,10 +294,12 @@ def check_peak_traces(groups):
 # function returning None or the problem.
 KNOWN_ATTRIBUTES = {
     "lost_traces": _check_lost_traces,
+    "time": _check_time,
     "peak": _check_peak,
     "peak_stats": lambda value: _problem_of(lambda stats: _check_stats(stats, "peak_stats"),
                                             value),
     "peak_traces": lambda value: _problem_of(check_peak_traces, value),
+    "time": _check_time,
 }
 
 

@@ -13,7 +13,10 @@ Version 1 of the document ("format": "pytracemalloc.top")::
                      "traceback_limit": int | null, "lost_traces": int | null,
                      "freelist_memory": {"size": int, "count": int} | null,
                      "has_traces": bool, "peak": bool,
-                     "user_data": [{"title": str, "format": str, "value": int}, ...]},
+                     "user_data": [{"title": str, "format": str, "value": int}, ...],
+                     "memory_breakdown": {"rss", "traced", "freelists", "pymalloc_free",
+                                          "tracer", "rest", "pymalloc_used": int | null,
+                                          "unknown": {str: str}} | null},
         "warnings": [str, ...],             # the WARNING lines of the text output
         "top": [{"filename": str, "lineno": int | null,   # null per file
                  "traceback": [{"filename": str, "lineno": int}, ...],  # "traceback" only,
@@ -30,9 +33,11 @@ those of the file's snapshot, "peak": true). Sizes are bytes, exact. The diffs a
 a snapshot compared to nothing (the first). "top" holds at most N entries, in the order of
 the text top; "other" sums the rest (its sizes and counts are null with "cumulative", where
 an allocation is in several entries); "total" is all the memory of the snapshot, counted
-once. Strings are written with ASCII escapes; a byte of a file name that was not UTF-8 is
-written as the character U+DC80 + byte, by Python 2 as by Python 3 (Python 3's
-surrogateescape).
+once. "memory_breakdown" is where the resident memory went, when the file recorded it
+(TakeSnapshot.memory_breakdown): the parts add up to "rss", an unknown part is null and
+"unknown" names it with the reason. Strings are written with ASCII escapes; a byte of a
+file name that was not UTF-8 is written as the character U+DC80 + byte, by Python 2 as by
+Python 3 (Python 3's surrogateescape).
 
 Within version 1, keys are only ever added (later options add keys of their own to a
 snapshot's object), never removed or changed in meaning; a change that would break a
@@ -42,6 +47,7 @@ from __future__ import absolute_import
 
 import json
 
+from tracemalloc import _breakdown
 from tracemalloc._compat import _INT_TYPES, _PY2
 from tracemalloc._display import (_freelist_memory_of, _lost_traces_of, _lost_traces_warning,
                                   _top_entries, _top_totals)
@@ -89,6 +95,7 @@ def _optional_int(value):
 
 def _metadata(snapshot):
     freelist = _freelist_memory_of(snapshot)
+    breakdown = _breakdown.of_snapshot(snapshot)
     user_data = []
     for item in snapshot.user_data:
         title, fmt, value = item
@@ -105,6 +112,9 @@ def _metadata(snapshot):
         "has_traces": snapshot.traces is not None,
         "peak": snapshot.peak is True,
         "user_data": user_data,
+        "memory_breakdown": (dict(breakdown.as_dict(), unknown=dict(
+            (_text(name), _text(reason)) for name, reason in breakdown.unknown.items()))
+            if breakdown is not None else None),
     }
 
 

@@ -11,6 +11,7 @@ import os
 import sys
 
 import tracemalloc
+from tracemalloc import _breakdown
 from tracemalloc._compat import _INT_TYPES, reprlib
 from tracemalloc._output import (_COLOR_BOLD, _COLOR_CYAN, _COLOR_YELLOW, _default_color,
                                  _display_filename, _format_top_size, _shorten_filename,
@@ -159,6 +160,11 @@ class DisplayTop(_Periodic, _FileAlias):
     - ``user_data_callback`` (callable or None): see Snapshot.create()
     - ``peak`` (bool, default False): display() shows the top at the peak of traced memory
       (get_peak_snapshot()) instead of the current one
+    - ``show_memory_breakdown`` (bool, default False): display() also records where the
+      resident memory of the process goes (Snapshot.create(memory_breakdown=True)), shown
+      in a "Where RSS goes" line. Off by default: each top then costs a capture of
+      sys._debugmallocstats(), which walks pymalloc's arenas and moves file descriptor 2
+      to a temporary file meanwhile (what another thread writes to stderr then is lost)
     - ``stream`` (also ``file``): the output file
 
     Output of display() (differences in parentheses only when there is a previous top)::
@@ -171,6 +177,7 @@ class DisplayTop(_Periodic, _FileAlias):
         Total Python memory: size=3682 KiB (+3086 KiB), count=36987 (+29908), average=101 B
         Total process memory: size=10 MiB (+1024 KiB) (ignore tracemalloc: 23 KiB)
         Free lists: size=166 KiB (+12 KiB), count=3053 (+20), average=55 B
+        Where RSS goes: 10 MiB (+1024 KiB) = traced 3682 KiB (+3086 KiB) + free lists ...
         Video memory: 229 KiB (+12 KiB)
         <empty line>
 
@@ -189,8 +196,11 @@ class DisplayTop(_Periodic, _FileAlias):
     process memory minus the tracer's own memory ("ignore tracemalloc: ..."), printed only
     when the process memory is known. "Free lists" is the memory the interpreter keeps on its
     free lists for later objects (get_freelist_memory() when the snapshot was taken: only
-    with the "track" variant); it is not held by any line above. One line per user data
-    item follows.
+    with the "track" variant); it is not held by any line above. "Where RSS goes" comes
+    when the snapshot holds a memory breakdown (``show_memory_breakdown``, or a file of
+    TakeSnapshot with ``memory_breakdown``): the resident memory and its parts, traced,
+    free lists, pymalloc free, tracer and rest (get_memory_breakdown(); "unknown" for a
+    part that was not known). One line per user data item follows.
     See _format_top_size() for the units.
 
     Its work runs with tracing suspended: the snapshots it takes and keeps (to compare the
@@ -215,6 +225,7 @@ class DisplayTop(_Periodic, _FileAlias):
             self.cumulative = False
             self.user_data_callback = None
             self.peak = False
+            self.show_memory_breakdown = False
             self._previous = None  # (snapshot, name) of the top to compare with
             self._timer_id = None
 
@@ -265,6 +276,20 @@ class DisplayTop(_Periodic, _FileAlias):
         if lineno is not None:
             filename = "%s:%s" % (filename, lineno)
         return filename
+
+    def _format_breakdown(self, breakdown, old):
+        """The parts of MemoryBreakdown *breakdown*, each with its difference from *old*
+        (None: no difference shown)."""
+        def size(name):
+            value = getattr(breakdown, name)
+            if value is None:
+                return "unknown"
+            before = getattr(old, name) if old is not None else None
+            return self._format_size_diff(value, value - before if before is not None
+                                          else None)
+        parts = ["%s %s" % (_breakdown._LABELS[name], size(name))
+                 for name, value in breakdown.parts()]
+        return "%s = %s" % (size("rss"), " + ".join(parts))
 
     @property
     def key_type(self):
@@ -362,6 +387,11 @@ class DisplayTop(_Periodic, _FileAlias):
                                          freelist[1], freelist[1] - old[1])
             lines.append("Free lists: " + text)
 
+        breakdown = _breakdown.of_snapshot(snapshot)
+        if breakdown is not None:
+            old = _breakdown.of_snapshot(previous) if compare else None
+            lines.append("Where RSS goes: " + self._format_breakdown(breakdown, old))
+
         old_user_data = {}
         if compare:
             for title, fmt, value in previous.user_data:
@@ -398,11 +428,12 @@ class DisplayTop(_Periodic, _FileAlias):
 
     def display(self):
         """Take a snapshot (of the peak if ``peak``; with traces when show_traceback or
-        cumulative is set) and display its top."""
+        cumulative is set; with a memory breakdown when show_memory_breakdown is set) and
+        display its top."""
         with _suspended():
             self.display_snapshot(Snapshot.create(
                 self.user_data_callback, traces=self.show_traceback or self.cumulative,
-                peak=self.peak))
+                peak=self.peak, memory_breakdown=self.show_memory_breakdown))
 
     def start(self, delay):
         """Display the top every *delay* seconds (with a timer of its own)."""

@@ -46,6 +46,9 @@ class Snapshot(object):
     - ``stats``: ``{filename: {lineno: (size, count)}}``, sizes in bytes; derived from the
       traces when the snapshot has traces, until assigned
     - ``timestamp`` (str): local time of the creation, "YYYY-MM-DD HH:MM:SS"
+    - ``time`` (float): the time of the creation in seconds since the epoch (time.time()),
+      precise where ``timestamp`` has seconds only; None when unknown (a stock dump, a file
+      of an older pytracemalloc, a snapshot built by hand)
     - ``pid`` (int): the process that created the snapshot
     - ``process_memory`` (int): get_process_memory() at creation
     - ``tracemalloc_memory`` (int): get_tracemalloc_memory() at creation: the engine's
@@ -90,6 +93,7 @@ class Snapshot(object):
     # extra attribute (a file of another version reads it as one): the class default makes
     # it None on any other snapshot.
     lost_traces = None
+    time = None  # the same, for the precise time of take_snapshot() and create()
     # Set to True on the instance by the snapshots of the peak, and kept by snapshot files
     # as an extra attribute, as lost_traces.
     peak = False
@@ -168,6 +172,8 @@ class Snapshot(object):
         other.user_data = list(self.user_data)
         if "lost_traces" in vars(self):
             other.lost_traces = self.lost_traces  # the traces kept are no more complete
+        if "time" in vars(self):
+            other.time = self.time
         if "peak" in vars(self):
             other.peak = self.peak  # the traces kept are still those of the peak
         other._checked = self._checked
@@ -175,7 +181,7 @@ class Snapshot(object):
     # -- pytracemalloc ---------------------------------------------------------------------
 
     @classmethod
-    def create(cls, user_data_callback=None, traces=False, peak=False):
+    def create(cls, user_data_callback=None, traces=False, peak=False, memory_breakdown=False):
         """Take a snapshot of the current allocations (empty when not tracing).
 
         Records ``stats`` (computed by the engine), and with *traces* the traces too (then
@@ -187,6 +193,11 @@ class Snapshot(object):
 
         With *peak*, the allocations at the peak of traced memory instead of the current
         ones (see get_peak_snapshot(), which raises when not tracing), and ``peak = True``.
+
+        With *memory_breakdown*, also where the resident memory of the process goes now,
+        get_memory_breakdown().as_dict(), as the extra attribute ``memory_breakdown``
+        (kept by snapshot files; DisplayTop and the command line show it). It costs a
+        capture of sys._debugmallocstats().
 
         A snapshot that you create and keep is your memory, as one of take_snapshot(): it
         is traced, and shows in the next snapshots while you keep it. DisplayTop and
@@ -207,6 +218,8 @@ class Snapshot(object):
         if user_data_callback is not None:
             snapshot.user_data = [tuple(item) for item in user_data_callback()]
         tracemalloc._record_moment(snapshot)
+        if memory_breakdown:
+            snapshot.memory_breakdown = tracemalloc.get_memory_breakdown().as_dict()
         return snapshot
 
     def peak_snapshot(self, traces=True):
@@ -471,8 +484,9 @@ class Snapshot(object):
 
 
 # The attributes of a Snapshot that are not "extra attributes", and the names a file cannot
-# set as extra attributes (methods, properties). ``lost_traces`` has a class default but
-# is an extra attribute in files (checked by _checks.check_known_attribute()).
+# set as extra attributes (methods, properties). ``lost_traces``, ``time`` and ``peak``
+# have a class default but are extra attributes in files (checked by
+# _checks.check_known_attribute()).
 _SNAPSHOT_OWN = frozenset(["traces", "traceback_limit", "stats", "timestamp", "pid",
                            "process_memory", "tracemalloc_memory", "user_data"])
 _SNAPSHOT_RESERVED = (frozenset(dir(Snapshot)) - frozenset(_checks.KNOWN_ATTRIBUTES)

@@ -56,6 +56,9 @@ class TakeSnapshot(_Periodic):
       tracing started or reset_peak() (taking a snapshot does not reset it), as the extra
       attributes ``peak_stats`` and, with ``traces``, ``peak_traces``;
       Snapshot.peak_snapshot() of the file's snapshot gives it back
+    - ``memory_breakdown`` (bool, default False): each file also holds where the resident
+      memory of the process went (Snapshot.create(memory_breakdown=True), a capture of
+      sys._debugmallocstats() each time); ``python -m tracemalloc`` shows it
 
     Its work runs with tracing suspended: the snapshots it takes (also the one its
     take_snapshot() returns) and the files it writes are the tracer's memory, counted by
@@ -73,6 +76,7 @@ class TakeSnapshot(_Periodic):
             self.traces = False
             self.format = None
             self.peak = False
+            self.memory_breakdown = False
             self._timer_id = None
 
     def _filename(self, snapshot):
@@ -84,7 +88,8 @@ class TakeSnapshot(_Periodic):
         """Take a snapshot, write it; return (snapshot, filename). Tracing is suspended
         meanwhile: the snapshot holds none of this work, and is the tracer's memory."""
         with _suspended():
-            snapshot = Snapshot.create(self.user_data_callback, traces=self.traces)
+            snapshot = Snapshot.create(self.user_data_callback, traces=self.traces,
+                                       memory_breakdown=self.memory_breakdown)
             if self.peak and tracemalloc.is_tracing():
                 for name, value in _peak.file_attributes(self.traces).items():
                     setattr(snapshot, name, value)

@@ -109,6 +109,14 @@ class FakeEngine(object):
     def get_lost_traces(self):
         return self.lost_traces
 
+    def debug_malloc_stats(self):
+        # nothing traces through a fake engine: the interpreter's function as it is
+        func = getattr(sys, "_debugmallocstats", None)
+        if func is None:
+            return False
+        func()
+        return True
+
     def get_object_traceback(self, obj):
         return self.object_tracebacks.get(id(obj))
 
