@@ -10,11 +10,8 @@ from __future__ import absolute_import
 
 import functools
 import gc
-import io
 import os
-import shutil
 import sys
-import tempfile
 import threading
 import unittest
 
@@ -740,23 +737,11 @@ class ReadmeTests(unittest.TestCase):
 
     def setUp(self):
         tmsupport.require(self, not tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
-        sys.path.insert(0, tmsupport.TESTS_DIR)
-        from test_readme import README, literal_blocks
-        with io.open(README, encoding="utf-8") as fp:
-            self.blocks = literal_blocks(fp.read())
 
     def run_example(self, first_line):
         """(the lines it prints, the lines README shows) of the example *first_line*."""
-        index = [i for i, block in enumerate(self.blocks) if block.startswith(first_line)]
-        self.assertEqual(len(index), 1, first_line)
-        code, shown = self.blocks[index[0]], self.blocks[index[0] + 1].splitlines()
-        tmpdir = tempfile.mkdtemp()
-        try:
-            status, out, err = tmsupport.run_python(["-c", code], cwd=tmpdir)
-        finally:
-            shutil.rmtree(tmpdir)
-        self.assertEqual((status, err), (0, ""))
-        return out.splitlines(), shown
+        out, shown = tmsupport.run_readme_example(self, first_line)
+        return out.splitlines(), shown.splitlines()
 
     def test_block_example(self):
         lines, shown = self.run_example("# a measured block example")

@@ -412,19 +412,8 @@ class ReadmePeakExampleTests(unittest.TestCase):
     """The README's example of the peak runs as written and finds what it shows."""
 
     def test_example(self):
-        sys.path.insert(0, tmsupport.TESTS_DIR)
-        from test_readme import README, literal_blocks
-        with io.open(README, encoding="utf-8") as fp:
-            blocks = literal_blocks(fp.read())
-        index = [i for i, block in enumerate(blocks) if block.startswith("# the peak example")]
-        self.assertEqual(len(index), 1)
-        code, shown = blocks[index[0]], blocks[index[0] + 1].splitlines()
-        tmpdir = tempfile.mkdtemp()
-        try:
-            status, out, err = tmsupport.run_python(["-c", code], cwd=tmpdir)
-        finally:
-            shutil.rmtree(tmpdir)
-        self.assertEqual((status, err), (0, ""))
+        out, shown = tmsupport.run_readme_example(self, "# the peak example")
+        shown = shown.splitlines()
         lines = out.splitlines()
         self.assertEqual(len(lines), 3, out)
         # the peak, about 52 MB (2.7's range() adds its list of ints), most of it on the

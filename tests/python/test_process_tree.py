@@ -34,7 +34,7 @@ from tracemalloc import _proctree  # noqa: E402
 # The command runs in a child interpreter, which imports the package with its engine.
 needs_engine = unittest.skipIf(tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
 
-DEBIAN_DIST_PACKAGES = "/usr/lib/python3/dist-packages"
+DEBIAN_DIST_PACKAGES = tmsupport.DEBIAN_DIST_PACKAGES
 MIB = 1024 * 1024
 SIZES = (20, 40, 60)  # MiB, one child each
 # How long the test waits for what it waits for before it fails (never reached when the
@@ -88,35 +88,10 @@ WORKLOAD = textwrap.dedent("""\
         parent(sys.argv[2])
 """)
 
-_psutil_env = []  # [environment] once looked for, [None] when psutil is not importable
-
-
 def psutil_env():
     """The environment of a child that imports psutil and this package, or None."""
-    if not _psutil_env:
-        found = None
-        base = tmsupport.child_env()
-        base["PYTHONPATH"] = os.pathsep.join(
-            os.path.abspath(entry) for entry in base.get("PYTHONPATH", "").split(os.pathsep)
-            if entry)
-        candidates = [dict(base)]
-        debian_python = "/usr/lib/python%d.%d" % sys.version_info[:2]
-        if (sys.version_info[0] == 3 and os.path.isdir(debian_python)
-                and os.path.isdir(os.path.join(DEBIAN_DIST_PACKAGES, "psutil"))):
-            env = dict(base)
-            path = env.get("PYTHONPATH")
-            # after the package under test: its tracemalloc comes first
-            env["PYTHONPATH"] = (path + os.pathsep if path else "") + DEBIAN_DIST_PACKAGES
-            candidates.append(env)
-        for env in candidates:
-            code, out, err = tmsupport.run_python(
-                ["-c", "import psutil, tracemalloc; psutil.Process().memory_full_info()"],
-                env=env)
-            if code == 0:
-                found = env
-                break
-        _psutil_env.append(found)
-    return _psutil_env[0]
+    return tmsupport.debian_module_env(
+        "psutil", "import psutil, tracemalloc; psutil.Process().memory_full_info()")
 
 
 def import_psutil():

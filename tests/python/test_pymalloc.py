@@ -21,7 +21,6 @@ The recorded reports, tests/python/data/debugmallocstats-*.txt, are real output:
 from __future__ import absolute_import
 
 import gc
-import io
 import json
 import re
 import os
@@ -881,20 +880,7 @@ class ReadmeTests(unittest.TestCase):
     written and show what the README says."""
 
     def example(self, first_line):
-        sys.path.insert(0, tmsupport.TESTS_DIR)
-        from test_readme import README, literal_blocks
-        with io.open(README, encoding="utf-8") as fp:
-            blocks = literal_blocks(fp.read())
-        index = [i for i, block in enumerate(blocks) if block.startswith(first_line)]
-        self.assertEqual(len(index), 1)
-        code, shown = blocks[index[0]], blocks[index[0] + 1]
-        tmpdir = tempfile.mkdtemp()
-        try:
-            status, out, err = tmsupport.run_python(["-c", code], cwd=tmpdir)
-        finally:
-            shutil.rmtree(tmpdir)
-        self.assertEqual((status, err), (0, ""))
-        return out, shown
+        return tmsupport.run_readme_example(self, first_line)
 
     @unittest.skipIf(engine is None, tmsupport.SKIP_REASON)
     def test_diff_example(self):

@@ -20,40 +20,17 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 import tmsupport  # noqa: E402 (must come first: chooses the package and the engine)
 
-DEBIAN_DIST_PACKAGES = "/usr/lib/python3/dist-packages"
 PLUGIN = "tracemalloc.pytest_plugin"
-_pytest_env = []  # [environment] once looked for, [None] when pytest is not importable
 
 
 def pytest_env():
-    """The environment of a child that imports pytest and this package, or None."""
-    if not _pytest_env:
-        found = None
-        base = tmsupport.child_env()
-        # pytest runs in a temporary directory: PYTHONPATH must not depend on the cwd
-        base["PYTHONPATH"] = os.pathsep.join(
-            os.path.abspath(entry) for entry in base.get("PYTHONPATH", "").split(os.pathsep)
-            if entry)
-        candidates = [dict(base)]
-        debian_python = "/usr/lib/python%d.%d" % sys.version_info[:2]
-        if (sys.version_info[0] == 3 and os.path.isdir(debian_python)
-                and os.path.isdir(os.path.join(DEBIAN_DIST_PACKAGES, "pytest"))):
-            env = dict(base)
-            path = env.get("PYTHONPATH")
-            # after the package under test: its tracemalloc comes first
-            env["PYTHONPATH"] = (path + os.pathsep if path else "") + DEBIAN_DIST_PACKAGES
-            candidates.append(env)
-        for env in candidates:
-            env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only the plugin under test
-            env["PYTHONDONTWRITEBYTECODE"] = "1"
-            env["COLUMNS"] = "80"  # the width of the README's output
-            code, out, err = tmsupport.run_python(
-                ["-c", "import pytest, tracemalloc; print(tracemalloc.__file__)"], env=env)
-            if code == 0:
-                found = env
-                break
-        _pytest_env.append(found)
-    return _pytest_env[0]
+    """The environment of a child that imports pytest and this package, or None: only the
+    plugin under test is loaded (no other installed plugin), no bytecode is written into
+    the tests' directories, and the output is 80 columns wide, as the README shows it."""
+    return tmsupport.debian_module_env(
+        "pytest", "import pytest, tracemalloc; print(tracemalloc.__file__)",
+        extra={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1",
+               "COLUMNS": "80"})
 
 
 NO_PYTEST = ("pytest is not importable by this interpreter (Debian's python3-pytest serves "

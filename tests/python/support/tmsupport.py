@@ -319,6 +319,67 @@ def written_and_loaded(snapshot, name):
         shutil.rmtree(directory)
 
 
+# Debian's packages of Python modules (python3-pytest, python3-psutil...): built for its
+# python3 (3.11 on Debian 12), they load into our patched interpreter of the same version.
+DEBIAN_DIST_PACKAGES = "/usr/lib/python3/dist-packages"
+_debian_envs = {}  # (module, probe) -> the environment found, or None
+
+
+def debian_module_env(module, probe, extra=None):
+    """The environment of a child interpreter that imports *module* and this package, or
+    None if it cannot: the child's own sys.path first, else Debian's dist-packages after the
+    package under test (so that its tracemalloc comes first). PYTHONPATH is made absolute
+    (children may run in another directory). *probe*: code that must run in the child
+    (e.g. "import pytest"); *extra*: more variables for the child. Found once per
+    (module, probe)."""
+    key = (module, probe)
+    if key not in _debian_envs:
+        found = None
+        base = child_env(**(extra or {}))
+        base["PYTHONPATH"] = os.pathsep.join(
+            os.path.abspath(entry) for entry in base.get("PYTHONPATH", "").split(os.pathsep)
+            if entry)
+        candidates = [dict(base)]
+        debian_python = "/usr/lib/python%d.%d" % sys.version_info[:2]
+        if (sys.version_info[0] == 3 and os.path.isdir(debian_python)
+                and os.path.isdir(os.path.join(DEBIAN_DIST_PACKAGES, module))):
+            env = dict(base)
+            path = env.get("PYTHONPATH")
+            env["PYTHONPATH"] = (path + os.pathsep if path else "") + DEBIAN_DIST_PACKAGES
+            candidates.append(env)
+        for env in candidates:
+            code, out, err = run_python(["-c", probe], env=env)
+            if code == 0:
+                found = env
+                break
+        _debian_envs[key] = found
+    return _debian_envs[key]
+
+
+def run_readme_example(testcase, first_line):
+    """Run the README's literal block that starts with *first_line* (there must be one) in a
+    child interpreter, in a temporary directory; it must exit with status 0 and write
+    nothing on stderr. Returns (its stdout, the text of the README's next literal block,
+    which shows that output)."""
+    import shutil
+    import tempfile
+    if TESTS_DIR not in sys.path:
+        sys.path.insert(0, TESTS_DIR)
+    from test_readme import README, literal_blocks
+    with io.open(README, encoding="utf-8") as fp:
+        blocks = literal_blocks(fp.read())
+    index = [i for i, block in enumerate(blocks) if block.startswith(first_line)]
+    testcase.assertEqual(len(index), 1, first_line)
+    code, shown = blocks[index[0]], blocks[index[0] + 1]
+    tmpdir = tempfile.mkdtemp()
+    try:
+        status, out, err = run_python(["-c", code], cwd=tmpdir)
+    finally:
+        shutil.rmtree(tmpdir)
+    testcase.assertEqual((status, err), (0, ""))
+    return out, shown
+
+
 @contextlib.contextmanager
 def captured(name):
     """Replace sys.stdout or sys.stderr by a text stream for the block."""
