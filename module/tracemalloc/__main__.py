@@ -25,7 +25,7 @@ import os
 import sys
 
 import tracemalloc
-from tracemalloc import _cli, _cli_json, _leaks
+from tracemalloc import _cli, _cli_json, _cliargs, _leaks
 from tracemalloc._output import _Progress, _write_text
 from tracemalloc._suspend import _suspended
 
@@ -95,26 +95,6 @@ usage error (also an option that a file cannot serve: --traceback or
 peak; --leaks with fewer than 3 snapshots)."""
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("invalid integer: %r" % text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1: %r" % text)
-    return value
-
-
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("invalid integer: %r" % text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more: %r" % text)
-    return value
-
-
 def _fraction(text):
     try:
         value = float(text)
@@ -127,7 +107,7 @@ def _fraction(text):
 
 # --leaks options: (flag, dest, type, metavar, help); each default is in _leaks.DEFAULTS
 _THRESHOLD_OPTIONS = (
-    ("--min-growth", "min_growth", _non_negative_int, "BYTES",
+    ("--min-growth", "min_growth", _cliargs.int_at_least(0), "BYTES",
      "smallest growth of a leak, last - first (default: %(default)s)"),
     ("--min-growth-share", "min_growth_share", _fraction, "FRACTION",
      "smallest growth of a leak as a share of the memory of the last snapshot "
@@ -140,7 +120,7 @@ _THRESHOLD_OPTIONS = (
      "(default: %(default)s)"),
     ("--min-grew-share", "min_grew_share", _fraction, "FRACTION",
      "share of the intervals in which a steady leak grew (default: %(default)s)"),
-    ("--min-steps", "min_steps", _non_negative_int, "N",
+    ("--min-steps", "min_steps", _cliargs.int_at_least(0), "N",
      "or: number of intervals in which a leak in steps grew (default: %(default)s)"),
     ("--min-r2", "min_r2", _fraction, "R2",
      "smallest R2 of the fit of a leak's size against time (default: %(default)s)"),
@@ -161,7 +141,7 @@ def make_parser():
                              "Snapshot.dump())")
     parser.add_argument("-l", "--line-number", action="store_true", default=False,
                         help="group allocations per file and line number, not only per file")
-    parser.add_argument("-n", "--number", "--limit", type=_positive_int, default=None,
+    parser.add_argument("-n", "--number", "--limit", type=_cliargs.int_at_least(1), default=None,
                         metavar="N",
                         help="number of entries displayed per top (default: 10), or of rows "
                              "of the --leaks table (default: 10; --leaks --json: every leak)")
@@ -180,7 +160,7 @@ def make_parser():
                         help="hide the number of allocations")
     parser.add_argument("-A", "--hide-average", action="store_true", default=False,
                         help="hide the average size of allocations")
-    parser.add_argument("-P", "--filename-parts", type=_non_negative_int, default=3,
+    parser.add_argument("-P", "--filename-parts", type=_cliargs.int_at_least(0), default=3,
                         metavar="N",
                         help="number of displayed filename components, 0 for full names "
                              "(default: 3)")

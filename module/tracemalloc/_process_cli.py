@@ -13,7 +13,6 @@ from __future__ import absolute_import
 import argparse
 import errno
 import json
-import math
 import os
 import shutil
 import signal
@@ -22,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from tracemalloc import _process_log, _process_plot, _procmem
+from tracemalloc import _cliargs, _process_log, _process_plot, _procmem
 from tracemalloc._compat import _TEXT_TYPES, _native
 from tracemalloc._output import _format_top_size, _write_text
 from tracemalloc._suspend import _suspended
@@ -66,10 +65,6 @@ cannot be used; 2 for a usage error; 126 or 127 when the command cannot be
 run."""
 
 
-class _UsageError(Exception):
-    pass
-
-
 class _Problem(Exception):
     """A runtime problem: one line on stderr, exit status 1 (or args[1])."""
 
@@ -77,41 +72,16 @@ class _Problem(Exception):
         Exception.__init__(self, message, status)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise _UsageError(message)
-
-
-def _interval(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("not a number of seconds: %r" % text)
-    if not (value > 0 and not math.isinf(value)):
-        raise argparse.ArgumentTypeError("must be a number of seconds > 0: %r" % text)
-    return value
-
-
-def _pid(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("not a process id: %r" % text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("not a process id: %r" % text)
-    return value
-
-
 def make_parser():
-    parser = _Parser(
+    parser = _cliargs.Parser(
         prog=PROG, description=DESCRIPTION, epilog=EPILOG,
         usage="%(prog)s [-i INTERVAL] [--json PATH] [--plot PATH] (-p PID | -- CMD [ARG ...])\n"
               "       %(prog)s --from-json PATH [--plot PATH]",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-i", "--interval", type=_interval,
+    parser.add_argument("-i", "--interval", type=_cliargs.seconds,
                         default=_process_log.DEFAULT_INTERVAL, metavar="INTERVAL",
                         help="seconds between two records (default: %(default)s)")
-    parser.add_argument("-p", "--pid", type=_pid, metavar="PID",
+    parser.add_argument("-p", "--pid", type=_cliargs.pid, metavar="PID",
                         help="log the running process PID (instead of a command after --)")
     parser.add_argument("--json", metavar="PATH",
                         help="write the records to PATH, one JSON object a line")
@@ -141,7 +111,7 @@ def main(argv=None):
     with _suspended():
         try:
             return _main(sys.argv[1:] if argv is None else list(argv))
-        except _UsageError as exc:
+        except _cliargs.UsageError as exc:
             _error("%s (see --help)" % exc)
             return 2
         except _Problem as exc:
@@ -173,26 +143,26 @@ def _main(argv):
     except SystemExit as exc:  # --help
         return exc.code
     if options.stray:
-        raise _UsageError("unexpected argument %r: a command goes after --, e.g. %s -- %s"
+        raise _cliargs.UsageError("unexpected argument %r: a command goes after --, e.g. %s -- %s"
                           % (options.stray[0], PROG, " ".join(options.stray)))
     if command is not None and not command:
-        raise _UsageError("no command after --")
+        raise _cliargs.UsageError("no command after --")
     sources = [name for name, given in (("-p", options.pid is not None),
                                         ("a command", command is not None),
                                         ("--from-json", options.from_json is not None))
                if given]
     if not sources:
-        raise _UsageError("nothing to log: give -p PID, a command after --, or --from-json")
+        raise _cliargs.UsageError("nothing to log: give -p PID, a command after --, or --from-json")
     if len(sources) > 1:
-        raise _UsageError("give one of -p PID, a command after -- and --from-json, not %s"
+        raise _cliargs.UsageError("give one of -p PID, a command after -- and --from-json, not %s"
                           % " and ".join(sources))
     if options.from_json is not None:
         for option in ("json", "labels"):
             if getattr(options, option) is not None:
-                raise _UsageError("--%s does not apply to --from-json" % option)
+                raise _cliargs.UsageError("--%s does not apply to --from-json" % option)
         return _from_json(options)
     if options.labels is not None and command is None and options.pid is None:
-        raise _UsageError("--labels needs -p PID or a command")
+        raise _cliargs.UsageError("--labels needs -p PID or a command")
     return _watch(options, command)
 
 

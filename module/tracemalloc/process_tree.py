@@ -59,7 +59,6 @@ from __future__ import absolute_import
 import argparse
 import errno
 import json
-import math
 import os
 import signal
 import subprocess
@@ -67,7 +66,7 @@ import sys
 import time
 
 import tracemalloc
-from tracemalloc import _proctree
+from tracemalloc import _cliargs, _proctree
 from tracemalloc._cli_json import _text
 from tracemalloc._output import _write_text
 from tracemalloc._suspend import _suspended
@@ -125,10 +124,6 @@ exit status: the command's (128 + N if signal N killed it) with --, else 0;
 command cannot be run (not executable, not found)."""
 
 
-class _UsageError(Exception):
-    """A mistake in the command line: one line, exit status 2."""
-
-
 class _Failure(Exception):
     """The process cannot be watched: one line, exit status 1 (or the status given)."""
 
@@ -137,37 +132,12 @@ class _Failure(Exception):
         self.status = status
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise _UsageError(message)
-
-
-def _interval(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("not a number of seconds: %r" % text)
-    if not value > 0 or math.isinf(value):  # also NaN
-        raise argparse.ArgumentTypeError("must be a number of seconds above 0: %r" % text)
-    return value
-
-
-def _pid(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("not a process ID: %r" % text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("not a process ID (1 or more): %r" % text)
-    return value
-
-
 def make_parser():
-    parser = _Parser(prog=PROG, usage=USAGE, description=DESCRIPTION, epilog=EPILOG,
+    parser = _cliargs.Parser(prog=PROG, usage=USAGE, description=DESCRIPTION, epilog=EPILOG,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-i", "--interval", type=_interval, default=1.0, metavar="SECONDS",
+    parser.add_argument("-i", "--interval", type=_cliargs.seconds, default=1.0, metavar="SECONDS",
                         help="time between two samples (default: 1.0; 0.1 is fine)")
-    parser.add_argument("-p", "--pid", type=_pid, metavar="PID",
+    parser.add_argument("-p", "--pid", type=_cliargs.pid, metavar="PID",
                         help="the process to watch, with its children (or give a command "
                              "to run after --)")
     parser.add_argument("--json", metavar="PATH",
@@ -220,17 +190,17 @@ def _fields(options):
 
 
 def _source(options, fields, stderr):
-    """The source of the values (and the fields it serves), or _UsageError/_Failure."""
+    """The source of the values (and the fields it serves), or _cliargs.UsageError/_Failure."""
     psutil = None
     if options.source != "proc":
         psutil = tracemalloc._import_psutil()
         if psutil is None and options.source == "psutil":
-            raise _UsageError("--source psutil: psutil cannot be imported by this "
+            raise _cliargs.UsageError("--source psutil: psutil cannot be imported by this "
                               "interpreter")
     if psutil is not None:
         source = _proctree.PsutilSource(psutil, fields)
         if "page_faults" in fields and not source.page_faults_available():
-            raise _UsageError("-g/--page-faults: this psutil gives no page faults here "
+            raise _cliargs.UsageError("-g/--page-faults: this psutil gives no page faults here "
                               "(psutil 7 does, or Linux's /proc)")
         return source, fields
     if not _proctree.proc_available():
@@ -238,7 +208,7 @@ def _source(options, fields, stderr):
                        "process_tree needs one of them")
     if "net_connections" in fields:
         if options.net_connections:
-            raise _UsageError("-n/--net-connections needs psutil, which this interpreter "
+            raise _cliargs.UsageError("-n/--net-connections needs psutil, which this interpreter "
                               "cannot import (the other values come from /proc)")
         fields = [name for name in fields if name != "net_connections"]
         _write_text(stderr, "%s: note: -a without psutil leaves out the network "
@@ -753,12 +723,12 @@ def _main(argv):
         except SystemExit as exc:  # --help
             return exc.code
         if (options.pid is None) == (command is None):
-            raise _UsageError("give either -p PID or a command after --")
+            raise _cliargs.UsageError("give either -p PID or a command after --")
         if command == []:
-            raise _UsageError("no command after --")
+            raise _cliargs.UsageError("no command after --")
         fields = _fields(options)
         source, fields = _source(options, fields, sys.stderr)
-    except _UsageError as exc:
+    except _cliargs.UsageError as exc:
         _error("%s (%s --help explains)" % (exc, PROG))
         return 2
     except _Failure as exc:

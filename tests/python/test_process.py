@@ -666,13 +666,13 @@ class CommandTests(_TempDirMixin, unittest.TestCase):
         missing = self.path("missing")
         for args, message in [
                 (["-i", "0", "--", "true"], "argument -i/--interval: must be a number of "
-                                            "seconds > 0: '0'"),
+                                            "seconds above 0: '0'"),
                 (["-i", "abc", "--", "true"], "argument -i/--interval: not a number of "
                                               "seconds: 'abc'"),
                 (["-i", "inf", "--", "true"], "argument -i/--interval: must be a number of "
-                                              "seconds > 0: 'inf'"),
-                (["-p", "abc"], "argument -p/--pid: not a process id: 'abc'"),
-                (["-p", "0"], "argument -p/--pid: not a process id: '0'"),
+                                              "seconds above 0: 'inf'"),
+                (["-p", "abc"], "argument -p/--pid: not a process ID: 'abc'"),
+                (["-p", "0"], "argument -p/--pid: not a process ID (1 or more): '0'"),
                 ([], "nothing to log: give -p PID, a command after --, or --from-json"),
                 (["--"], "no command after --"),
                 (["-p", "1", "--", "true"], "give one of -p PID, a command after -- and "
