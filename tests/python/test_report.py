@@ -817,7 +817,10 @@ class ReadmeReportExampleTests(unittest.TestCase):
         self.assertIn("recorded by snapshot #4", flame["peak_label"])
         sizes = flame_sizes(flame, flame["peak"])
         self.assertGreater(sizes["<string>:%d" % spike], 20 * 1000 * 1000)
-        self.assertNotIn("<string>:%d" % spike, flame_sizes(flame, flame["last"]))
+        # the spike is gone from the last snapshot: freed, but for what the plain variant
+        # and the stock twins count as live, the blocks parked on free lists (on 2.7
+        # plain, the 992 B of the spike's list and a few of its objects)
+        self.assertLess(flame_sizes(flame, flame["last"]).get("<string>:%d" % spike, 0), 4096)
         self.assertEqual(report["memory"][-1]["id"], "peak")
         self.assertEqual(len(report["memory"][-1]["values"]), 8)
         leaks = [(row["file"], row["line"]) for row in report["leaks"]["rows"]]
