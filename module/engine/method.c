@@ -220,6 +220,23 @@ tm_method_get_doc(PyObject *op, void *closure)
     return PyObject_GetAttrString(((TmTracerMethod *)op)->func, "__doc__");
 }
 
+/* What the method wraps, which inspect.signature() follows (CPython's test_inspect checks that
+ * the module's methods have one): the function, or for a bound method a method object of it,
+ * whose signature leaves self out. 2.7's inspect has no signature(): the function. */
+static PyObject *
+tm_method_get_wrapped(PyObject *op, void *closure)
+{
+    TmTracerMethod *method = (TmTracerMethod *)op;
+
+    (void)closure;
+#ifndef TM_PY2
+    if (method->self != NULL)
+        return PyMethod_New(method->func, method->self);
+#endif
+    Py_INCREF(method->func);
+    return method->func;
+}
+
 static PyMemberDef tm_method_members[] = {
     { "__func__", T_OBJECT, offsetof(TmTracerMethod, func), READONLY,
       "the function called" },
@@ -230,6 +247,7 @@ static PyMemberDef tm_method_members[] = {
 
 static PyGetSetDef tm_method_getset[] = {
     { "__doc__", tm_method_get_doc, NULL, NULL, NULL },
+    { "__wrapped__", tm_method_get_wrapped, NULL, NULL, NULL },
     { NULL, NULL, NULL, NULL, NULL }
 };
 

@@ -128,6 +128,23 @@ class BlockTestCase(unittest.TestCase):
 class EngineTests(BlockTestCase):
     """tracer_method and own_object, the engine's parts of the block."""
 
+    def test_tracer_method_signature(self):
+        # inspect.signature() follows __wrapped__ (CPython's test_inspect requires a
+        # signature of the module's methods, TraceBlock.__enter__ and __exit__ included)
+        def method(self, first, second=2):
+            pass
+
+        class Thing(object):
+            wrapped = engine.tracer_method(method)
+
+        self.assertIs(Thing.wrapped.__wrapped__, method)
+        if sys.version_info[0] >= 3:
+            import inspect
+            self.assertEqual(str(inspect.signature(Thing.wrapped)), "(self, first, second=2)")
+            self.assertEqual(str(inspect.signature(Thing().wrapped)), "(first, second=2)")
+            for name in ("__enter__", "__exit__"):
+                inspect.signature(getattr(tracemalloc.TraceBlock, name))
+
     def test_tracer_method_runs_suspended(self):
         seen = []
 
