@@ -118,10 +118,11 @@ tm_traceback_lookup(guint domain, guintptr ptr)
     return result;
 }
 
+/* An item of an export: tb_index first (tm_export_list() reads it there). */
 typedef struct {
+    guint tb_index;
     guint domain;
     gsize size;
-    guint tb_index;
 } TmTraceCopy;
 
 typedef struct {
@@ -186,18 +187,23 @@ tm_export_tracebacks(TmTracesExport *ex)
     return tbs;
 }
 
-PyObject *
-tm_engine_traces(void)
+/* The list of one tuple per item that collect() appends to ex->traces (items of item_size
+ * bytes, each starting with its tb_index) under tm_lock, made by make_tuple(item, the
+ * traceback's tuple, its total_nframe). NULL with an exception set on error. */
+static PyObject *
+tm_export_list(guint item_size, void (*collect)(TmTracesExport *ex),
+               PyObject *(*make_tuple)(gconstpointer item, PyObject *traceback,
+                                       guint total_nframe))
 {
     TmTracesExport ex = { NULL, NULL, NULL, FALSE };
     PyObject *list = NULL, *tbs = NULL;
 
-    ex.traces = g_array_new(FALSE, FALSE, sizeof(TmTraceCopy));
+    ex.traces = g_array_new(FALSE, FALSE, item_size);
     ex.tracebacks = g_ptr_array_new_with_free_func(tm_traceback_copy_free);
     ex.tb_index = g_hash_table_new(g_direct_hash, g_direct_equal);
     tm_lock_acquire();
     if (tm_store != NULL)
-        tm_store_foreach(tm_store, tm_export_trace, &ex);
+        collect(&ex);
     tm_lock_release();
     g_hash_table_destroy(ex.tb_index);
     if (ex.failed) {
@@ -212,11 +218,11 @@ tm_engine_traces(void)
     if (list == NULL)
         goto done;
     for (guint i = 0; i < ex.traces->len; i++) {
-        TmTraceCopy *item = &g_array_index(ex.traces, TmTraceCopy, i);
-        const TmTraceback *tb = g_ptr_array_index(ex.tracebacks, item->tb_index);
-        PyObject *tuple = Py_BuildValue("(InOI)", item->domain, (Py_ssize_t)item->size,
-                                        PyTuple_GET_ITEM(tbs, item->tb_index),
-                                        (unsigned int)tb->total_nframe);
+        gconstpointer item = ex.traces->data + (gsize)i * item_size;
+        guint tb_index = *(const guint *)item;
+        const TmTraceback *tb = g_ptr_array_index(ex.tracebacks, tb_index);
+        PyObject *tuple = make_tuple(item, PyTuple_GET_ITEM(tbs, tb_index),
+                                     (guint)tb->total_nframe);
         if (tuple == NULL) {
             Py_CLEAR(list);
             goto done;
@@ -231,12 +237,32 @@ done:
     return list;
 }
 
+static void
+tm_collect_traces(TmTracesExport *ex)
+{
+    tm_store_foreach(tm_store, tm_export_trace, ex);
+}
+
+static PyObject *
+tm_trace_tuple(gconstpointer item, PyObject *traceback, guint total_nframe)
+{
+    const TmTraceCopy *trace = item;
+    return Py_BuildValue("(InOI)", trace->domain, (Py_ssize_t)trace->size, traceback,
+                         (unsigned int)total_nframe);
+}
+
+PyObject *
+tm_engine_traces(void)
+{
+    return tm_export_list(sizeof(TmTraceCopy), tm_collect_traces, tm_trace_tuple);
+}
+
 /* The traces at the peak, grouped by domain and traceback. */
 typedef struct {
+    guint tb_index;
     guint domain;
     gsize size;
     gsize count;
-    guint tb_index;
 } TmGroupCopy;
 
 static gboolean
@@ -257,50 +283,24 @@ tm_export_group(guint domain, const TmTraceback *traceback, gsize size, gsize co
     return TRUE;
 }
 
+static void
+tm_collect_groups(TmTracesExport *ex)
+{
+    tm_store_foreach_group(tm_store, TRUE, tm_export_group, ex);
+}
+
+static PyObject *
+tm_group_tuple(gconstpointer item, PyObject *traceback, guint total_nframe)
+{
+    const TmGroupCopy *group = item;
+    return Py_BuildValue("(InnOI)", group->domain, (Py_ssize_t)group->size,
+                         (Py_ssize_t)group->count, traceback, (unsigned int)total_nframe);
+}
+
 PyObject *
 tm_engine_peak_traces(void)
 {
-    TmTracesExport ex = { NULL, NULL, NULL, FALSE };
-    PyObject *list = NULL, *tbs = NULL;
-
-    ex.traces = g_array_new(FALSE, FALSE, sizeof(TmGroupCopy));
-    ex.tracebacks = g_ptr_array_new_with_free_func(tm_traceback_copy_free);
-    ex.tb_index = g_hash_table_new(g_direct_hash, g_direct_equal);
-    tm_lock_acquire();
-    if (tm_store != NULL)
-        tm_store_foreach_group(tm_store, TRUE, tm_export_group, &ex);
-    tm_lock_release();
-    g_hash_table_destroy(ex.tb_index);
-    if (ex.failed) {
-        PyErr_NoMemory();
-        goto done;
-    }
-
-    tbs = tm_export_tracebacks(&ex);
-    if (tbs == NULL)
-        goto done;
-    list = PyList_New(ex.traces->len);
-    if (list == NULL)
-        goto done;
-    for (guint i = 0; i < ex.traces->len; i++) {
-        TmGroupCopy *item = &g_array_index(ex.traces, TmGroupCopy, i);
-        const TmTraceback *tb = g_ptr_array_index(ex.tracebacks, item->tb_index);
-        PyObject *tuple = Py_BuildValue("(InnOI)", item->domain, (Py_ssize_t)item->size,
-                                        (Py_ssize_t)item->count,
-                                        PyTuple_GET_ITEM(tbs, item->tb_index),
-                                        (unsigned int)tb->total_nframe);
-        if (tuple == NULL) {
-            Py_CLEAR(list);
-            goto done;
-        }
-        PyList_SET_ITEM(list, i, tuple);
-    }
-
-done:
-    Py_XDECREF(tbs);
-    g_array_free(ex.traces, TRUE);
-    g_ptr_array_free(ex.tracebacks, TRUE);
-    return list;
+    return tm_export_list(sizeof(TmGroupCopy), tm_collect_groups, tm_group_tuple);
 }
 
 /* Statistics grouped by the most recent frame, summed under the lock in C from the groups of
