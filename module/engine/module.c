@@ -1,17 +1,72 @@
 /* The extension module tracemalloc._engine: its method table and init, argument parsing and
- * plain return values only. The work is in the tracing engine (tracer.h, which also declares
+ * plain return values only; the engine's own work is marked as such for the native domain
+ * (native.h). The work is in the tracing engine (tracer.h, which also declares
  * the type tracer_method of method.c), the timers (timer.h)
  * and the helpers of the Python layer (stats.h, columns.h, pickle_scan.h). */
 #include "pickle_scan.h"
 #include "columns.h"
+#include "native.h"
 #include "stats.h"
 #include "timer.h"
 #include "tracer.h"
+
+/* The engine's own work: what it allocates with glib outside its hooks and its lock (the
+ * copies of a snapshot, a new store, a timer) is not traced in the native domain (native.h);
+ * the Python objects it creates are traced as ever, by the allocator hooks. */
+static PyObject *
+tm_own_work(PyObject *(*func)(PyObject *), PyObject *arg)
+{
+    PyObject *result;
+
+    TM_NATIVE_ENGINE_BEGIN();
+    result = func(arg);
+    TM_NATIVE_ENGINE_END();
+    return result;
+}
+
+static PyObject *
+tm_engine_traces_call(PyObject *unused)
+{
+    (void)unused;
+    return tm_engine_traces();
+}
+
+static PyObject *
+tm_engine_peak_traces_call(PyObject *unused)
+{
+    (void)unused;
+    return tm_engine_peak_traces();
+}
+
+static PyObject *
+tm_engine_stats_call(PyObject *at_peak)
+{
+    return tm_engine_stats(at_peak == Py_True);
+}
+
+/* The helpers of the Python layer (stats.c, columns.c), the engine's work too. */
+#define TM_OWN_WORK_VARARGS(name, func) \
+    static PyObject * \
+    name(PyObject *self, PyObject *args) \
+    { \
+        PyObject *result; \
+        TM_NATIVE_ENGINE_BEGIN(); \
+        result = func(self, args); \
+        TM_NATIVE_ENGINE_END(); \
+        return result; \
+    }
+
+TM_OWN_WORK_VARARGS(engine_group_traces, tm_stats_group_traces)
+TM_OWN_WORK_VARARGS(engine_filter_traces, tm_stats_filter_traces)
+TM_OWN_WORK_VARARGS(engine_check_traces, tm_columns_check_traces)
+TM_OWN_WORK_VARARGS(engine_trace_columns, tm_columns_trace_columns)
+TM_OWN_WORK_VARARGS(engine_build_traces, tm_columns_build_traces)
 
 static PyObject *
 engine_start(PyObject *self, PyObject *args)
 {
     Py_ssize_t nframe = 1;
+    int res;
 
     (void)self;
     if (!PyArg_ParseTuple(args, "|n:start", &nframe))
@@ -19,7 +74,10 @@ engine_start(PyObject *self, PyObject *args)
     if (nframe < 1 || nframe > TM_MAX_NFRAME)
         return PyErr_Format(PyExc_ValueError, "the number of frames must be in range [1; %d]",
                             TM_MAX_NFRAME);
-    if (tm_engine_start((guint)nframe) < 0)
+    TM_NATIVE_ENGINE_BEGIN();
+    res = tm_engine_start((guint)nframe);
+    TM_NATIVE_ENGINE_END();
+    if (res < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -29,8 +87,10 @@ engine_stop(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
+    TM_NATIVE_ENGINE_BEGIN();
     tm_timer_stop(0);
     tm_engine_stop();
+    TM_NATIVE_ENGINE_END();
     Py_RETURN_NONE;
 }
 
@@ -43,11 +103,21 @@ engine_is_tracing(PyObject *self, PyObject *unused)
 }
 
 static PyObject *
+engine_is_native_tracing(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyBool_FromLong(tm_engine_is_native_tracing());
+}
+
+static PyObject *
 engine_clear_traces(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
+    TM_NATIVE_ENGINE_BEGIN();
     tm_engine_clear();
+    TM_NATIVE_ENGINE_END();
     Py_RETURN_NONE;
 }
 
@@ -91,7 +161,7 @@ static PyObject *
 engine_get_object_traceback(PyObject *self, PyObject *obj)
 {
     (void)self;
-    return tm_engine_object_traceback(obj);
+    return tm_own_work(tm_engine_object_traceback, obj);
 }
 
 static PyObject *
@@ -99,7 +169,7 @@ engine_get_traces(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    return tm_engine_traces();
+    return tm_own_work(tm_engine_traces_call, NULL);
 }
 
 static PyObject *
@@ -107,7 +177,7 @@ engine_get_stats(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    return tm_engine_stats(FALSE);
+    return tm_own_work(tm_engine_stats_call, Py_False);
 }
 
 static PyObject *
@@ -115,7 +185,7 @@ engine_get_peak_traces(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    return tm_engine_peak_traces();
+    return tm_own_work(tm_engine_peak_traces_call, NULL);
 }
 
 static PyObject *
@@ -123,7 +193,7 @@ engine_get_peak_stats(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    return tm_engine_stats(TRUE);
+    return tm_own_work(tm_engine_stats_call, Py_True);
 }
 
 static PyObject *
@@ -237,7 +307,9 @@ engine_start_timer(PyObject *self, PyObject *args, PyObject *kw)
     else {
         Py_INCREF(fargs);
     }
+    TM_NATIVE_ENGINE_BEGIN();
     id = tm_timer_start(delay, func, fargs, fkwargs != Py_None ? fkwargs : NULL);
+    TM_NATIVE_ENGINE_END();
     Py_DECREF(fargs);
     if (id < 0)
         return NULL;
@@ -261,7 +333,9 @@ engine_stop_timer(PyObject *self, PyObject *args, PyObject *kw)
         if (id <= 0)
             Py_RETURN_NONE;  /* never a timer id: nothing to stop */
     }
+    TM_NATIVE_ENGINE_BEGIN();
     tm_timer_stop(id);
+    TM_NATIVE_ENGINE_END();
     Py_RETURN_NONE;
 }
 
@@ -269,6 +343,8 @@ static PyMethodDef engine_methods[] = {
     { "start", engine_start, METH_VARARGS, "start(nframe=1): start tracing." },
     { "stop", engine_stop, METH_NOARGS, "stop(): stop tracing and every timer, free the traces." },
     { "is_tracing", engine_is_tracing, METH_NOARGS, "is_tracing() -> bool" },
+    { "is_native_tracing", engine_is_native_tracing, METH_NOARGS,
+      "is_native_tracing() -> bool: tracing, the blocks of malloc & co. included (NATIVE_DOMAIN)" },
     { "clear_traces", engine_clear_traces, METH_NOARGS, "clear_traces(): forget every trace." },
     { "get_traceback_limit", engine_get_traceback_limit, METH_NOARGS,
       "get_traceback_limit() -> int" },
@@ -315,16 +391,16 @@ static PyMethodDef engine_methods[] = {
     { "stop_timer", (PyCFunction)(void (*)(void))engine_stop_timer,
       METH_VARARGS | METH_KEYWORDS, "stop_timer(timer_id=None): stop one timer or all." },
     /* stats.c, columns.c, pickle_scan.c: helpers of the Python layer, not of tracing */
-    { "group_traces", tm_stats_group_traces, METH_VARARGS,
+    { "group_traces", engine_group_traces, METH_VARARGS,
       "group_traces(traces, key_type, cumulative) -> [(key, size, count), ...] or None" },
-    { "filter_traces", tm_stats_filter_traces, METH_VARARGS,
+    { "filter_traces", engine_filter_traces, METH_VARARGS,
       "filter_traces(traces, include, exclude) -> [trace, ...] or None" },
-    { "check_traces", tm_columns_check_traces, METH_VARARGS,
+    { "check_traces", engine_check_traces, METH_VARARGS,
       "check_traces(traces) -> None, or the index of the first trace not of the engine's "
       "shape" },
-    { "trace_columns", tm_columns_trace_columns, METH_VARARGS,
+    { "trace_columns", engine_trace_columns, METH_VARARGS,
       "trace_columns(traces) -> (tracebacks, domains, sizes, indexes, nframes) or None" },
-    { "build_traces", tm_columns_build_traces, METH_VARARGS,
+    { "build_traces", engine_build_traces, METH_VARARGS,
       "build_traces(tracebacks, domains, sizes, indexes, nframes) -> [trace, ...]" },
     { "scan_pickle", tm_pickle_scan, METH_VARARGS,
       "scan_pickle(data, max_nesting) -> (status, end offset or detail)" },
@@ -342,6 +418,8 @@ engine_add_constants(PyObject *module)
     if (PyModule_AddStringConstant(module, "PATCH_VARIANT", tm_engine_variant()) < 0)
         return -1;
     if (PyModule_AddIntConstant(module, "MAX_NFRAME", TM_MAX_NFRAME) < 0)
+        return -1;
+    if (PyModule_AddIntConstant(module, "NATIVE_DOMAIN", (long)tm_engine_native_domain()) < 0)
         return -1;
     if (PyType_Ready(&tm_tracer_method_type) < 0)
         return -1;
