@@ -200,6 +200,18 @@ class ReadmeExamples(unittest.TestCase):
         self.assertEqual((status, out, err),
                          (1, "", error[0].replace("4242", str(gone.pid)) + "\n"))
 
+    def test_native_section(self):
+        # "The native domain": the program run through the launcher prints the lines shown
+        script = os.path.join(self.tmpdir, "native_demo.py")
+        with open(script, "w") as fp:
+            fp.write(self.block("# native example") + "\n")
+        command = self.block("$ python -m tracemalloc.native -- python native_demo.py")
+        lines = command.splitlines()
+        args = [sys.executable if arg == "python" else arg for arg in lines[0].split()[2:]]
+        status, out, err = tmsupport.run_python(args, cwd=self.tmpdir)
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(out.splitlines(), lines[1:])
+
     @staticmethod
     def events(lines):
         """The events of the lines of a process log's table (the columns after the sizes)."""
