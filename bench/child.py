@@ -2,7 +2,7 @@
 
     python bench/child.py WORKLOAD ENGINE NFRAME SCALE SNAPSHOT [PROCESS_LOG]
 
-WORKLOAD  compile | json | churn | live | compileall
+WORKLOAD  compile | json | churn | live | compileall | sqlite
 ENGINE    none (untraced: tracemalloc is not imported, except by "live", see below),
           ours (our package, first on PYTHONPATH) or stock (the interpreter's own module)
 NFRAME    frames per traceback given to tracemalloc.start() (ignored when untraced)
@@ -241,6 +241,31 @@ def compileall_run(top):
 WORKLOADS["compileall"] = (compileall_setup, compileall_run)
 
 
+def sqlite_setup(scale):
+    return max(5000, int(60000 * scale))
+
+
+def sqlite_run(count):
+    """C libraries' own malloc (the native domain's workload): an in-memory SQLite database
+    (libsqlite3 allocates with malloc) and OpenSSL's digests (hashlib)."""
+    import hashlib
+    import sqlite3
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, name TEXT, digest TEXT)")
+    rows = ((i, "name-%d" % i, hashlib.sha256(b"%d" % i).hexdigest()) for i in range(count))
+    db.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+    db.execute("CREATE INDEX t_digest ON t (digest)")
+    total = 0
+    for name, digest in db.execute("SELECT name, digest FROM t ORDER BY digest LIMIT 1000"):
+        total += len(name) + len(digest)
+    db.execute("DELETE FROM t WHERE k % 2 = 0")
+    db.close()
+    return total
+
+
+WORKLOADS["sqlite"] = (sqlite_setup, sqlite_run)
+
+
 # ------------------------------------------------------------------------------- main
 
 def check_engine(engine):
@@ -359,6 +384,11 @@ def main(argv):
     rss0 = vm_rss()
     if tracemalloc is not None:
         tracemalloc.start(nframe)
+        # bench/run.py --native: the native domain must be on exactly when asked for.
+        if bool(os.environ.get("PYTRACEMALLOC_NATIVE")) != bool(
+                getattr(tracemalloc, "is_native_tracing", bool)()):
+            raise SystemExit("child: PYTRACEMALLOC_NATIVE=%r but is_native_tracing() is not"
+                             % os.environ.get("PYTRACEMALLOC_NATIVE"))
     try:
         log = ProcessLog(process_log)
         with Timer() as t:

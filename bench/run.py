@@ -3,6 +3,7 @@
 
 Usage: bench/run.py [--quick] [--runs N] [--json FILE] [--versions V ...] [--variants V ...]
                     [--workloads W ...] [--build-dir DIR] [--timeout S] [--report FILE]
+                    [--process-log [INTERVAL]] [--native]
 
 Builds (or reuses from the cache) every interpreter it needs with build-aux/python-build
 (the track, plain and disabled variants of each version and, for 3.x, the stock twin built
@@ -24,6 +25,8 @@ Workloads (bench/child.py, the same code on 2.7 and 3.x):
               take_snapshot again after tracemalloc.stop() (both are reported)
   compileall  compileall.compile_dir(force=True) over a copy of the stdlib packages email,
               json, logging and xml in a temporary directory
+  sqlite      (--native only, by default) an in-memory SQLite database of 60 000 rows with
+              SHA-256 digests, an index, a sorted query and a delete: C libraries' malloc
   --quick runs one repetition of smaller workloads (1/4 of the size; compileall: email).
 
 Configurations, per version: untraced on each interpreter; ours (our package first on
@@ -58,6 +61,13 @@ seconds with and without, the CPU seconds of the logger's own thread (getrusage
 RUSAGE_THREAD), its records, and that thread's CPU over the wall time of the measured part
 (target: under 1%); --scale makes the runs longer (more records per run).
 
+--native measures the native domain instead (nothing else runs): for each patched variant,
+untraced, untraced with the preloadable library loaded but no hooks registered ("+preload":
+the cost of the library when off), ours at 1 frame, and ours at 1 frame with the native domain
+on ("+native": LD_PRELOAD and PYTRACEMALLOC_NATIVE=1); it prints the CPU seconds and the
+ratios native/untraced, native/ours and preload/untraced; its workloads by default: compile,
+json, churn and sqlite.
+
 Exit status 0 if every measurement ran (whatever the targets), 1 otherwise.
 """
 import argparse
@@ -75,6 +85,8 @@ CHILD = os.path.join(TOP, "bench", "child.py")
 VERSIONS = ["2.7.18", "3.11.2", "3.13.5"]
 VARIANTS = ["track", "plain", "disabled"]
 WORKLOADS = ["compile", "json", "churn", "live", "compileall"]
+# --native's default: Python's own work, and C libraries' malloc (SQLite, OpenSSL).
+NATIVE_WORKLOADS = ["compile", "json", "churn", "sqlite"]
 SNAPSHOT_OPS = ["take_snapshot", "dump", "load", "statistics_lineno",
                 "statistics_traceback", "compare_to"]
 OP_LABEL = {"take_snapshot": "take", "dump": "dump", "load": "load",
@@ -126,7 +138,8 @@ def build_module(python, build_dir):
 # ------------------------------------------------------------------------------- configs
 
 class Config(object):
-    def __init__(self, version, interp, engine, nframe, python, pythonpath, process_log=None):
+    def __init__(self, version, interp, engine, nframe, python, pythonpath, process_log=None,
+                 native=None):
         self.version = version
         self.interp = interp        # track, plain, disabled, stock
         self.engine = engine        # none, ours, stock
@@ -134,6 +147,7 @@ class Config(object):
         self.python = python
         self.pythonpath = pythonpath
         self.process_log = process_log  # the logger's interval (--process-log), or None
+        self.native = native        # --native: None, "preload" (library only) or "native"
 
     @property
     def name(self):
@@ -141,7 +155,8 @@ class Config(object):
             name = "%s:%s:untraced" % (self.version, self.interp)
         else:
             name = "%s:%s:%s/%d" % (self.version, self.interp, self.engine, self.nframe)
-        return name + ("+log" if self.process_log else "")
+        return name + ("+log" if self.process_log else "") + (
+            "+" + self.native if self.native else "")
 
     def env(self):
         env = dict((k, v) for k, v in os.environ.items()
@@ -152,6 +167,14 @@ class Config(object):
         if self.pythonpath:
             env["PYTHONPATH"] = self.pythonpath
             env["BENCH_EXPECT_DIR"] = self.pythonpath
+        env.pop("LD_PRELOAD", None)
+        if self.native:
+            env["LD_PRELOAD"] = os.path.join(self.pythonpath, "tracemalloc",
+                                             "tracemalloc-native.so")
+        if self.native == "native":
+            env["PYTRACEMALLOC_NATIVE"] = "1"
+        else:
+            env.pop("PYTRACEMALLOC_NATIVE", None)
         return env
 
 
@@ -456,7 +479,9 @@ def main():
                         help="write the results here (default _build/bench/results.json)")
     parser.add_argument("--versions", nargs="+", default=VERSIONS, choices=VERSIONS)
     parser.add_argument("--variants", nargs="+", default=VARIANTS, choices=VARIANTS)
-    parser.add_argument("--workloads", nargs="+", default=WORKLOADS, choices=WORKLOADS)
+    parser.add_argument("--workloads", nargs="+", choices=WORKLOADS + ["sqlite"],
+                        help="default: %s; --native: %s" % (" ".join(WORKLOADS),
+                                                             " ".join(NATIVE_WORKLOADS)))
     parser.add_argument("--no-stock", action="store_true", help="leave out the stock engine")
     parser.add_argument("--build-dir", default=os.path.join(TOP, "_build"),
                         help="where the module builds go (default _build)")
@@ -465,6 +490,8 @@ def main():
     parser.add_argument("--report", metavar="FILE",
                         help="run nothing: print the table again from the raw measurements "
                              "of a results file written by --json")
+    parser.add_argument("--native", action="store_true",
+                        help="measure the native domain (tracemalloc.native) instead")
     parser.add_argument("--process-log", metavar="INTERVAL", type=float, nargs="?",
                         const=1.0, default=None,
                         help="measure the process logger of tracemalloc.process at INTERVAL "
@@ -472,10 +499,14 @@ def main():
     args = parser.parse_args()
     if args.report:
         return report(args.report)
+    if args.workloads is None:
+        args.workloads = NATIVE_WORKLOADS if args.native else WORKLOADS
     runs = args.runs or (1 if args.quick else 5)
     scale = args.scale or (0.25 if args.quick else 1.0)
     if args.process_log is not None:
         return process_log_main(args, runs, scale)
+    if args.native:
+        return native_main(args, runs, scale)
 
     started = time.time()
     configs = make_configs(args)
@@ -608,6 +639,62 @@ def process_log_main(args, runs, scale):
         json.dump({"date": lines[0], "args": vars(args), "runs": runs, "scale": scale,
                    "configs": [dict(vars(c), name=c.name) for c in configs],
                    "raw": raw, "targets": targets, "table": lines}, fp, indent=1)
+    log("results written to %s" % args.json)
+    return 1 if any("error" in r for r in raw) else 0
+
+
+def native_main(args, runs, scale):
+    """--native: untraced, untraced with the library, ours, ours with the native domain."""
+    started = time.time()
+    configs = []
+    for version in args.versions:
+        for interp in args.variants:
+            python = interpreter(version, interp)
+            lib = build_module(python, os.path.join(args.build_dir,
+                                                    "bench-%s-%s" % (version, interp)))
+            for engine, nframe, native in (("none", 0, None), ("none", 0, "preload"),
+                                           ("ours", 1, None), ("ours", 1, "native")):
+                configs.append(Config(version, interp, engine, nframe, python, lib,
+                                      native=native))
+    log("%d configurations x %d workloads x %d runs" % (len(configs), len(args.workloads), runs))
+    raw = []
+    for rep in range(runs):
+        for workload in args.workloads:
+            shift = rep % len(configs)
+            for config in configs[shift:] + configs[:shift]:
+                result = run_child(config, workload, scale, args.timeout)
+                result.update({"config": config.name, "workload": workload, "run": rep})
+                raw.append(result)
+                log("run %d/%d %-10s %-34s %s" % (
+                    rep + 1, runs, workload, config.name,
+                    "ERROR " + result["error"] if "error" in result
+                    else "cpu %.3f s" % result["cpu"]))
+    lines = ["pytracemalloc benchmark of the native domain, %s, %s; %d runs, scale %g; %.0f s"
+             % (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                machine(), runs, scale, time.time() - started),
+             "%-20s %-10s %9s %9s %9s %9s %9s %9s %9s" % (
+                 "interpreter", "workload", "untraced", "+preload", "ours/1", "+native",
+                 "nat/untr", "nat/ours", "pre/untr")]
+    cpu = {}
+    for r in raw:
+        if "error" not in r:
+            cpu.setdefault((r["config"], r["workload"]), []).append(r["cpu"])
+    for i in range(0, len(configs), 4):
+        untraced, preload, ours, native = configs[i:i + 4]
+        for workload in args.workloads:
+            values = [cpu.get((c.name, workload)) for c in (untraced, preload, ours, native)]
+            if not all(values):
+                continue
+            u, p, o, n = [median(v) for v in values]
+            lines.append("%-20s %-10s %9.3f %9.3f %9.3f %9.3f %8.2fx %8.2fx %8.2fx" % (
+                "%s:%s" % (untraced.version, untraced.interp), workload, u, p, o, n,
+                n / u, n / o, p / u))
+    print("\n".join(lines))
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, "w") as fp:
+        json.dump({"date": lines[0], "args": vars(args), "runs": runs, "scale": scale,
+                   "configs": [dict(vars(c), name=c.name) for c in configs],
+                   "raw": raw, "table": lines}, fp, indent=1)
     log("results written to %s" % args.json)
     return 1 if any("error" in r for r in raw) else 0
 
