@@ -118,6 +118,21 @@ tm_gil_held(void)
     return tstate != NULL && tstate == PyGILState_GetThisThreadState();
 }
 
+/* The same question asked from inside malloc (native.c). 2.7 has no native TLS on pthreads:
+ * PyGILState_GetThisThreadState() takes the thread module's keymutex, under which
+ * PyThread_set_key_value() calls malloc: asked from that malloc, it would wait for itself.
+ * So compare the GIL holder's thread id with ours instead (pthread_self(), no lock). Read
+ * without the GIL, the holder's state may be freed meanwhile: the read stays inside the
+ * heap, and a freed state holding our id by chance is not a risk worth more than this. */
+#include <pythread.h>
+
+static inline int
+tm_gil_held_in_malloc(void)
+{
+    PyThreadState *tstate = _PyThreadState_Current;
+    return tstate != NULL && tstate->thread_id == PyThread_get_thread_ident();
+}
+
 
 /* The address of the memory block that holds obj, as the allocator returned it. */
 static inline void *
@@ -206,6 +221,9 @@ tm_gil_held(void)
     return PyThreadState_GetUnchecked() != NULL;
 }
 
+/* From inside malloc too (native.c): a TLS read, no lock, no allocation. */
+#    define tm_gil_held_in_malloc tm_gil_held
+
 static inline TmPyFrame *
 tm_frame_current(PyThreadState *tstate)
 {
@@ -261,6 +279,10 @@ tm_gil_held(void)
     PyThreadState *tstate = _PyThreadState_UncheckedGet();
     return tstate != NULL && tstate == PyGILState_GetThisThreadState();
 }
+
+/* From inside malloc too (native.c): PyGILState_GetThisThreadState() reads a native TLS key
+ * (pthread_getspecific: no lock, no allocation). */
+#    define tm_gil_held_in_malloc tm_gil_held
 
 static inline TmPyFrame *
 tm_frame_current(PyThreadState *tstate)

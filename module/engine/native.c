@@ -17,7 +17,8 @@
  * What is safe inside malloc: only initial-exec TLS, tm_lock (never held across a call that
  * waits for anything but the lock), the store (glib, whose allocations come back here with
  * tm_reentrant set and pass through), and the Python frames of a thread that holds the GIL of
- * the tracing interpreter, read exactly as the RAW hook reads them. A thread without the GIL
+ * the tracing interpreter (tm_gil_held_in_malloc(): on 2.7 without the thread module's lock),
+ * read exactly as the RAW hook reads them. A thread without the GIL
  * (a C library's worker, the interpreter before it takes the GIL) gets the empty traceback.
  * Nothing here creates a Python object, takes the GIL, or runs a timer. errno is kept as the
  * allocator left it. */
@@ -72,7 +73,7 @@ tm_native_record(void *ptr, size_t size)
         tm_lock_release();
     }
     else {
-        tstate = tm_gil_held() ? tm_tracing_tstate() : NULL;
+        tstate = tm_gil_held_in_malloc() ? tm_tracing_tstate() : NULL;
         if (tstate != NULL)
             nframe = tm_capture(tstate, &total);
         tm_lock_acquire();
@@ -170,7 +171,7 @@ tm_native_realloc(void *ptr, size_t size)
         return tm_real.realloc(ptr, size);
     tm_reentrant = 1;
     suspended = tm_suspend_depth != 0;
-    tstate = !suspended && tm_gil_held() ? tm_tracing_tstate() : NULL;
+    tstate = !suspended && tm_gil_held_in_malloc() ? tm_tracing_tstate() : NULL;
     if (tstate != NULL)
         nframe = tm_capture(tstate, &total);
     saved_errno = errno;

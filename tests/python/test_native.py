@@ -35,6 +35,20 @@ void *nt_memalign(size_t n) { return memalign(256, n); }
 void *nt_valloc(size_t n) { return valloc(n); }
 void *nt_pvalloc(size_t n) { return pvalloc(n); }
 void nt_free(void *p) { free(p); }
+/* n turns of 8 blocks allocated, resized and freed; the last turn's blocks kept in keep[8]. */
+void nt_churn(int n, void **keep)
+{
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < 8; j++) {
+            void *p = malloc(16 + 64 * j);
+            p = realloc(p, 32 + 128 * j);
+            if (i == n - 1)
+                keep[j] = p;
+            else
+                free(p);
+        }
+    }
+}
 """
 
 # The child's prologue: the library twice, through PyDLL (the calls keep the GIL, so the
@@ -54,6 +68,7 @@ def load(cls):
     lib.nt_realloc.restype = ctypes.c_void_p
     lib.nt_realloc.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
     lib.nt_free.argtypes = [ctypes.c_void_p]
+    lib.nt_churn.argtypes = [ctypes.c_int, ctypes.c_void_p]
     return lib
 
 lib = load(ctypes.PyDLL)
@@ -274,6 +289,47 @@ class TracedTests(NativeTestCase):
         result, script = self.run_child(body)
         for marker in ("timer", "snapshot", "traces"):
             self.assertNotIn(marker_line(script, marker), result["lines"], marker)
+
+    def test_threads_with_and_without_the_gil(self):
+        # Threads allocating from C, some while holding the GIL and some not, while the
+        # main thread takes snapshots, clears the traces, stops and starts: no deadlock, no
+        # crash, and at the end exactly the blocks still held are traced.
+        body = """
+        import threading
+        tracemalloc.start(3)
+        keeps = [(ctypes.c_void_p * 8)() for i in range(6)]
+        def work(i):
+            (lib if i % 2 else nogil).nt_churn(4000, keeps[i])
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for i in range(20):
+            tracemalloc.take_snapshot()
+            if i % 5 == 4:
+                tracemalloc.clear_traces()
+            if i == 10:
+                tracemalloc.stop()
+                tracemalloc.start(3)
+        for t in threads:
+            t.join()
+        result["alive"] = tracemalloc.is_native_tracing()
+        tracemalloc.clear_traces()
+        for i in range(6):
+            (lib if i % 2 else nogil).nt_churn(50, keeps[i])  # again
+        sizes = [32 + 128 * j for j in range(8)]
+        result["traced"] = sorted(t for t in native(1) if t[0] in sizes)
+        for keep in keeps:
+            for p in keep:
+                lib.nt_free(p)
+        """
+        result, script = self.run_child(body)
+        self.assertTrue(result["alive"])
+        # Each thread keeps the 8 blocks of its last turn (the old traces were cleared): with
+        # the line of the call where the call kept the GIL, the empty traceback otherwise.
+        again = [["child.py", marker_line(script, "again")]]
+        expected = sorted([32 + 128 * j, tb] for j in range(8) for tb in [again, [["<unknown>", 0]]]
+                          for i in range(3))
+        self.assertEqual(result["traced"], expected)
 
     def test_stop_and_start_again(self):
         body = """
