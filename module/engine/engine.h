@@ -186,6 +186,9 @@ guint64 tm_capture_count(void);
  * of the whole stack (saturated at TM_MAX_NFRAME). */
 guint tm_capture(PyThreadState *tstate, guint *total);
 
+/* The frames of the last tm_capture() (the capture buffer). GIL held. */
+const TmFrame *tm_capture_frames(void);
+
 /* Intern the nframe captured frames as a traceback of total frames. tm_lock held; GIL held if
  * nframe > 0. A new traceback brings its filenames into the store, which then holds a
  * reference on each new one. NULL on out of memory. */

@@ -35,6 +35,18 @@ void tm_native_uninstall(void);
  * atomic store), read by any thread. */
 gboolean tm_native_active(void);
 
+/* The C call stack (PYTRACEMALLOC_NATIVE_STACK=N): up to N frames of C code, most recent
+ * first, come before the Python frames of a native block's traceback. In the store, such a
+ * frame is the filename tm_native_frame_filename (a str "<native>", owned by native.c for the
+ * life of the process, never counted in the store's filenames) with, as its line, an index
+ * into the table of return addresses. The Python views (export.c) show it as
+ * ("<native> SYMBOL+0xOFFSET (LIBRARY)", 0): tm_native_frame_name(). */
+extern PyObject *tm_native_frame_filename;
+
+/* The name of the C frame of index index: a new reference, NULL with an exception set. GIL
+ * held, tm_lock not held. */
+PyObject *tm_native_frame_name(guint index);
+
 /* The block ptr, given to PyTraceMalloc_Track() for another domain, leaves the native domain
  * (numpy's buffers come from malloc, then are tracked in their own domain: never twice).
  * tm_lock held, tm_tracing TRUE. */

@@ -267,6 +267,32 @@ class TracedTests(NativeTestCase):
         self.assertEqual(result["traces"], [[8 * MB, [["<unknown>", 0]]]])
         self.assertEqual(result["freed"], [])
 
+    def test_c_call_stack(self):
+        # PYTRACEMALLOC_NATIVE_STACK=3: three C frames, most recent first (the test library's
+        # function, then ctypes' libffi), before the Python line of the call.
+        body = """
+        tracemalloc.start(5)
+        p = lib.nt_malloc(8 << 20)  # c stack
+        result["traces"] = native(8 << 20)
+        result["stats"] = sorted(name for name in tracemalloc._engine.get_stats()
+                                 if name.startswith("<native> nt_malloc+"))
+        lib.nt_free(p)
+        result["freed"] = native(8 << 20)
+        """
+        result, script = self.run_child(body, env=self.env(PYTRACEMALLOC_NATIVE_STACK="3"))
+        [[size, tb]] = result["traces"]
+        tb = tb[::-1]  # a Traceback iterates from the oldest frame: most recent first here
+        self.assertEqual(size, 8 * MB)
+        self.assertEqual(len(tb), 4, tb)
+        self.assertTrue(tb[0][0].startswith("<native> nt_malloc+0x"), tb)
+        self.assertTrue(tb[0][0].endswith(" (libnt.so)"), tb)
+        for name, lineno in tb[:3]:
+            self.assertTrue(name.startswith("<native> "), tb)
+            self.assertEqual(lineno, 0)
+        self.assertEqual(tb[3], ["child.py", marker_line(script, "c stack")])
+        self.assertEqual(result["stats"], [tb[0][0]])
+        self.assertEqual(result["freed"], [])
+
     def test_engine_work_not_traced(self):
         # A timer and snapshots are the engine's work: nothing of theirs in the domain.
         body = """
