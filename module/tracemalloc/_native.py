@@ -40,9 +40,10 @@ def preload_library():
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), LIBRARY_NAME)
 
 
-def native_environ(environ, nframe=None):
+def native_environ(environ, nframe=None, stack=None):
     """A copy of *environ* that switches the native domain on: the library first in
-    LD_PRELOAD (once), PYTRACEMALLOC_NATIVE=1 and, if *nframe* is given, PYTRACEMALLOC."""
+    LD_PRELOAD (once), PYTRACEMALLOC_NATIVE=1 and, if given, PYTRACEMALLOC=*nframe* and
+    PYTRACEMALLOC_NATIVE_STACK=*stack* (C frames per native block)."""
     env = dict(environ)
     library = preload_library()
     preload = [p for p in env.get("LD_PRELOAD", "").replace(":", " ").split()
@@ -51,4 +52,6 @@ def native_environ(environ, nframe=None):
     env["PYTRACEMALLOC_NATIVE"] = "1"
     if nframe is not None:
         env["PYTRACEMALLOC"] = str(nframe)
+    if stack is not None:
+        env["PYTRACEMALLOC_NATIVE_STACK"] = str(stack)
     return env

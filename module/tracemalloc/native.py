@@ -1,4 +1,5 @@
-"""The native domain's launcher: ``python -m tracemalloc.native [--nframe N] -- COMMAND``
+"""The native domain's launcher: ``python -m tracemalloc.native [--nframe N] [--stack N] --
+COMMAND``
 runs COMMAND with the package's preloadable library in LD_PRELOAD and PYTRACEMALLOC_NATIVE=1
 (tracemalloc/_native.py), so that a Python program in it traces the blocks of malloc & co. in
 NATIVE_DOMAIN whenever it traces. A usage error is one line on stderr and exit status 2.
@@ -26,6 +27,7 @@ or --nframe). The library is harmless in a child that is not Python."""
 EPILOG = """\
 example:
   %(prog)s --nframe 5 -- python app.py
+  %(prog)s --stack 8 -- python app.py
   %(prog)s -- python -m pytest tests/
 
   in app.py, tracemalloc.DomainFilter(True, tracemalloc.NATIVE_DOMAIN) keeps
@@ -36,11 +38,15 @@ def _parser():
     parser = argparse.ArgumentParser(
         prog=PROG, description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        usage="%(prog)s [-h] [--nframe N] [--library] -- COMMAND [ARG ...]")
+        usage="%(prog)s [-h] [--nframe N] [--stack N] [--library] -- COMMAND [ARG ...]")
     parser.add_argument("--nframe", type=int, metavar="N",
                         help="start tracing at startup with N frames per traceback "
                              "(PYTRACEMALLOC=N; patched interpreters); default: the "
                              "program starts tracing itself")
+    parser.add_argument("--stack", type=int, metavar="N",
+                        help="also record up to N frames (1 to 64) of the C call stack of "
+                             "each native block, before its Python frames "
+                             "(PYTRACEMALLOC_NATIVE_STACK=N)")
     parser.add_argument("--library", action="store_true",
                         help="print the path of the preloadable library and exit")
     parser.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -67,9 +73,11 @@ def main(argv=None):
         return _error("no command to run: give it after --", 2)
     if args.nframe is not None and not 1 <= args.nframe <= 65535:
         return _error("--nframe must be in range [1; 65535], not %d" % args.nframe, 2)
+    if args.stack is not None and not 1 <= args.stack <= 64:
+        return _error("--stack must be in range [1; 64], not %d" % args.stack, 2)
     if not os.path.exists(library):
         return _error("the preloadable library is missing: %s" % library, 1)
-    env = native_environ(os.environ, args.nframe)
+    env = native_environ(os.environ, args.nframe, args.stack)
     sys.stdout.flush()
     sys.stderr.flush()
     try:

@@ -279,7 +279,10 @@ class TracedTests(NativeTestCase):
         lib.nt_free(p)
         result["freed"] = native(8 << 20)
         """
-        result, script = self.run_child(body, env=self.env(PYTRACEMALLOC_NATIVE_STACK="3"))
+        from tracemalloc import _native
+        env = _native.native_environ(tmsupport.child_env(), stack=3)
+        env["NT_LIBRARY"] = self.library
+        result, script = self.run_child(body, env=env)
         [[size, tb]] = result["traces"]
         tb = tb[::-1]  # a Traceback iterates from the oldest frame: most recent first here
         self.assertEqual(size, 8 * MB)
@@ -507,6 +510,7 @@ class LauncherTests(NativeTestCase):
                 ([], 2, "no command to run: give it after --"),
                 (["--"], 2, "no command to run: give it after --"),
                 (["--nframe", "0", "--", "true"], 2, "--nframe must be in range [1; 65535], not 0"),
+                (["--stack", "65", "--", "true"], 2, "--stack must be in range [1; 64], not 65"),
                 (["--", os.path.join(self.tmpdir, "nowhere")], 127,
                  os.path.join(self.tmpdir, "nowhere") + ": No such file or directory")]:
             code, out, err = self.launch(args)
