@@ -293,11 +293,14 @@ tm_log_attach(TmMemtraceLog *log, PyObject *unused)
         PyErr_SetString(PyExc_ValueError, "the memory log is closed");
         return NULL;
     }
-    if (!log->started) {
-        log->started = TRUE;
-        log->row_rss = tm_rss_read(log->statm);
-        log->row_traced = tm_traced_read();
-    }
+    /* The baseline of the deltas: now. Attached again (an inner log of the thread ended),
+     * what changed meanwhile is in the inner log, and the event before the detach gets no
+     * PREV row. */
+    if (log->started)
+        log->row_event = log->last.number;
+    log->started = TRUE;
+    log->row_rss = tm_rss_read(log->statm);
+    log->row_traced = tm_traced_read();
     if (log->trace)
         PyEval_SetTrace(tm_memtrace_event, (PyObject *)log);
     else

@@ -14,7 +14,8 @@
  *   d_traced_trigger  the same for traced memory (-1 is the page size too); None: off;
  *   message           None, or a line written before SOF.
  * Its methods: attach() makes it the calling thread's profile (or trace) function, replacing
- * any; detach() removes it if it is still that thread's function; write_message(text) writes
+ * any, and sets the baseline of the deltas to the current figures (attached again, what
+ * changed while it was detached is left out of its rows); detach() removes it if it is still that thread's function; write_message(text) writes
  * MSG rows (one per line of text); close() writes the LAST row and EOF and closes the file
  * (detaching it first); later calls of attach, write_message raise ValueError, of close do
  * nothing. Attributes: path (str), trace (bool), events and rows (int), closed (bool).
