@@ -337,20 +337,21 @@ tm_log_detach(TmMemtraceLog *log, PyObject *unused)
 static PyObject *
 tm_log_write_message(TmMemtraceLog *log, PyObject *args)
 {
+    char *owned = NULL;  /* 2.7: the UTF-8 copy made by "et#" (a NULL buffer: allocated) */
     const char *text, *end;
     Py_ssize_t len;
     double clock;
 
 #ifdef TM_PY2
-    if (!PyArg_ParseTuple(args, "et#:write_message", "utf-8", &text, &len))
+    if (!PyArg_ParseTuple(args, "et#:write_message", "utf-8", &owned, &len))
+        return NULL;
+    text = owned;
 #else
     if (!PyArg_ParseTuple(args, "s#:write_message", &text, &len))
-#endif
         return NULL;
-    if (log->fd < 0) {
-#ifdef TM_PY2
-        PyMem_Free((void *)text);
 #endif
+    if (log->fd < 0) {
+        PyMem_Free(owned);
         PyErr_SetString(PyExc_ValueError, "the memory log is closed");
         return NULL;
     }
@@ -365,9 +366,7 @@ tm_log_write_message(TmMemtraceLog *log, PyObject *args)
         tm_log_write(log, "\n", 1);
         text = eol != NULL ? eol + 1 : end;
     } while (text < end);
-#ifdef TM_PY2
-    PyMem_Free((void *)(end - len));
-#endif
+    PyMem_Free(owned);
     Py_RETURN_NONE;
 }
 

@@ -224,12 +224,14 @@ def main(argv=None):
 
 
 def _main(argv):
+    if not argv:
+        raise _cliargs.UsageError("a command is required: summary")
     parser = make_parser()
     try:
         options = parser.parse_args(argv)
     except SystemExit as exc:  # --help
         return exc.code
-    if options.command is None:
+    if options.command is None:  # only options, e.g. --top 3
         raise _cliargs.UsageError("a command is required: summary")
     log = read_log(options.log)
     summary = summarize(log, options.top)
