@@ -25,14 +25,16 @@ PROG = "python -m tracemalloc.memtrace"
 
 ATTRIBUTION = (
     "Each event row's dRSS and dTraced are the change since the row written before it. "
-    "The change happened while the code ran from that earlier row's event to this row's, so "
-    "it goes to the earlier row's line (file, line) and function: a Trace's line event "
-    "comes before its line runs, so a line's allocation shows on the next row and is "
-    "credited to the line; a Profile's c_call row gets what the C function allocated "
-    "before its c_return. Consecutive events are one step apart (dEvent +1): when events "
-    "were skipped, the log has a PREV row for the event just before the one that moved "
-    "memory, and the change is credited to it. Increases are summed, decreases left out; "
-    "the FRST row (its change is from the start) and MSG rows are not counted.")
+    "When that row is the event just before (dEvent +1), the change happened while the "
+    "code ran from that event to this one, so it goes to that earlier row's line (file, "
+    "line) and function: a Trace's line event comes before its line runs, so a line's "
+    "allocation shows on the next row and is credited to the line; a Profile's c_call row "
+    "gets what the C function allocated before its c_return. A row with events skipped "
+    "since the row before (dEvent above +1: a PREV row, written for the event just before "
+    "one that moved memory by the trigger, or the LAST row) holds what crept up by less "
+    "than the trigger at each step: it goes to that row's own line and function, the last "
+    "of those events. Increases are summed, decreases left out; the FRST row (its change "
+    "is from the start) and MSG rows are not counted.")
 
 EVENT_KINDS = ("FRST", "PREV", "NEXT", "LAST")
 
@@ -114,13 +116,16 @@ def summarize(log, top=10):
     previous = None
     for row in log["rows"]:
         if previous is not None and row["kind"] != "FRST":
+            # one step from the row before: that row's event ran the code; else the row's
+            # own event ended the steps over which the change crept up
+            source = previous if row["event"] - previous["event"] == 1 else row
             d_rss = row["d_rss"] if row["d_rss"] is not None and row["d_rss"] > 0 else 0
             d_traced = row["d_traced"] if row["d_traced"] is not None and row["d_traced"] > 0 else 0
-            for table, key in ((lines, (previous["file"], previous["line"])),
-                               (functions, (previous["file"], previous["function"]))):
+            for table, key in ((lines, (source["file"], source["line"])),
+                               (functions, (source["file"], source["function"]))):
                 entry = table.get(key)
                 if entry is None:
-                    entry = table[key] = {"file": key[0], "function": previous["function"],
+                    entry = table[key] = {"file": key[0], "function": source["function"],
                                           "traced": 0, "rss": 0, "rows": 0}
                     if table is lines:
                         entry["line"] = key[1]
@@ -148,8 +153,10 @@ def _kind(log):
 def _text(path, log, summary, top):
     rows = log["rows"]
     tracing = any(row["traced"] is not None for row in rows)
-    out = ["%s: %s, %d events, %d rows, %d messages%s%s" % (
-        path, _kind(log), rows[-1]["event"] if rows else 0, len(rows), len(log["messages"]),
+    count = len(log["messages"])
+    out = ["%s: %s, %d events, %d rows, %d message%s%s%s" % (
+        path, _kind(log), rows[-1]["event"] if rows else 0, len(rows), count,
+        "" if count == 1 else "s",
         "" if tracing else ", not tracing (no traced memory)",
         "" if log["complete"] else ", no EOF (cut short)")]
     for group, title in (("lines", "Lines"), ("functions", "Functions")):

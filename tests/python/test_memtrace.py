@@ -346,7 +346,7 @@ class CommandErrorTests(unittest.TestCase):
         status, out, err = self.command("summary", "--help")
         self.assertEqual((status, err), (0, ""))
         self.assertIn("--json", out)
-        self.assertIn("earlier row's line", " ".join(out.split()))
+        self.assertIn("goes to that earlier row's line", " ".join(out.split()))
 
     def test_pymemtrace_log(self):
         # pymemtrace's own format (no traced columns, capital event names) is read too
@@ -362,7 +362,7 @@ class CommandErrorTests(unittest.TestCase):
         summary = _memtrace_summary.summarize(log)
         self.assertEqual(summary["lines"]["rss"], [
             {"file": "/a b/x.py", "line": 12, "function": "join", "traced": 0, "rss": 8000,
-             "rows": 2}])
+             "rows": 3}])
         self.assertEqual(summary["lines"]["traced"], [])
 
 
