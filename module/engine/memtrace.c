@@ -269,14 +269,12 @@ tm_memtrace_event(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
     Py_XINCREF(ev.code);
     Py_XINCREF(ev.cfunc);
 
-    if (ev.number == 0)
-        tm_log_row(log, "FRST", &ev, ev.number);
-    else if (tm_log_due(log, ev.rss, ev.traced)) {
-        if (log->last.number != log->row_event)
+    if (ev.number == 0 || tm_log_due(log, ev.rss, ev.traced)) {
+        if (ev.number > 0 && log->last.number != log->row_event)
             tm_log_row(log, "PREV", &log->last, log->last.number);
-        if (log->rss_trigger < 0)  /* RSS is read for the rows only */
+        if (log->rss_trigger < 0)  /* RSS is no trigger: read for the rows written only */
             ev.rss = tm_rss_read(log->statm);
-        tm_log_row(log, "NEXT", &ev, ev.number);
+        tm_log_row(log, ev.number == 0 ? "FRST" : "NEXT", &ev, ev.number);
     }
     tm_event_clear(&log->last);
     log->last = ev;  /* takes the references */

@@ -194,6 +194,7 @@ class TriggerTests(MemtraceTestCase):
         prev = [row for row in log["rows"] if row["kind"] == "PREV"]
         self.assertEqual([row["rss"] for row in prev], [None])
         self.assertIsNotNone(nexts[0]["rss"])
+        self.assertIsNotNone(log["rows"][0]["rss"])  # FRST
 
     def test_huge_trigger(self):
         path, traced, events, log = self.run_child("Trace", d_rss=str(1 << 40),
@@ -274,6 +275,24 @@ class LogTests(unittest.TestCase):
         if hasattr(sys, "getprofile"):
             self.assertEqual(sys.getprofile(), before)
         self.assertRaises(RuntimeError, profiler.__enter__)
+
+    @unittest.skipIf(tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
+    def test_block_raises(self):
+        path = os.path.join(self.tmpdir, "r.log")
+        profiler = tracemalloc.memtrace.Profile(filepath=path)
+        try:
+            with profiler:
+                raise KeyError("in the block")
+        except KeyError:
+            pass
+        else:
+            self.fail("the exception was swallowed")
+        log = _memtrace_summary.read_log(path)
+        self.assertTrue(log["complete"])
+        self.assertEqual(log["rows"][-1]["kind"], "LAST")
+        count = profiler.events
+        [str(i) for i in range(10)]
+        self.assertEqual(profiler.events, count)
 
     def test_bad_arguments(self):
         for kwargs in ({"d_rss_trigger": -2}, {"d_rss_trigger": 1.5},
