@@ -110,16 +110,19 @@ class _MemoryLog(object):
         log = self._log
         if log is None or log.closed:
             return False
-        log.close()
-        with _suspended():
-            stack = _active(self._KIND)
-            if self in stack:
-                stack.remove(self)
-            outer = stack[-1] if stack else None
+        try:
+            log.close()  # OSError if a write failed (a full disk)
+        finally:
+            with _suspended():
+                stack = _active(self._KIND)
+                if self in stack:
+                    stack.remove(self)
+                outer = stack[-1] if stack else None
+                if outer is not None and not outer._log.closed:
+                    outer._log.write_message("Re-attaching this %s file wrapper."
+                                             % self._NAME)
             if outer is not None and not outer._log.closed:
-                outer._log.write_message("Re-attaching this %s file wrapper." % self._NAME)
-        if outer is not None and not outer._log.closed:
-            outer._log.attach()
+                outer._log.attach()
         return False
 
     def write_message_to_log(self, text):
