@@ -1,10 +1,11 @@
 /* The extension module tracemalloc._engine: its method table and init, argument parsing and
  * plain return values only; the engine's own work is marked as such for the native domain
  * (native.h). The work is in the tracing engine (tracer.h, which also declares
- * the type tracer_method of method.c), the timers (timer.h)
- * and the helpers of the Python layer (stats.h, columns.h, pickle_scan.h). */
+ * the type tracer_method of method.c), the timers (timer.h), the memory logs of
+ * tracemalloc.memtrace (memtrace.h) and the helpers of the Python layer (stats.h, columns.h, pickle_scan.h). */
 #include "pickle_scan.h"
 #include "columns.h"
+#include "memtrace.h"
 #include "native.h"
 #include "stats.h"
 #include "timer.h"
@@ -61,6 +62,8 @@ TM_OWN_WORK_VARARGS(engine_filter_traces, tm_stats_filter_traces)
 TM_OWN_WORK_VARARGS(engine_check_traces, tm_columns_check_traces)
 TM_OWN_WORK_VARARGS(engine_trace_columns, tm_columns_trace_columns)
 TM_OWN_WORK_VARARGS(engine_build_traces, tm_columns_build_traces)
+/* memtrace.c: a memory log's buffer is the tracer's. */
+TM_OWN_WORK_VARARGS(engine_memtrace_open, tm_memtrace_open)
 
 static PyObject *
 engine_start(PyObject *self, PyObject *args)
@@ -390,6 +393,12 @@ static PyMethodDef engine_methods[] = {
       "start_timer(delay, func, args=(), kwargs=None) -> timer id" },
     { "stop_timer", (PyCFunction)(void (*)(void))engine_stop_timer,
       METH_VARARGS | METH_KEYWORDS, "stop_timer(timer_id=None): stop one timer or all." },
+    /* memtrace.c: Profile and Trace of tracemalloc.memtrace */
+    { "memtrace_open", engine_memtrace_open, METH_VARARGS,
+      "memtrace_open(path, trace, d_rss_trigger, d_traced_trigger, message=None) -> "
+      "MemtraceLog: a memory log (a profile or trace function writing to path)" },
+    { "memtrace_rss", tm_memtrace_rss, METH_NOARGS,
+      "memtrace_rss() -> the RSS in bytes, as the memory logs read it" },
     /* stats.c, columns.c, pickle_scan.c: helpers of the Python layer, not of tracing */
     { "group_traces", engine_group_traces, METH_VARARGS,
       "group_traces(traces, key_type, cumulative) -> [(key, size, count), ...] or None" },
@@ -422,6 +431,8 @@ engine_add_constants(PyObject *module)
     if (PyModule_AddIntConstant(module, "NATIVE_DOMAIN", (long)tm_engine_native_domain()) < 0)
         return -1;
     if (PyType_Ready(&tm_tracer_method_type) < 0)
+        return -1;
+    if (PyType_Ready(&tm_memtrace_log_type) < 0)
         return -1;
     Py_INCREF(type);
     if (PyModule_AddObject(module, "tracer_method", type) < 0) {
