@@ -1,9 +1,10 @@
 /* The extension module tracemalloc._engine: its method table and init, argument parsing and
  * plain return values only. The work is in the tracing engine (tracer.h, which also declares
- * the type tracer_method of method.c), the timers (timer.h)
- * and the helpers of the Python layer (stats.h, columns.h, pickle_scan.h). */
+ * the type tracer_method of method.c), the timers (timer.h),
+ * reference tracing (reftrace.h) and the helpers of the Python layer (stats.h, columns.h, pickle_scan.h). */
 #include "pickle_scan.h"
 #include "columns.h"
+#include "reftrace.h"
 #include "stats.h"
 #include "timer.h"
 #include "tracer.h"
@@ -314,6 +315,22 @@ static PyMethodDef engine_methods[] = {
       "start_timer(delay, func, args=(), kwargs=None) -> timer id" },
     { "stop_timer", (PyCFunction)(void (*)(void))engine_stop_timer,
       METH_VARARGS | METH_KEYWORDS, "stop_timer(timer_id=None): stop one timer or all." },
+    /* reftrace.c: reference tracing (PyRefTracer_SetTracer), beside the allocator hooks */
+    { "reftrace_available", tm_reftrace_available, METH_NOARGS,
+      "reftrace_available() -> bool: the interpreter has PyRefTracer_SetTracer()" },
+    { "reftrace_start", tm_reftrace_start, METH_VARARGS,
+      "reftrace_start(path, include, exclude, include_builtins): start reference tracing, "
+      "logging to path (None: no log)" },
+    { "reftrace_stop", tm_reftrace_stop, METH_NOARGS,
+      "reftrace_stop(): stop reference tracing and close its log" },
+    { "reftrace_suspend", tm_reftrace_suspend, METH_NOARGS,
+      "reftrace_suspend(): stop counting objects until reftrace_resume() (nestable)" },
+    { "reftrace_resume", tm_reftrace_resume, METH_NOARGS,
+      "reftrace_resume(): end one reftrace_suspend()" },
+    { "reftrace_counts", tm_reftrace_counts, METH_NOARGS,
+      "reftrace_counts() -> {type name: (created, destroyed)} of the last session" },
+    { "reftrace_is_active", tm_reftrace_is_active, METH_NOARGS,
+      "reftrace_is_active() -> bool" },
     /* stats.c, columns.c, pickle_scan.c: helpers of the Python layer, not of tracing */
     { "group_traces", tm_stats_group_traces, METH_VARARGS,
       "group_traces(traces, key_type, cumulative) -> [(key, size, count), ...] or None" },
