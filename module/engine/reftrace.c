@@ -436,8 +436,8 @@ tm_reftrace_counts(PyObject *self, PyObject *unused)
     g_hash_table_iter_init(&iter, rt_counts);
     while (g_hash_table_iter_next(&iter, NULL, &value)) {
         const TmRtCount *count = value;
-        PyObject *pair = Py_BuildValue("(LL)", (long long)count->created,
-                                       (long long)count->destroyed);
+        PyObject *pair = Py_BuildValue("(nn)", (Py_ssize_t)count->created,
+                                       (Py_ssize_t)count->destroyed);
         if (pair == NULL || PyDict_SetItemString(result, count->name, pair) < 0) {
             Py_XDECREF(pair);
             Py_CLEAR(result);
