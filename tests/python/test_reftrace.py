@@ -50,6 +50,20 @@ def gadgets(count):
     return [Gadget() for _ in range(count)]
 
 
+def float_work(count):
+    total = 0.0
+    for i in range(count):
+        total = total + 0.5 * i
+    return total
+
+
+def str_work(count):
+    text = ""
+    for i in range(count):
+        text += "ab"  # resized in place: the interpreter moves the object with realloc()
+    return len(text)
+
+
 def expected_hook():
     """Must this interpreter have the reference tracer? 3.13 always; 2.7 and 3.11 when
     patched (the engine names a variant other than "stock")."""
@@ -111,6 +125,22 @@ class ReferenceTracingTests(unittest.TestCase):
         del data
         self.assertGreaterEqual(rt.new_counts["dict"], 50)
         self.assertGreaterEqual(rt.new_counts["list"], 1)
+
+    def test_every_path_balanced(self):
+        # Temporaries die through the interpreter's inlined and specialized decrefs (float
+        # arithmetic) and strings are resized in place (str +=): every object created is
+        # seen destroyed, so that nothing is left alive at the end.
+        with self.trace(include_types=[float, str]) as rt:
+            result = float_work(2000)
+            length = str_work(500)
+            del result
+        self.assertEqual(length, 1000)
+        new, deleted = rt.counts()["float"]
+        self.assertGreaterEqual(new, 2000)
+        self.assertEqual(new, deleted)
+        new, deleted = rt.counts()["str"]
+        self.assertGreaterEqual(new, 1)
+        self.assertEqual(new, deleted)
 
     def test_include_types(self):
         with self.trace(include_types=["Widget"]) as rt:
