@@ -294,9 +294,40 @@ class ReferenceTracingTests(unittest.TestCase):
                 pass
         self.assertFalse(engine.reftrace_is_active())
 
-    def test_bad_type_names(self):
-        with self.assertRaises(TypeError):
-            ReferenceTracing(include_types=[3])
+
+@unittest.skipIf(engine is None, tmsupport.SKIP_REASON)
+@unittest.skipUnless(HAVE_HOOK, NO_HOOK_REASON)
+class ReadmeExampleTests(unittest.TestCase):
+    """The README's example runs as written and prints what it shows; its log starts with the
+    rows shown (times, addresses and sizes aside)."""
+
+    def test_example(self):
+        import io
+        if tmsupport.TESTS_DIR not in sys.path:
+            sys.path.insert(0, tmsupport.TESTS_DIR)
+        from test_readme import README, literal_blocks
+        tmpdir = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmpdir)
+        with io.open(README, encoding="utf-8") as fp:
+            blocks = literal_blocks(fp.read())
+        index = [i for i, block in enumerate(blocks)
+                 if block.startswith("# reference tracing example")]
+        self.assertEqual(len(index), 1)
+        code, shown, head = blocks[index[0]:index[0] + 3]
+        status, out, err = tmsupport.run_python(["-c", code], cwd=tmpdir)
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(out.splitlines(), shown.splitlines())
+        head = head.splitlines()
+        self.assertEqual(head[0], "$ head -3 refs.log")
+        with open(os.path.join(tmpdir, "refs.log")) as fp:
+            rows = [fp.readline().rstrip("\n").split("\t") for _ in range(3)]
+        self.assertEqual(rows[0], head[1].split())
+        for row, line in zip(rows[1:], head[2:]):
+            shown_row = line.split()
+            self.assertEqual(len(row), len(shown_row))
+            # EVENT, LIVE, TYPE, FILE, LINE, FUNCTION as shown
+            for column in (0, 3, 4, 5, 6, 7):
+                self.assertEqual(row[column], shown_row[column], (row, shown_row))
 
 
 @unittest.skipIf(engine is None, tmsupport.SKIP_REASON)
@@ -318,6 +349,18 @@ class AvailabilityTests(unittest.TestCase):
         message = str(cm.exception)
         self.assertEqual(len(message.splitlines()), 1)
         self.assertIn("PyRefTracer_SetTracer", message)
+
+
+class ArgumentTests(unittest.TestCase):
+    def test_type_names(self):
+        rt = ReferenceTracing(include_types=[Widget, "Gadget"], exclude_types="Widget")
+        self.assertEqual(rt.include_types, ("Widget", "Gadget"))
+        self.assertEqual(rt.exclude_types, ("Widget",))
+        self.assertEqual(ReferenceTracing().include_types, ())
+
+    def test_bad_type_names(self):
+        with self.assertRaises(TypeError):
+            ReferenceTracing(include_types=[3])
 
 
 class _NoHookEngine(object):
