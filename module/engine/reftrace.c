@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -74,7 +75,18 @@ static FILE *rt_log;                 /* NULL: no log */
 static int rt_log_errno;             /* first write error of the log, or 0 */
 static gint64 rt_clock_start;        /* g_get_monotonic_time() at start */
 static int rt_statm = -1;            /* /proc/self/statm, or -1 */
+static long rt_page_size;            /* sysconf(_SC_PAGESIZE), read with rt_statm */
 static gint64 rt_last_rss;           /* RSS of the previous row */
+
+/* fork(): the log's buffer is written out first, so that parent and child do not both write
+ * it later; both then append their rows to the same file (one shared file offset). The
+ * forking thread holds the GIL (os.fork), which protects rt_log. */
+static void
+rt_before_fork(void)
+{
+    if (rt_log != NULL)
+        fflush(rt_log);
+}
 
 static void
 rt_count_free(gpointer data)
@@ -172,7 +184,7 @@ rt_rss(void)
     buf[n] = '\0';
     if (sscanf(buf, "%*s %lld", &pages) != 1)
         return 0;
-    return (gint64)pages * sysconf(_SC_PAGESIZE);
+    return (gint64)pages * rt_page_size;
 }
 
 static void
@@ -336,6 +348,9 @@ tm_reftrace_start(PyObject *self, PyObject *args)
         return NULL;
     }
     if (cpath != NULL) {
+        static gboolean fork_handler;
+        if (!fork_handler && pthread_atfork(rt_before_fork, NULL, NULL) == 0)
+            fork_handler = TRUE;
         log = fopen(cpath, "w");
         if (log == NULL) {
             rt_free_filters();
@@ -343,8 +358,10 @@ tm_reftrace_start(PyObject *self, PyObject *args)
         }
         setvbuf(log, NULL, _IOFBF, 1 << 16);
         fputs("EVENT\tCLOCK\tADDRESS\tLIVE\tTYPE\tFILE\tLINE\tFUNCTION\tRSS\tDRSS\n", log);
-        if (rt_statm < 0)
+        if (rt_statm < 0) {
+            rt_page_size = sysconf(_SC_PAGESIZE);
             rt_statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+        }
     }
 
     if (rt_counts != NULL)

@@ -227,6 +227,27 @@ class ReferenceTracingTests(unittest.TestCase):
         self.assertEqual([int(row[9]) for row in rows[1:]],
                          [b - a for a, b in zip(rss, rss[1:])])
 
+    def test_fork(self):
+        # The rows buffered before fork() are written once; then both processes add theirs.
+        with self.trace() as rt:
+            first = make(3, 0)
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    make(5, 0)
+                    rt.__exit__(None, None, None)
+                finally:
+                    os._exit(0)
+            os.waitpid(pid, 0)
+            second = make(2, 0)
+        self.assertEqual(rt.counts()["Widget"], (5, 0))
+        with open(self.log) as fp:
+            rows = [line.split("\t") for line in fp.read().splitlines()[1:]]
+        widgets = [row[2] for row in rows if row[0] == "NEW" and row[4] == "Widget"]
+        self.assertEqual(len(widgets), 3 + 5 + 2)
+        self.assertEqual(len(set(widgets[:3])), 3)
+        del first, second
+
     def test_default_log_file(self):
         with ReferenceTracing() as rt:
             make(3, 3)
