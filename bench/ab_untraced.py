@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compare two interpreters untraced: does a patch cost anything while unused?
 
-Usage: bench/ab_untraced.py [--runs N] [--scale S] [--workloads W ...] [--json FILE]
+Usage: bench/ab_untraced.py [--runs N] [--scale S] [--workload W]... [--json FILE]
                             OLD_PYTHON NEW_PYTHON
 
 Runs bench/child.py's workloads with ENGINE "none" (nothing traced, our package not
@@ -47,9 +47,12 @@ def main():
                         "and workload (default 9)")
     parser.add_argument("--scale", type=float, default=2.0,
                         help="size of the workloads, 1.0 = bench/run.py's (default 2.0)")
-    parser.add_argument("--workloads", nargs="+", choices=WORKLOADS, default=list(WORKLOADS))
+    parser.add_argument("--workload", action="append", choices=WORKLOADS, dest="workloads",
+                        help="one workload (repeat for several; default: all of %s)"
+                        % ", ".join(WORKLOADS))
     parser.add_argument("--json", metavar="FILE", help="also write every measurement here")
     args = parser.parse_args()
+    args.workloads = args.workloads or list(WORKLOADS)
     if args.runs < 1 or args.scale <= 0:
         parser.error("--runs must be at least 1 and --scale above 0")
     for python in (args.old, args.new):
