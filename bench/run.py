@@ -3,6 +3,7 @@
 
 Usage: bench/run.py [--quick] [--runs N] [--json FILE] [--versions V ...] [--variants V ...]
                     [--workloads W ...] [--build-dir DIR] [--timeout S] [--report FILE]
+                    [--process-log [INTERVAL] | --memtrace]
 
 Builds (or reuses from the cache) every interpreter it needs with build-aux/python-build
 (the track, plain and disabled variants of each version and, for 3.x, the stock twin built
@@ -57,6 +58,14 @@ INTERVAL seconds (default 1.0, its default) around the measured part, and prints
 seconds with and without, the CPU seconds of the logger's own thread (getrusage
 RUSAGE_THREAD), its records, and that thread's CPU over the wall time of the measured part
 (target: under 1%); --scale makes the runs longer (more records per run).
+
+--memtrace measures tracemalloc.memtrace instead (nothing else runs): for each patched variant
+(default: track), untraced, untraced inside Profile() and untraced inside Trace() (both at
+d_rss_trigger=-1, the default: a row per page of RSS, RSS read at every event), on compile,
+json and churn by default, and prints the CPU seconds, the ratios over untraced, the events
+and rows of the logs. Targets: Profile <= 3x and Trace <= 6x untraced on compile and json
+(pymemtrace documents 10x to 40x and 20x to 60x); churn, pure Python (a line event every few
+bytecodes, calls of C functions in its loop), shows the cost per event and has no target.
 
 Exit status 0 if every measurement ran (whatever the targets), 1 otherwise.
 """
@@ -126,7 +135,8 @@ def build_module(python, build_dir):
 # ------------------------------------------------------------------------------- configs
 
 class Config(object):
-    def __init__(self, version, interp, engine, nframe, python, pythonpath, process_log=None):
+    def __init__(self, version, interp, engine, nframe, python, pythonpath, process_log=None,
+                 memtrace=None):
         self.version = version
         self.interp = interp        # track, plain, disabled, stock
         self.engine = engine        # none, ours, stock
@@ -134,6 +144,7 @@ class Config(object):
         self.python = python
         self.pythonpath = pythonpath
         self.process_log = process_log  # the logger's interval (--process-log), or None
+        self.memtrace = memtrace        # "profile" or "trace" (--memtrace), or None
 
     @property
     def name(self):
@@ -141,7 +152,8 @@ class Config(object):
             name = "%s:%s:untraced" % (self.version, self.interp)
         else:
             name = "%s:%s:%s/%d" % (self.version, self.interp, self.engine, self.nframe)
-        return name + ("+log" if self.process_log else "")
+        return (name + ("+log" if self.process_log else "")
+                + ("+" + self.memtrace if self.memtrace else ""))
 
     def env(self):
         env = dict((k, v) for k, v in os.environ.items()
@@ -184,8 +196,10 @@ def run_child(config, workload, scale, timeout):
                        and config.nframe == 1) else "0"
     cmd = [config.python, CHILD, workload, config.engine, str(config.nframe or 1),
            str(scale), snapshot]
-    if config.process_log:
-        cmd.append(str(config.process_log))
+    if config.process_log or config.memtrace:
+        cmd.append(str(config.process_log or 0))
+    if config.memtrace:
+        cmd.append(config.memtrace)
     try:
         proc = subprocess.run(cmd, env=config.env(), cwd="/", stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, timeout=timeout)
@@ -455,8 +469,10 @@ def main():
                                                        "results.json"),
                         help="write the results here (default _build/bench/results.json)")
     parser.add_argument("--versions", nargs="+", default=VERSIONS, choices=VERSIONS)
-    parser.add_argument("--variants", nargs="+", default=VARIANTS, choices=VARIANTS)
-    parser.add_argument("--workloads", nargs="+", default=WORKLOADS, choices=WORKLOADS)
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS,
+                        help="default: all (--memtrace: track)")
+    parser.add_argument("--workloads", nargs="+", choices=WORKLOADS,
+                        help="default: all (--memtrace: compile json churn)")
     parser.add_argument("--no-stock", action="store_true", help="leave out the stock engine")
     parser.add_argument("--build-dir", default=os.path.join(TOP, "_build"),
                         help="where the module builds go (default _build)")
@@ -469,13 +485,21 @@ def main():
                         const=1.0, default=None,
                         help="measure the process logger of tracemalloc.process at INTERVAL "
                              "seconds (default 1.0) instead")
+    parser.add_argument("--memtrace", action="store_true",
+                        help="measure Profile and Trace of tracemalloc.memtrace instead")
     args = parser.parse_args()
+    if args.variants is None:
+        args.variants = ["track"] if args.memtrace else VARIANTS
+    if args.workloads is None:
+        args.workloads = MEMTRACE_WORKLOADS if args.memtrace else WORKLOADS
     if args.report:
         return report(args.report)
     runs = args.runs or (1 if args.quick else 5)
     scale = args.scale or (0.25 if args.quick else 1.0)
     if args.process_log is not None:
         return process_log_main(args, runs, scale)
+    if args.memtrace:
+        return memtrace_main(args, runs, scale)
 
     started = time.time()
     configs = make_configs(args)
@@ -602,6 +626,92 @@ def process_log_main(args, runs, scale):
     passed = sum(1 for t in targets if t["pass"])
     lines.append("target: the logger's thread under 1%% of the wall time: %d PASS, %d MISS"
                  % (passed, len(targets) - passed))
+    print("\n".join(lines))
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, "w") as fp:
+        json.dump({"date": lines[0], "args": vars(args), "runs": runs, "scale": scale,
+                   "configs": [dict(vars(c), name=c.name) for c in configs],
+                   "raw": raw, "targets": targets, "table": lines}, fp, indent=1)
+    log("results written to %s" % args.json)
+    return 1 if any("error" in r for r in raw) else 0
+
+
+MEMTRACE_WORKLOADS = ["compile", "json", "churn"]
+# Slowdown bounds of the issue, for compile and json.
+MEMTRACE_BOUNDS = {"profile": 3.0, "trace": 6.0}
+
+
+def memtrace_main(args, runs, scale):
+    """--memtrace: untraced, in Profile(), in Trace(), interleaved."""
+    started = time.time()
+    configs = []
+    for version in args.versions:
+        for interp in args.variants:
+            python = interpreter(version, interp)
+            lib = build_module(python, os.path.join(args.build_dir,
+                                                    "bench-%s-%s" % (version, interp)))
+            for kind in (None, "profile", "trace"):
+                configs.append(Config(version, interp, "none", 0, python, lib, memtrace=kind))
+    log("%d configurations x %d workloads x %d runs" % (len(configs), len(args.workloads), runs))
+    raw = []
+    for rep in range(runs):
+        for workload in args.workloads:
+            shift = rep % len(configs)
+            for config in configs[shift:] + configs[:shift]:
+                result = run_child(config, workload, scale, args.timeout)
+                result.update({"config": config.name, "workload": workload, "run": rep})
+                raw.append(result)
+                log("run %d/%d %-10s %-32s %s" % (
+                    rep + 1, runs, workload, config.name,
+                    "ERROR " + result["error"] if "error" in result
+                    else "cpu %.3f s" % result["cpu"]))
+    lines = ["pytracemalloc benchmark of tracemalloc.memtrace (d_rss_trigger=-1), %s, %s; "
+             "%d runs, scale %g; %.0f s" % (
+                 datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                 machine(), runs, scale, time.time() - started),
+             "%-22s %-9s %8s %8s %7s %10s %7s %8s %7s %10s %7s" % (
+                 "interpreter", "workload", "untraced", "profile", "ratio", "events", "rows",
+                 "trace", "ratio", "events", "rows")]
+    targets = []
+
+    def runs_of(config, workload):
+        return [r for r in raw if r["config"] == config.name and r["workload"] == workload
+                and "error" not in r]
+
+    for base in [c for c in configs if c.memtrace is None]:
+        for workload in args.workloads:
+            plain = runs_of(base, workload)
+            if not plain:
+                continue
+            cpu = median(r["cpu"] for r in plain)
+            row = "%-22s %-9s %8.3f" % ("%s:%s" % (base.version, base.interp), workload, cpu)
+            for kind in ("profile", "trace"):
+                config = [c for c in configs if c.version == base.version
+                          and c.interp == base.interp and c.memtrace == kind][0]
+                measured = runs_of(config, workload)
+                if not measured:
+                    row += " %8s %7s %10s %7s" % ("-", "-", "-", "-")
+                    continue
+                cpu_kind = median(r["cpu"] for r in measured)
+                ratio_kind = cpu_kind / cpu if cpu else None
+                row += " %8.3f %6.2fx %10d %7d" % (
+                    cpu_kind, ratio_kind or 0, median(r["memtrace"]["events"] for r in measured),
+                    median(r["memtrace"]["rows"] for r in measured))
+                if workload in ("compile", "json") and ratio_kind is not None:
+                    bound = MEMTRACE_BOUNDS[kind]
+                    targets.append({"target": "memtrace", "version": base.version,
+                                    "what": "%s %s %s" % (base.interp, kind, workload),
+                                    "value": ratio_kind, "bound": bound,
+                                    "pass": ratio_kind <= bound})
+            lines.append(row)
+    passed = sum(1 for t in targets if t["pass"])
+    lines.append("targets (compile, json): Profile <= %.0fx, Trace <= %.0fx untraced: %d PASS, "
+                 "%d MISS" % (MEMTRACE_BOUNDS["profile"], MEMTRACE_BOUNDS["trace"], passed,
+                              len(targets) - passed))
+    for t in targets:
+        if not t["pass"]:
+            lines.append("  MISS %s %s: %.2fx (bound %.0fx)" % (t["version"], t["what"],
+                                                             t["value"], t["bound"]))
     print("\n".join(lines))
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as fp:

@@ -1,9 +1,11 @@
 /* The extension module tracemalloc._engine: its method table and init, argument parsing and
  * plain return values only. The work is in the tracing engine (tracer.h, which also declares
- * the type tracer_method of method.c), the timers (timer.h),
- * reference tracing (reftrace.h) and the helpers of the Python layer (stats.h, columns.h, pickle_scan.h). */
+ * the type tracer_method of method.c), the timers (timer.h), the memory logs of
+ * tracemalloc.memtrace (memtrace.h), reference tracing (reftrace.h) and the helpers of the
+ * Python layer (stats.h, columns.h, pickle_scan.h). */
 #include "pickle_scan.h"
 #include "columns.h"
+#include "memtrace.h"
 #include "reftrace.h"
 #include "stats.h"
 #include "timer.h"
@@ -315,6 +317,12 @@ static PyMethodDef engine_methods[] = {
       "start_timer(delay, func, args=(), kwargs=None) -> timer id" },
     { "stop_timer", (PyCFunction)(void (*)(void))engine_stop_timer,
       METH_VARARGS | METH_KEYWORDS, "stop_timer(timer_id=None): stop one timer or all." },
+    /* memtrace.c: Profile and Trace of tracemalloc.memtrace */
+    { "memtrace_open", tm_memtrace_open, METH_VARARGS,
+      "memtrace_open(path, trace, d_rss_trigger, d_traced_trigger, message=None) -> "
+      "MemtraceLog: a memory log (a profile or trace function writing to path)" },
+    { "memtrace_rss", tm_memtrace_rss, METH_NOARGS,
+      "memtrace_rss() -> the RSS in bytes, as the memory logs read it" },
     /* reftrace.c: reference tracing (PyRefTracer_SetTracer), beside the allocator hooks */
     { "reftrace_available", tm_reftrace_available, METH_NOARGS,
       "reftrace_available() -> bool: the interpreter has PyRefTracer_SetTracer()" },
@@ -361,6 +369,8 @@ engine_add_constants(PyObject *module)
     if (PyModule_AddIntConstant(module, "MAX_NFRAME", TM_MAX_NFRAME) < 0)
         return -1;
     if (PyType_Ready(&tm_tracer_method_type) < 0)
+        return -1;
+    if (PyType_Ready(&tm_memtrace_log_type) < 0)
         return -1;
     Py_INCREF(type);
     if (PyModule_AddObject(module, "tracer_method", type) < 0) {

@@ -140,8 +140,8 @@ def get_memory_breakdown():
     """The resident memory of the process now, in named parts that add up to it: a
     MemoryBreakdown (traced, freelists, pymalloc_free, tracer, rest; None and a reason in
     ``unknown`` for a part that cannot be known here: "traced" when not tracing,
-    "freelists" without free-list hooks, "pymalloc_free" on Python 2.7, which has no
-    sys._debugmallocstats(), or when pymalloc is not the allocator).
+    "freelists" without free-list hooks, "pymalloc_free" on a Python 2.7 without our patch
+    0005, which has no sys._debugmallocstats(), or when pymalloc is not the allocator).
 
     Costs one capture of sys._debugmallocstats() (tracemalloc/_pymalloc.py: a walk over
     pymalloc's arenas, file descriptor 2 moved to a temporary file meanwhile: what another

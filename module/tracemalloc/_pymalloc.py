@@ -1,5 +1,5 @@
 """pymalloc's statistics: sys._debugmallocstats() captured (it writes to the C stderr, file
-descriptor 2), parsed into rows and named tuples (the formats of Python 2.7's debug builds,
+descriptor 2), parsed into rows and named tuples (the formats of Python 2.7 (patch 0005),
 3.11 and 3.13), and the difference of two captures, as text and as data
 (DiffSysDebugMallocStats, a context manager and a decorator). Each capture also holds what
 the tracer knows and the interpreter does not print: the traced memory, the memory parked on
@@ -15,9 +15,9 @@ DebugMallocArenas, DebugMallocPoolsBlocks, diff_debugmallocstats and DiffSysDebu
   pymalloc put back as the object allocator for the call (_engine.debug_malloc_stats():
   pymalloc prints nothing when another allocator, such as the tracer's hook, is in its
   place);
-- the arena and pool sections are named tuples, and None when the report has none (Python
-  2.7 has no sys._debugmallocstats(); PYTHONMALLOC=malloc or mimalloc print no pymalloc
-  section); a line that the parser does not know is kept in ``unknown_lines``, never an
+- the arena and pool sections are named tuples, and None when the report has none (stock
+  Python 2.7 has no sys._debugmallocstats(): our patch 0005 adds it; PYTHONMALLOC=malloc
+  or mimalloc print no pymalloc section); a line that the parser does not know is kept in ``unknown_lines``, never an
   error;
 - SysDebugMallocStats(None) captures (pymemtrace: an empty bytes);
 - diff_debugmallocstats() lists the size classes and types of either side (pymemtrace
@@ -159,8 +159,8 @@ def _engine_figures():
 def _unavailable_reason():
     if not hasattr(sys, "_debugmallocstats"):
         return ("Python %d.%d has no sys._debugmallocstats() (only its debug builds print "
-                "pymalloc's statistics, at exit with PYTHONMALLOCSTATS=1)"
-                % sys.version_info[:2])
+                "pymalloc's statistics, at exit with PYTHONMALLOCSTATS=1; pytracemalloc's "
+                "2.7 patch 0005 adds it)" % sys.version_info[:2])
     return "sys._debugmallocstats is not the interpreter's builtin function"
 
 
@@ -215,7 +215,7 @@ def _capture(into=None, figures_after=False):
 
 def get_debugmallocstats():
     """The report that sys._debugmallocstats() writes to the C stderr, captured, as bytes;
-    None when the interpreter has no such function (Python 2.7).
+    None when the interpreter has no such function (a 2.7 without our patch 0005).
 
     Runs with tracing suspended, and while tracing with pymalloc as the object allocator for
     the call (else pymalloc's part would be missing). File descriptor 2 goes to a temporary
@@ -374,7 +374,7 @@ class SysDebugMallocStats(object):
 
     @property
     def has_pymalloc(self):
-        """True if the report has pymalloc's arenas and pools (False on 2.7, with
+        """True if the report has pymalloc's arenas and pools (False without a report, with
         PYTHONMALLOC=malloc or mimalloc)."""
         return self.arenas is not None and self.pools_blocks is not None
 
