@@ -336,7 +336,7 @@ static PyMethodDef engine_methods[] = {
     { "reftrace_resume", tm_reftrace_resume, METH_NOARGS,
       "reftrace_resume(): end one reftrace_suspend()" },
     { "reftrace_counts", tm_reftrace_counts, METH_NOARGS,
-      "reftrace_counts() -> {type name: (created, destroyed)} of the last session" },
+      "reftrace_counts() -> {type name: (created, destroyed)} of the last start" },
     { "reftrace_is_active", tm_reftrace_is_active, METH_NOARGS,
       "reftrace_is_active() -> bool" },
     /* stats.c, columns.c, pickle_scan.c: helpers of the Python layer, not of tracing */

@@ -24,7 +24,7 @@
  * ...). Objects created or destroyed in a thread that suspended tracing (suspend.c: the
  * package's own work) or while reference tracing is suspended are not seen.
  *
- * One session at a time, in the interpreter that started it. All state is protected by the
+ * One start at a time, in the interpreter that started it. All state is protected by the
  * GIL: the interpreter calls the tracer with the GIL held. Every function needs the GIL and
  * returns a new reference, or NULL with an exception set. */
 #ifndef PYTRACEMALLOC_REFTRACE_H
@@ -36,7 +36,7 @@
 PyObject *tm_reftrace_available(PyObject *self, PyObject *unused);
 
 /* _engine.reftrace_start(path, include, exclude, include_builtins): path a str or None (no
- * log), include and exclude tuples of str. RuntimeError without the hook, when a session is
+ * log), include and exclude tuples of str. RuntimeError without the hook, when tracing is
  * running or another reference tracer is installed; OSError if the log cannot be created. */
 PyObject *tm_reftrace_start(PyObject *self, PyObject *args);
 
@@ -48,7 +48,7 @@ PyObject *tm_reftrace_stop(PyObject *self, PyObject *unused);
 PyObject *tm_reftrace_suspend(PyObject *self, PyObject *unused);
 PyObject *tm_reftrace_resume(PyObject *self, PyObject *unused);
 
-/* _engine.reftrace_counts() -> {type name: (created, destroyed)} of the last session. */
+/* _engine.reftrace_counts() -> {type name: (created, destroyed)} since the last start. */
 PyObject *tm_reftrace_counts(PyObject *self, PyObject *unused);
 
 /* _engine.reftrace_is_active() -> bool: started and not stopped. */
