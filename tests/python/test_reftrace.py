@@ -191,6 +191,16 @@ class ReferenceTracingTests(unittest.TestCase):
         self.assertNotIn("Gadget", rt.counts())
         del first, second
 
+    def test_package_work_not_counted(self):
+        # What a thread does with tracing suspended (the package's own work) is not seen.
+        from tracemalloc._suspend import _suspended
+        with self.trace() as rt:
+            with _suspended():
+                hidden = make(100, 0)
+            shown = make(10, 0)
+        self.assertEqual(rt.counts()["Widget"], (10, 0))
+        del hidden, shown
+
     def test_log_rows(self):
         with self.trace() as rt:
             kept = make(1000, 600)
