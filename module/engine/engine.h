@@ -1,6 +1,7 @@
 /* The tracing engine's shared state, for the files of the engine only: lock.c, linecache.c,
- * capture.c, hooks.c, freelists.c, capi.c, export.c, suspend.c, native.c and tracer.c
- * (module.c sees tracer.h, and native.h to mark the engine's own work).
+ * capture.c, hooks.c, freelists.c, capi.c, export.c, suspend.c, native.c and tracer.c, and
+ * reftrace.c for tm_suspend_depth and the frame functions of compat.h (module.c sees tracer.h,
+ * and native.h to mark the engine's own work).
  * Each variable is defined in the file named next to it and says what protects it; the
  * dependencies run one way: tracer.c -> hooks.c, freelists.c, capi.c, native.c -> capture.c ->
  * linecache.c, and hooks.c, freelists.c, capi.c, native.c, tracer.c -> suspend.c, with lock.c (the lock

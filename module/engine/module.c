@@ -2,11 +2,13 @@
  * plain return values only; the engine's own work is marked as such for the native domain
  * (native.h). The work is in the tracing engine (tracer.h, which also declares
  * the type tracer_method of method.c), the timers (timer.h), the memory logs of
- * tracemalloc.memtrace (memtrace.h) and the helpers of the Python layer (stats.h, columns.h, pickle_scan.h). */
+ * tracemalloc.memtrace (memtrace.h), reference tracing (reftrace.h) and the helpers of the
+ * Python layer (stats.h, columns.h, pickle_scan.h). */
 #include "pickle_scan.h"
 #include "columns.h"
 #include "memtrace.h"
 #include "native.h"
+#include "reftrace.h"
 #include "stats.h"
 #include "timer.h"
 #include "tracer.h"
@@ -64,6 +66,10 @@ TM_OWN_WORK_VARARGS(engine_trace_columns, tm_columns_trace_columns)
 TM_OWN_WORK_VARARGS(engine_build_traces, tm_columns_build_traces)
 /* memtrace.c: a memory log's buffer is the tracer's. */
 TM_OWN_WORK_VARARGS(engine_memtrace_open, tm_memtrace_open)
+/* reftrace.c: its tables and its log's buffer; pickle_scan.c: its stacks. */
+TM_OWN_WORK_VARARGS(engine_reftrace_start, tm_reftrace_start)
+TM_OWN_WORK_VARARGS(engine_reftrace_stop, tm_reftrace_stop)
+TM_OWN_WORK_VARARGS(engine_scan_pickle, tm_pickle_scan)
 
 static PyObject *
 engine_start(PyObject *self, PyObject *args)
@@ -399,6 +405,22 @@ static PyMethodDef engine_methods[] = {
       "MemtraceLog: a memory log (a profile or trace function writing to path)" },
     { "memtrace_rss", tm_memtrace_rss, METH_NOARGS,
       "memtrace_rss() -> the RSS in bytes, as the memory logs read it" },
+    /* reftrace.c: reference tracing (PyRefTracer_SetTracer), beside the allocator hooks */
+    { "reftrace_available", tm_reftrace_available, METH_NOARGS,
+      "reftrace_available() -> bool: the interpreter has PyRefTracer_SetTracer()" },
+    { "reftrace_start", engine_reftrace_start, METH_VARARGS,
+      "reftrace_start(path, include, exclude, include_builtins): start reference tracing, "
+      "logging to path (None: no log)" },
+    { "reftrace_stop", engine_reftrace_stop, METH_NOARGS,
+      "reftrace_stop(): stop reference tracing and close its log" },
+    { "reftrace_suspend", tm_reftrace_suspend, METH_NOARGS,
+      "reftrace_suspend(): stop counting objects until reftrace_resume() (nestable)" },
+    { "reftrace_resume", tm_reftrace_resume, METH_NOARGS,
+      "reftrace_resume(): end one reftrace_suspend()" },
+    { "reftrace_counts", tm_reftrace_counts, METH_NOARGS,
+      "reftrace_counts() -> {type name: (created, destroyed)} of the last start" },
+    { "reftrace_is_active", tm_reftrace_is_active, METH_NOARGS,
+      "reftrace_is_active() -> bool" },
     /* stats.c, columns.c, pickle_scan.c: helpers of the Python layer, not of tracing */
     { "group_traces", engine_group_traces, METH_VARARGS,
       "group_traces(traces, key_type, cumulative) -> [(key, size, count), ...] or None" },
@@ -411,7 +433,7 @@ static PyMethodDef engine_methods[] = {
       "trace_columns(traces) -> (tracebacks, domains, sizes, indexes, nframes) or None" },
     { "build_traces", engine_build_traces, METH_VARARGS,
       "build_traces(tracebacks, domains, sizes, indexes, nframes) -> [trace, ...]" },
-    { "scan_pickle", tm_pickle_scan, METH_VARARGS,
+    { "scan_pickle", engine_scan_pickle, METH_VARARGS,
       "scan_pickle(data, max_nesting) -> (status, end offset or detail)" },
     { NULL, NULL, 0, NULL }
 };
