@@ -578,6 +578,17 @@ class FuzzFindingTests(TempDirMixin, unittest.TestCase):
         repr(snapshot)
         str(snapshot.statistics("lineno")[0])
 
+    def test_filename_with_a_nul_byte_formats(self):
+        # Traceback.format() raised ValueError ("embedded null byte", from linecache's
+        # os.stat()) for a frame whose filename, read from a file, holds a NUL
+        data = self.pickle_dict()
+        data["traces"] = [(0, 5, ((u"a\x00b.py", 3),), 1)]
+        path = self.write_bytes("nul", pickle.dumps(data, 2))
+        snapshot = tracemalloc.Snapshot.load(path)
+        stat = snapshot.statistics("traceback")[0]
+        self.assertEqual(stat.traceback.format(), ['  File "a\x00b.py", line 3'])
+        self.assertIn("a\x00b.py:3", str(stat))
+
 
 # ---------------------------------------------------------------------------------------------
 # Fuzzing
