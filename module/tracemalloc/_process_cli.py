@@ -170,7 +170,7 @@ def _main(argv):
 
 def _from_json(options):
     try:
-        with open(options.from_json) as fp:
+        with _process_log.open_log(options.from_json) as fp:
             records = _process_log.read_records(fp, options.from_json)
     except EnvironmentError as exc:
         raise _Problem("%s: %s" % (options.from_json, exc.strerror or exc))
