@@ -217,6 +217,12 @@ class CommandHostileFileTests(unittest.TestCase):
             for args in self.commands(name)[1]:
                 self.check(args, kind)
 
+    def test_process_labels(self):
+        # --labels: a file the process appends its labels to, read as they come
+        for name in ("/dev/zero", self.path("directory")):
+            self.check(["-m", "tracemalloc.process", "--labels", name, "--", sys.executable,
+                        "-c", "pass"], name)
+
     def test_output_paths(self):
         for args in (["-m", "tracemalloc", "--html", self.path("directory"), self.good],
                      ["-m", "tracemalloc", "--plot", self.path("no/such/dir.svg"), self.good],
