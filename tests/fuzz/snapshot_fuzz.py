@@ -717,6 +717,7 @@ def campaign(fmt, inputs, seed, findings_dir, cpu_limit, memory_limit, hang_seco
     """Run *inputs* inputs of *fmt* through children; return the summary dict."""
     summary = {"format": fmt, "inputs": inputs, "seed": seed, "loaded": 0, "refused": 0,
                "findings": [], "seconds": 0.0, "slowest_cpu_seconds": 0.0,
+               "slowest_input": None,
                "python": "%d.%d.%d" % sys.version_info[:3]}
     begin = time.time()
     generator = None
@@ -761,8 +762,9 @@ def campaign(fmt, inputs, seed, findings_dir, cpu_limit, memory_limit, hang_seco
                     counts = json.loads(line[1:])
                     summary["loaded"] += counts["loaded"]
                     summary["refused"] += counts["refused"]
-                    summary["slowest_cpu_seconds"] = max(summary["slowest_cpu_seconds"],
-                                                         counts["slowest"])
+                    if counts["slowest"] > summary["slowest_cpu_seconds"]:
+                        summary["slowest_cpu_seconds"] = counts["slowest"]
+                        summary["slowest_input"] = counts["slowest_input"]
                     finished = True
             if finished:
                 proc.wait()
@@ -847,10 +849,10 @@ def main(argv):
         summaries.append(summary)
         if not as_json:
             print("%s: %d inputs (seed %d) in %.0f s on Python %s: %d loaded, %d refused, "
-                  "slowest %.2f CPU s, %d findings"
+                  "slowest %.2f CPU s (input %s), %d findings"
                   % (fmt, inputs, seed, summary["seconds"], summary["python"],
                      summary["loaded"], summary["refused"], summary["slowest_cpu_seconds"],
-                     len(summary["findings"])))
+                     summary["slowest_input"], len(summary["findings"])))
             for finding in summary["findings"]:
                 print("  input %(input)d: %(kind)s: %(message)s" % finding)
             sys.stdout.flush()
