@@ -515,26 +515,41 @@ def open_log(path):
         raise
 
 
-def read_records(fp, name):
-    """The records of a JSON lines file *fp* (text) written by a ProcessLogger or the
-    command line, or of a log file whose lines hold "process memory: {json}" (the logging
-    output; other lines are skipped). Records of schema versions above VERSION are read as
-    far as their keys are known. LogFormatError when a line that starts with "{" is not a
-    JSON object or a record is not one of ours (its values included), or when there is no
-    record at all. Lines are read MAX_LINE characters at most at a time."""
-    records = []
-    number = 0
+def _lines(fp):
+    """(line, overlong) for each line of *fp*: a file object is read MAX_LINE characters at
+    most at a time, and of a longer line only the start is given (overlong true), the rest
+    is skipped; any other iterable of lines is taken as it is."""
+    readline = getattr(fp, "readline", None)
+    if readline is None:
+        for line in fp:
+            yield line, False
+        return
     while True:
-        line = fp.readline(MAX_LINE)
+        line = readline(MAX_LINE)
         if not line:
-            break
-        number += 1
-        if len(line) >= MAX_LINE and not line.endswith("\n"):
+            return
+        if len(line) < MAX_LINE or line.endswith("\n"):
+            yield line, False
+            continue
+        yield line, True
+        rest = line
+        while rest and not rest.endswith("\n"):
+            rest = readline(MAX_LINE)
+
+
+def read_records(fp, name):
+    """The records of a JSON lines file *fp* (text, or an iterable of lines) written by a
+    ProcessLogger or the command line, or of a log file whose lines hold "process memory:
+    {json}" (the logging output; other lines are skipped). Records of schema versions above
+    VERSION are read as far as their keys are known. LogFormatError when a line that starts
+    with "{" is not a JSON object or a record is not one of ours (its values included), or
+    when there is no record at all. A file is read MAX_LINE characters at most at a time."""
+    records = []
+    for number, (line, overlong) in enumerate(_lines(fp), 1):
+        if overlong:
             if line.lstrip().startswith("{") or LOG_MARKER + "{" in line:
                 raise LogFormatError(name, "line %d: longer than %d characters, not a "
                                            "record of a process log" % (number, MAX_LINE))
-            while line and not line.endswith("\n"):  # skip the rest of the line
-                line = fp.readline(MAX_LINE)
             continue
         text = line.strip()
         if not text:

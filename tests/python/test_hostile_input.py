@@ -242,6 +242,22 @@ class CommandHostileFileTests(unittest.TestCase):
                          (1, "python -m tracemalloc.process: error: %s: no record of a "
                              "process log in this file" % self.files["huge"]))
 
+    def test_overlong_record_line(self):
+        # a line that starts like a record and is longer than MAX_LINE is not read whole
+        from tracemalloc import _process_log
+        name = self.path("long.jsonl")
+        with open(name, "wb") as fp:
+            fp.write(b'{"event": "start", "elapsed_time": 0, "label": "'
+                     + b"x" * _process_log.MAX_LINE + b'"}\n')
+        with _process_log.open_log(name) as fp:
+            with self.assertRaises(_process_log.LogFormatError) as cm:
+                _process_log.read_records(fp, name)
+        self.assertIn("line 1: longer than %d characters" % _process_log.MAX_LINE,
+                      str(cm.exception))
+        # an iterable of lines (the API) is still read as it is
+        self.assertEqual(len(_process_log.read_records(
+            ['{"event": "start", "elapsed_time": 0}\n'], "lines")), 1)
+
     def test_record_values_are_checked(self):
         for line, key in ((b'"rss": 1e999', "rss"), (b'"rss": "big"', "rss"),
                           (b'"cpu_times": {"user": 1' + b"0" * 400 + b"}", "cpu_times"),
