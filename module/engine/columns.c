@@ -9,9 +9,20 @@
 
 /* ------------------------------------------------------------------------------ checking */
 
-/* tm_traceback_ok(), filenames may also be unicode (on Python 2: a file of Python 3). */
+/* An exact int of at most 64 bits: a larger one (or another type) is left to the Python
+ * checks, which refuse ints beyond 128 bits (tracemalloc/_checks.py, _INT_LIMIT). */
 static int
-tm_traceback_ok_unicode(PyObject *traceback)
+tm_int_small(PyObject *obj)
+{
+    gint64 value;
+
+    return tm_int_exact(obj) && tm_int_value(obj, &value) == 0;
+}
+
+/* tm_traceback_ok() with line numbers of at most 64 bits; with allow_unicode, filenames may
+ * also be unicode (on Python 2: a file of Python 3). */
+static int
+tm_traceback_checked(PyObject *traceback, int allow_unicode)
 {
     Py_ssize_t i;
 
@@ -21,17 +32,18 @@ tm_traceback_ok_unicode(PyObject *traceback)
         PyObject *frame = PyTuple_GET_ITEM(traceback, i), *filename;
 
         if (!PyTuple_CheckExact(frame) || PyTuple_GET_SIZE(frame) != 2
-            || !tm_int_exact(PyTuple_GET_ITEM(frame, 1)))
+            || !tm_int_small(PyTuple_GET_ITEM(frame, 1)))
             return 0;
         filename = PyTuple_GET_ITEM(frame, 0);
-        if (!TmStr_CheckExact(filename) && !PyUnicode_CheckExact(filename))
+        if (!TmStr_CheckExact(filename) && !(allow_unicode && PyUnicode_CheckExact(filename)))
             return 0;
     }
     return 1;
 }
 
 /* The loaders of snapshot files check every trace they read (tracemalloc/_checks.py); this
- * answers for the common case, traces already of the engine's shape: None if all are, else
+ * answers for the common case, traces already of the engine's shape (ints of at most 64
+ * bits, tm_traceback_checked()): None if all are, else
  * the index of the first one that is not (the Python code checks, converts or rejects it and
  * the following ones). total_nframe may also be None (older stock snapshots); with
  * allow_unicode, filenames may be unicode (Python 2 reading Python 3's files: only the
@@ -53,20 +65,19 @@ tm_columns_check_traces(PyObject *self, PyObject *args)
         PyObject *trace = PyList_GET_ITEM(traces, i), *traceback, *total;
 
         if (!PyTuple_CheckExact(trace) || PyTuple_GET_SIZE(trace) != 4
-            || !tm_int_exact(PyTuple_GET_ITEM(trace, 0))
-            || !tm_int_exact(PyTuple_GET_ITEM(trace, 1))) {
+            || !tm_int_small(PyTuple_GET_ITEM(trace, 0))
+            || !tm_int_small(PyTuple_GET_ITEM(trace, 1))) {
             bad = i;
             break;
         }
         total = PyTuple_GET_ITEM(trace, 3);
-        if (total != Py_None && !tm_int_exact(total)) {
+        if (total != Py_None && !tm_int_small(total)) {
             bad = i;
             break;
         }
         traceback = PyTuple_GET_ITEM(trace, 2);
         if (g_hash_table_lookup(checked, traceback) == NULL) {
-            if (!(allow_unicode ? tm_traceback_ok_unicode(traceback)
-                                : tm_traceback_ok(traceback)))
+            if (!tm_traceback_checked(traceback, allow_unicode))
                 bad = i;
             else
                 g_hash_table_insert(checked, traceback, traceback);

@@ -13,7 +13,7 @@
 #include <glib.h>
 
 /* _engine.check_traces(traces) -> None, or the index of the first trace not of the engine's
- * shape */
+ * shape (an int beyond 64 bits included: the Python checks decide) */
 PyObject *tm_columns_check_traces(PyObject *self, PyObject *args);
 
 /* _engine.trace_columns(traces) -> (tracebacks, domains, sizes, indexes, nframes) or None */

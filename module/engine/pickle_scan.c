@@ -11,9 +11,16 @@
  * INST/OBJ, out-of-band buffers, a million open MARKs (2.7's cPickle grows its marks 20 by
  * 20). Global names are left to the loader's find_class.
  *
- * Runs without the GIL: it only reads the buffer.
+ * Runs without the GIL: it only reads the buffer. tm_scan() needs neither Python nor its
+ * headers: tests/fuzz/pickle_scan_fuzz.c includes this file with TM_PICKLE_SCAN_NO_PYTHON
+ * defined, which leaves out the module function, to fuzz the scanner without an interpreter.
  */
+#ifdef TM_PICKLE_SCAN_NO_PYTHON
+#include <string.h>
+#include <glib.h>
+#else
 #include "pickle_scan.h"
+#endif
 #include "lebytes.h"
 
 #define TM_SCAN_MAX_INT_BYTES 4096  /* MAX_INT_BYTES of _pickle_scan.py */
@@ -366,6 +373,7 @@ done:
     g_array_free(memo, TRUE);
 }
 
+#ifndef TM_PICKLE_SCAN_NO_PYTHON
 PyObject *
 tm_pickle_scan(PyObject *self, PyObject *args)
 {
@@ -394,3 +402,4 @@ tm_pickle_scan(PyObject *self, PyObject *args)
         return Py_BuildValue("(is)", res.status, res.detail);
     }
 }
+#endif /* TM_PICKLE_SCAN_NO_PYTHON */

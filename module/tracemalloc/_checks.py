@@ -19,8 +19,20 @@ from tracemalloc._errors import _Problem, _safe_repr
 from tracemalloc._unpickler import _STUB_TYPES, _StubFrame, _StubTrace, _StubTraceback
 
 
+# No size, count, line number, domain or process ID of a snapshot reaches 2**128 (the
+# engine's are 64 bits); a larger int in a file is refused: an int of 5,000 digits cannot be
+# printed (str() refuses it on 3.11+) and one beyond 1e308 breaks the size formatting.
+_INT_LIMIT = 2 ** 128
+
+
 def _is_int(value):
-    return isinstance(value, _INT_TYPES) and not isinstance(value, bool)
+    """True for an int (not a bool) of at most 128 bits, False for another type; _Problem for
+    a larger int."""
+    if not isinstance(value, _INT_TYPES) or isinstance(value, bool):
+        return False
+    if -_INT_LIMIT < value < _INT_LIMIT:
+        return True
+    raise _Problem("invalid snapshot: an int of %d bits (at most 128)" % value.bit_length())
 
 
 

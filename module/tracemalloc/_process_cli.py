@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ import time
 from tracemalloc import _cliargs, _process_log, _process_plot, _procmem
 from tracemalloc._compat import _TEXT_TYPES, _native
 from tracemalloc._output import _format_top_size, _write_text
+from tracemalloc._snapfile import _kind
 from tracemalloc._suspend import _suspended
 
 PROG = "python -m tracemalloc.process"
@@ -163,6 +165,12 @@ def _main(argv):
         return _from_json(options)
     if options.labels is not None and command is None and options.pid is None:
         raise _cliargs.UsageError("--labels needs -p PID or a command")
+    if options.labels is not None and os.path.exists(options.labels):
+        mode = os.stat(options.labels).st_mode
+        if not stat.S_ISREG(mode):
+            # /dev/zero would be read without end, a directory never holds a label
+            raise _Problem("--labels %s: cannot read it: it is %s"
+                           % (options.labels, _kind(mode)))
     return _watch(options, command)
 
 
@@ -170,7 +178,7 @@ def _main(argv):
 
 def _from_json(options):
     try:
-        with open(options.from_json) as fp:
+        with _process_log.open_log(options.from_json) as fp:
             records = _process_log.read_records(fp, options.from_json)
     except EnvironmentError as exc:
         raise _Problem("%s: %s" % (options.from_json, exc.strerror or exc))
@@ -305,13 +313,17 @@ class _LabelReader(object):
         None) and the keys of _process_log.LABEL_KEYS that the line has."""
         try:
             with open(self.path, "rb") as fp:
+                if not stat.S_ISREG(os.fstat(fp.fileno()).st_mode):
+                    return []  # replaced by something that is not a file: nothing to read
                 fp.seek(self.offset)
-                data = fp.read()
+                data = fp.read(_process_log.MAX_LINE)  # the rest at the next call
         except EnvironmentError:
             return []  # not created yet
         self.offset += len(data)
         lines = (self.pending + data).split(b"\n")
         self.pending = lines.pop()
+        if len(self.pending) > _process_log.MAX_LINE:
+            self.pending = b""  # no label is that long: the line is dropped
         labels = []
         for line in lines:
             try:

@@ -21,17 +21,25 @@ from __future__ import absolute_import
 import atexit
 import datetime
 import functools
+import io
 import json
 import logging
 import os
 import select
+import stat
 import sys
 import threading
 import time
 
+try:
+    import fcntl
+except ImportError:  # not on Windows
+    fcntl = None
+
 import tracemalloc
 from tracemalloc import _procmem
-from tracemalloc._compat import _TEXT_TYPES
+from tracemalloc._compat import _INT_TYPES, _TEXT_TYPES, _RecursionError
+from tracemalloc._errors import _one_line, _safe_repr
 from tracemalloc._suspend import _suspended
 
 FORMAT = "pytracemalloc.process"
@@ -442,14 +450,107 @@ class LogFormatError(Exception):
         return "%s: %s" % self.args
 
 
+# A record is a line of a few KiB (a breakdown included): a longer line is no record, and is
+# not read whole (a file of zeros, /dev/zero, has no newline).
+MAX_LINE = 1 << 20
+
+# The values of a record that are numbers or None: a huge int or an infinity read from a file
+# made the table's and the plot's arithmetic fail.
+_NUMBER_KEYS = ("pid", "rss", "peak_rss", "traced", "traced_peak", "tracemalloc_memory",
+                "logger_cpu")
+_NUMBER_LIMIT = 2 ** 63
+
+
+def _is_number(value):
+    # NaN compares false: refused
+    return (isinstance(value, (float,) + _INT_TYPES) and not isinstance(value, bool)
+            and -_NUMBER_LIMIT < value < _NUMBER_LIMIT)
+
+
+def _record_problem(record):
+    """None if the values of *record* (a dict with every key of RECORD_KEYS) have the types
+    the table and the plot use, else the first key that does not."""
+    if not _is_number(record["elapsed_time"]):
+        return "elapsed_time"
+    for key in _NUMBER_KEYS:
+        if record[key] is not None and not _is_number(record[key]):
+            return key
+    for key in ("label", "timestamp"):
+        if record[key] is not None and not isinstance(record[key], _TEXT_TYPES):
+            return key
+    if record["tracing"] not in (None, True, False):
+        return "tracing"
+    value = record["freelist_memory"]
+    if value is not None and not (isinstance(value, list)
+                                  and all(_is_number(item) for item in value)):
+        return "freelist_memory"
+    for key in ("memory_info", "cpu_times"):
+        value = record[key]
+        if value is not None and not (isinstance(value, dict)
+                                      and all(_is_number(item) for item in value.values())):
+            return key
+    if record["breakdown"] is not None and not isinstance(record["breakdown"], dict):
+        return "breakdown"
+    return None
+
+
+def open_log(path):
+    """The file *path* opened for read_records(): a regular file or a pipe only (a device
+    such as /dev/zero would be read forever, opening a FIFO without a writer would block:
+    it is opened non-blocking, then read as an empty file), as UTF-8 text where bytes that
+    are not UTF-8 become U+FFFD (the lines of a logging output around the records may have
+    another encoding). EnvironmentError, or LogFormatError for another kind of file."""
+    from tracemalloc._snapfile import _kind
+    mode = os.stat(path).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        raise LogFormatError(path, "cannot read the file: it is %s" % _kind(mode))
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if fcntl is not None:
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
+        return io.open(fd, "r", encoding="utf-8", errors="replace")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _lines(fp):
+    """(line, overlong) for each line of *fp*: a file object is read MAX_LINE characters at
+    most at a time, and of a longer line only the start is given (overlong true), the rest
+    is skipped; any other iterable of lines is taken as it is."""
+    readline = getattr(fp, "readline", None)
+    if readline is None:
+        for line in fp:
+            yield line, False
+        return
+    while True:
+        line = readline(MAX_LINE)
+        if not line:
+            return
+        if len(line) < MAX_LINE or line.endswith("\n"):
+            yield line, False
+            continue
+        yield line, True
+        rest = line
+        while rest and not rest.endswith("\n"):
+            rest = readline(MAX_LINE)
+
+
 def read_records(fp, name):
-    """The records of a JSON lines file *fp* (text) written by a ProcessLogger or the
-    command line, or of a log file whose lines hold "process memory: {json}" (the logging
-    output; other lines are skipped). Records of schema versions above VERSION are read as
-    far as their keys are known. LogFormatError when a line that starts with "{" is not a
-    JSON object or a record is not one of ours, or when there is no record at all."""
+    """The records of a JSON lines file *fp* (text, or an iterable of lines) written by a
+    ProcessLogger or the command line, or of a log file whose lines hold "process memory:
+    {json}" (the logging output; other lines are skipped). Records of schema versions above
+    VERSION are read as far as their keys are known. LogFormatError when a line that starts
+    with "{" is not a JSON object or a record is not one of ours (its values included), or
+    when there is no record at all. A file is read MAX_LINE characters at most at a time."""
     records = []
-    for number, line in enumerate(fp, 1):
+    for number, (line, overlong) in enumerate(_lines(fp), 1):
+        if overlong:
+            if line.lstrip().startswith("{") or LOG_MARKER + "{" in line:
+                raise LogFormatError(name, "line %d: longer than %d characters, not a "
+                                           "record of a process log" % (number, MAX_LINE))
+            continue
         text = line.strip()
         if not text:
             continue
@@ -461,13 +562,19 @@ def read_records(fp, name):
         try:
             record = json.loads(text)
         except ValueError as exc:
-            raise LogFormatError(name, "line %d: not JSON (%s)" % (number, exc))
+            raise LogFormatError(name, "line %d: not JSON (%s)" % (number, _one_line(str(exc))))
+        except _RecursionError:
+            raise LogFormatError(name, "line %d: not JSON (nested too deeply)" % number)
         if (not isinstance(record, dict) or record.get("event") not in EVENTS
                 or not isinstance(record.get("elapsed_time"), (int, float))):
             raise LogFormatError(name, "line %d: not a record of a process log (a JSON "
                                        "object with \"event\" and \"elapsed_time\")" % number)
         for key in RECORD_KEYS:
             record.setdefault(key, None)
+        problem = _record_problem(record)
+        if problem is not None:
+            raise LogFormatError(name, "line %d: not a record of a process log (%s: %s)"
+                                 % (number, problem, _safe_repr(record[problem])))
         records.append(record)
     if not records:
         raise LogFormatError(name, "no record of a process log in this file")

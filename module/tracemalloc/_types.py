@@ -152,7 +152,12 @@ class Traceback(Sequence, _OrderMixin):
         lines = []
         for frame in frames:
             lines.append('  File "%s", line %s' % (frame.filename, frame.lineno))
-            line = linecache.getline(frame.filename, frame.lineno).strip()
+            try:
+                line = linecache.getline(frame.filename, frame.lineno).strip()
+            except (ValueError, TypeError):
+                # a filename that is no path (a NUL byte in it, read from a file): os.stat()
+                # refuses it and linecache does not catch that
+                line = ""
             if line:
                 lines.append("    %s" % line)
         return lines

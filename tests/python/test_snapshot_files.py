@@ -528,6 +528,68 @@ class MaliciousFileTests(TempDirMixin, unittest.TestCase):
             self.assertRaises(tracemalloc.SnapshotError, tracemalloc.Snapshot.load, path)
 
 
+class FuzzFindingTests(TempDirMixin, unittest.TestCase):
+    """What the fuzzing campaigns of tests/fuzz found (README.rst, "Reliability")."""
+
+    def pickle_dict(self):
+        with open(data_file("py3-pickle.pickle"), "rb") as fp:
+            return pickle.load(fp)
+
+    def load_error(self, data):
+        path = self.write_bytes("finding", data)
+        with self.assertRaises(tracemalloc.SnapshotError) as cm:
+            tracemalloc.Snapshot.load(path)
+        message = str(cm.exception)
+        self.assertNotIn("\n", message)
+        self.assertNotIn("internal error", message)
+        return message
+
+    def test_huge_ints_are_refused(self):
+        # A pid of 5,000 digits loaded, then repr() of the snapshot failed (str() of such an
+        # int is refused on 3.11+); a size beyond 1e308 broke the size formatting. Ints of
+        # more than 128 bits are refused, by the C check of the traces too.
+        for key, make in (
+                ("pid", lambda value: value),
+                ("process_memory", lambda value: value),
+                ("user_data", lambda value: [("t", "size", value)]),
+                ("traceback_limit", lambda value: value),
+                ("traces", lambda value: [(0, value, (("a.py", 1),), 1)]),
+                ("traces", lambda value: [(value, 1, (("a.py", 1),), 1)]),
+                ("traces", lambda value: [(0, 1, (("a.py", value),), 1)]),
+                ("traces", lambda value: [(0, 1, (("a.py", 1),), value)]),
+                ("traces", lambda value: [(0, 1, (("a.py", 1),), 1)] * 3
+                 + [(0, value, (("a.py", 1),), 1)])):
+            for value in (10 ** 5000, -(10 ** 400), 2 ** 128):
+                data = self.pickle_dict()
+                data[key] = make(value)
+                message = self.load_error(pickle.dumps(data, 2))
+                self.assertIn("an int of %d bits (at most 128)" % value.bit_length(), message)
+        data = self.pickle_dict()
+        data["traces"] = None
+        data["stats"] = {"a.py": {1: (10 ** 400, 1)}}
+        self.assertIn("an int of", self.load_error(pickle.dumps(data, 2)))
+        # 128 bits still load (the round trips hold sizes of 2**64)
+        data = self.pickle_dict()
+        data["pid"] = 2 ** 128 - 1
+        data["traces"] = [(0, -(2 ** 128) + 1, (("a.py", 2 ** 100),), 2 ** 70)]
+        path = self.write_bytes("big", pickle.dumps(data, 2))
+        snapshot = tracemalloc.Snapshot.load(path)
+        self.assertEqual(snapshot.pid, 2 ** 128 - 1)
+        repr(snapshot)
+        str(snapshot.statistics("lineno")[0])
+
+    def test_filename_with_a_nul_byte_formats(self):
+        # Traceback.format() raised ValueError ("embedded null byte", from linecache's
+        # os.stat()) for a frame whose filename, read from a file, holds a NUL
+        data = self.pickle_dict()
+        data["traces"] = [(0, 5, ((u"a\x00b.py", 3),), 1)]
+        path = self.write_bytes("nul", pickle.dumps(data, 2))
+        snapshot = tracemalloc.Snapshot.load(path)
+        stat = snapshot.statistics("traceback")[0]
+        self.assertEqual(stat.traceback.format(), ['  File "a\x00b.py", line 3'])
+        self.assertIn("a\x00b.py:3", str(stat))
+
+
 # ---------------------------------------------------------------------------------------------
 # Fuzzing
 # ---------------------------------------------------------------------------------------------
