@@ -90,8 +90,8 @@ report example:
 
 exit status: 0 on success, 1 if a snapshot cannot be loaded (missing,
 truncated, corrupt or foreign file) or a report cannot be written, 2 for a
-usage error (also an option that a file cannot serve: --traceback or
---cumulative on a snapshot without traces, --peak on a snapshot without a
+usage error (also an option that a file cannot serve: --traceback,
+--cumulative or --domain on a snapshot without traces, --peak on a snapshot without a
 peak; --leaks with fewer than 3 snapshots)."""
 
 
@@ -127,7 +127,7 @@ _THRESHOLD_OPTIONS = (
 )
 _TOP_ONLY = (("first", "--first"), ("hide_size", "--hide-size"),
              ("hide_count", "--hide-count"), ("hide_average", "--hide-average"),
-             ("cumulative", "--cumulative"), ("peak", "--peak"))
+             ("cumulative", "--cumulative"), ("peak", "--peak"), ("domain", "--domain"))
 _LEAKS_ONLY = (("all", "--all"), ("own_files", "--own-files"), ("key_type", "--key-type"))
 
 
@@ -154,6 +154,13 @@ def make_parser():
     parser.add_argument("--exclude", metavar="PATTERN", action="append", default=[],
                         help="exclude filenames matching the fnmatch PATTERN; can be given "
                              "several times")
+    parser.add_argument("--domain", metavar="DOMAIN", action="append", default=[],
+                        type=_cliargs.domain,
+                        help="only the traces of DOMAIN: python (Python's allocators), "
+                             "native (C libraries' malloc, traced with tracemalloc.native) "
+                             "or a number (a PyTraceMalloc_Track() domain, e.g. numpy's "
+                             "389047); can be given several times (needs snapshots with "
+                             "traces)")
     parser.add_argument("-S", "--hide-size", action="store_true", default=False,
                         help="hide the size of allocations")
     parser.add_argument("-C", "--hide-count", action="store_true", default=False,
@@ -312,7 +319,7 @@ def _run(options, stdout):
     try:
         if options.peak:
             snapshots = _cli.peak_snapshots(snapshots)
-        for option in ("--traceback", "--cumulative"):
+        for option in ("--traceback", "--cumulative", "--domain"):
             if getattr(options, option[2:]):
                 _cli.check_traces(snapshots, option)
     except _cli.UsageProblem as exc:
@@ -322,6 +329,7 @@ def _run(options, stdout):
         _error(str(exc))
         return 1
     _cli.filter_snapshots(snapshots, options.include, options.exclude)
+    snapshots = _cli.filter_domains(snapshots, options.domain)
 
     if options.json:
         _cli_json.write_json(stdout, _cli_json.top_document(

@@ -1,6 +1,7 @@
 """The work of ``python -m tracemalloc`` beyond its arguments (which __main__.py wires):
 loading the snapshot files with a progress line on a terminal, what an option needs of each
-file (traces, a peak), the snapshots of the peaks (--peak), the snapshot each top is
+file (traces, a peak), the snapshots of the peaks (--peak), the traces of some domains
+(--domain), the snapshot each top is
 compared to, and the warning of snapshots of different processes. The text tops are
 DisplayTop's (_display.py), the JSON document _cli_json.py's.
 """
@@ -9,6 +10,7 @@ from __future__ import absolute_import
 import os
 
 from tracemalloc._errors import SnapshotError
+from tracemalloc._filters import DomainFilter
 from tracemalloc._output import _Progress
 from tracemalloc._snapshot import Snapshot
 
@@ -64,6 +66,15 @@ def filter_snapshots(snapshots, include, exclude):
             snapshot.filter_filenames(include, True)
         if exclude:
             snapshot.filter_filenames(exclude, False)
+
+
+def filter_domains(snapshots, domains):
+    """Keep the traces of the *domains* only (--domain: a list of domain numbers, empty for
+    every domain): a new list of (filename, snapshot)."""
+    if not domains:
+        return snapshots
+    filters = [DomainFilter(True, domain) for domain in domains]
+    return [(filename, snapshot.filter_traces(filters)) for filename, snapshot in snapshots]
 
 
 def check_traces(snapshots, option):

@@ -369,6 +369,45 @@ class TracesCliTests(CliTests):
         self.assertEqual(status, 2)
         self.assertIn("not allowed with argument", err)
 
+    def test_domain(self):
+        # --domain keeps the traces of its domains only: by name (python, native) or number
+        native = tracemalloc.NATIVE_DOMAIN
+        traces = [(0, 100, (("app/a.py", 1),)), (native, 8000, (("app/a.py", 2),)),
+                  (389047, 640, (("app/b.py", 3),)), (native, 2000, (("app/c.py", 4),))]
+        path = self.write_traces("domains.tms", traces, "2013-03-04 01:00:55")
+
+        def top(*domains):
+            args = ["-l", "-P", "2"]
+            for domain in domains:
+                args += ["--domain", domain]
+            status, out, err = self.run_cli(*(args + [path]))
+            self.assertEqual((status, err), (0, ""), domains)
+            return [line for line in out.splitlines() if line.startswith(("#", "Total"))]
+
+        self.assertEqual(top("native"), [
+            "#1: app/a.py:2: size=8000 B, count=1, average=8000 B",
+            "#2: app/c.py:4: size=2000 B, count=1, average=2000 B",
+            "Total Python memory: size=10000 B, count=2, average=5000 B"])
+        self.assertEqual(top("python"), [
+            "#1: app/a.py:1: size=100 B, count=1, average=100 B",
+            "Total Python memory: size=100 B, count=1, average=100 B"])
+        self.assertEqual(top("389047", "PYTHON"), top("0x5efb7", "0"))
+        self.assertEqual(len(top("389047", "python")), 3)
+        self.assertEqual(len(top()), 5)  # every domain
+        # a bad domain: a usage error; a snapshot without traces cannot serve it; --leaks
+        # and --html do not take it
+        for value in ("bogus", "-1", "0x100000000"):
+            status, out, err = self.run_cli("--domain", value, path)
+            self.assertEqual((status, out), (2, ""), value)
+            self.assertIn("argument --domain: not a domain", err)
+        status, out, err = self.run_cli("--domain", "native", path, self.snap1)
+        self.assertEqual((status, out), (2, ""))
+        self.assertTrue(err.startswith(ERROR + self.snap1 + ": --domain needs the traces"),
+                        err)
+        status, out, err = self.run_cli("--domain", "native", "--leaks", path, path, path)
+        self.assertEqual(status, 2)
+        self.assertIn("--domain does not apply to --leaks", err)
+
     def json_of(self, *args):
         import json
         status, out, err = self.run_cli(*(("--json",) + args))
