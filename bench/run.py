@@ -593,6 +593,27 @@ def render(configs, raw, workloads, header):
     return summary, targets, lines
 
 
+def run_interleaved(configs, workloads, runs, scale, timeout):
+    """Every workload in every configuration, *runs* times, interleaved (the order of the
+    configurations rotates by one each run), with a log line per measurement: the list of
+    run_child() results, each with its config, workload and run."""
+    log("%d configurations x %d workloads x %d runs" % (len(configs), len(workloads), runs))
+    width = max(len(config.name) for config in configs)
+    raw = []
+    for rep in range(runs):
+        for workload in workloads:
+            shift = rep % len(configs)
+            for config in configs[shift:] + configs[:shift]:
+                result = run_child(config, workload, scale, timeout)
+                result.update({"config": config.name, "workload": workload, "run": rep})
+                raw.append(result)
+                log("run %d/%d %-10s %-*s %s" % (
+                    rep + 1, runs, workload, width, config.name,
+                    "ERROR " + result["error"] if "error" in result
+                    else "cpu %.3f s" % result["cpu"]))
+    return raw
+
+
 def process_log_main(args, runs, scale):
     """--process-log: each configuration without and with the logger, interleaved."""
     started = time.time()
@@ -606,19 +627,7 @@ def process_log_main(args, runs, scale):
                 for interval in (None, args.process_log):
                     configs.append(Config(version, interp, engine, nframe, python, lib,
                                           interval))
-    log("%d configurations x %d workloads x %d runs" % (len(configs), len(args.workloads), runs))
-    raw = []
-    for rep in range(runs):
-        for workload in args.workloads:
-            shift = rep % len(configs)
-            for config in configs[shift:] + configs[:shift]:
-                result = run_child(config, workload, scale, args.timeout)
-                result.update({"config": config.name, "workload": workload, "run": rep})
-                raw.append(result)
-                log("run %d/%d %-10s %-32s %s" % (
-                    rep + 1, runs, workload, config.name,
-                    "ERROR " + result["error"] if "error" in result
-                    else "cpu %.3f s" % result["cpu"]))
+    raw = run_interleaved(configs, args.workloads, runs, scale, args.timeout)
     lines = ["pytracemalloc benchmark of the process log (interval %g s), %s, %s; %d runs, "
              "scale %g; %.0f s" % (
                  args.process_log,
@@ -679,19 +688,7 @@ def memtrace_main(args, runs, scale):
                                                     "bench-%s-%s" % (version, interp)))
             for kind in (None, "profile", "trace"):
                 configs.append(Config(version, interp, "none", 0, python, lib, memtrace=kind))
-    log("%d configurations x %d workloads x %d runs" % (len(configs), len(args.workloads), runs))
-    raw = []
-    for rep in range(runs):
-        for workload in args.workloads:
-            shift = rep % len(configs)
-            for config in configs[shift:] + configs[:shift]:
-                result = run_child(config, workload, scale, args.timeout)
-                result.update({"config": config.name, "workload": workload, "run": rep})
-                raw.append(result)
-                log("run %d/%d %-10s %-32s %s" % (
-                    rep + 1, runs, workload, config.name,
-                    "ERROR " + result["error"] if "error" in result
-                    else "cpu %.3f s" % result["cpu"]))
+    raw = run_interleaved(configs, args.workloads, runs, scale, args.timeout)
     lines = ["pytracemalloc benchmark of tracemalloc.memtrace (d_rss_trigger=-1), %s, %s; "
              "%d runs, scale %g; %.0f s" % (
                  datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -762,19 +759,7 @@ def native_main(args, runs, scale):
                                            ("ours", 1, None), ("ours", 1, "native")):
                 configs.append(Config(version, interp, engine, nframe, python, lib,
                                       native=native))
-    log("%d configurations x %d workloads x %d runs" % (len(configs), len(args.workloads), runs))
-    raw = []
-    for rep in range(runs):
-        for workload in args.workloads:
-            shift = rep % len(configs)
-            for config in configs[shift:] + configs[:shift]:
-                result = run_child(config, workload, scale, args.timeout)
-                result.update({"config": config.name, "workload": workload, "run": rep})
-                raw.append(result)
-                log("run %d/%d %-10s %-34s %s" % (
-                    rep + 1, runs, workload, config.name,
-                    "ERROR " + result["error"] if "error" in result
-                    else "cpu %.3f s" % result["cpu"]))
+    raw = run_interleaved(configs, args.workloads, runs, scale, args.timeout)
     lines = ["pytracemalloc benchmark of the native domain, %s, %s; %d runs, scale %g; %.0f s"
              % (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                 machine(), runs, scale, time.time() - started),
