@@ -207,10 +207,22 @@ class OutOfMemoryTests(unittest.TestCase):
 
 
 WRITER = r"""
-import sys, tracemalloc
-filename = sys.argv[1]
+import os, sys, time
+import tracemalloc
+filename, mode = sys.argv[1], sys.argv[2]
+real_fsync = os.fsync
+
+def fsync(fd):
+    # the temporary file is written and about to be synced: say so, and wait for the kill
+    if mode == "fsync":
+        sys.stdout.write("fsync\n")
+        sys.stdout.flush()
+        time.sleep(60)
+    real_fsync(fd)
+
+os.fsync = fsync
 tracemalloc.start(5)
-held = [str(i) * 10 for i in range(int(sys.argv[2]))]
+held = [b"x" * (2 + i % 20000) for i in range(int(sys.argv[3]))]
 task = tracemalloc.TakeSnapshot(filename)
 task.traces = True
 sys.stdout.write("ready\n")
@@ -219,35 +231,72 @@ while True:
     task.take_snapshot()
 """
 
+TRACES = 100000
+
 
 @unittest.skipIf(tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
 class KilledWriterTests(unittest.TestCase):
-    """SIGKILL while TakeSnapshot writes a big snapshot: the file's final name is absent or
-    a complete snapshot, never a truncated one."""
+    """SIGKILL while TakeSnapshot writes a big snapshot (100,000 traces): the file's final
+    name is absent, the old file or a complete new one, never a truncated one."""
 
     def setUp(self):
         self.directory = tempfile.mkdtemp(prefix="test_faults-")
+        self.filename = os.path.join(self.directory, "big.tms")
 
     def tearDown(self):
         shutil.rmtree(self.directory)
 
-    def test_kill_during_write(self):
-        filename = os.path.join(self.directory, "big.tms")
-        outcomes = set()
-        for delay in (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2):
-            proc = subprocess.Popen([sys.executable, "-c", WRITER, filename, "50000"],
-                                    stdout=subprocess.PIPE, env=tmsupport.child_env())
-            self.assertEqual(proc.stdout.readline().strip(), b"ready")
-            time.sleep(delay)
+    def start_writer(self, mode):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, self.filename, mode,
+                                 str(TRACES)], stdout=subprocess.PIPE,
+                                env=tmsupport.child_env())
+        self.addCleanup(self.kill, proc)
+        self.assertEqual(proc.stdout.readline().strip(), b"ready")
+        return proc
+
+    def kill(self, proc):
+        if proc.returncode is None:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             proc.stdout.close()
-            if not os.path.exists(filename):
-                outcomes.add("absent")
-                continue
-            snapshot = tracemalloc.Snapshot.load(filename)
-            self.assertGreaterEqual(len(snapshot.traces), 50000)
-            outcomes.add("complete")
+
+    def final_file(self):
+        """None if absent, else its content, after checking it loads completely."""
+        if not os.path.exists(self.filename):
+            return None
+        snapshot = tracemalloc.Snapshot.load(self.filename)
+        self.assertGreaterEqual(len(snapshot.traces), TRACES)
+        with open(self.filename, "rb") as stream:
+            return stream.read()
+
+    def temporary_files(self):
+        return [name for name in os.listdir(self.directory) if name.endswith(".tmp")]
+
+    def test_kill_while_the_temporary_file_is_written(self):
+        for previous in (None, "complete"):
+            before = self.final_file()
+            self.assertEqual(before is None, previous is None)
+            temporary = self.temporary_files()
+            proc = self.start_writer("fsync")
+            self.assertEqual(proc.stdout.readline().strip(), b"fsync")
+            self.assertEqual(len(self.temporary_files()), len(temporary) + 1)
+            self.kill(proc)
+            # the final name is as it was: absent, or the complete file of before
+            self.assertEqual(self.final_file(), before)
+            if previous is None:
+                # a complete file for the second round
+                proc = self.start_writer("plain")
+                while not os.path.exists(self.filename):
+                    time.sleep(0.01)
+                self.kill(proc)
+
+    def test_kill_at_several_moments(self):
+        outcomes = set()
+        for delay in (0.0, 0.01, 0.03, 0.06, 0.1, 0.15, 0.2, 0.3, 0.5, 0.8):
+            proc = self.start_writer("plain")
+            time.sleep(delay)
+            self.kill(proc)
+            outcomes.add("absent" if self.final_file() is None else "complete")
         # the kills came both before the first file was complete and after
         self.assertIn("complete", outcomes)
 
