@@ -135,6 +135,53 @@ class ForkTests(unittest.TestCase):
         self.assertEqual(result, {"forks": forks, "failures": []})
 
 
+SUBINTERPRETERS_CHILD = r"""
+import sys, threading, time
+import tracemalloc
+try:
+    import _interpreters as interpreters
+except ImportError:
+    import _xxsubinterpreters as interpreters
+
+count = int(sys.argv[1])
+done = []
+
+def churn():
+    for i in range(count):
+        interp = interpreters.create()
+        interpreters.run_string(interp, "x = [str(i) for i in range(2000)]\nclass A: pass\n")
+        interpreters.destroy(interp)
+    done.append(True)
+
+threads = [threading.Thread(target=churn) for _ in range(2)]
+for thread in threads:
+    thread.start()
+cycles = 0
+while len(done) < len(threads):
+    tracemalloc.start(1)
+    tracemalloc.stop()
+    cycles += 1
+    if cycles % 50 == 0:
+        time.sleep(0.001)  # 3.11's subinterpreters share the GIL: let them on
+for thread in threads:
+    thread.join()
+print('{"subinterpreters": %d, "cycles": %d}' % (2 * count, cycles))
+"""
+
+
+@unittest.skipIf(tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
+@unittest.skipIf(sys.version_info[0] < 3, "Python 2.7 has no subinterpreters module")
+class SubinterpreterTests(unittest.TestCase):
+    def test_hooks_installed_while_subinterpreters_run(self):
+        # 3.13's subinterpreters have a GIL of their own: one of them freed through our OBJ
+        # hook with pymalloc's NULL ctx, read while start() installed the hook (a crash in 2
+        # runs of 3 before the hooks stopped reading their ctx).
+        count = 100 * scale()
+        result = run_child(self, ["-c", SUBINTERPRETERS_CHILD, str(count)], 120 * scale())
+        self.assertEqual(result["subinterpreters"], 2 * count)
+        self.assertGreater(result["cycles"], 0)
+
+
 RESTART_CHILD = r"""
 import json, sys
 import tracemalloc
