@@ -16,6 +16,7 @@ import json
 import random
 import sys
 import threading
+import time
 
 import tracemalloc
 from tracemalloc import _engine
@@ -82,6 +83,8 @@ class Worker(threading.Thread):
         base = 0x10000000 * (self.index + 1)
         for op in range(self.operations):
             self.progress = op
+            if op % 64 == 63:
+                time.sleep(0)  # 2.7's GIL would leave the main thread few turns
             kind = rand.random()
             if kind < 0.35:
                 held.append(b"s" * rand.randint(1, 3000))
@@ -170,7 +173,9 @@ def main():
     while any(worker.is_alive() for worker in workers):
         # In the last tenth, no restart or clear: the final check then adds up the traces of
         # blocks the threads allocated while everything else went on.
-        ending = min(worker.progress for worker in workers) * 10 >= operations * 9
+        # (and not before the main thread made 100 operations: each kind then comes)
+        ending = (min(worker.progress for worker in workers) * 10 >= operations * 9
+                  and sum(counts.values()) >= 100)
         kind = rand.random()
         if ending and kind < 0.38:
             kind += 0.38
