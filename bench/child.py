@@ -1,8 +1,8 @@
 """One measurement of the benchmark, run by bench/run.py in a fresh interpreter (2.7 or 3.x).
 
-    python bench/child.py WORKLOAD ENGINE NFRAME SCALE SNAPSHOT [PROCESS_LOG]
+    python bench/child.py WORKLOAD ENGINE NFRAME SCALE SNAPSHOT [PROCESS_LOG [MEMTRACE]]
 
-WORKLOAD  compile | json | churn | live | compileall
+WORKLOAD  compile | json | churn | live | compileall | sqlite
 ENGINE    none (untraced: tracemalloc is not imported, except by "live", see below),
           ours (our package, first on PYTHONPATH) or stock (the interpreter's own module)
 NFRAME    frames per traceback given to tracemalloc.start() (ignored when untraced)
@@ -13,6 +13,10 @@ PROCESS_LOG  an interval in seconds: the measured part runs inside
           tracemalloc.process.log_process(INTERVAL) writing to a temporary file (its start
           and stop are measured too), and the result has "process_log": the records, the
           CPU seconds of the logger's thread and the wall time (0 or absent: no logger)
+MEMTRACE  profile or trace: the measured part runs inside tracemalloc.memtrace.Profile() or
+          Trace() (d_rss_trigger=-1, the default) writing to a temporary directory (its start
+          and stop are measured too), and the result has "memtrace": the events, the rows
+          and the log's size (absent: none; PROCESS_LOG must then be given, 0 for none)
 
 Prints one line "BENCH-RESULT {json}" on stdout. Times are CPU seconds of this process
 (user + system, from getrusage(RUSAGE_SELF)) around the measured part only: interpreter
@@ -241,6 +245,31 @@ def compileall_run(top):
 WORKLOADS["compileall"] = (compileall_setup, compileall_run)
 
 
+def sqlite_setup(scale):
+    return max(5000, int(60000 * scale))
+
+
+def sqlite_run(count):
+    """C libraries' own malloc (the native domain's workload): an in-memory SQLite database
+    (libsqlite3 allocates with malloc) and OpenSSL's digests (hashlib)."""
+    import hashlib
+    import sqlite3
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, name TEXT, digest TEXT)")
+    rows = ((i, "name-%d" % i, hashlib.sha256(b"%d" % i).hexdigest()) for i in range(count))
+    db.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+    db.execute("CREATE INDEX t_digest ON t (digest)")
+    total = 0
+    for name, digest in db.execute("SELECT name, digest FROM t ORDER BY digest LIMIT 1000"):
+        total += len(name) + len(digest)
+    db.execute("DELETE FROM t WHERE k % 2 = 0")
+    db.close()
+    return total
+
+
+WORKLOADS["sqlite"] = (sqlite_setup, sqlite_run)
+
+
 # ------------------------------------------------------------------------------- main
 
 def check_engine(engine):
@@ -343,9 +372,40 @@ class ProcessLog(object):
                 "logger_cpu": self.logger.cpu_time, "wall": wall}
 
 
+class MemtraceLog(object):
+    """The measured part inside tracemalloc.memtrace.Profile() or Trace(), or nothing."""
+
+    def __init__(self, kind):
+        self.manager = None
+        self.directory = None
+        if kind:
+            import tracemalloc.memtrace
+            self.directory = tempfile.mkdtemp(prefix="tm-bench-memtrace-")
+            cls = {"profile": tracemalloc.memtrace.Profile,
+                   "trace": tracemalloc.memtrace.Trace}[kind]
+            self.manager = cls(filepath=self.directory)
+
+    def __enter__(self):
+        if self.manager is not None:
+            self.manager.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.manager is not None:
+            self.manager.__exit__(*exc)
+        return False
+
+    def result(self):
+        path = self.manager.log_file_path
+        size = os.path.getsize(path)
+        shutil.rmtree(self.directory, ignore_errors=True)
+        return {"events": self.manager.events, "rows": self.manager.rows, "log_size": size}
+
+
 def main(argv):
     workload, engine, nframe, scale, snapshot = argv[1:6]
     process_log = float(argv[6]) if len(argv) > 6 else 0.0
+    memtrace = argv[7] if len(argv) > 7 else ""
     nframe = int(nframe)
     scale = float(scale)
     setup, run = WORKLOADS[workload]
@@ -359,15 +419,24 @@ def main(argv):
     rss0 = vm_rss()
     if tracemalloc is not None:
         tracemalloc.start(nframe)
+        # bench/run.py --native: the native domain must be on exactly when asked for.
+        if bool(os.environ.get("PYTRACEMALLOC_NATIVE")) != bool(
+                getattr(tracemalloc, "is_native_tracing", bool)()):
+            raise SystemExit("child: PYTRACEMALLOC_NATIVE=%r but is_native_tracing() is not"
+                             % os.environ.get("PYTRACEMALLOC_NATIVE"))
     try:
         log = ProcessLog(process_log)
+        mlog = MemtraceLog(memtrace)
         with Timer() as t:
             with log:
-                value = run(state)
+                with mlog:
+                    value = run(state)
         result["cpu"] = t.cpu
         result["wall"] = t.wall
         if process_log:
             result["process_log"] = log.result(t.wall)
+        if memtrace:
+            result["memtrace"] = mlog.result()
         if workload == "compile":
             result["modules"] = value
         if workload == "live":

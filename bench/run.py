@@ -3,6 +3,7 @@
 
 Usage: bench/run.py [--quick] [--runs N] [--json FILE] [--versions V ...] [--variants V ...]
                     [--workloads W ...] [--build-dir DIR] [--timeout S] [--report FILE]
+                    [--process-log [INTERVAL] | --memtrace | --native]
 
 Builds (or reuses from the cache) every interpreter it needs with build-aux/python-build
 (the track, plain and disabled variants of each version and, for 3.x, the stock twin built
@@ -24,6 +25,8 @@ Workloads (bench/child.py, the same code on 2.7 and 3.x):
               take_snapshot again after tracemalloc.stop() (both are reported)
   compileall  compileall.compile_dir(force=True) over a copy of the stdlib packages email,
               json, logging and xml in a temporary directory
+  sqlite      (--native only, by default) an in-memory SQLite database of 60 000 rows with
+              SHA-256 digests, an index, a sorted query and a delete: C libraries' malloc
   --quick runs one repetition of smaller workloads (1/4 of the size; compileall: email).
 
 Configurations, per version: untraced on each interpreter; ours (our package first on
@@ -58,6 +61,21 @@ seconds with and without, the CPU seconds of the logger's own thread (getrusage
 RUSAGE_THREAD), its records, and that thread's CPU over the wall time of the measured part
 (target: under 1%); --scale makes the runs longer (more records per run).
 
+--memtrace measures tracemalloc.memtrace instead (nothing else runs): for each patched variant
+(default: track), untraced, untraced inside Profile() and untraced inside Trace() (both at
+d_rss_trigger=-1, the default: a row per page of RSS, RSS read at every event), on compile,
+json and churn by default, and prints the CPU seconds, the ratios over untraced, the events
+and rows of the logs. Targets: Profile <= 3x and Trace <= 6x untraced on compile and json
+(pymemtrace documents 10x to 40x and 20x to 60x); churn, pure Python (a line event every few
+bytecodes, calls of C functions in its loop), shows the cost per event and has no target.
+
+--native measures the native domain instead (nothing else runs): for each patched variant,
+untraced, untraced with the preloadable library loaded but no hooks registered ("+preload":
+the cost of the library when off), ours at 1 frame, and ours at 1 frame with the native domain
+on ("+native": LD_PRELOAD and PYTRACEMALLOC_NATIVE=1); it prints the CPU seconds and the
+ratios native/untraced, native/ours and preload/untraced; its workloads by default: compile,
+json, churn and sqlite.
+
 Exit status 0 if every measurement ran (whatever the targets), 1 otherwise.
 """
 import argparse
@@ -75,6 +93,8 @@ CHILD = os.path.join(TOP, "bench", "child.py")
 VERSIONS = ["2.7.18", "3.11.2", "3.13.5"]
 VARIANTS = ["track", "plain", "disabled"]
 WORKLOADS = ["compile", "json", "churn", "live", "compileall"]
+# --native's default: Python's own work, and C libraries' malloc (SQLite, OpenSSL).
+NATIVE_WORKLOADS = ["compile", "json", "churn", "sqlite"]
 SNAPSHOT_OPS = ["take_snapshot", "dump", "load", "statistics_lineno",
                 "statistics_traceback", "compare_to"]
 OP_LABEL = {"take_snapshot": "take", "dump": "dump", "load": "load",
@@ -126,7 +146,8 @@ def build_module(python, build_dir):
 # ------------------------------------------------------------------------------- configs
 
 class Config(object):
-    def __init__(self, version, interp, engine, nframe, python, pythonpath, process_log=None):
+    def __init__(self, version, interp, engine, nframe, python, pythonpath, process_log=None,
+                 memtrace=None, native=None):
         self.version = version
         self.interp = interp        # track, plain, disabled, stock
         self.engine = engine        # none, ours, stock
@@ -134,6 +155,8 @@ class Config(object):
         self.python = python
         self.pythonpath = pythonpath
         self.process_log = process_log  # the logger's interval (--process-log), or None
+        self.memtrace = memtrace        # "profile" or "trace" (--memtrace), or None
+        self.native = native        # --native: None, "preload" (library only) or "native"
 
     @property
     def name(self):
@@ -141,7 +164,9 @@ class Config(object):
             name = "%s:%s:untraced" % (self.version, self.interp)
         else:
             name = "%s:%s:%s/%d" % (self.version, self.interp, self.engine, self.nframe)
-        return name + ("+log" if self.process_log else "")
+        return (name + ("+log" if self.process_log else "")
+                + ("+" + self.memtrace if self.memtrace else "")
+                + ("+" + self.native if self.native else ""))
 
     def env(self):
         env = dict((k, v) for k, v in os.environ.items()
@@ -152,6 +177,14 @@ class Config(object):
         if self.pythonpath:
             env["PYTHONPATH"] = self.pythonpath
             env["BENCH_EXPECT_DIR"] = self.pythonpath
+        env.pop("LD_PRELOAD", None)
+        if self.native:
+            env["LD_PRELOAD"] = os.path.join(self.pythonpath, "tracemalloc",
+                                             "tracemalloc-native.so")
+        if self.native == "native":
+            env["PYTRACEMALLOC_NATIVE"] = "1"
+        else:
+            env.pop("PYTRACEMALLOC_NATIVE", None)
         return env
 
 
@@ -184,8 +217,10 @@ def run_child(config, workload, scale, timeout):
                        and config.nframe == 1) else "0"
     cmd = [config.python, CHILD, workload, config.engine, str(config.nframe or 1),
            str(scale), snapshot]
-    if config.process_log:
-        cmd.append(str(config.process_log))
+    if config.process_log or config.memtrace:
+        cmd.append(str(config.process_log or 0))
+    if config.memtrace:
+        cmd.append(config.memtrace)
     try:
         proc = subprocess.run(cmd, env=config.env(), cwd="/", stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, timeout=timeout)
@@ -455,8 +490,11 @@ def main():
                                                        "results.json"),
                         help="write the results here (default _build/bench/results.json)")
     parser.add_argument("--versions", nargs="+", default=VERSIONS, choices=VERSIONS)
-    parser.add_argument("--variants", nargs="+", default=VARIANTS, choices=VARIANTS)
-    parser.add_argument("--workloads", nargs="+", default=WORKLOADS, choices=WORKLOADS)
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS,
+                        help="default: all (--memtrace: track)")
+    parser.add_argument("--workloads", nargs="+", choices=WORKLOADS + ["sqlite"],
+                        help="default: all but sqlite (--memtrace: compile json churn; "
+                             "--native: %s)" % " ".join(NATIVE_WORKLOADS))
     parser.add_argument("--no-stock", action="store_true", help="leave out the stock engine")
     parser.add_argument("--build-dir", default=os.path.join(TOP, "_build"),
                         help="where the module builds go (default _build)")
@@ -469,13 +507,26 @@ def main():
                         const=1.0, default=None,
                         help="measure the process logger of tracemalloc.process at INTERVAL "
                              "seconds (default 1.0) instead")
+    parser.add_argument("--memtrace", action="store_true",
+                        help="measure Profile and Trace of tracemalloc.memtrace instead")
+    parser.add_argument("--native", action="store_true",
+                        help="measure the native domain (tracemalloc.native) instead")
     args = parser.parse_args()
+    if args.variants is None:
+        args.variants = ["track"] if args.memtrace else VARIANTS
+    if args.workloads is None:
+        args.workloads = (MEMTRACE_WORKLOADS if args.memtrace
+                          else NATIVE_WORKLOADS if args.native else WORKLOADS)
     if args.report:
         return report(args.report)
     runs = args.runs or (1 if args.quick else 5)
     scale = args.scale or (0.25 if args.quick else 1.0)
     if args.process_log is not None:
         return process_log_main(args, runs, scale)
+    if args.memtrace:
+        return memtrace_main(args, runs, scale)
+    if args.native:
+        return native_main(args, runs, scale)
 
     started = time.time()
     configs = make_configs(args)
@@ -608,6 +659,148 @@ def process_log_main(args, runs, scale):
         json.dump({"date": lines[0], "args": vars(args), "runs": runs, "scale": scale,
                    "configs": [dict(vars(c), name=c.name) for c in configs],
                    "raw": raw, "targets": targets, "table": lines}, fp, indent=1)
+    log("results written to %s" % args.json)
+    return 1 if any("error" in r for r in raw) else 0
+
+
+MEMTRACE_WORKLOADS = ["compile", "json", "churn"]
+# Slowdown bounds of the issue, for compile and json.
+MEMTRACE_BOUNDS = {"profile": 3.0, "trace": 6.0}
+
+
+def memtrace_main(args, runs, scale):
+    """--memtrace: untraced, in Profile(), in Trace(), interleaved."""
+    started = time.time()
+    configs = []
+    for version in args.versions:
+        for interp in args.variants:
+            python = interpreter(version, interp)
+            lib = build_module(python, os.path.join(args.build_dir,
+                                                    "bench-%s-%s" % (version, interp)))
+            for kind in (None, "profile", "trace"):
+                configs.append(Config(version, interp, "none", 0, python, lib, memtrace=kind))
+    log("%d configurations x %d workloads x %d runs" % (len(configs), len(args.workloads), runs))
+    raw = []
+    for rep in range(runs):
+        for workload in args.workloads:
+            shift = rep % len(configs)
+            for config in configs[shift:] + configs[:shift]:
+                result = run_child(config, workload, scale, args.timeout)
+                result.update({"config": config.name, "workload": workload, "run": rep})
+                raw.append(result)
+                log("run %d/%d %-10s %-32s %s" % (
+                    rep + 1, runs, workload, config.name,
+                    "ERROR " + result["error"] if "error" in result
+                    else "cpu %.3f s" % result["cpu"]))
+    lines = ["pytracemalloc benchmark of tracemalloc.memtrace (d_rss_trigger=-1), %s, %s; "
+             "%d runs, scale %g; %.0f s" % (
+                 datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                 machine(), runs, scale, time.time() - started),
+             "%-22s %-9s %8s %8s %7s %10s %7s %8s %7s %10s %7s" % (
+                 "interpreter", "workload", "untraced", "profile", "ratio", "events", "rows",
+                 "trace", "ratio", "events", "rows")]
+    targets = []
+
+    def runs_of(config, workload):
+        return [r for r in raw if r["config"] == config.name and r["workload"] == workload
+                and "error" not in r]
+
+    for base in [c for c in configs if c.memtrace is None]:
+        for workload in args.workloads:
+            plain = runs_of(base, workload)
+            if not plain:
+                continue
+            cpu = median(r["cpu"] for r in plain)
+            row = "%-22s %-9s %8.3f" % ("%s:%s" % (base.version, base.interp), workload, cpu)
+            for kind in ("profile", "trace"):
+                config = [c for c in configs if c.version == base.version
+                          and c.interp == base.interp and c.memtrace == kind][0]
+                measured = runs_of(config, workload)
+                if not measured:
+                    row += " %8s %7s %10s %7s" % ("-", "-", "-", "-")
+                    continue
+                cpu_kind = median(r["cpu"] for r in measured)
+                ratio_kind = cpu_kind / cpu if cpu else None
+                row += " %8.3f %6.2fx %10d %7d" % (
+                    cpu_kind, ratio_kind or 0, median(r["memtrace"]["events"] for r in measured),
+                    median(r["memtrace"]["rows"] for r in measured))
+                if workload in ("compile", "json") and ratio_kind is not None:
+                    bound = MEMTRACE_BOUNDS[kind]
+                    targets.append({"target": "memtrace", "version": base.version,
+                                    "what": "%s %s %s" % (base.interp, kind, workload),
+                                    "value": ratio_kind, "bound": bound,
+                                    "pass": ratio_kind <= bound})
+            lines.append(row)
+    passed = sum(1 for t in targets if t["pass"])
+    lines.append("targets (compile, json): Profile <= %.0fx, Trace <= %.0fx untraced: %d PASS, "
+                 "%d MISS" % (MEMTRACE_BOUNDS["profile"], MEMTRACE_BOUNDS["trace"], passed,
+                              len(targets) - passed))
+    for t in targets:
+        if not t["pass"]:
+            lines.append("  MISS %s %s: %.2fx (bound %.0fx)" % (t["version"], t["what"],
+                                                             t["value"], t["bound"]))
+    print("\n".join(lines))
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, "w") as fp:
+        json.dump({"date": lines[0], "args": vars(args), "runs": runs, "scale": scale,
+                   "configs": [dict(vars(c), name=c.name) for c in configs],
+                   "raw": raw, "targets": targets, "table": lines}, fp, indent=1)
+    log("results written to %s" % args.json)
+    return 1 if any("error" in r for r in raw) else 0
+
+
+def native_main(args, runs, scale):
+    """--native: untraced, untraced with the library, ours, ours with the native domain."""
+    started = time.time()
+    configs = []
+    for version in args.versions:
+        for interp in args.variants:
+            python = interpreter(version, interp)
+            lib = build_module(python, os.path.join(args.build_dir,
+                                                    "bench-%s-%s" % (version, interp)))
+            for engine, nframe, native in (("none", 0, None), ("none", 0, "preload"),
+                                           ("ours", 1, None), ("ours", 1, "native")):
+                configs.append(Config(version, interp, engine, nframe, python, lib,
+                                      native=native))
+    log("%d configurations x %d workloads x %d runs" % (len(configs), len(args.workloads), runs))
+    raw = []
+    for rep in range(runs):
+        for workload in args.workloads:
+            shift = rep % len(configs)
+            for config in configs[shift:] + configs[:shift]:
+                result = run_child(config, workload, scale, args.timeout)
+                result.update({"config": config.name, "workload": workload, "run": rep})
+                raw.append(result)
+                log("run %d/%d %-10s %-34s %s" % (
+                    rep + 1, runs, workload, config.name,
+                    "ERROR " + result["error"] if "error" in result
+                    else "cpu %.3f s" % result["cpu"]))
+    lines = ["pytracemalloc benchmark of the native domain, %s, %s; %d runs, scale %g; %.0f s"
+             % (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                machine(), runs, scale, time.time() - started),
+             "%-20s %-10s %9s %9s %9s %9s %9s %9s %9s" % (
+                 "interpreter", "workload", "untraced", "+preload", "ours/1", "+native",
+                 "nat/untr", "nat/ours", "pre/untr")]
+    cpu = {}
+    for r in raw:
+        if "error" not in r:
+            cpu.setdefault((r["config"], r["workload"]), []).append(r["cpu"])
+    for i in range(0, len(configs), 4):
+        untraced, preload, ours, native = configs[i:i + 4]
+        for workload in args.workloads:
+            values = [cpu.get((c.name, workload)) for c in (untraced, preload, ours, native)]
+            if not all(values):
+                continue
+            u, p, o, n = [median(v) for v in values]
+            lines.append("%-20s %-10s %9.3f %9.3f %9.3f %9.3f %8.2fx %8.2fx %8.2fx" % (
+                "%s:%s" % (untraced.version, untraced.interp), workload, u, p, o, n,
+                n / u, n / o, p / u))
+    print("\n".join(lines))
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, "w") as fp:
+        json.dump({"date": lines[0], "args": vars(args), "runs": runs, "scale": scale,
+                   "configs": [dict(vars(c), name=c.name) for c in configs],
+                   "raw": raw, "table": lines}, fp, indent=1)
     log("results written to %s" % args.json)
     return 1 if any("error" in r for r in raw) else 0
 

@@ -3,6 +3,7 @@
  * was allocated (_PyMem_DumpTraceback()), routed to the engine by PyTraceMalloc_SetHooks().
  * Elsewhere (2.7, a stock 3.x) install and uninstall do nothing. */
 #include "engine.h"
+#include "native.h"
 
 #ifdef TM_HAVE_CAPI_HOOKS
 
@@ -34,6 +35,9 @@ tm_api_track(unsigned int domain, uintptr_t ptr, size_t size)
         if (tstate != NULL && !suspended)
             nframe = tm_capture(tstate, &total);
         tm_lock_acquire();
+        /* Taken from malloc then tracked (numpy's buffers): counted in its domain only. */
+        if (tm_tracing && domain != TM_NATIVE_DOMAIN)
+            tm_native_forget_locked(ptr);
         if (tm_tracing && suspended) {
             /* Tracked by the tracer's work: its memory (never a lost trace). */
             tm_own_add_locked(domain, ptr, size);

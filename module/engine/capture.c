@@ -48,6 +48,12 @@ tm_capture_memory(void)
     return tm_nframe * sizeof(TmFrame);
 }
 
+const TmFrame *
+tm_capture_frames(void)
+{
+    return tm_frames;
+}
+
 guint64
 tm_capture_count(void)
 {

@@ -7,6 +7,7 @@
  *   - "does this thread hold the GIL?";
  *   - the address of the memory block behind an object (GC header, pre-header);
  *   - str, bytes and int objects, module initialisation;
+ *   - the frame object a trace or profile function receives, and str text read in place;
  * and the feature macros the other files test instead of the interpreter's version:
  *   TM_PATCHED           the interpreter was built with one of our patch series;
  *   TM_HAVE_CAPI_HOOKS   PyTraceMalloc_SetHooks() routes PyTraceMalloc_Track() and friends
@@ -118,6 +119,21 @@ tm_gil_held(void)
     return tstate != NULL && tstate == PyGILState_GetThisThreadState();
 }
 
+/* The same question asked from inside malloc (native.c). 2.7 has no native TLS on pthreads:
+ * PyGILState_GetThisThreadState() takes the thread module's keymutex, under which
+ * PyThread_set_key_value() calls malloc: asked from that malloc, it would wait for itself.
+ * So compare the GIL holder's thread id with ours instead (pthread_self(), no lock). Read
+ * without the GIL, the holder's state may be freed meanwhile: the read stays inside the
+ * heap, and a freed state holding our id by chance is not a risk worth more than this. */
+#include <pythread.h>
+
+static inline int
+tm_gil_held_in_malloc(void)
+{
+    PyThreadState *tstate = _PyThreadState_Current;
+    return tstate != NULL && tstate->thread_id == PyThread_get_thread_ident();
+}
+
 
 /* The address of the memory block that holds obj, as the allocator returned it. */
 static inline void *
@@ -206,6 +222,9 @@ tm_gil_held(void)
     return PyThreadState_GetUnchecked() != NULL;
 }
 
+/* From inside malloc too (native.c): a TLS read, no lock, no allocation. */
+#    define tm_gil_held_in_malloc tm_gil_held
+
 static inline TmPyFrame *
 tm_frame_current(PyThreadState *tstate)
 {
@@ -262,6 +281,10 @@ tm_gil_held(void)
     return tstate != NULL && tstate == PyGILState_GetThisThreadState();
 }
 
+/* From inside malloc too (native.c): PyGILState_GetThisThreadState() reads a native TLS key
+ * (pthread_getspecific: no lock, no allocation). */
+#    define tm_gil_held_in_malloc tm_gil_held
+
 static inline TmPyFrame *
 tm_frame_current(PyThreadState *tstate)
 {
@@ -314,6 +337,75 @@ tm_object_block(PyObject *obj)
 #  define tm_int_exact PyLong_CheckExact
 
 #endif
+
+/* ------------------------------------------------------------------ trace functions */
+
+/* The code object run by a frame object (the frame a Py_tracefunc receives): borrowed, NULL if
+ * none. No allocation, no reference taken. */
+static inline PyCodeObject *
+tm_pyframe_code(PyFrameObject *frame)
+{
+#ifdef TM_PY2
+    return frame->f_code;
+#else
+    return frame->f_frame != NULL ? tm_frame_code(frame->f_frame) : NULL;
+#endif
+}
+
+/* Copy the text of a str object (a code object's co_filename or co_name) into out, NUL
+ * terminated, at most size - 1 bytes (size >= 8), without creating an object: 2.7's bytes as
+ * they are; on 3.x the ASCII data as it is, other strings encoded as UTF-8 from their code
+ * points (a lone surrogate becomes '?'). Anything but a str gives "?". Returns the length. */
+static inline gsize
+tm_str_copy(PyObject *str, char *out, gsize size)
+{
+    gsize len = 0;
+
+#ifdef TM_PY2
+    if (str != NULL && PyString_Check(str)) {
+        len = MIN((gsize)PyString_GET_SIZE(str), size - 1);
+        memcpy(out, PyString_AS_STRING(str), len);
+    }
+#else
+    if (str != NULL && PyUnicode_Check(str)) {
+        Py_ssize_t i, n = PyUnicode_GET_LENGTH(str);
+        if (PyUnicode_IS_ASCII(str)) {
+            len = MIN((gsize)n, size - 1);
+            memcpy(out, PyUnicode_DATA(str), len);
+        }
+        else {
+            int kind = PyUnicode_KIND(str);
+            const void *data = PyUnicode_DATA(str);
+            for (i = 0; i < n && len + 4 < size; i++) {
+                Py_UCS4 c = PyUnicode_READ(kind, data, i);
+                if (c < 0x80)
+                    out[len++] = (char)c;
+                else if (c < 0x800) {
+                    out[len++] = (char)(0xC0 | (c >> 6));
+                    out[len++] = (char)(0x80 | (c & 0x3F));
+                }
+                else if (c >= 0xD800 && c <= 0xDFFF)
+                    out[len++] = '?';
+                else if (c < 0x10000) {
+                    out[len++] = (char)(0xE0 | (c >> 12));
+                    out[len++] = (char)(0x80 | ((c >> 6) & 0x3F));
+                    out[len++] = (char)(0x80 | (c & 0x3F));
+                }
+                else {
+                    out[len++] = (char)(0xF0 | (c >> 18));
+                    out[len++] = (char)(0x80 | ((c >> 12) & 0x3F));
+                    out[len++] = (char)(0x80 | ((c >> 6) & 0x3F));
+                    out[len++] = (char)(0x80 | (c & 0x3F));
+                }
+            }
+        }
+    }
+#endif
+    else
+        out[len++] = '?';
+    out[len] = '\0';
+    return len;
+}
 
 /* The value of an exact int obj (tm_int_exact) in *value: 0, or -1 if it does not fit in 64
  * bits (no exception set). */

@@ -1,9 +1,10 @@
 /* The tracing engine's shared state, for the files of the engine only: lock.c, linecache.c,
- * capture.c, hooks.c, freelists.c, capi.c, export.c, suspend.c and tracer.c (module.c sees
- * tracer.h).
+ * capture.c, hooks.c, freelists.c, capi.c, export.c, suspend.c, native.c and tracer.c, and
+ * reftrace.c for tm_suspend_depth and the frame functions of compat.h (module.c sees tracer.h,
+ * and native.h to mark the engine's own work).
  * Each variable is defined in the file named next to it and says what protects it; the
- * dependencies run one way: tracer.c -> hooks.c, freelists.c, capi.c -> capture.c ->
- * linecache.c, and hooks.c, freelists.c, capi.c, tracer.c -> suspend.c, with lock.c (the lock
+ * dependencies run one way: tracer.c -> hooks.c, freelists.c, capi.c, native.c -> capture.c ->
+ * linecache.c, and hooks.c, freelists.c, capi.c, native.c, tracer.c -> suspend.c, with lock.c (the lock
  * and the state it protects) under all of them.
  *
  * States of the engine:
@@ -44,6 +45,11 @@
  * store of suspend.c (tm_own_store, tm_own_count). */
 extern int tm_lock;
 
+/* Set while the calling thread holds tm_lock (lock.c): the native hooks (native.c), which see
+ * every malloc of the process, let through the store's own allocations under the lock rather
+ * than wait for a lock their thread holds. */
+extern __thread int tm_lock_owned __attribute__((tls_model("initial-exec")));
+
 /* Wait until tm_lock is free and take it (the slow path of tm_lock_acquire). */
 void tm_lock_wait(void);
 
@@ -51,7 +57,10 @@ void tm_lock_wait(void);
 static inline gboolean
 tm_lock_try(void)
 {
-    return !__atomic_exchange_n(&tm_lock, 1, __ATOMIC_ACQUIRE);
+    if (__atomic_exchange_n(&tm_lock, 1, __ATOMIC_ACQUIRE))
+        return FALSE;
+    tm_lock_owned = 1;
+    return TRUE;
 }
 
 static inline void
@@ -64,6 +73,7 @@ tm_lock_acquire(void)
 static inline void
 tm_lock_release(void)
 {
+    tm_lock_owned = 0;
     __atomic_store_n(&tm_lock, 0, __ATOMIC_RELEASE);
 }
 
@@ -176,6 +186,9 @@ guint64 tm_capture_count(void);
  * recent first, into the capture buffer. Returns the number stored; *total receives the depth
  * of the whole stack (saturated at TM_MAX_NFRAME). */
 guint tm_capture(PyThreadState *tstate, guint *total);
+
+/* The frames of the last tm_capture() (the capture buffer). GIL held. */
+const TmFrame *tm_capture_frames(void);
 
 /* Intern the nframe captured frames as a traceback of total frames. tm_lock held; GIL held if
  * nframe > 0. A new traceback brings its filenames into the store, which then holds a

@@ -3,6 +3,7 @@
  * into glib copies (no Python object may be created under the lock, engine.h); the Python
  * objects are built from the copies after the lock is released. */
 #include "engine.h"
+#include "native.h"
 #include "tracer.h"
 
 #include <string.h>
@@ -58,9 +59,14 @@ tm_filename_object(gconstpointer filename)
     return obj;
 }
 
+/* A C frame of the native domain (native.h) is ("<native> SYMBOL+0xOFFSET (LIBRARY)", 0). */
 static PyObject *
 tm_frame_to_python(const TmFrame *frame)
 {
+    if (frame->filename != NULL && frame->filename == tm_native_frame_filename) {
+        PyObject *name = tm_native_frame_name(frame->lineno);
+        return name != NULL ? Py_BuildValue("(NI)", name, 0u) : NULL;
+    }
     return Py_BuildValue("(NI)", tm_filename_object(frame->filename), frame->lineno);
 }
 
@@ -417,10 +423,20 @@ tm_engine_stats(gboolean at_peak)
     g_hash_table_iter_init(&iter, ex.lines);
     while (g_hash_table_iter_next(&iter, &key, NULL)) {
         TmLineStat *stat = key;
-        PyObject *filename = tm_filename_object(stat->filename);
-        PyObject *lines = PyDict_GetItem(result, filename);  /* borrowed */
-        PyObject *lineno = NULL, *value = NULL;
+        guint line = stat->lineno;
+        PyObject *filename, *lines, *lineno = NULL, *value = NULL;
         int err = -1;
+
+        if (stat->filename != NULL && stat->filename == tm_native_frame_filename) {
+            filename = tm_native_frame_name(line);  /* a C frame (native.h) */
+            line = 0;
+            if (filename == NULL)
+                goto error;
+        }
+        else {
+            filename = tm_filename_object(stat->filename);
+        }
+        lines = PyDict_GetItem(result, filename);  /* borrowed */
 
         if (lines == NULL) {
             lines = PyDict_New();
@@ -429,7 +445,7 @@ tm_engine_stats(gboolean at_peak)
             Py_XDECREF(lines);  /* the dict holds it now */
         }
         if (lines != NULL)
-            lineno = TmInt_FromLong(stat->lineno);
+            lineno = TmInt_FromLong(line);
         if (lineno != NULL) {
             Py_ssize_t size = (Py_ssize_t)stat->size, count = (Py_ssize_t)stat->count;
             /* Equal file names of distinct str objects (2.7 makes one per code object

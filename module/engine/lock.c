@@ -9,6 +9,7 @@
 #include <time.h>
 
 int tm_lock;
+__thread int tm_lock_owned __attribute__((tls_model("initial-exec")));
 TmStore *tm_store;
 gboolean tm_tracing;
 guint64 tm_lost;

@@ -1,17 +1,81 @@
 /* The extension module tracemalloc._engine: its method table and init, argument parsing and
- * plain return values only. The work is in the tracing engine (tracer.h, which also declares
- * the type tracer_method of method.c), the timers (timer.h)
- * and the helpers of the Python layer (stats.h, columns.h, pickle_scan.h). */
+ * plain return values only; the engine's own work is marked as such for the native domain
+ * (native.h). The work is in the tracing engine (tracer.h, which also declares
+ * the type tracer_method of method.c), the timers (timer.h), the memory logs of
+ * tracemalloc.memtrace (memtrace.h), reference tracing (reftrace.h) and the helpers of the
+ * Python layer (stats.h, columns.h, pickle_scan.h). */
 #include "pickle_scan.h"
 #include "columns.h"
+#include "memtrace.h"
+#include "native.h"
+#include "reftrace.h"
 #include "stats.h"
 #include "timer.h"
 #include "tracer.h"
+
+/* The engine's own work: what it allocates with glib outside its hooks and its lock (the
+ * copies of a snapshot, a new store, a timer) is not traced in the native domain (native.h);
+ * the Python objects it creates are traced as ever, by the allocator hooks. */
+static PyObject *
+tm_own_work(PyObject *(*func)(PyObject *), PyObject *arg)
+{
+    PyObject *result;
+
+    TM_NATIVE_ENGINE_BEGIN();
+    result = func(arg);
+    TM_NATIVE_ENGINE_END();
+    return result;
+}
+
+static PyObject *
+tm_engine_traces_call(PyObject *unused)
+{
+    (void)unused;
+    return tm_engine_traces();
+}
+
+static PyObject *
+tm_engine_peak_traces_call(PyObject *unused)
+{
+    (void)unused;
+    return tm_engine_peak_traces();
+}
+
+static PyObject *
+tm_engine_stats_call(PyObject *at_peak)
+{
+    return tm_engine_stats(at_peak == Py_True);
+}
+
+/* The helpers of the Python layer (stats.c, columns.c), the engine's work too. */
+#define TM_OWN_WORK_VARARGS(name, func) \
+    static PyObject * \
+    name(PyObject *self, PyObject *args) \
+    { \
+        PyObject *result; \
+        TM_NATIVE_ENGINE_BEGIN(); \
+        result = func(self, args); \
+        TM_NATIVE_ENGINE_END(); \
+        return result; \
+    }
+
+TM_OWN_WORK_VARARGS(engine_group_traces, tm_stats_group_traces)
+TM_OWN_WORK_VARARGS(engine_filter_traces, tm_stats_filter_traces)
+TM_OWN_WORK_VARARGS(engine_check_traces, tm_columns_check_traces)
+TM_OWN_WORK_VARARGS(engine_trace_columns, tm_columns_trace_columns)
+TM_OWN_WORK_VARARGS(engine_build_traces, tm_columns_build_traces)
+/* memtrace.c: a memory log's buffer is the tracer's. */
+TM_OWN_WORK_VARARGS(engine_memtrace_open, tm_memtrace_open)
+/* reftrace.c: its tables and its log's buffer; pickle_scan.c: its stacks. */
+TM_OWN_WORK_VARARGS(engine_reftrace_start, tm_reftrace_start)
+TM_OWN_WORK_VARARGS(engine_reftrace_stop, tm_reftrace_stop)
+TM_OWN_WORK_VARARGS(engine_scan_pickle, tm_pickle_scan)
 
 static PyObject *
 engine_start(PyObject *self, PyObject *args)
 {
     Py_ssize_t nframe = 1;
+    int res;
 
     (void)self;
     if (!PyArg_ParseTuple(args, "|n:start", &nframe))
@@ -19,7 +83,10 @@ engine_start(PyObject *self, PyObject *args)
     if (nframe < 1 || nframe > TM_MAX_NFRAME)
         return PyErr_Format(PyExc_ValueError, "the number of frames must be in range [1; %d]",
                             TM_MAX_NFRAME);
-    if (tm_engine_start((guint)nframe) < 0)
+    TM_NATIVE_ENGINE_BEGIN();
+    res = tm_engine_start((guint)nframe);
+    TM_NATIVE_ENGINE_END();
+    if (res < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -29,8 +96,10 @@ engine_stop(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
+    TM_NATIVE_ENGINE_BEGIN();
     tm_timer_stop(0);
     tm_engine_stop();
+    TM_NATIVE_ENGINE_END();
     Py_RETURN_NONE;
 }
 
@@ -43,11 +112,21 @@ engine_is_tracing(PyObject *self, PyObject *unused)
 }
 
 static PyObject *
+engine_is_native_tracing(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyBool_FromLong(tm_engine_is_native_tracing());
+}
+
+static PyObject *
 engine_clear_traces(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
+    TM_NATIVE_ENGINE_BEGIN();
     tm_engine_clear();
+    TM_NATIVE_ENGINE_END();
     Py_RETURN_NONE;
 }
 
@@ -91,7 +170,7 @@ static PyObject *
 engine_get_object_traceback(PyObject *self, PyObject *obj)
 {
     (void)self;
-    return tm_engine_object_traceback(obj);
+    return tm_own_work(tm_engine_object_traceback, obj);
 }
 
 static PyObject *
@@ -99,7 +178,7 @@ engine_get_traces(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    return tm_engine_traces();
+    return tm_own_work(tm_engine_traces_call, NULL);
 }
 
 static PyObject *
@@ -107,7 +186,7 @@ engine_get_stats(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    return tm_engine_stats(FALSE);
+    return tm_own_work(tm_engine_stats_call, Py_False);
 }
 
 static PyObject *
@@ -115,7 +194,7 @@ engine_get_peak_traces(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    return tm_engine_peak_traces();
+    return tm_own_work(tm_engine_peak_traces_call, NULL);
 }
 
 static PyObject *
@@ -123,7 +202,7 @@ engine_get_peak_stats(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    return tm_engine_stats(TRUE);
+    return tm_own_work(tm_engine_stats_call, Py_True);
 }
 
 static PyObject *
@@ -282,7 +361,9 @@ engine_start_timer(PyObject *self, PyObject *args, PyObject *kw)
     else {
         Py_INCREF(fargs);
     }
+    TM_NATIVE_ENGINE_BEGIN();
     id = tm_timer_start(delay, func, fargs, fkwargs != Py_None ? fkwargs : NULL);
+    TM_NATIVE_ENGINE_END();
     Py_DECREF(fargs);
     if (id < 0)
         return NULL;
@@ -306,7 +387,9 @@ engine_stop_timer(PyObject *self, PyObject *args, PyObject *kw)
         if (id <= 0)
             Py_RETURN_NONE;  /* never a timer id: nothing to stop */
     }
+    TM_NATIVE_ENGINE_BEGIN();
     tm_timer_stop(id);
+    TM_NATIVE_ENGINE_END();
     Py_RETURN_NONE;
 }
 
@@ -314,6 +397,8 @@ static PyMethodDef engine_methods[] = {
     { "start", engine_start, METH_VARARGS, "start(nframe=1): start tracing." },
     { "stop", engine_stop, METH_NOARGS, "stop(): stop tracing and every timer, free the traces." },
     { "is_tracing", engine_is_tracing, METH_NOARGS, "is_tracing() -> bool" },
+    { "is_native_tracing", engine_is_native_tracing, METH_NOARGS,
+      "is_native_tracing() -> bool: tracing, the blocks of malloc & co. included (NATIVE_DOMAIN)" },
     { "clear_traces", engine_clear_traces, METH_NOARGS, "clear_traces(): forget every trace." },
     { "get_traceback_limit", engine_get_traceback_limit, METH_NOARGS,
       "get_traceback_limit() -> int" },
@@ -366,19 +451,41 @@ static PyMethodDef engine_methods[] = {
       "start_timer(delay, func, args=(), kwargs=None) -> timer id" },
     { "stop_timer", (PyCFunction)(void (*)(void))engine_stop_timer,
       METH_VARARGS | METH_KEYWORDS, "stop_timer(timer_id=None): stop one timer or all." },
+    /* memtrace.c: Profile and Trace of tracemalloc.memtrace */
+    { "memtrace_open", engine_memtrace_open, METH_VARARGS,
+      "memtrace_open(path, trace, d_rss_trigger, d_traced_trigger, message=None) -> "
+      "MemtraceLog: a memory log (a profile or trace function writing to path)" },
+    { "memtrace_rss", tm_memtrace_rss, METH_NOARGS,
+      "memtrace_rss() -> the RSS in bytes, as the memory logs read it" },
+    /* reftrace.c: reference tracing (PyRefTracer_SetTracer), beside the allocator hooks */
+    { "reftrace_available", tm_reftrace_available, METH_NOARGS,
+      "reftrace_available() -> bool: the interpreter has PyRefTracer_SetTracer()" },
+    { "reftrace_start", engine_reftrace_start, METH_VARARGS,
+      "reftrace_start(path, include, exclude, include_builtins): start reference tracing, "
+      "logging to path (None: no log)" },
+    { "reftrace_stop", engine_reftrace_stop, METH_NOARGS,
+      "reftrace_stop(): stop reference tracing and close its log" },
+    { "reftrace_suspend", tm_reftrace_suspend, METH_NOARGS,
+      "reftrace_suspend(): stop counting objects until reftrace_resume() (nestable)" },
+    { "reftrace_resume", tm_reftrace_resume, METH_NOARGS,
+      "reftrace_resume(): end one reftrace_suspend()" },
+    { "reftrace_counts", tm_reftrace_counts, METH_NOARGS,
+      "reftrace_counts() -> {type name: (created, destroyed)} of the last start" },
+    { "reftrace_is_active", tm_reftrace_is_active, METH_NOARGS,
+      "reftrace_is_active() -> bool" },
     /* stats.c, columns.c, pickle_scan.c: helpers of the Python layer, not of tracing */
-    { "group_traces", tm_stats_group_traces, METH_VARARGS,
+    { "group_traces", engine_group_traces, METH_VARARGS,
       "group_traces(traces, key_type, cumulative) -> [(key, size, count), ...] or None" },
-    { "filter_traces", tm_stats_filter_traces, METH_VARARGS,
+    { "filter_traces", engine_filter_traces, METH_VARARGS,
       "filter_traces(traces, include, exclude) -> [trace, ...] or None" },
-    { "check_traces", tm_columns_check_traces, METH_VARARGS,
+    { "check_traces", engine_check_traces, METH_VARARGS,
       "check_traces(traces) -> None, or the index of the first trace not of the engine's "
       "shape" },
-    { "trace_columns", tm_columns_trace_columns, METH_VARARGS,
+    { "trace_columns", engine_trace_columns, METH_VARARGS,
       "trace_columns(traces) -> (tracebacks, domains, sizes, indexes, nframes) or None" },
-    { "build_traces", tm_columns_build_traces, METH_VARARGS,
+    { "build_traces", engine_build_traces, METH_VARARGS,
       "build_traces(tracebacks, domains, sizes, indexes, nframes) -> [trace, ...]" },
-    { "scan_pickle", tm_pickle_scan, METH_VARARGS,
+    { "scan_pickle", engine_scan_pickle, METH_VARARGS,
       "scan_pickle(data, max_nesting) -> (status, end offset or detail)" },
     { NULL, NULL, 0, NULL }
 };
@@ -395,7 +502,11 @@ engine_add_constants(PyObject *module)
         return -1;
     if (PyModule_AddIntConstant(module, "MAX_NFRAME", TM_MAX_NFRAME) < 0)
         return -1;
+    if (PyModule_AddIntConstant(module, "NATIVE_DOMAIN", (long)tm_engine_native_domain()) < 0)
+        return -1;
     if (PyType_Ready(&tm_tracer_method_type) < 0)
+        return -1;
+    if (PyType_Ready(&tm_memtrace_log_type) < 0)
         return -1;
     Py_INCREF(type);
     if (PyModule_AddObject(module, "tracer_method", type) < 0) {

@@ -2,6 +2,7 @@
  * store and the tracing flag they set, the installation of every hook, and the counters read
  * from the store: most of tracer.h. */
 #include "engine.h"
+#include "native.h"
 #include "tracer.h"
 
 #include <stdlib.h>
@@ -74,6 +75,7 @@ tm_engine_start(guint nframe)
     tm_hooks_install();
     tm_capi_install();
     tm_freelists_install();
+    (void)tm_native_install();
     return 0;
 
 error:
@@ -107,6 +109,7 @@ tm_engine_stop(void)
 {
     if (!tm_tracing)
         return;
+    tm_native_uninstall();
     tm_capi_uninstall();
     tm_freelists_uninstall();
     tm_hooks_uninstall();
@@ -121,6 +124,18 @@ gboolean
 tm_engine_is_tracing(void)
 {
     return tm_tracing;
+}
+
+gboolean
+tm_engine_is_native_tracing(void)
+{
+    return tm_tracing && tm_native_active();
+}
+
+guint
+tm_engine_native_domain(void)
+{
+    return TM_NATIVE_DOMAIN;
 }
 
 guint

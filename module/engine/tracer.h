@@ -1,6 +1,6 @@
 /* The tracing engine as module.c sees it: starting, stopping, counters and the Python views of
  * the traces. Implemented by tracer.c (state and transitions), export.c (Python views),
- * freelists.c (variant, free-list memory), suspend.c (suspension, the tracer's memory),
+ * freelists.c (variant, free-list memory), native.c (the native domain), suspend.c (suspension, the tracer's memory),
  * hooks.c (pymalloc's statistics under the hooks) and method.c (tracer_method, calls into the
  * package that are the tracer's work); see doc/internals.rst for the contract and the locking rules. Every function needs the
  * GIL. */
@@ -22,6 +22,12 @@ int tm_engine_start(guint nframe);
 void tm_engine_stop(void);
 
 gboolean tm_engine_is_tracing(void);
+
+/* Tracing, native domain included: the preloadable library is loaded and
+ * PYTRACEMALLOC_NATIVE was set when tracing started (native.h). */
+gboolean tm_engine_is_native_tracing(void);
+/* The domain of the blocks taken from malloc & co. by C code (native.h). */
+guint tm_engine_native_domain(void);
 
 guint tm_engine_traceback_limit(void);
 

@@ -45,7 +45,7 @@ except ImportError:
         raise
 
 from tracemalloc import (_block, _breakdown, _display, _errors, _filters, _leaks, _limits,
-                         _pymalloc, _report, _snapshot, _tasks, _types)
+                         _native, _pymalloc, _report, _snapshot, _tasks, _types)
 from tracemalloc._block import TraceBlock, trace_block
 from tracemalloc._breakdown import MemoryBreakdown, get_memory_breakdown
 from tracemalloc._display import DisplayGarbage, DisplayTop
@@ -53,6 +53,7 @@ from tracemalloc._errors import SnapshotError
 from tracemalloc._filters import BaseFilter, DomainFilter, Filter
 from tracemalloc._leaks import Leak, find_leaks
 from tracemalloc._limits import limit_leaks, limit_memory
+from tracemalloc._native import NATIVE_DOMAIN, is_native_tracing
 from tracemalloc._pymalloc import (DebugMallocArenas, DebugMallocPoolsBlocks, DebugMallocStat,
                                    DebugTypeStat, DiffSysDebugMallocStats, SysDebugMallocStats,
                                    compare_debugmallocstats, diff_debugmallocstats,
@@ -82,7 +83,8 @@ __all__ = [
     "get_freelist_memory", "get_interpreter_info", "get_lost_traces",
 ] + (_types.__all__ + _filters.__all__ + _snapshot.__all__ + _errors.__all__
      + _display.__all__ + _tasks.__all__ + _limits.__all__ + _leaks.__all__
-     + _report.__all__ + _pymalloc.__all__ + _breakdown.__all__ + _block.__all__)
+     + _report.__all__ + _pymalloc.__all__ + _breakdown.__all__ + _block.__all__
+     + _native.__all__)
 
 # False: grouping and filtering run their Python twins even with the engine's C loops
 # (tracemalloc/_accel.py); the tests switch it to compare the two.

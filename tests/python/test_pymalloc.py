@@ -512,6 +512,10 @@ class CaptureTests(Consistency, unittest.TestCase):
         bound = tracemalloc.DiffSysDebugMallocStats().__enter__
         if PY2 and VARIANT != "disabled":
             expected = []
+        elif PY2:
+            # 2.7 "disabled" mallocs every frame: the frames alive during the first capture
+            # (__enter__'s) and the second (__exit__'s) differ in size, as many blocks
+            expected = None
         else:
             index = block_class(bound)
             expected = [(index, (index + 1) * 16, 0, -1, 1)]
@@ -527,7 +531,12 @@ class CaptureTests(Consistency, unittest.TestCase):
                 with diff:
                     pass
             changes = diff.changes()
-            self.assertEqual(changes["malloc_stats"], expected)
+            if expected is None:
+                rows = changes["malloc_stats"]
+                self.assertEqual(sum(row.blocks_in_use for row in rows), 0, rows)
+                self.assertTrue(len(rows) <= 4, rows)
+            else:
+                self.assertEqual(changes["malloc_stats"], expected)
 
 
 def block_class(obj):

@@ -200,6 +200,43 @@ class ReadmeExamples(unittest.TestCase):
         self.assertEqual((status, out, err),
                          (1, "", error[0].replace("4242", str(gone.pid)) + "\n"))
 
+    def test_native_section(self):
+        # "The native domain": the program run through the launcher prints the lines shown
+        script = os.path.join(self.tmpdir, "native_demo.py")
+        with open(script, "w") as fp:
+            fp.write(self.block("# native example") + "\n")
+        command = self.block("$ python -m tracemalloc.native -- python native_demo.py")
+        lines = command.splitlines()
+        args = [sys.executable if arg == "python" else arg for arg in lines[0].split()[2:]]
+        status, out, err = tmsupport.run_python(args, cwd=self.tmpdir)
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(out.splitlines(), lines[1:])
+
+    def test_memtrace_section(self):
+        # "memtrace: Profile and Trace": the program, then the summary of its log shows the
+        # same lines, functions and titles (the sizes and counts vary from run to run, the
+        # directory of the file names is the test's)
+        script = os.path.join(self.tmpdir, "load.py")
+        with open(script, "w") as fp:
+            fp.write(self.block("# memtrace example") + "\n")
+        status, out, err = tmsupport.run_python([script], cwd=self.tmpdir)
+        self.assertEqual((status, err), (0, ""))
+        commands = [b for b in self.blocks
+                    if b.startswith("$ python -m tracemalloc.memtrace summary ")]
+        self.assertEqual(len(commands), 1, commands)
+        lines = commands[0].splitlines()
+        args = [sys.executable if arg == "python" else arg for arg in lines[0].split()[2:]]
+        status, out, err = tmsupport.run_python(args, cwd=self.tmpdir)
+        self.assertEqual((status, err), (0, ""), lines[0])
+
+        def shape(text):
+            text = re.sub(r"\S*load\.py", "load.py", text)
+            text = re.sub(r"\d+(\.\d+)? (B|KiB|MiB)", "SIZE", text)
+            text = re.sub(r"\d+ (events|rows)", r"N \1", text)
+            return " ".join(text.split())
+        self.assertEqual([shape(line) for line in out.splitlines()],
+                         [shape(line) for line in lines[1:]])
+
     @staticmethod
     def events(lines):
         """The events of the lines of a process log's table (the columns after the sizes)."""
