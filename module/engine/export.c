@@ -23,12 +23,14 @@ tm_export_init(void)
 }
 
 /* A private copy of a traceback whose filenames we hold references on, so that it survives a
- * clear_traces() run by code (a finaliser) triggered while we build Python objects. */
+ * clear_traces() run by code (a finaliser) triggered while we build Python objects. tm_lock
+ * held, tm_store not NULL (its countdown of failures counts the copy, store.h). */
 static TmTraceback *
 tm_traceback_copy(const TmTraceback *tb)
 {
     gsize size = sizeof(TmTraceback) + tb->nframe * sizeof(TmFrame);
-    TmTraceback *copy = g_try_malloc(size);
+    TmTraceback *copy = tm_store_try_alloc(tm_store, TM_ALLOC_COPY_TRACEBACK)
+                            ? g_try_malloc(size) : NULL;
 
     if (copy == NULL)
         return NULL;
@@ -132,11 +134,35 @@ typedef struct {
 } TmTraceCopy;
 
 typedef struct {
-    GArray *traces;         /* of TmTraceCopy, or TmGroupCopy for the groups at the peak */
+    guint8 *items;          /* TmTraceCopy, or TmGroupCopy for the groups at the peak: g_try_*
+                             * memory (a copy of every trace is the big one), owned */
+    guint len, capacity;    /* items copied, and room for */
+    guint item_size;
     GPtrArray *tracebacks;  /* of TmTraceback copies, owned */
     GHashTable *tb_index;   /* store traceback -> index + 1 in tracebacks */
     gboolean failed;
 } TmTracesExport;
+
+/* Append the item of ex->item_size bytes to ex->items, growing it if needed. FALSE (and
+ * ex->failed) on out of memory. tm_lock held, tm_store not NULL. */
+static gboolean
+tm_export_append(TmTracesExport *ex, gconstpointer item)
+{
+    if (ex->len == ex->capacity) {
+        guint capacity = MAX(ex->capacity * 2, 64u);
+        guint8 *items = tm_store_try_alloc(tm_store, TM_ALLOC_COPY_ITEMS)
+                            ? g_try_realloc_n(ex->items, capacity, ex->item_size) : NULL;
+        if (items == NULL || capacity <= ex->capacity) {
+            ex->failed = TRUE;
+            return FALSE;
+        }
+        ex->items = items;
+        ex->capacity = capacity;
+    }
+    memcpy(ex->items + (gsize)ex->len * ex->item_size, item, ex->item_size);
+    ex->len++;
+    return TRUE;
+}
 
 /* The index of the copy of traceback in ex->tracebacks, made if needed; -1 on out of memory. */
 static gint64
@@ -170,8 +196,7 @@ tm_export_trace(guintptr ptr, const TmTrace *trace, gpointer user_data)
     item.domain = trace->domain;
     item.size = trace->size;
     item.tb_index = (guint)index;
-    g_array_append_val(ex->traces, item);
-    return TRUE;
+    return tm_export_append(ex, &item);
 }
 
 /* Build the tuple of every traceback copied into ex; NULL with an exception set on error. */
@@ -193,7 +218,7 @@ tm_export_tracebacks(TmTracesExport *ex)
     return tbs;
 }
 
-/* The list of one tuple per item that collect() appends to ex->traces (items of item_size
+/* The list of one tuple per item that collect() appends to ex->items (items of item_size
  * bytes, each starting with its tb_index) under tm_lock, made by make_tuple(item, the
  * traceback's tuple, its total_nframe). NULL with an exception set on error. */
 static PyObject *
@@ -201,10 +226,10 @@ tm_export_list(guint item_size, void (*collect)(TmTracesExport *ex),
                PyObject *(*make_tuple)(gconstpointer item, PyObject *traceback,
                                        guint total_nframe))
 {
-    TmTracesExport ex = { NULL, NULL, NULL, FALSE };
+    TmTracesExport ex = { NULL, 0, 0, 0, NULL, NULL, FALSE };
     PyObject *list = NULL, *tbs = NULL;
 
-    ex.traces = g_array_new(FALSE, FALSE, item_size);
+    ex.item_size = item_size;
     ex.tracebacks = g_ptr_array_new_with_free_func(tm_traceback_copy_free);
     ex.tb_index = g_hash_table_new(g_direct_hash, g_direct_equal);
     tm_lock_acquire();
@@ -220,11 +245,11 @@ tm_export_list(guint item_size, void (*collect)(TmTracesExport *ex),
     tbs = tm_export_tracebacks(&ex);
     if (tbs == NULL)
         goto done;
-    list = PyList_New(ex.traces->len);
+    list = PyList_New(ex.len);
     if (list == NULL)
         goto done;
-    for (guint i = 0; i < ex.traces->len; i++) {
-        gconstpointer item = ex.traces->data + (gsize)i * item_size;
+    for (guint i = 0; i < ex.len; i++) {
+        gconstpointer item = ex.items + (gsize)i * item_size;
         guint tb_index = *(const guint *)item;
         const TmTraceback *tb = g_ptr_array_index(ex.tracebacks, tb_index);
         PyObject *tuple = make_tuple(item, PyTuple_GET_ITEM(tbs, tb_index),
@@ -238,7 +263,7 @@ tm_export_list(guint item_size, void (*collect)(TmTracesExport *ex),
 
 done:
     Py_XDECREF(tbs);
-    g_array_free(ex.traces, TRUE);
+    g_free(ex.items);
     g_ptr_array_free(ex.tracebacks, TRUE);
     return list;
 }
@@ -285,8 +310,7 @@ tm_export_group(guint domain, const TmTraceback *traceback, gsize size, gsize co
     item.size = size;
     item.count = count;
     item.tb_index = (guint)index;
-    g_array_append_val(ex->traces, item);
-    return TRUE;
+    return tm_export_append(ex, &item);
 }
 
 static void
@@ -351,7 +375,8 @@ tm_export_stat(guint domain, const TmTraceback *traceback, gsize size, gsize cou
     }
     stat = g_hash_table_lookup(ex->lines, &key);
     if (stat == NULL) {
-        stat = g_try_new(TmLineStat, 1);
+        stat = tm_store_try_alloc(tm_store, TM_ALLOC_COPY_LINE) ? g_try_new(TmLineStat, 1)
+                                                                : NULL;
         if (stat == NULL) {
             ex->failed = TRUE;
             return FALSE;

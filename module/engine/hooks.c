@@ -14,7 +14,14 @@ __thread int tm_lock_held __attribute__((tls_model("initial-exec")));
 
 /* The allocators that were installed before ours. Written by tm_hooks_install() with the GIL
  * held, before the hooks are installed. Never cleared: a RAW hook still running in a thread
- * without the GIL after tm_hooks_uninstall() keeps valid allocators to call. */
+ * without the GIL after tm_hooks_uninstall() keeps valid allocators to call.
+ *
+ * Our hooks never read their ctx argument: each domain's hooks call that domain's saved
+ * allocator, and the ctx we install is the saved allocator's own. PyMem_SetAllocator() writes
+ * the fields of a domain one by one, and a thread of a subinterpreter with a GIL of its own
+ * (3.12+) reads them while the tracing interpreter installs or removes our hooks: it may
+ * pair our function with the old ctx (pymalloc's is NULL) or the old function with ours. Both
+ * pairs then work. */
 static PyMemAllocatorEx tm_orig_raw, tm_orig_mem, tm_orig_obj;
 
 /* The block at ptr is no longer allocated: drop its trace, or its parked entry. tm_lock held.
@@ -160,44 +167,64 @@ tm_free_common(PyMemAllocatorEx *alloc, void *ptr, gboolean obj)
     errno = saved_errno;
 }
 
-/* MEM and OBJ: always called with the GIL held (PEP 445). ctx is the original allocator. */
+/* MEM and OBJ: always called with the GIL held (PEP 445). ctx is unused (see tm_orig_raw). */
 static void *
-tm_malloc_gil(void *ctx, size_t size)
+tm_malloc_mem(void *ctx, size_t size)
 {
-    return tm_alloc_common(ctx, TRUE, 1, size, FALSE);
+    (void)ctx;
+    return tm_alloc_common(&tm_orig_mem, TRUE, 1, size, FALSE);
 }
 
 static void *
-tm_calloc_gil(void *ctx, size_t nelem, size_t elsize)
+tm_calloc_mem(void *ctx, size_t nelem, size_t elsize)
 {
-    return tm_alloc_common(ctx, TRUE, nelem, elsize, TRUE);
+    (void)ctx;
+    return tm_alloc_common(&tm_orig_mem, TRUE, nelem, elsize, TRUE);
 }
 
 static void *
-tm_realloc_gil(void *ctx, void *ptr, size_t size)
+tm_realloc_mem(void *ctx, void *ptr, size_t size)
 {
-    return tm_realloc_common(ctx, TRUE, ptr, size);
+    (void)ctx;
+    return tm_realloc_common(&tm_orig_mem, TRUE, ptr, size);
 }
 
 static void
-tm_free_any(void *ctx, void *ptr)
+tm_free_mem(void *ctx, void *ptr)
 {
-    tm_free_common(ctx, ptr, FALSE);
+    (void)ctx;
+    tm_free_common(&tm_orig_mem, ptr, FALSE);
+}
+
+static void *
+tm_malloc_obj(void *ctx, size_t size)
+{
+    (void)ctx;
+    return tm_alloc_common(&tm_orig_obj, TRUE, 1, size, FALSE);
+}
+
+static void *
+tm_calloc_obj(void *ctx, size_t nelem, size_t elsize)
+{
+    (void)ctx;
+    return tm_alloc_common(&tm_orig_obj, TRUE, nelem, elsize, TRUE);
 }
 
 /* OBJ, where code objects live: the line cache forgets a code object that goes. */
 static void *
 tm_realloc_obj(void *ctx, void *ptr, size_t size)
 {
+    (void)ctx;
     if (ptr != NULL && !tm_reentrant && tm_tracing_tstate() != NULL)
         tm_linecache_forget(ptr);
-    return tm_realloc_common(ctx, TRUE, ptr, size);
+    return tm_realloc_common(&tm_orig_obj, TRUE, ptr, size);
 }
 
 static void
 tm_free_obj(void *ctx, void *ptr)
 {
-    tm_free_common(ctx, ptr, TRUE);
+    (void)ctx;
+    tm_free_common(&tm_orig_obj, ptr, TRUE);
 }
 
 /* RAW: may be called without the GIL. Without it the Python frames of the thread cannot be
@@ -205,34 +232,46 @@ tm_free_obj(void *ctx, void *ptr)
 static void *
 tm_malloc_raw(void *ctx, size_t size)
 {
-    return tm_alloc_common(ctx, tm_gil_held(), 1, size, FALSE);
+    (void)ctx;
+    return tm_alloc_common(&tm_orig_raw, tm_gil_held(), 1, size, FALSE);
 }
 
 static void *
 tm_calloc_raw(void *ctx, size_t nelem, size_t elsize)
 {
-    return tm_alloc_common(ctx, tm_gil_held(), nelem, elsize, TRUE);
+    (void)ctx;
+    return tm_alloc_common(&tm_orig_raw, tm_gil_held(), nelem, elsize, TRUE);
 }
 
 static void *
 tm_realloc_raw(void *ctx, void *ptr, size_t size)
 {
-    return tm_realloc_common(ctx, tm_gil_held(), ptr, size);
+    (void)ctx;
+    return tm_realloc_common(&tm_orig_raw, tm_gil_held(), ptr, size);
+}
+
+static void
+tm_free_raw(void *ctx, void *ptr)
+{
+    (void)ctx;
+    tm_free_common(&tm_orig_raw, ptr, FALSE);
 }
 
 void
 tm_hooks_install(void)
 {
-    PyMemAllocatorEx raw = { &tm_orig_raw, tm_malloc_raw, tm_calloc_raw, tm_realloc_raw,
-                             tm_free_any };
-    PyMemAllocatorEx mem = { &tm_orig_mem, tm_malloc_gil, tm_calloc_gil, tm_realloc_gil,
-                             tm_free_any };
-    PyMemAllocatorEx obj = { &tm_orig_obj, tm_malloc_gil, tm_calloc_gil, tm_realloc_obj,
-                             tm_free_obj };
+    PyMemAllocatorEx raw, mem, obj;
 
     PyMem_GetAllocator(PYMEM_DOMAIN_RAW, &tm_orig_raw);
     PyMem_GetAllocator(PYMEM_DOMAIN_MEM, &tm_orig_mem);
     PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &tm_orig_obj);
+    /* Each with the ctx of the allocator it replaces (see tm_orig_raw). */
+    raw = (PyMemAllocatorEx){ tm_orig_raw.ctx, tm_malloc_raw, tm_calloc_raw, tm_realloc_raw,
+                              tm_free_raw };
+    mem = (PyMemAllocatorEx){ tm_orig_mem.ctx, tm_malloc_mem, tm_calloc_mem, tm_realloc_mem,
+                              tm_free_mem };
+    obj = (PyMemAllocatorEx){ tm_orig_obj.ctx, tm_malloc_obj, tm_calloc_obj, tm_realloc_obj,
+                              tm_free_obj };
     PyMem_SetAllocator(PYMEM_DOMAIN_RAW, &raw);
     PyMem_SetAllocator(PYMEM_DOMAIN_MEM, &mem);
     PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &obj);

@@ -213,6 +213,51 @@ engine_get_lost_traces(PyObject *self, PyObject *unused)
     return PyLong_FromUnsignedLongLong((unsigned long long)tm_engine_lost_traces());
 }
 
+/* Tests only: the fault switch (tracer.h, tm_engine_fail_allocation). */
+static PyObject *
+engine_fail_allocation(PyObject *self, PyObject *args)
+{
+    unsigned int n;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "I:_fail_allocation", &n))
+        return NULL;
+    if (tm_engine_fail_allocation(n) < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "_fail_allocation() needs tracing to run");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+engine_get_allocation_faults(PyObject *self, PyObject *unused)
+{
+    guint sites = 0;
+    guint64 attempts = 0;
+    PyObject *names, *result;
+
+    (void)self;
+    (void)unused;
+    if (!tm_engine_allocation_faults(&sites, &attempts))
+        Py_RETURN_NONE;
+    names = PyList_New(0);
+    if (names == NULL)
+        return NULL;
+    for (guint site = 0; site < TM_ALLOC_NSITES; site++) {
+        if (sites & (1u << site)) {
+            PyObject *name = TmStr_FromString(tm_store_alloc_site_name((TmAllocSite)site));
+            if (name == NULL || PyList_Append(names, name) < 0) {
+                Py_XDECREF(name);
+                Py_DECREF(names);
+                return NULL;
+            }
+            Py_DECREF(name);
+        }
+    }
+    result = Py_BuildValue("(KN)", (unsigned long long)attempts, names);
+    return result;
+}
+
 static PyObject *
 engine_get_capture_count(PyObject *self, PyObject *unused)
 {
@@ -380,6 +425,13 @@ static PyMethodDef engine_methods[] = {
       "allocator; False if the interpreter has none" },
     { "get_lost_traces", engine_get_lost_traces, METH_NOARGS,
       "get_lost_traces() -> traces not recorded for lack of memory since tracing started" },
+    { "_fail_allocation", engine_fail_allocation, METH_VARARGS,
+      "_fail_allocation(n): tests only: the n-th allocation the engine attempts for the "
+      "current traces from now on (tables, tracebacks, copies for Python) fails once as if "
+      "memory ran out; 0 cancels; RuntimeError when not tracing" },
+    { "_get_allocation_faults", engine_get_allocation_faults, METH_NOARGS,
+      "_get_allocation_faults() -> (allocations attempted, [names of the sites made to fail]) "
+      "for the current traces (tests only), or None when not tracing" },
     { "_get_capture_count", engine_get_capture_count, METH_NOARGS,
       "_get_capture_count() -> tracebacks captured since the module was loaded (tests)" },
     { "suspend", engine_suspend, METH_NOARGS,

@@ -136,8 +136,11 @@ struct TmStore {
     /* What tm_store_get() returns; valid until the next modification. */
     TmTrace get_result;
 
-    /* Tests: store_try_alloc() fails when it brings this down to 0; 0: never. */
+    /* Tests: store_try_alloc() fails when it brings this down to 0; 0: never. The sites it
+     * made fail (bit 1 << TmAllocSite) and the allocations attempted. */
     guint fail_countdown;
+    guint failed_sites;
+    guint64 alloc_attempts;
 };
 
 /* ---- Memory estimates --------------------------------------------------------------------- */
@@ -168,12 +171,16 @@ ghash_bytes(GHashTable *table, gboolean is_set)
     return alloc_bytes(100) + 3 * alloc_bytes(0) + capacity * slot;
 }
 
-/* Whether the next g_try_* allocation may be attempted: FALSE once, when the countdown of
- * tm_store_fail_allocation() runs out. */
+/* Whether the next g_try_* allocation, for site, may be attempted: FALSE once, when the
+ * countdown of tm_store_fail_allocation() runs out (store.h). */
 static inline gboolean
-store_try_alloc(TmStore *store)
+store_try_alloc(TmStore *store, TmAllocSite site)
 {
-    return G_LIKELY(store->fail_countdown == 0) || --store->fail_countdown != 0;
+    store->alloc_attempts++;
+    if (G_LIKELY(store->fail_countdown == 0) || --store->fail_countdown != 0)
+        return TRUE;
+    store->failed_sites |= 1u << site;
+    return FALSE;
 }
 
 /* ---- TraceTable --------------------------------------------------------------------------- */
@@ -287,7 +294,7 @@ table_resize(TmStore *store, TraceTable *table, gsize capacity)
 
     assert(capacity >= TABLE_MIN_CAPACITY && (capacity & (capacity - 1)) == 0);
     assert(!table_over_limit(capacity, table->count));
-    slots = store_try_alloc(store) ? g_try_malloc0_n(capacity, sizeof(TraceEntry)) : NULL;
+    slots = store_try_alloc(store, TM_ALLOC_TRACE_TABLE) ? g_try_malloc0_n(capacity, sizeof(TraceEntry)) : NULL;
     if (slots == NULL)
         return -1;
     while (((gsize)1 << bits) < capacity)
@@ -355,7 +362,7 @@ store_table_create(TmStore *store, guint domain)
 
     if (G_LIKELY(table != NULL))
         return table;
-    table = store_try_alloc(store) ? g_try_new0(TraceTable, 1) : NULL;
+    table = store_try_alloc(store, TM_ALLOC_DOMAIN_TABLE) ? g_try_new0(TraceTable, 1) : NULL;
     if (table == NULL)
         return NULL;
     if (store->domains == NULL)
@@ -459,7 +466,7 @@ tb_reserve(TmStore *store)
         return -1;
     if (needed > store->tb_vec_capacity) {
         gsize capacity = MAX(store->tb_vec_capacity * 2, (gsize)TB_MIN_CAPACITY);
-        TbSlot *vec = store_try_alloc(store)
+        TbSlot *vec = store_try_alloc(store, TM_ALLOC_TRACEBACK_VEC)
                           ? g_try_realloc_n(store->tb_vec, capacity, sizeof(TbSlot))
                           : NULL;
         if (vec == NULL)
@@ -469,7 +476,7 @@ tb_reserve(TmStore *store)
     }
     if (store->tb_set_capacity == 0 || table_over_limit(store->tb_set_capacity, needed)) {
         gsize capacity = MAX(store->tb_set_capacity * 2, (gsize)TB_MIN_CAPACITY);
-        TmTraceback **set = store_try_alloc(store)
+        TmTraceback **set = store_try_alloc(store, TM_ALLOC_TRACEBACK_SET)
                                 ? g_try_malloc0_n(capacity, sizeof(TmTraceback *))
                                 : NULL;
         guint i;
@@ -593,7 +600,7 @@ tm_store_intern_traceback(TmStore *store, const TmFrame *frames, guint nframe,
     if (tb_reserve(store) < 0)
         return NULL;
     bytes = sizeof(TbHeader) + sizeof(TmTraceback) + (gsize)nframe * sizeof(TmFrame);
-    header = store_try_alloc(store) ? g_try_malloc(bytes) : NULL;
+    header = store_try_alloc(store, TM_ALLOC_TRACEBACK) ? g_try_malloc(bytes) : NULL;
     if (header == NULL)
         return NULL;
     header->index = store->tb_count;
@@ -644,7 +651,7 @@ group_claim(TmStore *store, TraceTable *table, guint32 tb)
         table->groups = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     counts = g_hash_table_lookup(table->groups, GUINT_TO_POINTER(tb));
     if (counts == NULL) {
-        counts = store_try_alloc(store) ? g_try_new0(TmPeakCounts, 1) : NULL;
+        counts = store_try_alloc(store, TM_ALLOC_DOMAIN_GROUP) ? g_try_new0(TmPeakCounts, 1) : NULL;
         if (counts == NULL)
             return NULL;
         g_hash_table_insert(table->groups, GUINT_TO_POINTER(tb), counts);
@@ -1086,4 +1093,35 @@ void
 tm_store_fail_allocation(TmStore *store, guint n)
 {
     store->fail_countdown = n;
+}
+
+gboolean
+tm_store_try_alloc(TmStore *store, TmAllocSite site)
+{
+    return store_try_alloc(store, site);
+}
+
+guint
+tm_store_failed_sites(const TmStore *store)
+{
+    return store->failed_sites;
+}
+
+guint64
+tm_store_alloc_attempts(const TmStore *store)
+{
+    return store->alloc_attempts;
+}
+
+G_STATIC_ASSERT(TM_ALLOC_NSITES <= 32);  /* failed_sites has a bit for each */
+
+const char *
+tm_store_alloc_site_name(TmAllocSite site)
+{
+    static const char *const names[TM_ALLOC_NSITES] = {
+        "trace table", "domain table", "traceback vector", "traceback set", "traceback",
+        "domain group", "copy traceback", "copy items", "copy line",
+    };
+
+    return (guint)site < TM_ALLOC_NSITES ? names[site] : NULL;
 }

@@ -160,10 +160,39 @@ guint tm_store_filename_count(const TmStore *store);
 /* Call func for each trace (every domain, unspecified order) until it returns FALSE. */
 void tm_store_foreach(TmStore *store, TmTraceFunc func, gpointer user_data);
 
-/* For the tests of out-of-memory paths: the n-th g_try_* allocation the store attempts from
- * now on fails, as if memory ran out, once (n = 0: none). The glib hash tables are not
- * counted. */
+/* The g_try_* allocations made for a store: its own, and the copies that export.c makes of
+ * it under tm_lock. They are the sites of tm_store_fail_allocation(); the glib hash tables
+ * and arrays (which abort on out of memory) are not among them. */
+typedef enum {
+    TM_ALLOC_TRACE_TABLE,     /* the slots of a trace table, as it is created or grows */
+    TM_ALLOC_DOMAIN_TABLE,    /* the table of a domain's first trace */
+    TM_ALLOC_TRACEBACK_VEC,   /* the traceback vector, as it grows */
+    TM_ALLOC_TRACEBACK_SET,   /* the traceback set, as it grows */
+    TM_ALLOC_TRACEBACK,       /* a new traceback */
+    TM_ALLOC_DOMAIN_GROUP,    /* the peak counts of a traceback in a domain other than 0 */
+    TM_ALLOC_COPY_TRACEBACK,  /* a traceback copied out of the store (export.c) */
+    TM_ALLOC_COPY_ITEMS,      /* the array of traces or groups copied out (export.c) */
+    TM_ALLOC_COPY_LINE,       /* a line of the statistics summed under the lock (export.c) */
+    TM_ALLOC_NSITES
+} TmAllocSite;
+
+/* The name of a site ("trace table", ...), for the tests. */
+const char *tm_store_alloc_site_name(TmAllocSite site);
+
+/* Whether the allocation for site that the caller is about to make may be attempted: FALSE
+ * once, when the countdown of tm_store_fail_allocation() runs out, and the site is then
+ * recorded (tm_store_failed_sites). Every g_try_* allocation for the store asks first. The
+ * caller owns the store as it does for a modification (tm_lock held for the engine's). */
+gboolean tm_store_try_alloc(TmStore *store, TmAllocSite site);
+
+/* For the tests of out-of-memory paths: the n-th allocation attempted for the store (the
+ * calls of tm_store_try_alloc) from now on fails, as if memory ran out, once (n = 0: none). */
 void tm_store_fail_allocation(TmStore *store, guint n);
+
+/* The sites whose allocation tm_store_fail_allocation() made fail (bit 1 << site each), and
+ * the number of allocations attempted, since the store was created. */
+guint tm_store_failed_sites(const TmStore *store);
+guint64 tm_store_alloc_attempts(const TmStore *store);
 
 G_END_DECLS
 

@@ -205,6 +205,35 @@ tm_engine_lost_traces(void)
     return lost;
 }
 
+int
+tm_engine_fail_allocation(guint n)
+{
+    int result = -1;
+
+    tm_lock_acquire();
+    if (tm_store != NULL) {
+        tm_store_fail_allocation(tm_store, n);
+        result = 0;
+    }
+    tm_lock_release();
+    return result;
+}
+
+gboolean
+tm_engine_allocation_faults(guint *failed_sites, guint64 *attempts)
+{
+    gboolean tracing;
+
+    tm_lock_acquire();
+    tracing = tm_store != NULL;
+    if (tracing) {
+        *failed_sites = tm_store_failed_sites(tm_store);
+        *attempts = tm_store_alloc_attempts(tm_store);
+    }
+    tm_lock_release();
+    return tracing;
+}
+
 guint64
 tm_engine_capture_count(void)
 {

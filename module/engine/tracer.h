@@ -46,6 +46,15 @@ gsize tm_engine_memory(void);
  * tracing (not when it only changes the limit); kept by clear and stop. */
 guint64 tm_engine_lost_traces(void);
 
+/* Tests only (the fault switch): the n-th allocation attempted for the current store from
+ * now on (its tables, its tracebacks, the copies made of it for Python: the sites of
+ * TmAllocSite, store.h) fails once as if memory ran out; n = 0 cancels. Returns 0, or -1
+ * when not tracing (no exception set). clear and start make a new store, without it. */
+int tm_engine_fail_allocation(guint n);
+/* The sites made to fail so far in the current store (bit 1 << TmAllocSite each) and the
+ * allocations attempted for it; FALSE when not tracing. */
+gboolean tm_engine_allocation_faults(guint *failed_sites, guint64 *attempts);
+
 /* How many tracebacks the hooks captured since the module was loaded (one walk of the frames
  * each), for the tests: a new object costs exactly one. */
 guint64 tm_engine_capture_count(void);

@@ -1062,9 +1062,13 @@ test_fail_allocation(void)
     guint n;
 
     /* The first traceback: its vector is the first allocation. */
+    g_assert_cmpuint(tm_store_failed_sites(store), ==, 0);
+    g_assert_cmpuint(tm_store_alloc_attempts(store), ==, 0);
     tm_store_fail_allocation(store, 1);
     g_assert_null(tm_store_intern_traceback(store, &frame, 1, 1));
     g_assert_cmpuint(tm_store_traceback_count(store), ==, 0);
+    g_assert_cmpuint(tm_store_failed_sites(store), ==, 1u << TM_ALLOC_TRACEBACK_VEC);
+    g_assert_cmpuint(tm_store_alloc_attempts(store), ==, 1);
     tb = tm_store_intern_traceback(store, &frame, 1, 1);
     g_assert_nonnull(tb);
     g_assert_cmpuint(tm_store_traceback_count(store), ==, 1);
@@ -1073,6 +1077,7 @@ test_fail_allocation(void)
     tm_store_fail_allocation(store, 1);
     g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE, 10, tb), ==, -1);
     assert_counters(store, 0, 0, 0);
+    g_assert_true(tm_store_failed_sites(store) & (1u << TM_ALLOC_TRACE_TABLE));
     g_assert_null(tm_store_get(store, TM_DEFAULT_DOMAIN, BASE));
     g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE, 10, tb), ==, 0);
     assert_counters(store, 10, 1, 10);
@@ -1081,6 +1086,7 @@ test_fail_allocation(void)
     tm_store_fail_allocation(store, 1);
     g_assert_cmpint(tm_store_add(store, 7, BASE, 20, tb), ==, -1);
     g_assert_null(tm_store_get(store, 7, BASE));
+    g_assert_true(tm_store_failed_sites(store) & (1u << TM_ALLOC_DOMAIN_TABLE));
     assert_counters(store, 10, 1, 10);
     g_assert_cmpint(tm_store_add(store, 7, BASE, 20, tb), ==, 0);
     assert_counters(store, 30, 2, 30);
@@ -1095,6 +1101,17 @@ test_fail_allocation(void)
     g_assert_null(tm_store_intern_traceback(store, &frame, 1, 1));     /* the 2nd fails */
     g_assert_nonnull(tm_store_intern_traceback(store, &frame, 1, 1));  /* then no more */
     g_assert_cmpuint(tm_store_traceback_count(store), ==, 3);
+    g_assert_true(tm_store_failed_sites(store) & (1u << TM_ALLOC_TRACEBACK));
+
+    /* Sites outside the store (export.c's copies) ask the same countdown. */
+    tm_store_fail_allocation(store, 2);
+    g_assert_true(tm_store_try_alloc(store, TM_ALLOC_COPY_ITEMS));
+    g_assert_false(tm_store_try_alloc(store, TM_ALLOC_COPY_LINE));
+    g_assert_true(tm_store_try_alloc(store, TM_ALLOC_COPY_LINE));
+    g_assert_true(tm_store_failed_sites(store) & (1u << TM_ALLOC_COPY_LINE));
+    g_assert_false(tm_store_failed_sites(store) & (1u << TM_ALLOC_COPY_ITEMS));
+    g_assert_cmpstr(tm_store_alloc_site_name(TM_ALLOC_COPY_LINE), ==, "copy line");
+    g_assert_null(tm_store_alloc_site_name(TM_ALLOC_NSITES));
 
     tm_store_free(store);
 }
