@@ -593,6 +593,16 @@ def render(configs, raw, workloads, header):
     return summary, targets, lines
 
 
+def patched_builds(args):
+    """(version, variant, python, lib) of each --versions x --variants interpreter, our
+    module built for it (the modes that measure one feature against untraced)."""
+    for version in args.versions:
+        for interp in args.variants:
+            python = interpreter(version, interp)
+            yield version, interp, python, build_module(
+                python, os.path.join(args.build_dir, "bench-%s-%s" % (version, interp)))
+
+
 def run_interleaved(configs, workloads, runs, scale, timeout):
     """Every workload in every configuration, *runs* times, interleaved (the order of the
     configurations rotates by one each run), with a log line per measurement: the list of
@@ -618,15 +628,10 @@ def process_log_main(args, runs, scale):
     """--process-log: each configuration without and with the logger, interleaved."""
     started = time.time()
     configs = []
-    for version in args.versions:
-        for interp in args.variants:
-            python = interpreter(version, interp)
-            lib = build_module(python, os.path.join(args.build_dir,
-                                                    "bench-%s-%s" % (version, interp)))
-            for engine, nframe in (("none", 0), ("ours", 1)):
-                for interval in (None, args.process_log):
-                    configs.append(Config(version, interp, engine, nframe, python, lib,
-                                          interval))
+    for version, interp, python, lib in patched_builds(args):
+        for engine, nframe in (("none", 0), ("ours", 1)):
+            for interval in (None, args.process_log):
+                configs.append(Config(version, interp, engine, nframe, python, lib, interval))
     raw = run_interleaved(configs, args.workloads, runs, scale, args.timeout)
     lines = ["pytracemalloc benchmark of the process log (interval %g s), %s, %s; %d runs, "
              "scale %g; %.0f s" % (
@@ -681,13 +686,9 @@ def memtrace_main(args, runs, scale):
     """--memtrace: untraced, in Profile(), in Trace(), interleaved."""
     started = time.time()
     configs = []
-    for version in args.versions:
-        for interp in args.variants:
-            python = interpreter(version, interp)
-            lib = build_module(python, os.path.join(args.build_dir,
-                                                    "bench-%s-%s" % (version, interp)))
-            for kind in (None, "profile", "trace"):
-                configs.append(Config(version, interp, "none", 0, python, lib, memtrace=kind))
+    for version, interp, python, lib in patched_builds(args):
+        for kind in (None, "profile", "trace"):
+            configs.append(Config(version, interp, "none", 0, python, lib, memtrace=kind))
     raw = run_interleaved(configs, args.workloads, runs, scale, args.timeout)
     lines = ["pytracemalloc benchmark of tracemalloc.memtrace (d_rss_trigger=-1), %s, %s; "
              "%d runs, scale %g; %.0f s" % (
@@ -750,15 +751,11 @@ def native_main(args, runs, scale):
     """--native: untraced, untraced with the library, ours, ours with the native domain."""
     started = time.time()
     configs = []
-    for version in args.versions:
-        for interp in args.variants:
-            python = interpreter(version, interp)
-            lib = build_module(python, os.path.join(args.build_dir,
-                                                    "bench-%s-%s" % (version, interp)))
-            for engine, nframe, native in (("none", 0, None), ("none", 0, "preload"),
-                                           ("ours", 1, None), ("ours", 1, "native")):
-                configs.append(Config(version, interp, engine, nframe, python, lib,
-                                      native=native))
+    for version, interp, python, lib in patched_builds(args):
+        for engine, nframe, native in (("none", 0, None), ("none", 0, "preload"),
+                                       ("ours", 1, None), ("ours", 1, "native")):
+            configs.append(Config(version, interp, engine, nframe, python, lib,
+                                  native=native))
     raw = run_interleaved(configs, args.workloads, runs, scale, args.timeout)
     lines = ["pytracemalloc benchmark of the native domain, %s, %s; %d runs, scale %g; %.0f s"
              % (datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
