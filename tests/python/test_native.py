@@ -314,6 +314,30 @@ class TracedTests(NativeTestCase):
         for marker in ("timer", "snapshot", "traces"):
             self.assertNotIn(marker_line(script, marker), result["lines"], marker)
 
+    def test_reference_tracing_work_not_traced(self):
+        # Reference tracing's tables (a row per new type, in its tracer), its log and the
+        # pickle scanner are the engine's work too: nothing of theirs in the domain.
+        body = """
+        import pickle
+        import tracemalloc.memtrace
+        tracemalloc.start(1)
+        before = native(1)
+        if tracemalloc.memtrace.ReferenceTracing.is_available():
+            log = os.path.join(os.path.dirname(os.path.abspath(__file__)), "refs.log")
+            rt = tracemalloc.memtrace.ReferenceTracing(filepath=log)  # start
+            rt.__enter__()
+            kinds = [type("Kind%d" % i, (object,), {}) for i in range(50)]
+            objects = [kind() for kind in kinds]  # objects
+            rt.__exit__(None, None, None)  # stop
+        tracemalloc._engine.scan_pickle(pickle.dumps([1, 2, (3, 4)], 2), 100)  # scan
+        after = native(1)
+        lines = set(tb[0][1] for size, tb in after if tb) - set(tb[0][1] for size, tb in before if tb)
+        result["lines"] = sorted(lines)
+        """
+        result, script = self.run_child(body)
+        for marker in ("start", "objects", "stop", "scan"):
+            self.assertNotIn(marker_line(script, marker), result["lines"], marker)
+
     def test_threads_with_and_without_the_gil(self):
         # Threads allocating from C, some while holding the GIL and some not, while the
         # main thread takes snapshots, clears the traces, stops and starts: no deadlock, no
