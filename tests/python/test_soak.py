@@ -45,7 +45,7 @@ class SoakTests(unittest.TestCase):
             status, out, err = tmsupport.run_python(
                 [WORKLOAD, "--seconds", str(seconds), "--workdir", workdir,
                  "--restart-every", "1", "--display-every", "0.5", "--snapshot-every", "0.7",
-                 "--warmup", "0.5",
+                 "--warmup", "0.5", "--cache-step", "200",
                  "--max-rss-slope", str(64 * MIB), "--max-rss-growth", str(16 * MIB),
                  "--max-tracer-slope", str(4 * MIB), "--max-tracer-growth", str(512 * KIB),
                  "--max-tracer-restarted-slope", str(256 * KIB),
@@ -115,9 +115,18 @@ class AnalysisTests(unittest.TestCase):
                           "tracer_restarted growth after the warm-up (B)",
                           "tracer_restarted slope over the second half (B/min)"])
 
-    def test_least_squares_slope(self):
+    def test_spike_passes(self):
+        # the trace table keeping the size of a peak of live traces for a sample or two
+        samples = made_up_samples(30)
+        for index in (-1, -30):
+            samples[index]["tracer"] += 3 * MIB
+        self.assertEqual(self.failed(samples), [])
+
+    def test_slopes(self):
         self.assertEqual(soak_workload.least_squares_slope([0, 1, 2], [1, 3, 5]), 2)
         self.assertIsNone(soak_workload.least_squares_slope([1], [1]))
+        self.assertEqual(soak_workload.median_slope([0, 1, 2, 3, 4], [1, 3, 5, 7, 100]), 2)
+        self.assertIsNone(soak_workload.median_slope([1, 1], [1, 2]))
         self.assertEqual(soak_workload.median([3, 1, 2, 10]), 2.5)
 
 
