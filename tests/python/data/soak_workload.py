@@ -204,10 +204,10 @@ def least_squares_slope(xs, ys):
 def median_slope(xs, ys):
     """Theil-Sen slope: the median of the slopes between every two points of (xs, ys); None
     with fewer than 2 distinct xs. Unlike least squares, a few outliers cannot move it: the
-    engine's trace table keeps the size of the recent peak of live traces until enough of
-    them are freed (glib shrinks a table only below a third full), so a sample now and then
-    shows the tracer's memory megabytes higher, and one such sample at an end of the window
-    tilts a least-squares line by more than the bound."""
+    engine's trace table keeps the size of a recent peak of live traces until less than an
+    eighth of it is used (module/engine/store.c, table_maybe_shrink()), so a sample now and
+    then shows the tracer's memory megabytes higher, and one such sample at an end of the
+    window tilts a least-squares line by more than the bound."""
     slopes = [(ys[j] - ys[i]) / (xs[j] - xs[i])
               for i in range(len(xs)) for j in range(i + 1, len(xs)) if xs[j] != xs[i]]
     return median(slopes)
