@@ -316,6 +316,7 @@ def main():
     threads = [threading.Thread(target=allocating_thread, args=(stop_threads, errors, counts, i))
                for i in range(2)]
     start = _now()
+    start_time = time.localtime()
     start_timers()
     logger.start()
     for thread in threads:
@@ -403,7 +404,7 @@ def main():
     with open(os.path.join(workdir, "soak.json"), "w") as fp:
         json.dump(result, fp, indent=1, sort_keys=True)
     report = {"title": u"soak", "x_kind": "time", "x": [s["t"] for s in samples],
-              "start": u"%s" % time.strftime("%Y-%m-%d %H:%M:%S", time.localtime()),
+              "start": u"%s" % time.strftime("%Y-%m-%d %H:%M:%S", start_time),
               "x_origin": u"the start of the soak",
               "heading": u"Soak of %s seconds: memory before each restart (%d samples)"
                          % (int(duration), len(samples)),
