@@ -786,6 +786,8 @@ class InterpreterInfoTests(EngineTestCase):
 
 class StartStopTests(EngineTestCase):
     def test_stop_releases_the_memory(self):
+        if tmsupport.address_sanitizer():
+            self.skipTest(tmsupport.ASAN_SKIP_REASON)
         # Tracing 200k blocks costs megabytes; after stop, none of it may stay.
         def cycle():
             tracemalloc.start(10)

@@ -236,6 +236,22 @@ class FakeEngineMixin(object):
         super(FakeEngineMixin, self).tearDown()
 
 
+# Why a test that measures memory cannot apply under AddressSanitizer (tools/sanitize).
+ASAN_SKIP_REASON = ("AddressSanitizer keeps freed memory in its quarantine and reserves "
+                    "terabytes of shadow address space: RSS and address-space limits "
+                    "measure it, not us")
+
+
+def address_sanitizer():
+    """True when AddressSanitizer's runtime is mapped into this process: an interpreter built
+    with it or its runtime preloaded (tools/sanitize). The children of the tests inherit it."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return any("libasan" in line for line in maps)
+    except (IOError, OSError):
+        return False
+
+
 def require(testcase, available, reason):
     """Skip *testcase* with *reason* when *available* is false, or fail it when the real
     engine is required (TRACEMALLOC_TEST_REQUIRE_ENGINE, set by `make check`): there, a
