@@ -242,6 +242,21 @@ ASAN_SKIP_REASON = ("AddressSanitizer keeps freed memory in its quarantine and r
                     "measure it, not us")
 
 
+# Why the native domain cannot apply under AddressSanitizer (tools/sanitize).
+ASAN_PRELOAD_REASON = ("the native domain preloads its library, and AddressSanitizer's runtime "
+                       "must come first in the preloaded libraries")
+# Why the pymalloc reports cannot apply to an interpreter built with AddressSanitizer.
+ASAN_PYMALLOC_REASON = ("an interpreter built with --with-address-sanitizer reports no pymalloc "
+                        "arenas")
+
+
+def built_with_address_sanitizer():
+    """True for an interpreter configured --with-address-sanitizer (build-aux/python-build
+    --sanitize address)."""
+    import sysconfig
+    return "--with-address-sanitizer" in (sysconfig.get_config_var("CONFIG_ARGS") or "")
+
+
 def address_sanitizer():
     """True when AddressSanitizer's runtime is mapped into this process: an interpreter built
     with it or its runtime preloaded (tools/sanitize). The children of the tests inherit it."""
