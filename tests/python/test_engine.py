@@ -229,6 +229,8 @@ class LineCacheTests(EngineTestCase):
     def test_code_at_a_reused_address(self):
         if tmsupport.address_sanitizer():
             self.skipTest(tmsupport.ASAN_SKIP_REASON)
+        if tmsupport.valgrind():
+            self.skipTest(tmsupport.VALGRIND_SKIP_REASON)
         tracemalloc.start(1)
         # the same instructions on another line each time: only the line table differs
         addresses = self.check_generated_code(lambda i: "\n" * i + "x = bytearray(1000)\n")

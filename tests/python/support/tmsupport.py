@@ -267,6 +267,21 @@ def address_sanitizer():
         return False
 
 
+# Why a test of address reuse or address-space limits cannot apply under valgrind.
+VALGRIND_SKIP_REASON = ("valgrind delays the reuse of freed blocks and needs address space of "
+                        "its own: address reuse and RLIMIT_AS measure it, not us")
+
+
+def valgrind():
+    """True when this process runs under valgrind (tools/sanitize): its preloaded core is
+    mapped in."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return any("vgpreload" in line for line in maps)
+    except (IOError, OSError):
+        return False
+
+
 def require(testcase, available, reason):
     """Skip *testcase* with *reason* when *available* is false, or fail it when the real
     engine is required (TRACEMALLOC_TEST_REQUIRE_ENGINE, set by `make check`): there, a
