@@ -297,6 +297,8 @@ class ProcessMemoryTests(unittest.TestCase):
 
     @unittest.skipUnless(hasattr(os, "fork"), "needs os.fork()")
     def test_after_fork(self):
+        if tmsupport.address_sanitizer():
+            self.skipTest(tmsupport.ASAN_SKIP_REASON)
         # In the child, the value is the child's own: the child grows by GROWTH bytes and its
         # value grows with it, agrees with its /proc/self/statm, and leaves the parent's
         # value where it was.

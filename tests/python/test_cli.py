@@ -724,6 +724,8 @@ class BoundedReadTests(unittest.TestCase):
     def run_main(self, args, limit_memory=False, **kwargs):
         if limit_memory:
             tmsupport.require(self, resource is not None, "no resource module")
+            if tmsupport.address_sanitizer():
+                self.skipTest(tmsupport.ASAN_SKIP_REASON)
             kwargs["preexec_fn"] = _limit_memory
         if tmsupport.USING_FAKE_ENGINE:
             code = ("import sys; sys.path.insert(0, %r); import tmsupport; "

@@ -227,6 +227,10 @@ class LineCacheTests(EngineTestCase):
         return addresses
 
     def test_code_at_a_reused_address(self):
+        if tmsupport.address_sanitizer():
+            self.skipTest(tmsupport.ASAN_SKIP_REASON)
+        if tmsupport.valgrind():
+            self.skipTest(tmsupport.VALGRIND_SKIP_REASON)
         tracemalloc.start(1)
         # the same instructions on another line each time: only the line table differs
         addresses = self.check_generated_code(lambda i: "\n" * i + "x = bytearray(1000)\n")
@@ -786,6 +790,8 @@ class InterpreterInfoTests(EngineTestCase):
 
 class StartStopTests(EngineTestCase):
     def test_stop_releases_the_memory(self):
+        if tmsupport.address_sanitizer():
+            self.skipTest(tmsupport.ASAN_SKIP_REASON)
         # Tracing 200k blocks costs megabytes; after stop, none of it may stay.
         def cycle():
             tracemalloc.start(10)

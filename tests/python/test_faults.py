@@ -200,6 +200,10 @@ class OutOfMemoryTests(unittest.TestCase):
         return out.strip()
 
     def test_same_memory_error_traced_and_not(self):
+        if tmsupport.address_sanitizer():
+            self.skipTest(tmsupport.ASAN_SKIP_REASON)
+        if tmsupport.valgrind():
+            self.skipTest(tmsupport.VALGRIND_SKIP_REASON)
         plain = self.run_limited("plain")
         traced = self.run_limited("traced")
         self.assertEqual(plain, "['MemoryError', 'MemoryError', 10000]")

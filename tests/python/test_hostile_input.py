@@ -172,6 +172,8 @@ class CommandHostileFileTests(unittest.TestCase):
         return os.path.join(cls.tmpdir, name)
 
     def run_command(self, args):
+        if tmsupport.address_sanitizer():
+            self.skipTest(tmsupport.ASAN_SKIP_REASON)
         return tmsupport.run_python(args, timeout=CHILD_TIMEOUT,
                                     preexec_fn=_limit_memory if resource else None)
 

@@ -126,6 +126,8 @@ class NativeTestCase(unittest.TestCase):
         shutil.rmtree(cls.tmpdir)
 
     def setUp(self):
+        if tmsupport.address_sanitizer():
+            self.skipTest(tmsupport.ASAN_PRELOAD_REASON)
         if self.library is None:
             self.skipTest("no C compiler (cc) to build the test's C library")
         from tracemalloc import _native

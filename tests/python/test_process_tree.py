@@ -230,6 +230,8 @@ class ChildrenTests(WaitMixin):
         return logger.returncode, stdout, stderr, read_records(self.json_path), list(hold)
 
     def test_children_amounts_and_exits(self):
+        if tmsupport.address_sanitizer():
+            self.skipTest(tmsupport.ASAN_SKIP_REASON)
         status, stdout, stderr, records, hold = self.run_workload()
         self.assertEqual((status, stderr), (3, ""), stdout)  # the command's exit status
         self.assertNotIn("Traceback", stdout)

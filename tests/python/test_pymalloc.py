@@ -385,6 +385,10 @@ class InterpreterTests(unittest.TestCase):
 class CaptureTests(Consistency, unittest.TestCase):
     """The real report of the interpreter under test, tracing or not."""
 
+    def setUp(self):
+        if tmsupport.built_with_address_sanitizer():
+            self.skipTest(tmsupport.ASAN_PYMALLOC_REASON)
+
     def tearDown(self):
         tracemalloc.stop()
 
@@ -552,6 +556,8 @@ class SmallObjectsTests(unittest.TestCase):
     many, and come back."""
 
     def setUp(self):
+        if tmsupport.built_with_address_sanitizer():
+            self.skipTest(tmsupport.ASAN_PYMALLOC_REASON)
         # a collection would free the garbage of earlier tests in the middle of a diff
         gc.collect()
         gc.disable()
@@ -671,6 +677,10 @@ MB50 = 50 * 1000 * 1000
 class BreakdownTests(unittest.TestCase):
     """get_memory_breakdown(): the parts add up to the RSS, each is plausible, and where 50
     MB go is where they show (traced), the rest staying where it was."""
+
+    def setUp(self):
+        if tmsupport.address_sanitizer():  # the parts add up to the RSS
+            self.skipTest(tmsupport.ASAN_SKIP_REASON)
 
     def tearDown(self):
         tracemalloc.stop()
@@ -931,6 +941,8 @@ class ReadmeTests(unittest.TestCase):
 
     @unittest.skipIf(engine is None, tmsupport.SKIP_REASON)
     def test_diff_example(self):
+        if tmsupport.built_with_address_sanitizer():
+            self.skipTest(tmsupport.ASAN_PYMALLOC_REASON)
         out, shown = self.example("# pymalloc diff example")
         lines = out.splitlines()
         if not HAS_REPORT:

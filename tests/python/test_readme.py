@@ -201,6 +201,8 @@ class ReadmeExamples(unittest.TestCase):
                          (1, "", error[0].replace("4242", str(gone.pid)) + "\n"))
 
     def test_native_section(self):
+        if tmsupport.address_sanitizer():
+            self.skipTest(tmsupport.ASAN_PRELOAD_REASON)
         # "The native domain": the program run through the launcher prints the lines shown
         script = os.path.join(self.tmpdir, "native_demo.py")
         with open(script, "w") as fp:
@@ -213,6 +215,8 @@ class ReadmeExamples(unittest.TestCase):
         self.assertEqual(out.splitlines(), lines[1:])
 
     def test_memtrace_section(self):
+        if tmsupport.address_sanitizer():
+            self.skipTest(tmsupport.ASAN_SKIP_REASON)
         # "memtrace: Profile and Trace": the program, then the summary of its log shows the
         # same lines, functions and titles (the sizes and counts vary from run to run, the
         # directory of the file names is the test's)

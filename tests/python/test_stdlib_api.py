@@ -739,6 +739,8 @@ print("%d %d" % (rss() - before, tracemalloc.get_tracemalloc_memory() - engine_b
 @unittest.skipUnless(os.path.exists("/proc/self/statm"), "needs /proc/self/statm (Linux)")
 class TracerMemoryTests(unittest.TestCase):
     def test_get_tracemalloc_memory_is_what_tracing_costs(self):
+        if tmsupport.address_sanitizer():
+            self.skipTest(tmsupport.ASAN_SKIP_REASON)
         """get_tracemalloc_memory() is within 10% of the RSS that tracing adds: the same
         300000 objects (600000 blocks) allocated by two processes, traced and untraced."""
         results = []

@@ -228,6 +228,8 @@ print(json.dumps({"rss_before": rss_before, "rss_after": rss_after,
 @unittest.skipIf(tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
 class RestartTests(unittest.TestCase):
     def test_start_stop_cycles_keep_memory_flat(self):
+        if tmsupport.address_sanitizer():
+            self.skipTest(tmsupport.ASAN_SKIP_REASON)
         cycles = 10000 * scale()
         result = run_child(self, ["-c", RESTART_CHILD, str(cycles)], 120 * scale())
         growth = result["rss_after"] - result["rss_before"]

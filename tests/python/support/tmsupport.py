@@ -236,6 +236,52 @@ class FakeEngineMixin(object):
         super(FakeEngineMixin, self).tearDown()
 
 
+# Why a test that measures memory cannot apply under AddressSanitizer (tools/sanitize).
+ASAN_SKIP_REASON = ("AddressSanitizer keeps freed memory in its quarantine and reserves "
+                    "terabytes of shadow address space: RSS and address-space limits "
+                    "measure it, not us")
+
+
+# Why the native domain cannot apply under AddressSanitizer (tools/sanitize).
+ASAN_PRELOAD_REASON = ("the native domain preloads its library, and AddressSanitizer's runtime "
+                       "must come first in the preloaded libraries")
+# Why the pymalloc reports cannot apply to an interpreter built with AddressSanitizer.
+ASAN_PYMALLOC_REASON = ("an interpreter built with --with-address-sanitizer reports no pymalloc "
+                        "arenas")
+
+
+def built_with_address_sanitizer():
+    """True for an interpreter configured --with-address-sanitizer (build-aux/python-build
+    --sanitize address)."""
+    import sysconfig
+    return "--with-address-sanitizer" in (sysconfig.get_config_var("CONFIG_ARGS") or "")
+
+
+def address_sanitizer():
+    """True when AddressSanitizer's runtime is mapped into this process: an interpreter built
+    with it or its runtime preloaded (tools/sanitize). The children of the tests inherit it."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return any("libasan" in line for line in maps)
+    except (IOError, OSError):
+        return False
+
+
+# Why a test of address reuse or address-space limits cannot apply under valgrind.
+VALGRIND_SKIP_REASON = ("valgrind delays the reuse of freed blocks and needs address space of "
+                        "its own: address reuse and RLIMIT_AS measure it, not us")
+
+
+def valgrind():
+    """True when this process runs under valgrind (tools/sanitize): its preloaded core is
+    mapped in."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return any("vgpreload" in line for line in maps)
+    except (IOError, OSError):
+        return False
+
+
 def require(testcase, available, reason):
     """Skip *testcase* with *reason* when *available* is false, or fail it when the real
     engine is required (TRACEMALLOC_TEST_REQUIRE_ENGINE, set by `make check`): there, a
