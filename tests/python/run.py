@@ -9,7 +9,8 @@ ends, "ok N TEST-ID", "not ok N TEST-ID" (a failure, an error, a failing subtest
 unexpected success) or "ok N TEST-ID # SKIP REASON", and a comment "# N passed, N failed,
 N skipped" at the end. An error outside a test (setUpClass, a module that does not import)
 is one more "not ok" line; a run that ends before its plan is short: tap-driver.sh fails both.
-unittest's own report goes to stderr. Exit status 0 if nothing failed, else 1.
+unittest's own report goes to stderr, ending with the ten slowest tests and their times
+(where CI's minutes go). Exit status 0 if nothing failed, else 1.
 
 When TRACEMALLOC_TEST_EXPECT is set to "VERSION:VARIANT" (tools/run-tests sets it for each
 matrix entry), the interpreter must be that version and the engine must report that
@@ -23,6 +24,7 @@ from __future__ import absolute_import
 import fnmatch
 import os
 import sys
+import time
 import unittest
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -71,6 +73,10 @@ def main(argv=None):
     runner = unittest.TextTestRunner(stream=_REPORT, verbosity=verbosity,
                                      resultclass=_TapResult)
     result = runner.run(suite)
+    _REPORT.end_line()
+    _REPORT.write("slowest tests:\n")
+    for seconds, test_id in sorted(result.durations, reverse=True)[:10]:
+        _REPORT.write("  %7.1f s  %s\n" % (seconds, test_id))
     failed = (len(result.failures) + len(result.errors)
               + len(getattr(result, "unexpectedSuccesses", ())))
     skipped = len(result.skipped)
@@ -121,6 +127,8 @@ class _TapResult(unittest.TextTestResult):
         self._tap_current = None
         self._tap_failed = False
         self._tap_skip = None
+        self.durations = []  # (seconds, test id) of every test that ran
+        self._tap_started = None
 
     def _tap(self, ok, test_id, directive=""):
         _REPORT.end_line()
@@ -133,11 +141,13 @@ class _TapResult(unittest.TextTestResult):
     def startTest(self, test):
         unittest.TextTestResult.startTest(self, test)
         self._tap_current = test
+        self._tap_started = time.time()
         self._tap_failed = False
         self._tap_skip = None
 
     def stopTest(self, test):
         unittest.TextTestResult.stopTest(self, test)
+        self.durations.append((time.time() - self._tap_started, test.id()))
         if self._tap_skip is not None and not self._tap_failed:
             self._tap(True, test.id(), " # SKIP %s" % " ".join(self._tap_skip.split()))
         else:
