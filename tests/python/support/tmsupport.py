@@ -214,6 +214,14 @@ REAL_ENGINE = None if USING_FAKE_ENGINE else tracemalloc._engine
 # A stock (unpatched) 3.x: the engine traces through PEP 445, without startup tracing.
 STOCK_INTERPRETER = REAL_ENGINE is not None and REAL_ENGINE.PATCH_VARIANT == "stock"
 STOCK_REASON = "a stock interpreter has no PYTRACEMALLOC startup tracing (not patched)"
+# The short runs of the reliability campaigns (the soak, the sanitizers: test_soak.py,
+# test_sanitizers.py) depend little on the interpreter and take a minute: tools/run-tests runs
+# them once per run, after the matrix, with TRACEMALLOC_TEST_CAMPAIGNS=1; the matrix's entries
+# skip them (tests/expected-skips).
+CAMPAIGNS = bool(os.environ.get("TRACEMALLOC_TEST_CAMPAIGNS"))
+CAMPAIGN_SKIP_REASON = ("a campaign's short run: tools/run-tests runs it once, after the matrix "
+                        "(TRACEMALLOC_TEST_CAMPAIGNS=1)")
+
 SKIP_REASON = ("the real C extension tracemalloc._engine is not available (a fake engine is "
                "in use): build the engine and run the tests with the patched interpreter")
 
