@@ -51,7 +51,8 @@ getrusage(RUSAGE_SELF) inside the child (startup, imports and setup excluded); w
 are in the JSON. The table shows medians over the runs and ratios over the untraced run of
 the same interpreter (ours on VARIANT over untraced VARIANT, stock over untraced stock), and
 on its last row, "geomean", the geometric mean of each configuration's slowdowns over the
-workloads run (marked * if some failed; in the JSON under "geomean").
+workloads run (marked * if some failed; in the JSON under "geomean"; the RSS figures
+below are under "memory").
 RSS per live trace (1 frame): on "live", VmRSS (/proc/self/status) after building the
 objects minus VmRSS right before tracemalloc.start(), minus the same difference in the
 untraced run of the same interpreter, over the number of traces of the snapshot; it is
@@ -345,9 +346,11 @@ def geomean(values):
 
 
 def analyse(configs, summary, workloads):
-    """The tables (lines of text), the targets (dicts) and the geometric means of the
-    slowdowns ({configuration: {"geomean": G, "workloads": N}})."""
-    lines, targets, geomeans = [], [], {}
+    """The tables (lines of text), the targets (dicts) and the figures derived for the JSON:
+    {"geomean": {configuration: {"geomean": G, "workloads": N}}, "memory": {"CONFIG|WORKLOAD":
+    {"traces", "rss_cost", "per_trace", "tracemalloc_memory", "ratio"}}} (live and real)."""
+    lines, targets, geomeans, memory = [], [], {}, {}
+    derived = {"geomean": geomeans, "memory": memory}
 
     def target(kind, version, what, value, bound, ok, detail=""):
         targets.append({"target": kind, "version": version, "what": what, "value": value,
@@ -456,6 +459,7 @@ def analyse(configs, summary, workloads):
                 if not e or not b or not e.get("traces"):
                     continue
                 cost, per, tm, r, trimmed = memory_cost(e, b)
+                memory["%s|live" % c.name] = memory_entry(e, cost, per, tm, r)
                 lines.append("%-8s traces %d, RSS cost %.1f MB = %.1f B/trace, "
                              "get_tracemalloc_memory %.1f MB = %.1f B/trace, ratio %s%s"
                              % (c.interp, e["traces"], cost / 1e6, per, tm / 1e6,
@@ -469,8 +473,8 @@ def analyse(configs, summary, workloads):
             for key, mode in (("ops", "while tracing"), ("ops_off", "after stop()")):
                 snapshot_table(lines, target, version, summary, traced, key, mode)
         if "real" in workloads:
-            real_memory(lines, target, version, configs, summary, traced)
-    return lines, targets, geomeans
+            real_memory(lines, target, version, configs, summary, traced, memory)
+    return lines, targets, derived
 
 
 def memory_cost(e, b):
@@ -488,7 +492,12 @@ def memory_cost(e, b):
     return cost, per, tm, r, trimmed
 
 
-def real_memory(lines, target, version, configs, summary, traced):
+def memory_entry(e, cost, per, tm, r):
+    return {"traces": e["traces"], "rss_cost": cost, "per_trace": per,
+            "tracemalloc_memory": tm, "ratio": r}
+
+
+def real_memory(lines, target, version, configs, summary, traced, memory):
     """The RSS cost of tracing on the real programs at 1 and 25 frames, and on 3.x the
     target: at 25 frames, ours at most a third of the stock engine's."""
     lines.append("-- memory on real programs (real): RSS cost, per live trace, "
@@ -501,6 +510,7 @@ def real_memory(lines, target, version, configs, summary, traced):
                 continue
             cost, per, tm, r, trimmed = memory_cost(e, b)
             costs[(c.interp, nframe)] = cost
+            memory["%s|real" % c.name] = memory_entry(e, cost, per, tm, r)
             lines.append("%-8s %2d fr: traces %d, RSS cost %.1f MB = %.1f B/trace, "
                          "get_tracemalloc_memory %.1f MB = %.1f B/trace, ratio %s%s"
                          % (c.interp, nframe, e["traces"], cost / 1e6, per, tm / 1e6,
@@ -672,22 +682,23 @@ def main():
     header = "pytracemalloc benchmark, %s, %s; %d runs, scale %g; %.0f s" % (
         datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         machine(), runs, scale, elapsed)
-    summary, targets, lines, geomeans = render(configs, raw, args.workloads, header)
+    summary, targets, lines, derived = render(configs, raw, args.workloads, header)
     print("\n".join(lines))
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as fp:
         json.dump({"date": header, "args": vars(args), "runs": runs, "scale": scale,
                    "configs": [dict(vars(c), name=c.name) for c in configs],
                    "raw": raw, "summary": summary, "targets": targets,
-                   "geomean": geomeans, "table": lines}, fp, indent=1)
+                   "geomean": derived["geomean"], "memory": derived["memory"],
+                   "table": lines}, fp, indent=1)
     log("results written to %s" % args.json)
     return 1 if failures else 0
 
 
 def render(configs, raw, workloads, header):
-    """Medians, targets, the lines of the table and the geometric means of the slowdowns."""
+    """Medians, targets, the lines of the table and the derived figures (analyse())."""
     summary = summarize(configs, raw)
-    lines, targets, geomeans = analyse(configs, summary, workloads)
+    lines, targets, derived = analyse(configs, summary, workloads)
     failures = sum(1 for r in raw if "error" in r)
     passed = sum(1 for t in targets if t["pass"])
     lines = [header] + lines
@@ -709,7 +720,7 @@ def render(configs, raw, workloads, header):
                 t["version"], t["target"], t["what"], fmt(t["value"], "%.3f"),
                 "%.2f..%.2f" % tuple(t["bound"]) if isinstance(t["bound"], list)
                 else fmt(t["bound"], "%.3f"), "; " + t["detail"] if t["detail"] else ""))
-    return summary, targets, lines, geomeans
+    return summary, targets, lines, derived
 
 
 def patched_builds(args):
