@@ -258,6 +258,15 @@ ASAN_PYMALLOC_REASON = ("an interpreter built with --with-address-sanitizer repo
                         "arenas")
 
 
+def _mapped(name):
+    """True when a file whose path holds *name* is mapped into this process."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return any(name in line for line in maps)
+    except (IOError, OSError):
+        return False
+
+
 def built_with_address_sanitizer():
     """True for an interpreter configured --with-address-sanitizer (build-aux/python-build
     --sanitize address)."""
@@ -268,11 +277,7 @@ def built_with_address_sanitizer():
 def address_sanitizer():
     """True when AddressSanitizer's runtime is mapped into this process: an interpreter built
     with it or its runtime preloaded (tools/sanitize). The children of the tests inherit it."""
-    try:
-        with open("/proc/self/maps") as maps:
-            return any("libasan" in line for line in maps)
-    except (IOError, OSError):
-        return False
+    return _mapped('libasan')
 
 
 # Why the native domain cannot apply under ThreadSanitizer's preloaded runtime (tools/sanitize,
@@ -288,11 +293,7 @@ TSAN_SKIP_REASON = ("ThreadSanitizer maps terabytes of shadow address space: RLI
 def thread_sanitizer():
     """True when ThreadSanitizer's runtime is mapped into this process (its runtime preloaded
     by tools/sanitize's tsan step). The children of the tests inherit it."""
-    try:
-        with open("/proc/self/maps") as maps:
-            return any("libtsan" in line for line in maps)
-    except (IOError, OSError):
-        return False
+    return _mapped('libtsan')
 
 
 # Why a test of address reuse or address-space limits cannot apply under valgrind.
@@ -303,11 +304,7 @@ VALGRIND_SKIP_REASON = ("valgrind delays the reuse of freed blocks and needs add
 def valgrind():
     """True when this process runs under valgrind (tools/sanitize): its preloaded core is
     mapped in."""
-    try:
-        with open("/proc/self/maps") as maps:
-            return any("vgpreload" in line for line in maps)
-    except (IOError, OSError):
-        return False
+    return _mapped('vgpreload')
 
 
 def require(testcase, available, reason):
