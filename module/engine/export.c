@@ -235,7 +235,7 @@ tm_export_list(guint item_size, void (*collect)(TmTracesExport *ex),
 {
     TmTracesExport ex = { NULL, 0, 0, 0, NULL, NULL, FALSE };
     PyObject *list = NULL, *tbs = NULL;
-    TmKeyMap shared = { NULL, 0, 0 };  /* (domain, tb_index, size) -> borrowed tuple */
+    TmKeyMap shared = { NULL, 0, 0 };  /* (domain, tb_index, size) -> index in list */
 
     ex.item_size = item_size;
     ex.tracebacks = g_ptr_array_new_with_free_func(tm_traceback_copy_free);
@@ -279,7 +279,7 @@ tm_export_list(guint item_size, void (*collect)(TmTracesExport *ex),
                 goto done;
             }
             if (!added) {
-                tuple = (PyObject *)slot->value;
+                tuple = PyList_GET_ITEM(list, slot->value);
                 Py_INCREF(tuple);
                 PyList_SET_ITEM(list, i, tuple);
                 continue;
@@ -291,7 +291,7 @@ tm_export_list(guint item_size, void (*collect)(TmTracesExport *ex),
             goto done;
         }
         if (slot != NULL)
-            slot->value = (gsize)tuple;  /* the list holds it */
+            slot->value = i;  /* the list holds it */
         PyList_SET_ITEM(list, i, tuple);
     }
 

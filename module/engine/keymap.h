@@ -12,9 +12,12 @@
 
 typedef struct {
     guint64 k1, k2;
-    gsize value;      /* the caller's value; meaningful only when used */
-    gboolean used;
+    guint32 value;    /* the caller's values; meaningful only when used */
+    guint32 used;
+    gint64 value2;
 } TmKeySlot;
+
+G_STATIC_ASSERT(sizeof(TmKeySlot) == 32);  /* two slots per cache line */
 
 typedef struct {
     TmKeySlot *slots;  /* capacity slots, a power of two; owned */
@@ -77,7 +80,7 @@ tm_keymap_grow(TmKeyMap *map)
     return 0;
 }
 
-/* The slot of the key (k1, k2), added (used, value 0, *added set to TRUE) if it was not in
+/* The slot of the key (k1, k2), added (used, values 0, *added set to TRUE) if it was not in
  * the map; NULL on out of memory (nothing changed). The slot stays valid until the next call
  * that adds a key. */
 static inline TmKeySlot *
@@ -100,6 +103,7 @@ tm_keymap_slot(TmKeyMap *map, guint64 k1, guint64 k2, gboolean *added)
     map->slots[i].k1 = k1;
     map->slots[i].k2 = k2;
     map->slots[i].value = 0;
+    map->slots[i].value2 = 0;
     map->slots[i].used = TRUE;
     map->len++;
     *added = TRUE;

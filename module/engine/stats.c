@@ -138,7 +138,7 @@ tm_group_index(TmGrouping *grouping, PyObject *source, int key_type, int cumulat
     return 0;
 }
 
-/* A trace tuple already grouped: its group and its size. */
+/* A trace tuple grouped: its group and its size. */
 typedef struct {
     guint group;
     gint64 size;
@@ -158,6 +158,24 @@ tm_group_add(TmGrouping *grouping, guint index, gint64 size)
     return 0;
 }
 
+/* Add *count* (> 0) traces of *size* bytes each to group *index*: 0, or 1 if a product or
+ * the sum overflows. */
+static int
+tm_group_add_many(TmGrouping *grouping, guint index, gint64 size, gint64 count)
+{
+    TmGroup *group = &g_array_index(grouping->groups, TmGroup, index);
+
+    if (size > G_MAXINT64 / count || size < G_MININT64 / count)
+        return 1;
+    size *= count;
+    if ((size > 0 && group->size > G_MAXINT64 - size)
+        || (size < 0 && group->size < G_MININT64 - size))
+        return 1;
+    group->size += size;
+    group->count += (Py_ssize_t)count;
+    return 0;
+}
+
 PyObject *
 tm_stats_group_traces(PyObject *self, PyObject *args)
 {
@@ -166,7 +184,8 @@ tm_stats_group_traces(PyObject *self, PyObject *args)
     TmGrouping grouping = { NULL, NULL, NULL };
     Py_ssize_t i, j;
     guint k;
-    TmKeyMap by_address = { NULL, 0, 0 };  /* trace tuple -> index in seen_traces */
+    TmKeyMap by_address = { NULL, 0, 0 };  /* trace tuple -> index in seen_traces, and
+                                            * how many times it was seen again */
     GArray *seen_traces = NULL;            /* TmSeenTrace */
     GPtrArray *held = NULL;                /* the traces in by_address, held */
 
@@ -209,8 +228,8 @@ tm_stats_group_traces(PyObject *self, PyObject *args)
 
         if (!cumulative) {
             /* A trace tuple seen before (the engine's lists share the tuples of equal
-             * traces, export.c) is one lookup by address: its group and size are known,
-             * and no Python code runs on this path. */
+             * traces, export.c) is one lookup by address and a count: its group and size
+             * are known, and no Python code runs on this path. */
             gboolean added;
 
             slot = tm_keymap_slot(&by_address, (guint64)(guintptr)trace, 0, &added);
@@ -219,9 +238,7 @@ tm_stats_group_traces(PyObject *self, PyObject *args)
                 goto error;
             }
             if (!added) {
-                const TmSeenTrace *seen = &g_array_index(seen_traces, TmSeenTrace, slot->value);
-
-                status = tm_group_add(&grouping, seen->group, seen->size);
+                slot->value2++;  /* added to its group after the loop */
                 continue;
             }
         }
@@ -250,6 +267,7 @@ tm_stats_group_traces(PyObject *self, PyObject *args)
                 seen.group = index;
                 seen.size = size;
                 slot->value = seen_traces->len;
+                slot->value2 = 0;
                 g_array_append_val(seen_traces, seen);
                 Py_INCREF(trace);
                 g_ptr_array_add(held, trace);
@@ -271,6 +289,15 @@ tm_stats_group_traces(PyObject *self, PyObject *args)
     }
     if (status < 0)
         goto error;
+    /* the traces seen again, by their tuple */
+    for (k = 0; status == 0 && by_address.slots != NULL && k <= by_address.mask; k++) {
+        const TmKeySlot *slot = &by_address.slots[k];
+
+        if (slot->used && slot->value2 > 0) {
+            const TmSeenTrace *seen = &g_array_index(seen_traces, TmSeenTrace, slot->value);
+            status = tm_group_add_many(&grouping, seen->group, seen->size, slot->value2);
+        }
+    }
     tm_keymap_free(&by_address);
     if (seen_traces != NULL)
         g_array_free(seen_traces, TRUE);
