@@ -70,13 +70,13 @@ tm_columns_check_traces(PyObject *self, PyObject *args)
         gboolean added;
 
         /* the engine's lists share the tuples of equal traces (export.c): one check each */
+        if (tm_keymap_find(&checked, (guint64)(guintptr)trace, 0) != NULL)
+            continue;
         slot = tm_keymap_slot(&checked, (guint64)(guintptr)trace, 0, &added);
         if (slot == NULL) {
             tm_keymap_free(&checked);
             return PyErr_NoMemory();
         }
-        if (!added)
-            continue;
         if (!PyTuple_CheckExact(trace) || PyTuple_GET_SIZE(trace) != 4
             || !tm_int_small(PyTuple_GET_ITEM(trace, 0))
             || !tm_int_small(PyTuple_GET_ITEM(trace, 1))) {
@@ -163,13 +163,14 @@ tm_columns_trace_table(PyObject *self, PyObject *args)
         TmTableRow row;
         gboolean added;
 
+        slot = tm_keymap_find(&by_address, (guint64)(guintptr)trace, 0);
+        if (slot != NULL) {
+            index[i] = slot->value;
+            continue;
+        }
         slot = tm_keymap_slot(&by_address, (guint64)(guintptr)trace, 0, &added);
         if (slot == NULL)
             goto nomemory;
-        if (!added) {
-            index[i] = (guint32)slot->value;
-            continue;
-        }
         if (!PyTuple_CheckExact(trace) || PyTuple_GET_SIZE(trace) != 4) {
             fits = 0;
             break;

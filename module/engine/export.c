@@ -271,18 +271,20 @@ tm_export_list(guint item_size, void (*collect)(TmTracesExport *ex),
             const TmTraceCopy *trace = item;
             gboolean added;
 
+            slot = tm_keymap_find(&shared, ((guint64)trace->domain << 32) | tb_index,
+                                  trace->size);
+            if (slot != NULL) {
+                tuple = PyList_GET_ITEM(list, slot->value);
+                Py_INCREF(tuple);
+                PyList_SET_ITEM(list, i, tuple);
+                continue;
+            }
             slot = tm_keymap_slot(&shared, ((guint64)trace->domain << 32) | tb_index,
                                   trace->size, &added);
             if (slot == NULL) {
                 PyErr_NoMemory();
                 Py_CLEAR(list);
                 goto done;
-            }
-            if (!added) {
-                tuple = PyList_GET_ITEM(list, slot->value);
-                Py_INCREF(tuple);
-                PyList_SET_ITEM(list, i, tuple);
-                continue;
             }
         }
         tuple = make_tuple(item, PyTuple_GET_ITEM(tbs, tb_index), (guint)tb->total_nframe);

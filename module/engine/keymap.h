@@ -80,6 +80,20 @@ tm_keymap_grow(TmKeyMap *map)
     return 0;
 }
 
+/* The slot of the key (k1, k2), or NULL if it is not in the map: the lookup of the loops'
+ * common case, small enough to be inlined. */
+static inline G_GNUC_UNUSED TmKeySlot *
+tm_keymap_find(const TmKeyMap *map, guint64 k1, guint64 k2)
+{
+    gsize i;
+
+    for (i = tm_keymap_hash(k1, k2) & map->mask; map->slots[i].used; i = (i + 1) & map->mask) {
+        if (map->slots[i].k1 == k1 && map->slots[i].k2 == k2)
+            return &map->slots[i];
+    }
+    return NULL;
+}
+
 /* The slot of the key (k1, k2), added (used, values 0, *added set to TRUE) if it was not in
  * the map; NULL on out of memory (nothing changed). The slot stays valid until the next call
  * that adds a key. */

@@ -230,14 +230,8 @@ tm_stats_group_traces(PyObject *self, PyObject *args)
             /* A trace tuple seen before (the engine's lists share the tuples of equal
              * traces, export.c) is one lookup by address and a count: its group and size
              * are known, and no Python code runs on this path. */
-            gboolean added;
-
-            slot = tm_keymap_slot(&by_address, (guint64)(guintptr)trace, 0, &added);
-            if (slot == NULL) {
-                PyErr_NoMemory();
-                goto error;
-            }
-            if (!added) {
+            slot = tm_keymap_find(&by_address, (guint64)(guintptr)trace, 0);
+            if (slot != NULL) {
                 slot->value2++;  /* added to its group after the loop */
                 continue;
             }

@@ -325,12 +325,13 @@ class Snapshot(object):
         only the most recent one ('filename' and 'lineno' only).
         """
         # Sorted as raw tuples, compared in C, before any object is made: the order of
-        # Statistic._sort_key() (a Traceback compares as its frames, oldest first), and no
-        # two groups have equal frames, so the raw key itself is never compared.
-        rows = [(size, count, tuple(reversed(key)), key)
+        # Statistic._sort_key() (a Traceback compares as its frames, oldest first); no two
+        # groups have equal frames.
+        rows = [(size, count, tuple(reversed(key)))
                 for key, size, count in self._raw_groups(key_type, cumulative)]
         rows.sort(reverse=True)
-        return [Statistic(Traceback(key), size, count) for size, count, _, key in rows]
+        from_frames = Traceback._from_oldest_first
+        return [Statistic(from_frames(frames), size, count) for size, count, frames in rows]
 
     def compare_to(self, old_snapshot, key_type, cumulative=False):
         """Differences with *old_snapshot*: a list of StatisticDiff grouped by *key_type*,
@@ -351,12 +352,13 @@ class Snapshot(object):
             else:
                 size_diff, count_diff = size - previous[0], count - previous[1]
             rows.append((abs(size_diff), size, abs(count_diff), count, tuple(reversed(key)),
-                         key, size_diff, count_diff))
+                         size_diff, count_diff))
         for key, (size, count) in old.items():
-            rows.append((abs(size), 0, abs(count), 0, tuple(reversed(key)), key, -size, -count))
+            rows.append((abs(size), 0, abs(count), 0, tuple(reversed(key)), -size, -count))
         rows.sort(reverse=True)
-        return [StatisticDiff(Traceback(key), size, size_diff, count, count_diff)
-                for _, size, _, count, _, key, size_diff, count_diff in rows]
+        from_frames = Traceback._from_oldest_first
+        return [StatisticDiff(from_frames(frames), size, size_diff, count, count_diff)
+                for _, size, _, count, frames, size_diff, count_diff in rows]
 
     def filter_traces(self, filters):
         """A new Snapshot with the traces that pass *filters*, a list of Filter and
