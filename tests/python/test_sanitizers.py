@@ -70,32 +70,27 @@ class SanitizerShortRunTests(unittest.TestCase):
             self.skipTest("valgrind or pkg-config is not installed")
         self.run_step("store-valgrind")
 
-    def test_stress_and_faults_with_the_engine_under_asan_and_ubsan(self):
+    def run_suite_step(self, step, args, minimum):
+        """tools/sanitize's *step* (python or tsan: test files of the suite through this
+        interpreter) with *args*: every planned test ran, at least *minimum* passed, none
+        failed, and no process of the run reported."""
         if tmsupport.USING_FAKE_ENGINE or tmsupport.STOCK_INTERPRETER:
             self.skipTest("the step runs the suite on a patched interpreter")
-        status, output = self.run_sanitize(["--steps", "python", "--python", sys.executable,
-                                            "--tests", "test_stress.py test_faults.py"])
+        status, output = self.run_sanitize(["--steps", step] + args)
         self.assertEqual(status, 0, output[-4000:])
-        # every planned test ran, none failed, and no process of the run reported
-        match = re.search(r"PASS: python [0-9.]+: ran (\d+) tests of \1 planned: (\d+) passed, "
-                          r"0 failed, \d+ skipped; 0 reports", output)
+        match = re.search(r"PASS: %s [0-9.]+: ran (\d+) tests of \1 planned: (\d+) passed, "
+                          r"0 failed, \d+ skipped; 0 reports" % step, output)
         self.assertTrue(match, output[-4000:])
-        self.assertGreaterEqual(int(match.group(2)), 5, output[-4000:])
+        self.assertGreaterEqual(int(match.group(2)), minimum, output[-4000:])
+
+    def test_stress_and_faults_with_the_engine_under_asan_and_ubsan(self):
+        self.run_suite_step("python", ["--python", sys.executable,
+                                       "--tests", "test_stress.py test_faults.py"], 5)
 
     def test_stress_under_thread_sanitizer(self):
-        if tmsupport.USING_FAKE_ENGINE or tmsupport.STOCK_INTERPRETER:
-            self.skipTest("the step runs the suite on a patched interpreter")
-        version = "%d.%d.%d" % sys.version_info[:3]
-        status, output = self.run_sanitize(["--steps", "tsan", "--versions", version,
-                                            "--tsan-tests", "test_stress.py"])
-        self.assertEqual(status, 0, output[-4000:])
-        # the control race was reported (the step fails otherwise), every planned test of
-        # test_stress ran, none failed, and nothing was reported
-        match = re.search(r"PASS: tsan [0-9.]+: ran (\d+) tests of \1 planned: (\d+) passed, "
-                          r"0 failed, \d+ skipped; 0 reports", output)
-        self.assertTrue(match, output[-4000:])
-        self.assertGreaterEqual(int(match.group(2)), 3, output[-4000:])
-
+        # the step fails unless its control race was reported first
+        self.run_suite_step("tsan", ["--versions", "%d.%d.%d" % sys.version_info[:3],
+                                     "--tsan-tests", "test_stress.py"], 3)
 
 if __name__ == "__main__":
     unittest.main()
