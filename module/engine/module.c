@@ -62,7 +62,8 @@ tm_engine_stats_call(PyObject *at_peak)
 TM_OWN_WORK_VARARGS(engine_group_traces, tm_stats_group_traces)
 TM_OWN_WORK_VARARGS(engine_filter_traces, tm_stats_filter_traces)
 TM_OWN_WORK_VARARGS(engine_check_traces, tm_columns_check_traces)
-TM_OWN_WORK_VARARGS(engine_trace_columns, tm_columns_trace_columns)
+TM_OWN_WORK_VARARGS(engine_trace_table, tm_columns_trace_table)
+TM_OWN_WORK_VARARGS(engine_table_traces, tm_columns_table_traces)
 TM_OWN_WORK_VARARGS(engine_build_traces, tm_columns_build_traces)
 /* memtrace.c: a memory log's buffer is the tracer's. */
 TM_OWN_WORK_VARARGS(engine_memtrace_open, tm_memtrace_open)
@@ -481,8 +482,12 @@ static PyMethodDef engine_methods[] = {
     { "check_traces", engine_check_traces, METH_VARARGS,
       "check_traces(traces) -> None, or the index of the first trace not of the engine's "
       "shape" },
-    { "trace_columns", engine_trace_columns, METH_VARARGS,
-      "trace_columns(traces) -> (tracebacks, domains, sizes, indexes, nframes) or None" },
+    { "trace_table", engine_trace_table, METH_VARARGS,
+      "trace_table(traces) -> (tracebacks, domains, sizes, tb_indexes, nframes, index, width)"
+      " or None" },
+    { "table_traces", engine_table_traces, METH_VARARGS,
+      "table_traces(tracebacks, n, domains, sizes, tb_indexes, nframes, index, width)"
+      " -> [trace, ...]" },
     { "build_traces", engine_build_traces, METH_VARARGS,
       "build_traces(tracebacks, domains, sizes, indexes, nframes) -> [trace, ...]" },
     { "scan_pickle", engine_scan_pickle, METH_VARARGS,

@@ -14,6 +14,7 @@
  * holds what it walks (see there).
  */
 #include "stats.h"
+#include "keymap.h"
 #include "traceshape.h"
 
 /* ------------------------------------------------------------------------------ grouping */
@@ -137,6 +138,12 @@ tm_group_index(TmGrouping *grouping, PyObject *source, int key_type, int cumulat
     return 0;
 }
 
+/* A trace tuple grouped: its group and its size. */
+typedef struct {
+    guint group;
+    gint64 size;
+} TmSeenTrace;
+
 /* Add one trace of *size* bytes to group *index*: 0, or 1 if the sum overflows. */
 static int
 tm_group_add(TmGrouping *grouping, guint index, gint64 size)
@@ -151,6 +158,24 @@ tm_group_add(TmGrouping *grouping, guint index, gint64 size)
     return 0;
 }
 
+/* Add *count* (> 0) traces of *size* bytes each to group *index*: 0, or 1 if a product or
+ * the sum overflows. */
+static int
+tm_group_add_many(TmGrouping *grouping, guint index, gint64 size, gint64 count)
+{
+    TmGroup *group = &g_array_index(grouping->groups, TmGroup, index);
+
+    if (size > G_MAXINT64 / count || size < G_MININT64 / count)
+        return 1;
+    size *= count;
+    if ((size > 0 && group->size > G_MAXINT64 - size)
+        || (size < 0 && group->size < G_MININT64 - size))
+        return 1;
+    group->size += size;
+    group->count += (Py_ssize_t)count;
+    return 0;
+}
+
 PyObject *
 tm_stats_group_traces(PyObject *self, PyObject *args)
 {
@@ -159,6 +184,10 @@ tm_stats_group_traces(PyObject *self, PyObject *args)
     TmGrouping grouping = { NULL, NULL, NULL };
     Py_ssize_t i, j;
     guint k;
+    TmKeyMap by_address = { NULL, 0, 0 };  /* trace tuple -> index in seen_traces, and
+                                            * how many times it was seen again */
+    GArray *seen_traces = NULL;            /* TmSeenTrace */
+    GPtrArray *held = NULL;                /* the traces in by_address, held */
 
     (void)self;
     if (!PyArg_ParseTuple(args, "O!ii:group_traces", &PyList_Type, &list, &key_type,
@@ -182,11 +211,31 @@ tm_stats_group_traces(PyObject *self, PyObject *args)
     if (grouping.index_of == NULL)
         goto error;
 
+    if (!cumulative) {
+        seen_traces = g_array_new(FALSE, FALSE, sizeof(TmSeenTrace));
+        held = g_ptr_array_new_with_free_func(tm_decref);
+        if (tm_keymap_init(&by_address, 1024) < 0) {
+            PyErr_NoMemory();
+            goto error;
+        }
+    }
+
     for (i = 0; i < PyList_GET_SIZE(traces) && status == 0; i++) {
         PyObject *trace = PyList_GET_ITEM(traces, i), *traceback;
         gint64 size;
         guint index;
+        TmKeySlot *slot = NULL;
 
+        if (!cumulative) {
+            /* A trace tuple seen before (the engine's lists share the tuples of equal
+             * traces, export.c) is one lookup by address and a count: its group and size
+             * are known, and no Python code runs on this path. */
+            slot = tm_keymap_find(&by_address, (guint64)(guintptr)trace, 0);
+            if (slot != NULL) {
+                slot->value2++;  /* added to its group after the loop */
+                continue;
+            }
+        }
         if (!PyTuple_CheckExact(trace) || PyTuple_GET_SIZE(trace) != 4
             || !tm_int_exact(PyTuple_GET_ITEM(trace, 1))
             || tm_int_value(PyTuple_GET_ITEM(trace, 1), &size) < 0) {
@@ -197,8 +246,27 @@ tm_stats_group_traces(PyObject *self, PyObject *args)
         traceback = PyTuple_GET_ITEM(trace, 2);
         if (!cumulative) {
             status = tm_group_index(&grouping, traceback, key_type, 0, &index);
-            if (status == 0)
+            if (status == 0) {
+                TmSeenTrace seen;
+                gboolean added;
+
+                /* tm_group_index() may have run Python code (a collection): the slot is
+                 * looked up again, and the trace is held so that its address stays its */
+                slot = tm_keymap_slot(&by_address, (guint64)(guintptr)trace, 0, &added);
+                if (slot == NULL) {
+                    Py_DECREF(trace);
+                    PyErr_NoMemory();
+                    goto error;
+                }
+                seen.group = index;
+                seen.size = size;
+                slot->value = seen_traces->len;
+                slot->value2 = 0;
+                g_array_append_val(seen_traces, seen);
+                Py_INCREF(trace);
+                g_ptr_array_add(held, trace);
                 status = tm_group_add(&grouping, index, size);
+            }
         }
         else if (!PyTuple_CheckExact(traceback)) {
             status = 1;
@@ -215,6 +283,22 @@ tm_stats_group_traces(PyObject *self, PyObject *args)
     }
     if (status < 0)
         goto error;
+    /* the traces seen again, by their tuple */
+    for (k = 0; status == 0 && by_address.slots != NULL && k <= by_address.mask; k++) {
+        const TmKeySlot *slot = &by_address.slots[k];
+
+        if (slot->used && slot->value2 > 0) {
+            const TmSeenTrace *seen = &g_array_index(seen_traces, TmSeenTrace, slot->value);
+            status = tm_group_add_many(&grouping, seen->group, seen->size, slot->value2);
+        }
+    }
+    tm_keymap_free(&by_address);
+    if (seen_traces != NULL)
+        g_array_free(seen_traces, TRUE);
+    seen_traces = NULL;
+    if (held != NULL)
+        g_ptr_array_free(held, TRUE);
+    held = NULL;
     if (status > 0) {
         tm_grouping_clear(&grouping);
         Py_DECREF(traces);
@@ -242,6 +326,11 @@ tm_stats_group_traces(PyObject *self, PyObject *args)
 error:
     Py_XDECREF(result);
     tm_grouping_clear(&grouping);
+    tm_keymap_free(&by_address);
+    if (seen_traces != NULL)
+        g_array_free(seen_traces, TRUE);
+    if (held != NULL)
+        g_ptr_array_free(held, TRUE);
     Py_XDECREF(traces);
     return NULL;
 }

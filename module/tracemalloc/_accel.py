@@ -1,9 +1,9 @@
 """The engine's C loops, and the one place that decides whether they run.
 
-Besides the tracer, the extension tracemalloc._engine holds six loops of this package
-(module/engine/stats.c and pickle_scan.c): group_traces and filter_traces (statistics(),
-compare_to() and filter_traces() of a Snapshot), check_traces, trace_columns and
-build_traces (snapshot files), and scan_pickle (every pickle read). Each has a twin in
+Besides the tracer, the extension tracemalloc._engine holds seven loops of this package
+(module/engine/stats.c, columns.c and pickle_scan.c): group_traces and filter_traces
+(statistics(), compare_to() and filter_traces() of a Snapshot), check_traces, trace_table,
+table_traces and build_traces (snapshot files), and scan_pickle (every pickle read). Each has a twin in
 Python with the same results, next to the code that calls it, and the tests hold the two
 against each other.
 
@@ -27,7 +27,7 @@ import tracemalloc
 _EXTENSION = sys.modules["tracemalloc._engine"]
 if isinstance(_EXTENSION, types.ModuleType):
     from tracemalloc._engine import (build_traces, check_traces, filter_traces,  # noqa: F401
-                                     group_traces, scan_pickle, trace_columns)
+                                     group_traces, scan_pickle, table_traces, trace_table)
 else:
     _EXTENSION = None  # the FakeEngine of the tests: the Python twins only
 

@@ -3,9 +3,11 @@
 A 40-byte header with a version field, then a body (zlib-compressed) of sections: META (a
 small pickle of builtins for the metadata), STRS (the strings), FRMS, TBKS and TRCS (the
 frames, tracebacks and traces as columns of integers) and STAT (the statistics).
-doc/internals.rst, "Snapshot files", has the byte layout. The per-trace columns are made and
-read by the engine's C loops trace_columns() and build_traces() when they are in use
-(tracemalloc/_accel.py), else by map() and arrays, which also run in C.
+doc/internals.rst, "Snapshot files", has the byte layout. Version 2 (written) stores the
+distinct traces and an index per trace; version 1 (still read) a row per trace. The
+per-trace work is done by the engine's C loops trace_table(), table_traces() and
+build_traces() when they are in use (tracemalloc/_accel.py), else by Python twins made of
+map(), dicts and arrays.
 """
 from __future__ import absolute_import
 
@@ -24,7 +26,8 @@ from tracemalloc._unpickler import _load_pickle
 
 
 COMPACT_MAGIC = b"\x89TMS\r\n\x1a\n"
-COMPACT_VERSION = 1
+COMPACT_VERSION = 2  # written; version 1 is still read
+_READ_VERSIONS = (1, 2)
 
 
 def _typecode(size, signed):
@@ -44,8 +47,12 @@ _BIG_ENDIAN = sys.byteorder == "big"
 _HEADER = struct.Struct("<8sIIQQII")
 _SECTION = struct.Struct("<4sQ")
 _COUNT = struct.Struct("<I")
+_TRCS_HEAD = struct.Struct("<III")  # version 2: traces, distinct traces, index width
 _NONE_NFRAME = -1
 _GET0, _GET1, _GET2, _GET3 = (operator.itemgetter(index) for index in range(4))
+_INDEX_CODES = {1: "B", 2: "H", 4: _U32}
+_Z_HUFFMAN_ONLY = getattr(zlib, "Z_HUFFMAN_ONLY", 2)
+_Z_DEFAULT = getattr(zlib, "Z_DEFAULT_STRATEGY", 0)
 
 
 def _array(code, values=()):
@@ -87,36 +94,63 @@ class _NotCompact(Exception):
     """The snapshot holds a value out of the compact format's ranges."""
 
 
+def _trace_table_py(traces):
+    """The twin of the engine's trace_table() (module/engine/columns.c), same result: the
+    traceback objects (one per object and total_nframe, first seen first), the columns of the
+    distinct traces (domain, size, traceback index, total_nframe) as bytes, the index column
+    and its width (0: the columns hold every trace in order). _NotCompact if a value does
+    not fit."""
+    tb_of = {}
+    objects = []
+    row_of = {}
+    rows = []
+    index = []
+    for domain, size, frames, nframe in traces:
+        if nframe is None:
+            nframe = _NONE_NFRAME
+        tb_key = (id(frames), nframe)
+        tb = tb_of.get(tb_key)
+        if tb is None:
+            tb = tb_of[tb_key] = len(objects)
+            objects.append(frames)
+        key = (domain, tb, size)
+        row = row_of.get(key)
+        if row is None:
+            row = row_of[key] = len(rows)
+            rows.append((domain, size, tb, nframe))
+        index.append(row)
+    width = 0 if 2 * len(rows) > len(index) else _index_width(len(rows))
+    if not width:
+        rows = list(_map(rows.__getitem__, index))
+        index = []
+    try:
+        columns = [_array_bytes(_array(code, _map(getter, rows)))
+                   for code, getter in zip((_U32, _U64, _U32, _I32), (_GET0, _GET1, _GET2, _GET3))]
+    except (OverflowError, TypeError):
+        raise _NotCompact()
+    if rows and min(row[3] for row in rows) < _NONE_NFRAME:
+        raise _NotCompact()
+    index = _array_bytes(_array(_INDEX_CODES[width], index)) if width else b""
+    return [objects] + columns + [index, width]
+
+
+def _index_width(rows):
+    return 1 if rows <= 0x100 else 2 if rows <= 0x10000 else 4
+
+
 def _trace_sections(traces, intern):
-    """The FRMS, TBKS and TRCS sections of *traces*; _NotCompact if a value does not fit."""
-    # The per-trace columns come from the engine's trace_columns() (C) or from map() and
-    # dicts, which also run in C: a Python loop over a million traces would cost more than
-    # all the rest. Tracebacks are numbered by object (the engine shares equal tracebacks),
-    # then merged by value.
-    columns = None
+    """The FRMS, TBKS and TRCS sections of *traces*, and the index column of TRCS (None when
+    the traces are not indexed); _NotCompact if a value does not fit."""
+    # The per-trace work is the engine's trace_table() (C), else its twin in Python: a
+    # million traces become some thousands of distinct ones and an index of one or two bytes
+    # per trace, which zlib compresses in a few milliseconds. Tracebacks are numbered by
+    # object, then merged by value.
+    table = None
     if _accel.use_c() and type(traces) is list:
-        columns = _accel.trace_columns(traces)
-    if columns is not None:
-        objects, domains, sizes, indexes, nframes = columns
-    else:
-        frames_of = list(_map(_GET2, traces))
-        ids = list(_map(id, frames_of))
-        by_id = dict(_zip(ids, frames_of))
-        objects = list(by_id.values())
-        object_index = dict(_zip(by_id.keys(), range(len(objects))))
-        nframes = list(_map(_GET3, traces))
-        if None in nframes:
-            nframes = [_NONE_NFRAME if value is None else value for value in nframes]
-        try:
-            domains = _array_bytes(_array(_U32, _map(_GET0, traces)))
-            sizes = _array_bytes(_array(_U64, _map(_GET1, traces)))
-            indexes = _array_bytes(_array(_U32, _map(object_index.__getitem__, ids)))
-            nframes_array = _array(_I32, nframes)
-        except (OverflowError, TypeError):
-            raise _NotCompact()
-        if len(nframes) and min(nframes_array) < _NONE_NFRAME:
-            raise _NotCompact()
-        nframes = _array_bytes(nframes_array)
+        table = _accel.trace_table(traces)
+    if table is None:
+        table = _trace_table_py(traces)
+    objects, domains, sizes, tb_indexes, nframes, index, width = table
 
     tb_by_value = {}
     merged = []  # index of each object -> index of its value
@@ -126,9 +160,9 @@ def _trace_sections(traces, intern):
     frame_files = []
     frame_lines = []
     for frames in objects:
-        index = tb_by_value.get(frames)
-        if index is None:
-            index = tb_by_value[frames] = len(tb_lengths)
+        index_of_value = tb_by_value.get(frames)
+        if index_of_value is None:
+            index_of_value = tb_by_value[frames] = len(tb_lengths)
             tb_lengths.append(len(frames))
             for frame in frames:
                 findex = frame_index.get(frame)
@@ -138,10 +172,10 @@ def _trace_sections(traces, intern):
                     frame_files.append(intern(filename))
                     frame_lines.append(lineno)
                 tb_frames.append(findex)
-        merged.append(index)
+        merged.append(index_of_value)
     if merged != list(range(len(merged))):  # equal tracebacks, distinct objects
-        values = _array_from_bytes(_U32, indexes)
-        indexes = _array_bytes(_array(_U32, _map(merged.__getitem__, values)))
+        values = _array_from_bytes(_U32, tb_indexes)
+        tb_indexes = _array_bytes(_array(_U32, _map(merged.__getitem__, values)))
     try:
         frame_columns = [_array(_U32, frame_files), _array(_I32, frame_lines)]
     except (OverflowError, TypeError):
@@ -150,7 +184,8 @@ def _trace_sections(traces, intern):
              + [_array_bytes(column) for column in frame_columns]),
             (b"TBKS", [_COUNT.pack(len(tb_lengths)), _array_bytes(_array(_U32, tb_lengths)),
                        _array_bytes(_array(_U32, tb_frames))]),
-            (b"TRCS", [_COUNT.pack(len(traces)), domains, sizes, indexes, nframes])]
+            (b"TRCS", [_TRCS_HEAD.pack(len(traces), len(domains) // 4, width), domains, sizes,
+                       tb_indexes, nframes, index])], (index if width else None)
 
 
 def _array_from_bytes(code, raw):
@@ -178,8 +213,10 @@ def _write_compact(data, compress=True):
 
     sections = []
     traces = data["traces"]
+    index_column = None
     if traces is not None:
-        sections.extend(_trace_sections(traces, intern))
+        trace_sections, index_column = _trace_sections(traces, intern)
+        sections.extend(trace_sections)
     if data["stats"] is not None:
         files = []
         lines = []
@@ -212,21 +249,52 @@ def _write_compact(data, compress=True):
     }
     sections.insert(0, (b"META", [_dumps(meta, 2)]))
 
-    chunks = []
+    # The index column of the traces (random indexes, in the order of the engine's table)
+    # is compressed apart, by Huffman coding only; the rest at level 1.
+    segments = [[]]
     for tag, parts in sections:
-        chunks.append(_SECTION.pack(tag, sum(len(part) for part in parts)))
-        chunks.extend(parts)
-    body = b"".join(chunks)
+        segments[-1].append(_SECTION.pack(tag, sum(len(part) for part in parts)))
+        for part in parts:
+            if part is index_column:
+                segments += [[part], []]
+            else:
+                segments[-1].append(part)
+    segments = [b"".join(segment) for segment in segments]
+    body = b"".join(segments)
     flags = 0
     stored = body
     if compress:
         flags |= 1
-        # level 1: 4.9 MB instead of 4.2 MB at level 6 for a million traces, in a
-        # sixth of the time (0.16 s)
-        stored = zlib.compress(body, 1)
+        stored = _deflate(segments, [len(segments) == 3 and number == 1
+                                     for number in range(len(segments))])
     header = _HEADER.pack(COMPACT_MAGIC, COMPACT_VERSION, flags, len(stored), len(body),
                           zlib.crc32(body) & 0xffffffff, 0)
     return header + stored
+
+
+def _deflate(segments, huffman):
+    """One zlib stream of the concatenation of *segments* (bytes), each compressed by a
+    compressor of its own: at level 1, or by Huffman coding only (no search for repeated
+    strings) where *huffman* says so. Every segment but the last ends with a sync flush
+    (byte-aligned, not final), so their raw deflate data simply follow one another, as
+    pigz joins its pieces; the zlib header and the Adler-32 of the whole body surround
+    them. The reader sees an ordinary zlib stream.
+
+    Why: the trace index column of 1.5 million traces (3 MB of 2-byte indexes of no
+    repeating pattern) took zlib's level 1 68 ms, Huffman coding only 28 ms, for a file
+    6% larger; level 1 stays for the rest (strings, frames, tracebacks), where repeated
+    strings pay."""
+    chunks = [b"\x78\x01"]  # deflate, 32 KiB window, the fastest level; no dictionary
+    adler = 1
+    for number, segment in enumerate(segments):
+        last = number == len(segments) - 1
+        compressor = zlib.compressobj(1, zlib.DEFLATED, -15, 8,
+                                      _Z_HUFFMAN_ONLY if huffman[number] else _Z_DEFAULT)
+        chunks.append(compressor.compress(segment))
+        chunks.append(compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH))
+        adler = zlib.adler32(segment, adler)
+    chunks.append(struct.pack(">I", adler & 0xffffffff))
+    return b"".join(chunks)
 
 
 class _Reader(object):
@@ -279,9 +347,9 @@ def _compact_header(raw):
         raise _Problem("truncated file (incomplete header)")
     fields = _HEADER.unpack(raw[:_HEADER.size])
     version, flags = fields[1], fields[2]
-    if version != COMPACT_VERSION:
+    if version not in _READ_VERSIONS:
         raise _Problem("unsupported compact snapshot format version %d (this pytracemalloc "
-                       "reads version %d)" % (version, COMPACT_VERSION))
+                       "reads versions %s)" % (version, " and ".join(map(str, _READ_VERSIONS))))
     if flags & ~1:
         raise _Problem("unsupported compact snapshot flags 0x%x" % flags)
     return fields
@@ -390,25 +458,10 @@ def _read_compact(raw, reserved):
             pos += length
 
         reader = _Reader(sections[b"TRCS"], "TRCS")
-        count = reader.count()
-        columns = [reader.take(count * width) for width in (4, 8, 4, 4)]
-        reader.done()
-        if _accel.use_c():
-            try:
-                result["traces"] = _accel.build_traces(tracebacks, *columns)
-            except ValueError as exc:
-                raise _Problem("corrupt file (%s in the TRCS section)" % exc)
+        if version >= 2:
+            result["traces"] = _read_trace_table(reader, tracebacks)
         else:
-            domains, sizes, tb_indexes, nframes = [
-                _array_from_bytes(code, column)
-                for code, column in zip((_U32, _U64, _U32, _I32), columns)]
-            _check_indexes(tb_indexes, len(tracebacks), "TRCS")
-            if len(nframes) and min(nframes) < _NONE_NFRAME:
-                raise _Problem("corrupt file (a negative total_nframe in the TRCS section)")
-            if len(nframes) and min(nframes) == _NONE_NFRAME:
-                nframes = [None if value == _NONE_NFRAME else value for value in nframes]
-            result["traces"] = list(_zip(_ints(domains), _ints(sizes),
-                                         _map(tracebacks.__getitem__, tb_indexes), nframes))
+            result["traces"] = _read_trace_columns(reader, tracebacks)
 
     if b"STAT" in sections:
         reader = _Reader(sections[b"STAT"], "STAT")
@@ -424,6 +477,56 @@ def _read_compact(raw, reserved):
             stats.setdefault(strings[findex], {})[lineno] = (size, count)
         result["stats"] = stats
     return result
+
+
+def _read_trace_columns(reader, tracebacks):
+    """The traces of a TRCS section of version 1: a column per field, a row per trace."""
+    count = reader.count()
+    columns = [reader.take(count * width) for width in (4, 8, 4, 4)]
+    reader.done()
+    if _accel.use_c():
+        try:
+            return _accel.build_traces(tracebacks, *columns)
+        except ValueError as exc:
+            raise _Problem("corrupt file (%s in the TRCS section)" % exc)
+    domains, sizes, tb_indexes, nframes = [
+        _array_from_bytes(code, column)
+        for code, column in zip((_U32, _U64, _U32, _I32), columns)]
+    return _rows(tracebacks, domains, sizes, tb_indexes, nframes)
+
+
+def _rows(tracebacks, domains, sizes, tb_indexes, nframes):
+    _check_indexes(tb_indexes, len(tracebacks), "TRCS")
+    if len(nframes) and min(nframes) < _NONE_NFRAME:
+        raise _Problem("corrupt file (a negative total_nframe in the TRCS section)")
+    if len(nframes) and min(nframes) == _NONE_NFRAME:
+        nframes = [None if value == _NONE_NFRAME else value for value in nframes]
+    return list(_zip(_ints(domains), _ints(sizes), _map(tracebacks.__getitem__, tb_indexes),
+                     nframes))
+
+
+def _read_trace_table(reader, tracebacks):
+    """The traces of a TRCS section of version 2: the distinct traces (a column per field)
+    and the index of each trace's distinct trace (width bytes each; width 0: the distinct
+    traces are every trace, in order). Equal traces share one tuple."""
+    count, rows, width = _TRCS_HEAD.unpack(reader.take(_TRCS_HEAD.size))
+    if width not in (0, 1, 2, 4) or (width == 0 and rows != count):
+        raise _Problem("corrupt file (a wrong index width in the TRCS section)")
+    columns = [reader.take(rows * size) for size in (4, 8, 4, 4)]
+    index = reader.take(count * width)
+    reader.done()
+    if _accel.use_c():
+        try:
+            return _accel.table_traces(tracebacks, count, *(columns + [index, width]))
+        except ValueError as exc:
+            raise _Problem("corrupt file (%s in the TRCS section)" % exc)
+    table = _rows(tracebacks, *[_array_from_bytes(code, column)
+                                for code, column in zip((_U32, _U64, _U32, _I32), columns)])
+    if not width:
+        return table
+    index = _array_from_bytes(_INDEX_CODES[width], index)
+    _check_indexes(index, len(table), "TRCS")
+    return list(_map(table.__getitem__, index))
 
 
 def _load_meta(raw):

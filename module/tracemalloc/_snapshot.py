@@ -14,8 +14,7 @@ from tracemalloc._errors import SnapshotError, _Problem
 from tracemalloc._filters import Filter, _filter_traces
 from tracemalloc._grouping import _group_traces, _stats_from_traces
 from tracemalloc._suspend import _suspended
-from tracemalloc._types import (Frame, Statistic, Trace, Traceback, _compare_grouped_stats,
-                                _statistic_diff_fast_key, _statistic_fast_key, _Traces)
+from tracemalloc._types import Frame, Statistic, StatisticDiff, Trace, Traceback, _Traces
 
 __all__ = ["Snapshot"]
 
@@ -280,18 +279,22 @@ class Snapshot(object):
 
     # -- stdlib ----------------------------------------------------------------------------
 
-    def _group_by(self, key_type, cumulative):
-        """{Traceback: Statistic} of the traces grouped by *key_type*, as the stdlib."""
+    def _raw_groups(self, key_type, cumulative):
+        """The groups of the traces by *key_type*, as the stdlib makes them: a list of (raw
+        key, size, count), a raw key being the tuple of frames of a Traceback, most recent
+        first (each key once)."""
         if key_type not in ("traceback", "filename", "lineno"):
             raise ValueError("unknown key_type: %r" % (key_type,))
         if cumulative and key_type not in ("lineno", "filename"):
             raise ValueError("cumulative mode cannot by used with key type %r" % key_type)
         if self.traces is None:
-            groups = self._group_stats(key_type, cumulative)
-        else:
-            groups = _group_traces(self.traces._traces, key_type, cumulative)
+            return self._group_stats(key_type, cumulative)
+        return _group_traces(self.traces._traces, key_type, cumulative)
+
+    def _group_by(self, key_type, cumulative):
+        """{Traceback: Statistic} of the traces grouped by *key_type*, as the stdlib."""
         stats = {}
-        for key, size, count in groups:
+        for key, size, count in self._raw_groups(key_type, cumulative):
             traceback = Traceback(key)
             stats[traceback] = Statistic(traceback, size, count)
         return stats
@@ -321,19 +324,41 @@ class Snapshot(object):
         *cumulative*: count the memory of a trace for every frame of its traceback, not
         only the most recent one ('filename' and 'lineno' only).
         """
-        statistics = list(self._group_by(key_type, cumulative).values())
-        statistics.sort(reverse=True, key=_statistic_fast_key)
-        return statistics
+        # Sorted as raw tuples, compared in C, before any object is made: the order of
+        # Statistic._sort_key() (a Traceback compares as its frames, oldest first); no two
+        # groups have equal frames.
+        rows = [(size, count, tuple(reversed(key)))
+                for key, size, count in self._raw_groups(key_type, cumulative)]
+        rows.sort(reverse=True)
+        from_frames = Traceback._from_oldest_first
+        return [Statistic(from_frames(frames), size, count) for size, count, frames in rows]
 
     def compare_to(self, old_snapshot, key_type, cumulative=False):
         """Differences with *old_snapshot*: a list of StatisticDiff grouped by *key_type*,
         biggest change first (sorted by absolute size difference, size, absolute count
         difference, count, then traceback, reversed)."""
-        new_group = self._group_by(key_type, cumulative)
-        old_group = old_snapshot._group_by(key_type, cumulative)
-        statistics = _compare_grouped_stats(old_group, new_group)
-        statistics.sort(reverse=True, key=_statistic_diff_fast_key)
-        return statistics
+        # As statistics(): the groups matched by their raw keys (tuples, hashed and compared
+        # in C) and sorted as raw tuples in the order of StatisticDiff._sort_key(), then
+        # made objects.
+        new_groups = self._raw_groups(key_type, cumulative)
+        old = {}
+        for key, size, count in old_snapshot._raw_groups(key_type, cumulative):
+            old[key] = (size, count)
+        rows = []
+        for key, size, count in new_groups:
+            previous = old.pop(key, None)
+            if previous is None:
+                size_diff, count_diff = size, count
+            else:
+                size_diff, count_diff = size - previous[0], count - previous[1]
+            rows.append((abs(size_diff), size, abs(count_diff), count, tuple(reversed(key)),
+                         size_diff, count_diff))
+        for key, (size, count) in old.items():
+            rows.append((abs(size), 0, abs(count), 0, tuple(reversed(key)), -size, -count))
+        rows.sort(reverse=True)
+        from_frames = Traceback._from_oldest_first
+        return [StatisticDiff(from_frames(frames), size, size_diff, count, count_diff)
+                for _, size, _, count, frames, size_diff, count_diff in rows]
 
     def filter_traces(self, filters):
         """A new Snapshot with the traces that pass *filters*, a list of Filter and

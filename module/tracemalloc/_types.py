@@ -113,6 +113,15 @@ class Traceback(Sequence, _OrderMixin):
     def _value(self):
         return self._frames
 
+    @classmethod
+    def _from_oldest_first(cls, frames):
+        """Traceback(tuple(reversed(frames))) for a tuple *frames* already oldest first,
+        without reversing it twice (statistics() and compare_to() sort on it)."""
+        traceback = cls.__new__(cls)
+        traceback._frames = frames
+        traceback._total_nframe = None
+        return traceback
+
     @property
     def total_nframe(self):
         return self._total_nframe

@@ -224,9 +224,9 @@ class RoundTripTests(TempDirMixin, unittest.TestCase):
                 loaded = tracemalloc.Snapshot.load(path)
                 self.assertEqual(loaded.lost_traces, expected[name], (name, fmt))
                 self.assertEqual("lost_traces" in vars(loaded), expected[name] is not None)
-        # an extra attribute in the metadata: the compact format is still version 1
+        # an extra attribute in the metadata: the compact format is still version 2
         with open(self.path("traces.compact"), "rb") as fp:
-            self.assertEqual(_compact._HEADER.unpack(fp.read(_compact._HEADER.size))[1], 1)
+            self.assertEqual(_compact._HEADER.unpack(fp.read(_compact._HEADER.size))[1], 2)
 
     def test_lost_traces_checked(self):
         # a wrong value is refused when written and when read
@@ -332,11 +332,11 @@ class CompactFormatTests(TempDirMixin, unittest.TestCase):
 
     def test_header(self):
         self.assertEqual(self.raw[:8], b"\x89TMS\r\n\x1a\n")
-        self.assertEqual(self.fields[1], 1)  # the version
+        self.assertEqual(self.fields[1], 1)  # the version of the fixture (still read)
         fields = list(self.fields)
-        fields[1] = 2
+        fields[1] = 3
         self.assert_error(join_compact(fields, self.body),
-                          "unsupported compact snapshot format version 2")
+                          "unsupported compact snapshot format version 3")
         fields = list(self.fields)
         self.assert_error(join_compact(fields, self.body)[:-1], "truncated file")
         self.assert_error(self.raw[:20], "truncated file (incomplete header)")
@@ -407,6 +407,142 @@ class CompactFormatTests(TempDirMixin, unittest.TestCase):
         trcs = sections[4][1]
         self.assert_error(join_compact(self.fields, body_of(sections[:4] + [
             (b"TRCS", trcs[:4] + b"\xff" * (len(trcs) - 4))])), "corrupt file")
+
+
+class python_twins(object):
+    """Within it, the package runs the Python twins of the engine's C loops (a FakeEngine is
+    the package's engine: tracemalloc/_accel.py)."""
+
+    def __enter__(self):
+        self.saved = tracemalloc._engine
+        tracemalloc._engine = tmsupport.FakeEngine()
+
+    def __exit__(self, *exc):
+        tracemalloc._engine = self.saved
+
+
+class c_loops(object):
+    """The engine's C loops, as usual (the other arm of python_twins())."""
+
+    def __enter__(self):
+        pass
+
+    def __exit__(self, *exc):
+        pass
+
+
+def trcs_of(raw):
+    """The payload of the TRCS section of the compact file *raw*."""
+    body = split_compact(raw)[1]
+    pos = 0
+    while pos < len(body):
+        tag, size = _compact._SECTION.unpack(body[pos:pos + 12])
+        if tag == b"TRCS":
+            return body[pos + 12:pos + 12 + size]
+        pos += 12 + size
+    raise AssertionError("no TRCS section")
+
+
+def with_trcs(raw, payload):
+    """The compact file *raw* with *payload* as its TRCS section."""
+    fields, body = split_compact(raw)
+    sections = []
+    pos = 0
+    while pos < len(body):
+        tag, size = _compact._SECTION.unpack(body[pos:pos + 12])
+        sections.append(_compact._SECTION.pack(tag, len(payload) if tag == b"TRCS" else size)
+                        + (payload if tag == b"TRCS" else body[pos + 12:pos + 12 + size]))
+        pos += 12 + size
+    return join_compact(fields, b"".join(sections))
+
+
+class CompactVersion2Tests(TempDirMixin, unittest.TestCase):
+    """Version 2 of the compact format: the distinct traces and an index per trace."""
+
+    FRAMES = [(("f%d.py" % (index % 7), index),) for index in range(300)]
+
+    def traces(self, count, distinct):
+        rows = [(row % 3, 8 * row, self.FRAMES[row % 300], 1) for row in range(distinct)]
+        return [rows[index % distinct] for index in range(count)]
+
+    def dump_bytes(self, traces, name):
+        path = self.path(name)
+        tracemalloc.Snapshot(traces, 1).dump(path)
+        with open(path, "rb") as fp:
+            return path, fp.read()
+
+    def test_index_widths(self):
+        # (traces, distinct) -> the index width: 0 when more than half of the traces are
+        # distinct (every trace a row), else the least of 1, 2, 4 bytes that holds them
+        for count, distinct, width in ((0, 1, 1), (6, 5, 0), (1000, 3, 1), (600, 256, 1),
+                                       (600, 300, 2), (140001, 70000, 4)):
+            traces = self.traces(count, distinct)
+            path, raw = self.dump_bytes(traces, "w%d.tms" % width)
+            self.assertEqual(_compact._HEADER.unpack(raw[:_compact._HEADER.size])[1], 2)
+            # an ordinary zlib stream, though written in pieces
+            fields = _compact._HEADER.unpack(raw[:_compact._HEADER.size])
+            body = zlib.decompress(raw[_compact._HEADER.size:])
+            self.assertEqual((len(body), zlib.crc32(body) & 0xffffffff), fields[4:6])
+            head = struct.unpack("<III", trcs_of(raw)[:12])
+            rows = len(set(traces)) if width else count
+            self.assertEqual(head, (count, rows, width), (count, distinct))
+            with python_twins():
+                twin_path, twin_raw = self.dump_bytes(traces, "twin%d.tms" % width)
+                self.assertEqual(twin_raw, raw)  # the twins write the same bytes
+                twin_loaded = tracemalloc.Snapshot.load(path).traces._traces
+            loaded = tracemalloc.Snapshot.load(path).traces._traces
+            self.assertEqual(loaded, traces)
+            self.assertEqual(twin_loaded, traces)
+            if width and count:
+                # equal traces share one tuple (so statistics walk a few thousand tuples)
+                self.assertIs(loaded[0], loaded[distinct])
+                self.assertIs(twin_loaded[0], twin_loaded[distinct])
+
+    def test_tracebacks_and_total_nframe(self):
+        # distinct objects of equal tracebacks, None and distinct total_nframe, domains
+        frames = (("a.py", 1), ("b.py", 2))
+        copy = tuple(list(frames))
+        traces = [(0, 1, frames, 2), (0, 1, copy, 2), (5, 1, frames, None),
+                  (0, 1, frames, 7)] * 10 + [(2 ** 32 - 1, 2 ** 64 - 1, (), 0)]
+        path, raw = self.dump_bytes(traces, "nframe.tms")
+        self.assertEqual(_compact._HEADER.unpack(raw[:_compact._HEADER.size])[1], 2)
+        with python_twins():
+            self.assertEqual(self.dump_bytes(traces, "nframe-twin.tms")[1], raw)
+            self.assertEqual(tracemalloc.Snapshot.load(path).traces._traces, traces)
+        self.assertEqual(tracemalloc.Snapshot.load(path).traces._traces, traces)
+
+    def test_corrupt_table(self):
+        traces = self.traces(1000, 3)
+        path, raw = self.dump_bytes(traces, "good.tms")
+        payload = trcs_of(raw)
+        count, rows, width = struct.unpack("<III", payload[:12])
+        self.assertEqual((count, rows, width), (1000, 3, 1))
+        table = payload[12:12 + 20 * rows]
+        index = payload[12 + 20 * rows:]
+        cases = [
+            (struct.pack("<III", count, rows, 3) + table + index, "wrong index width"),
+            (struct.pack("<III", count, rows, 0) + table + index, "wrong index width"),
+            (struct.pack("<III", count, rows, 1) + table + index[:-1] + b"\x03",
+             "out of range"),
+            (struct.pack("<III", count, rows, 2) + table + index, "section is too short"),
+            (struct.pack("<III", count, rows, 1) + table + index + b"\0", "unexpected bytes"),
+            (struct.pack("<III", count, rows + 1, 1) + table + index, "section is too short"),
+            # a traceback index out of range, a total_nframe below -1
+            (struct.pack("<III", count, rows, 1) + table[:12 * rows] + b"\xff" * 4
+             + table[12 * rows + 4:] + index, "out of range"),
+            (struct.pack("<III", count, rows, 1) + table[:16 * rows] + b"\xfe\xff\xff\xff"
+             + table[16 * rows + 4:] + index, "negative total_nframe"),
+        ]
+        for number, (bad, fragment) in enumerate(cases):
+            path = self.write_bytes("bad%d.tms" % number, with_trcs(raw, bad))
+            for twins in (False, True):
+                with (python_twins() if twins else c_loops()):
+                    with self.assertRaises(tracemalloc.SnapshotError, msg=(number, twins)) as cm:
+                        tracemalloc.Snapshot.load(path)
+                message = str(cm.exception)
+                self.assertIn("corrupt file", message, (number, twins))
+                self.assertIn(fragment, message, (number, twins))
+                self.assertNotIn("internal error", message)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -398,8 +398,12 @@ def random_traces(rng, count):
     # equal tracebacks that are different objects, and a recursive one
     tracebacks.append(tuple(list(tracebacks[0])))
     tracebacks.append((frames[0], frames[0], frames[1]))
-    return [(rng.randint(0, 3), rng.choice((0, 1, 7, 16, 100, 4096, rng.randint(0, 10 ** 6))),
-             rng.choice(tracebacks), rng.randint(1, 6)) for _ in range(count)]
+    traces = [(rng.randint(0, 3), rng.choice((0, 1, 7, 16, 100, 4096, rng.randint(0, 10 ** 6))),
+               rng.choice(tracebacks), rng.randint(1, 6)) for _ in range(count)]
+    # the same tuple more than once, as in the engine's lists (equal traces share one)
+    for _ in range(count // 3):
+        traces.insert(rng.randint(0, len(traces)), rng.choice(traces))
+    return traces
 
 
 def random_filters(rng, module):
@@ -503,6 +507,10 @@ class ReferenceTests(unittest.TestCase):
             [(0, 1.5, (("a.py", 1),), 1), (0, 2, (("a.py", 1),), 1)],
             [(0, True, (("a.py", 1),), 1)],
             [(0, 2 ** 64, (("a.py", 1),), 1), (0, 2 ** 64, (("a.py", 1),), 1)],
+            # one tuple whose sizes overflow 64 bits only once added up
+            [(0, 2 ** 62, (("a.py", 1),), 1)] * 4,
+            [(0, -2 ** 62, (("a.py", 1),), 1)] * 5,
+            [(0, 2 ** 62, (("a.py", 1),), 1)] * 2 + [(0, 2 ** 62 + 1, (("a.py", 1),), 1)],
             [(0, 1, (), 0)],
             [(0, 1, (("a.py", 1),))],
             [(0, 1, [("a.py", 1)], 1)],

@@ -15,7 +15,9 @@ test_attr = "new" and extra = EXTRA, except the "real" one. Files made:
   pytracemalloc 1.0.0.dev0: statistics only).
 
 The fixtures were made with pyenv's stock 3.11.7 and 3.13.0 and with the patched 2.7.18 and
-3.11.2 of build-aux/python-build.
+3.11.2 of build-aux/python-build. pyN-compact.tms are of version 1 of the compact format,
+written before version 2: keep them (the tests load them as files of an earlier version);
+the current writer's files are made by the tests themselves.
 """
 from __future__ import absolute_import
 
