@@ -818,9 +818,15 @@ class ReadmeReportExampleTests(unittest.TestCase):
         sizes = flame_sizes(flame, flame["peak"])
         self.assertGreater(sizes["<string>:%d" % spike], 20 * 1000 * 1000)
         # the spike is gone from the last snapshot: freed, but for what the plain variant
-        # and the stock twins count as live, the blocks parked on free lists (on 2.7
-        # plain, the 992 B of the spike's list and a few of its objects)
-        self.assertLess(flame_sizes(flame, flame["last"]).get("<string>:%d" % spike, 0), 4096)
+        # and the stock twins count as live, the blocks parked on free lists. On 2.7 plain
+        # that includes the blocks of ints that range(20000) needed beyond the free ints
+        # left by earlier work (2.7 never frees them; 992 B for 41 ints: up to 484 KiB);
+        # how many depends on how many ints the earlier snapshots' writing left free.
+        engine = tmsupport.REAL_ENGINE
+        ints = (sys.version_info[0] == 2 and engine is not None
+                and engine.PATCH_VARIANT == "plain")
+        bound = (20000 // 41 + 1) * 992 + 4096 if ints else 4096
+        self.assertLess(flame_sizes(flame, flame["last"]).get("<string>:%d" % spike, 0), bound)
         self.assertEqual(report["memory"][-1]["id"], "peak")
         self.assertEqual(len(report["memory"][-1]["values"]), 8)
         leaks = [(row["file"], row["line"]) for row in report["leaks"]["rows"]]
