@@ -202,14 +202,20 @@ store_try_alloc(TmStore *store, TmAllocSite site)
 #define TABLE_SLOT_SHIFT 4
 
 static inline gsize
-table_home(const TraceTable *table, guintptr ptr)
+slot_home(guintptr ptr, guint shift, gsize capacity)
 {
     guint64 chunk = (guint64)(ptr >> TABLE_CHUNK_SHIFT);
-    gsize run = (gsize)((chunk * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15)) >> table->shift);
+    gsize run = (gsize)((chunk * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15)) >> shift);
     gsize offset = (gsize)((ptr >> TABLE_SLOT_SHIFT)
                            & ((1u << (TABLE_CHUNK_SHIFT - TABLE_SLOT_SHIFT)) - 1u));
 
-    return (run + offset) & (table->capacity - 1);
+    return (run + offset) & (capacity - 1);
+}
+
+static inline gsize
+table_home(const TraceTable *table, guintptr ptr)
+{
+    return slot_home(ptr, table->shift, table->capacity);
 }
 
 /* TRUE if a table of capacity slots may not hold count entries (load above 3/4). */
@@ -834,6 +840,28 @@ tm_store_retract(TmStore *store, guint domain, guintptr ptr, gsize *size)
     if (size != NULL)
         *size = old_size;
     return TRUE;
+}
+
+/* Smaller tables stay in the cache: a prefetch would only cost its instructions (measured:
+ * compile and json, whose tables stay small, were 2-4% slower with it). */
+#define PREFETCH_MIN_CAPACITY (SLOTS_HUGE_BYTES / sizeof(TraceEntry))
+
+/* Relaxed loads: without the lock, a resize may be writing these fields (store.h). */
+void
+tm_store_prefetch(const TmStore *store, guintptr ptr)
+{
+    const TraceTable *table = &store->traces;
+    TraceEntry *slots = __atomic_load_n(&table->slots, __ATOMIC_RELAXED);
+    gsize capacity = __atomic_load_n(&table->capacity, __ATOMIC_RELAXED);
+    guint shift = __atomic_load_n(&table->shift, __ATOMIC_RELAXED);
+    gsize home;
+
+    /* A torn read of a table being resized may pair fields of two tables: the slot is still
+     * computed in range of the capacity read, and a prefetch of a wrong address is harmless. */
+    if (slots == NULL || capacity < PREFETCH_MIN_CAPACITY || shift == 0 || shift >= 64)
+        return;
+    home = slot_home(ptr, shift, capacity);
+    __builtin_prefetch(&slots[home], 1);
 }
 
 /* The table may shrink; if that fails it keeps its capacity. */

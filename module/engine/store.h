@@ -96,6 +96,15 @@ const TmTraceback *tm_store_intern_traceback(TmStore *store, const TmFrame *fram
 int tm_store_add(TmStore *store, guint domain, guintptr ptr, gsize size,
                  const TmTraceback *traceback);
 
+/* A hint, before an add, remove, park or move of ptr in the default domain: start loading the
+ * slots of the trace table where its entry is, so that the cache miss overlaps the caller's
+ * work (the capture of a traceback, the allocator's free). Changes nothing, reads nothing
+ * but the table's address and size. May be called without the lock by a thread that keeps
+ * the store alive otherwise (the engine: a hook holding the GIL of the tracing interpreter,
+ * which start, stop and clear hold too): a table resized meanwhile only makes the hint
+ * useless, since a prefetch never faults. */
+void tm_store_prefetch(const TmStore *store, guintptr ptr);
+
 /* Forget the trace of ptr in domain, or its parked entry. Returns TRUE and stores its size in
  * *size (if not NULL) when there was a trace, FALSE otherwise. Never fails. */
 gboolean tm_store_remove(TmStore *store, guint domain, guintptr ptr, gsize *size);
