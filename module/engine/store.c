@@ -26,8 +26,9 @@
  *   other domains are in a GHashTable of their table, created on the group's first trace.
  *   Every function that changes traced memory is one event of the peak clock.
  *
- * All memory comes from glib (g_malloc family). The trace tables, the traceback set and vector
- * and the tracebacks come from g_try_*, through store_try_alloc(), so that running out of
+ * All memory comes from glib (g_malloc family), but trace tables of 2 MiB and more, mapped with
+ * mmap (slots_alloc). The trace tables, the traceback set and vector and the tracebacks come
+ * from g_try_* (or mmap), through store_try_alloc(), so that running out of
  * memory fails the call and leaves the store unchanged (so do the groups of the other domains);
  * the small glib hash tables (domains, filenames, big sizes, the index of the groups of a
  * domain) abort on out of memory as glib does. */

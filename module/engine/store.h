@@ -5,10 +5,11 @@
  * co_filename str object, on which it holds a reference while the store knows the pointer).
  *
  * Memory: everything comes from glib (g_malloc / g_slice / glib tables), i.e. the system
- * allocator, never from a Python allocator domain, so the tracer never traces itself.
+ * allocator, or from mmap (trace tables of 2 MiB and more), never from a Python allocator
+ * domain, so the tracer never traces itself.
  *
  * Locking: none inside. The engine calls every function on a store reachable from its hooks
- * with its table lock held (tm_lock, a spin lock: engine.h); a store it has detached, it uses
+ * (but the hint tm_store_prefetch) with its table lock held (tm_lock, a spin lock: engine.h); a store it has detached, it uses
  * without the lock. The tests are single-threaded.
  *
  * Out of memory: the trace tables, the traceback set and the tracebacks (and the groups of
