@@ -387,14 +387,20 @@ table_resize(TmStore *store, TraceTable *table, gsize capacity)
     return 0;
 }
 
-/* After a removal: give memory back when the load falls under 1/8, down to a load of 1/2. Out
- * of memory only means the table stays big. */
+/* After a removal: give memory back when the load falls under 1/32, down to a load of 1/2. Out
+ * of memory only means the table stays big. Under 1/8, as before, a program whose blocks rise
+ * and fall by more than 8x, again and again (the compile workload: each module's tree, built
+ * and freed), paid a shrink and a growth each time, a fresh zeroed table and a rehash: the
+ * compile workload at 1 frame was 2.20x untraced on 2.7 and 1.73x with 1/32 (one A/B run of
+ * 3), 1.72x and 1.53x on 3.11; 1/64 did no better. The cost: a table up to 32 times bigger
+ * than its traces need (512 bytes per trace, counted by tm_store_memory) after most of them
+ * went. */
 static void
 table_maybe_shrink(TmStore *store, TraceTable *table)
 {
     gsize capacity = table->capacity;
 
-    if (capacity <= TABLE_MIN_CAPACITY || table->count >= capacity / 8)
+    if (capacity <= TABLE_MIN_CAPACITY || table->count >= capacity / 32)
         return;
     while (capacity > TABLE_MIN_CAPACITY && table->count <= capacity / 4)
         capacity /= 2;
