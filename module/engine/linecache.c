@@ -33,7 +33,7 @@ typedef struct {
 
 G_STATIC_ASSERT(TM_LINE_WAYS <= G_MAXUINT8);
 
-G_STATIC_ASSERT(sizeof(TmLineEntry) * TM_LINE_WAYS == 64);
+G_STATIC_ASSERT(sizeof(TmLineEntry) * TM_LINE_WAYS <= 64);  /* a bucket in a cache line */
 
 static TmLineEntry tm_lines[1u << TM_LINE_SETS_LOG2][TM_LINE_BUCKETS][TM_LINE_WAYS]
     __attribute__((aligned(64)));

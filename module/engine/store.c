@@ -328,7 +328,8 @@ slots_alloc(gsize capacity)
 
         if (map == MAP_FAILED)
             return NULL;
-        start = (char *)(((guintptr)map + SLOTS_HUGE_BYTES - 1) & ~(guintptr)(SLOTS_HUGE_BYTES - 1));
+        start = (char *)(((guintptr)map + SLOTS_HUGE_BYTES - 1)
+                         & ~(guintptr)(SLOTS_HUGE_BYTES - 1));
         head = (gsize)(start - map);
         if (head != 0)
             munmap(map, head);

@@ -9,8 +9,8 @@
  * domain, so the tracer never traces itself.
  *
  * Locking: none inside. The engine calls every function on a store reachable from its hooks
- * (but the hint tm_store_prefetch) with its table lock held (tm_lock, a spin lock: engine.h); a store it has detached, it uses
- * without the lock. The tests are single-threaded.
+ * (but the hint tm_store_prefetch) with its table lock held (tm_lock, a spin lock: engine.h);
+ * a store it has detached, it uses without the lock. The tests are single-threaded.
  *
  * Out of memory: the trace tables, the traceback set and the tracebacks (and the groups of
  * the domains other than the default one) are allocated with g_try_*, and a function that
