@@ -188,28 +188,41 @@ store_try_alloc(TmStore *store, TmAllocSite site)
 
 /* ---- TraceTable --------------------------------------------------------------------------- */
 
-/* The home slot of a block: the blocks of one 256-byte chunk of memory have homes in one run
- * of 16 consecutive slots (a quarter of a KiB of slots: four cache lines), in the order of
- * their addresses, and the run starts at a slot chosen by Fibonacci hashing of the chunk
- * number (multiply by an odd 64-bit constant, keep the high bits, which depend on every bit
- * of it). Allocators hand out neighbouring blocks one after the other (pymalloc carves its
- * pools in address order), so the adds and removes of a program touch the table where they
- * touched it last, where a hash of the whole address made each one a cache miss once the
- * table outgrew the cache (1.5 million traces: a 32 MB table). Longer runs cluster: with
- * runs of 256 slots (a 4 KiB page), a page of 16-byte blocks filled its run and linear
+/* The home slot of a block in a big table: the blocks of one 256-byte chunk of memory have
+ * homes in one run of 16 consecutive slots (a quarter of a KiB of slots: four cache lines),
+ * in the order of their addresses, and the run starts at a slot chosen by Fibonacci hashing
+ * of the chunk number (multiply by an odd 64-bit constant, keep the high bits, which depend
+ * on every bit of it). Allocators hand out neighbouring blocks one after the other (pymalloc
+ * carves its pools in address order), so the adds and removes of a program touch the table
+ * where they touched it last, where a hash of the whole address made each one a cache miss
+ * once the table outgrew the cache (1.5 million traces: a 32 MB table). Longer runs cluster:
+ * with runs of 256 slots (a 4 KiB page), a page of 16-byte blocks filled its run and linear
  * probing then took 19 probes per lookup on bench/child.py's compile workload and 46 on
  * live (about 2 with the hash of the whole address; 2.1 and 3.2 with runs of 16). */
 #define TABLE_CHUNK_SHIFT 8
 #define TABLE_SLOT_SHIFT 4
 
+/* A smaller table stays in the cache, where the runs only cost their longer clusters: it
+ * hashes the whole address (Fibonacci hashing, as above). The churn workload of the
+ * "disabled" variant (every object through the allocator, a small table) walked 4.5 entries
+ * per backward-shift deletion with runs and 3.7 without, and was 8% slower with them. A
+ * table of 2 MiB (TABLE_BIG_CAPACITY slots) or more is a big table: runs, huge pages
+ * (slots_alloc) and the prefetch hint (tm_store_prefetch). */
+#define SLOTS_HUGE_BYTES ((gsize)2 << 20)
+#define TABLE_BIG_CAPACITY (SLOTS_HUGE_BYTES / sizeof(TraceEntry))
+
 static inline gsize
 slot_home(guintptr ptr, guint shift, gsize capacity)
 {
-    guint64 chunk = (guint64)(ptr >> TABLE_CHUNK_SHIFT);
-    gsize run = (gsize)((chunk * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15)) >> shift);
-    gsize offset = (gsize)((ptr >> TABLE_SLOT_SHIFT)
-                           & ((1u << (TABLE_CHUNK_SHIFT - TABLE_SLOT_SHIFT)) - 1u));
+    guint64 chunk;
+    gsize run, offset;
 
+    if (capacity < TABLE_BIG_CAPACITY)
+        return (gsize)(((guint64)ptr * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15)) >> shift);
+    chunk = (guint64)(ptr >> TABLE_CHUNK_SHIFT);
+    run = (gsize)((chunk * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15)) >> shift);
+    offset = (gsize)((ptr >> TABLE_SLOT_SHIFT)
+                     & ((1u << (TABLE_CHUNK_SHIFT - TABLE_SLOT_SHIFT)) - 1u));
     return (run + offset) & (capacity - 1);
 }
 
@@ -312,8 +325,6 @@ table_delete(TraceTable *table, TraceEntry *entry)
  * pages where the system has them (madvise mode): the lookups of a table of millions of
  * traces each missed the TLB too, and each 4 KiB page of a new table was one page fault as
  * the rehash touched it. Smaller tables come from glib. Both are zeroed: empty slots. */
-#define SLOTS_HUGE_BYTES ((gsize)2 << 20)
-
 static TraceEntry *
 slots_alloc(gsize capacity)
 {
@@ -852,7 +863,7 @@ tm_store_retract(TmStore *store, guint domain, guintptr ptr, gsize *size)
 
 /* Smaller tables stay in the cache: a prefetch would only cost its instructions (measured:
  * compile and json, whose tables stay small, were 2-4% slower with it). */
-#define PREFETCH_MIN_CAPACITY (SLOTS_HUGE_BYTES / sizeof(TraceEntry))
+#define PREFETCH_MIN_CAPACITY TABLE_BIG_CAPACITY
 
 /* Relaxed loads: without the lock, a resize may be writing these fields (store.h). */
 void
