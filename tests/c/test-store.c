@@ -1144,7 +1144,7 @@ test_fail_allocation(void)
 
     /* The n-th allocation, not the first: adds that need none do not count. */
     tm_store_fail_allocation(store, 2);
-    for (n = 1; n < 12; n++)  /* fit in the 16 slots of the first table */
+    for (n = 1; n < 8; n++)  /* fit in the first table: half of its 16 slots, a small one's */
         g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE + 16 * n, 1, tb), ==, 0);
     frame.lineno = 2;
     g_assert_nonnull(tm_store_intern_traceback(store, &frame, 1, 1));  /* the 1st: a header */
