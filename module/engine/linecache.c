@@ -39,6 +39,12 @@ static TmLineEntry tm_lines[1u << TM_LINE_SETS_LOG2][TM_LINE_BUCKETS][TM_LINE_WA
     __attribute__((aligned(64)));
 /* The entry of each bucket that the next miss replaces. */
 static guint8 tm_line_victim[1u << TM_LINE_SETS_LOG2][TM_LINE_BUCKETS];
+/* For each set, a bit per code object that may have entries in it (tm_line_tag): most blocks
+ * that tm_linecache_forget() sees go are no code object, and their bit is clear, so it looks at
+ * one word instead of the set's 32 entries (2% of a traced compileall on 2.7). A bit may stay
+ * set for a code object that no longer has entries (or share it with another): the set is
+ * then scanned for nothing, and the scan sets the bits again from what it leaves. */
+static guint64 tm_line_tags[1u << TM_LINE_SETS_LOG2];
 /* Bytes from the memory block of a code object to the object, and the smallest block of a code
  * object. Written by tm_linecache_init(), at module init. */
 static size_t tm_code_offset;
@@ -56,13 +62,26 @@ tm_linecache_reset(void)
 {
     memset(tm_lines, 0, sizeof(tm_lines));
     memset(tm_line_victim, 0, sizeof(tm_line_victim));
+    memset(tm_line_tags, 0, sizeof(tm_line_tags));
+}
+
+static inline guint64
+tm_line_hash(const void *code)
+{
+    return (guint64)(guintptr)code * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15);
 }
 
 static inline guint
 tm_line_set(const void *code)
 {
-    guint64 h = (guint64)(guintptr)code * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15);
-    return (guint)(h >> (64 - TM_LINE_SETS_LOG2));
+    return (guint)(tm_line_hash(code) >> (64 - TM_LINE_SETS_LOG2));
+}
+
+/* The bit of code in its set's tag word: the 6 bits of the hash below those of the set. */
+static inline guint64
+tm_line_tag(const void *code)
+{
+    return G_GUINT64_CONSTANT(1) << ((tm_line_hash(code) >> (64 - TM_LINE_SETS_LOG2 - 6)) & 63u);
 }
 
 /* The bucket of an instruction in the set of its code object. */
@@ -95,6 +114,7 @@ tm_linecache_lineno(TmPyFrame *frame)
     bucket[i].code = code;
     bucket[i].addr = addr;
     bucket[i].lineno = lineno;
+    tm_line_tags[index] |= tm_line_tag(code);
     return lineno;
 }
 
@@ -102,12 +122,18 @@ void
 tm_linecache_forget(void *ptr)
 {
     const void *code = (const char *)ptr + tm_code_offset;
+    guint index = tm_line_set(code), i;
     TmLineEntry *set;
-    guint i;
+    guint64 tags = 0;
 
-    set = tm_lines[tm_line_set(code)][0];
+    if (G_LIKELY((tm_line_tags[index] & tm_line_tag(code)) == 0))
+        return;
+    set = tm_lines[index][0];
     for (i = 0; i < TM_LINE_BUCKETS * TM_LINE_WAYS; i++) {
         if (set[i].code == code)
             set[i].code = NULL;
+        else if (set[i].code != NULL)
+            tags |= tm_line_tag(set[i].code);
     }
+    tm_line_tags[index] = tags;
 }
