@@ -1,4 +1,6 @@
-/* Micro benchmark of the trace store (not a test): N traces added then removed, in random order.
+/* Micro benchmark of the trace store (not a test): N traces added then removed, in random order,
+ * and in address order (as an allocator carves its pools: the order a program mostly allocates
+ * in).
  *
  *   gcc -O2 -g -Wall -Wextra -Werror -std=gnu11 $(pkg-config --cflags glib-2.0) -Imodule/engine \
  *       bench/store.c module/engine/store.c $(pkg-config --libs glib-2.0) \
@@ -11,6 +13,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,6 +70,7 @@ main(int argc, char **argv)
     gsize n = argc > 1 ? (gsize)g_ascii_strtoull(argv[1], NULL, 10) : 1000000;
     GRand *rand = g_rand_new_with_seed(42);
     guintptr *addresses = g_new(guintptr, n);
+    guintptr *in_order = g_new(guintptr, n);
     TmFrame(*frames)[NFRAME] = g_malloc_n(N_TRACEBACKS, sizeof(*frames));
     const TmTraceback **tbs = g_new(const TmTraceback *, N_TRACEBACKS);
     gsize i, j, rss0, rss1, mem0, mem1, sink = 0;
@@ -81,6 +85,7 @@ main(int argc, char **argv)
     addresses[0] = (guintptr)G_GUINT64_CONSTANT(0x7f3a12340000);
     for (i = 1; i < n; i++)
         addresses[i] = addresses[i - 1] + 16 * (guintptr)g_rand_int_range(rand, 2, 7);
+    memcpy(in_order, addresses, n * sizeof(guintptr));
     shuffle(addresses, n, rand);
     for (i = 0; i < N_TRACEBACKS; i++) {
         for (j = 0; j < NFRAME; j++) {
@@ -142,6 +147,17 @@ main(int argc, char **argv)
         return 1;
     }
 
+    t0 = now_ns();
+    for (i = 0; i < n; i++)
+        tm_store_add(store, TM_DEFAULT_DOMAIN, in_order[i], 32, tbs[i % N_TRACEBACKS]);
+    t1 = now_ns();
+    report("add (address order)", t0, t1, n);
+    t0 = now_ns();
+    for (i = 0; i < n; i++)
+        sink += (gsize)tm_store_remove(store, TM_DEFAULT_DOMAIN, in_order[i], NULL);
+    t1 = now_ns();
+    report("remove (address order)", t0, t1, n);
+
     /* Steady state: a working set of n/2 live traces, one add and one remove per step. */
     for (i = 0; i < n / 2; i++)
         tm_store_add(store, TM_DEFAULT_DOMAIN, addresses[i], 32, tbs[i % N_TRACEBACKS]);
@@ -166,6 +182,7 @@ main(int argc, char **argv)
     g_free(tbs);
     g_free(frames);
     g_free(addresses);
+    g_free(in_order);
     g_rand_free(rand);
     return 0;
 }

@@ -19,7 +19,8 @@
  *   - tm_reentrant is set while a hook runs; a hook entered while it is set (pymalloc falling
  *     back to the hooked RAW domain, an allocation made by code we call) goes straight to the
  *     original allocator and never takes tm_lock.
- *   - All of the engine's own memory comes from glib, i.e. the system allocator.
+ *   - All of the engine's own memory comes from glib, i.e. the system allocator (and mmap
+ *     for the biggest trace tables).
  *   - Nothing in a hook creates a Python object or touches the error indicator.
  *   - No Python object is created, and no reference dropped, while tm_lock is held: either
  *     could re-enter the allocator and deadlock on tm_lock.

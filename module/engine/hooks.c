@@ -71,8 +71,12 @@ tm_alloc_common(PyMemAllocatorEx *alloc, gboolean gil, size_t nelem, size_t elsi
         }
     }
     else if (ptr != NULL) {
-        if (tstate != NULL)
+        if (tstate != NULL) {
+            /* Under the GIL that start, stop and clear take, tm_store stays (store.h). */
+            if (G_LIKELY(tm_tracing))
+                tm_store_prefetch(tm_store, (guintptr)ptr);
             nframe = tm_capture(tstate, &total);
+        }
         tm_lock_acquire();
         if (tm_tracing)
             tm_add_locked(ptr, zero ? nelem * elsize : elsize, nframe, total);
@@ -131,9 +135,10 @@ tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
 }
 
 /* obj: the OBJ domain, where code objects live: the line cache forgets the code object that
- * goes, unless the block was traced with a size too small for one (most frees). */
+ * goes, unless the block was traced with a size too small for one (most frees). gil: the
+ * calling thread holds a GIL (MEM, OBJ). */
 static void
-tm_free_common(PyMemAllocatorEx *alloc, void *ptr, gboolean obj)
+tm_free_common(PyMemAllocatorEx *alloc, void *ptr, gboolean obj, gboolean gil)
 {
     int saved_errno;
     gboolean traced = FALSE;
@@ -149,6 +154,9 @@ tm_free_common(PyMemAllocatorEx *alloc, void *ptr, gboolean obj)
      * lets the debug allocator (PYTHONMALLOC=debug) report where a corrupted block was
      * allocated: its fatal error asks us (capi.c) from inside this free. */
     saved_errno = errno;  /* free() must not change errno: nor may our lock */
+    /* The entry loads while the allocator frees (tm_store stays: see tm_alloc_common). */
+    if (gil && tm_tracing && tm_tracing_tstate() != NULL)
+        tm_store_prefetch(tm_store, (guintptr)ptr);
     tm_lock_acquire();
     tm_lock_held = 1;
     alloc->free(alloc->ctx, ptr);
@@ -193,7 +201,7 @@ static void
 tm_free_mem(void *ctx, void *ptr)
 {
     (void)ctx;
-    tm_free_common(&tm_orig_mem, ptr, FALSE);
+    tm_free_common(&tm_orig_mem, ptr, FALSE, TRUE);
 }
 
 static void *
@@ -224,7 +232,7 @@ static void
 tm_free_obj(void *ctx, void *ptr)
 {
     (void)ctx;
-    tm_free_common(&tm_orig_obj, ptr, TRUE);
+    tm_free_common(&tm_orig_obj, ptr, TRUE, TRUE);
 }
 
 /* RAW: may be called without the GIL. Without it the Python frames of the thread cannot be
@@ -254,7 +262,7 @@ static void
 tm_free_raw(void *ctx, void *ptr)
 {
     (void)ctx;
-    tm_free_common(&tm_orig_raw, ptr, FALSE);
+    tm_free_common(&tm_orig_raw, ptr, FALSE, FALSE);
 }
 
 void

@@ -3,9 +3,11 @@
  * Layout, chosen for the hot path (one add and one remove per Python allocation) and for memory
  * per live trace:
  *
- * - Traces live in TraceTable, an open-addressing hash table with linear probing, a power-of-two
- *   capacity, a maximum load of 3/4 and backward-shift deletion (no tombstones, so a long run of
- *   adds and removes never degrades lookups). Entries are stored inline: no allocation per trace.
+ * - Traces live in TraceTable, an open-addressing hash table with linear probing (in a table
+ *   of 2 MiB or more, the blocks of a 256-byte chunk of memory have neighbouring homes:
+ *   table_home), a power-of-two capacity, a maximum load of 3/4 (1/2 under 2 MiB) and
+ *   backward-shift deletion (no tombstones, so a long run of adds and removes never degrades
+ *   lookups). Entries are stored inline: no allocation per trace.
  *   An entry is 16 bytes on a 64-bit platform: the block address, the size as 32 bits and the
  *   traceback as a 32-bit index into TmStore.tb_vec. A size that does not fit in 32 bits (a
  *   block of 4 GiB or more, rare) is kept in a per-table side GHashTable.
@@ -25,8 +27,9 @@
  *   other domains are in a GHashTable of their table, created on the group's first trace.
  *   Every function that changes traced memory is one event of the peak clock.
  *
- * All memory comes from glib (g_malloc family). The trace tables, the traceback set and vector
- * and the tracebacks come from g_try_*, through store_try_alloc(), so that running out of
+ * All memory comes from glib (g_malloc family), but trace tables of 2 MiB and more, mapped with
+ * mmap (slots_alloc). The trace tables, the traceback set and vector and the tracebacks come
+ * from g_try_* (or mmap), through store_try_alloc(), so that running out of
  * memory fails the call and leaves the store unchanged (so do the groups of the other domains);
  * the small glib hash tables (domains, filenames, big sizes, the index of the groups of a
  * domain) abort on out of memory as glib does. */
@@ -35,6 +38,7 @@
 
 #include <assert.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* ---- Trace tables ------------------------------------------------------------------------- */
 
@@ -61,7 +65,7 @@ typedef struct {
     TraceEntry *slots; /* capacity slots; NULL iff capacity == 0 */
     gsize capacity;    /* 0 or a power of two >= TABLE_MIN_CAPACITY */
     guint shift;       /* 64 - log2(capacity): the hash keeps the high bits of the product */
-    gsize count;       /* used slots (traces and parked blocks); count <= capacity * 3/4 */
+    gsize count;       /* used slots (traces and parked blocks): trace_table_over_limit */
     GHashTable *big;   /* ptr -> size of the entries whose size is SIZE_BIG; NULL if none yet */
     /* Domains other than the default one: TraceEntry.tb -> TmPeakCounts of the traces of
      * that traceback in this table (owned), created on its first trace and kept until clear;
@@ -185,12 +189,48 @@ store_try_alloc(TmStore *store, TmAllocSite site)
 
 /* ---- TraceTable --------------------------------------------------------------------------- */
 
-/* Fibonacci hashing: block addresses are aligned and close together, so multiply by an odd
- * 64-bit constant and keep the high bits, which depend on every bit of the address. */
+/* The home slot of a block in a big table: the blocks of one 256-byte chunk of memory have
+ * homes in one run of 16 consecutive slots (a quarter of a KiB of slots: four cache lines),
+ * in the order of their addresses, and the run starts at a slot chosen by Fibonacci hashing
+ * of the chunk number (multiply by an odd 64-bit constant, keep the high bits, which depend
+ * on every bit of it). Allocators hand out neighbouring blocks one after the other (pymalloc
+ * carves its pools in address order), so the adds and removes of a program touch the table
+ * where they touched it last, where a hash of the whole address made each one a cache miss
+ * once the table outgrew the cache (1.5 million traces: a 32 MB table). Longer runs cluster:
+ * with runs of 256 slots (a 4 KiB page), a page of 16-byte blocks filled its run and linear
+ * probing then took 19 probes per lookup on bench/child.py's compile workload and 46 on
+ * live (about 2 with the hash of the whole address; 2.1 and 3.2 with runs of 16). */
+#define TABLE_CHUNK_SHIFT 8
+#define TABLE_SLOT_SHIFT 4
+
+/* A smaller table stays in the cache, where the runs only cost their longer clusters: it
+ * hashes the whole address (Fibonacci hashing, as above). The churn workload of the
+ * "disabled" variant (every object through the allocator, a small table) walked 4.5 entries
+ * per backward-shift deletion with runs and 3.7 without, and was 8% slower with them. A
+ * table of 2 MiB (TABLE_BIG_CAPACITY slots) or more is a big table: runs, huge pages
+ * (slots_alloc) and the prefetch hint (tm_store_prefetch). */
+#define SLOTS_HUGE_BYTES ((gsize)2 << 20)
+#define TABLE_BIG_CAPACITY (SLOTS_HUGE_BYTES / sizeof(TraceEntry))
+
+static inline gsize
+slot_home(guintptr ptr, guint shift, gsize capacity)
+{
+    guint64 chunk;
+    gsize run, offset;
+
+    if (capacity < TABLE_BIG_CAPACITY)
+        return (gsize)(((guint64)ptr * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15)) >> shift);
+    chunk = (guint64)(ptr >> TABLE_CHUNK_SHIFT);
+    run = (gsize)((chunk * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15)) >> shift);
+    offset = (gsize)((ptr >> TABLE_SLOT_SHIFT)
+                     & ((1u << (TABLE_CHUNK_SHIFT - TABLE_SLOT_SHIFT)) - 1u));
+    return (run + offset) & (capacity - 1);
+}
+
 static inline gsize
 table_home(const TraceTable *table, guintptr ptr)
 {
-    return (gsize)(((guint64)ptr * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15)) >> table->shift);
+    return slot_home(ptr, table->shift, table->capacity);
 }
 
 /* TRUE if a table of capacity slots may not hold count entries (load above 3/4). */
@@ -198,6 +238,21 @@ static inline gboolean
 table_over_limit(gsize capacity, gsize count)
 {
     return count > capacity - capacity / 4;
+}
+
+/* The same for a trace table: a small table (under TABLE_BIG_CAPACITY slots) holds at most
+ * half its capacity. Its clusters are shorter, and so are the walks of the backward-shift
+ * deletion: on the "disabled" variant's churn, where every object goes through the allocator
+ * and the table stays small, table_delete was 13% of the traced time at a load up to 3/4;
+ * at 1/2, that churn took 0.63 s instead of 0.82 s (one A/B run of 4), the other workloads
+ * the same within the noise. The cost, 2 MiB of slots at most, is nothing beside a big
+ * table, which keeps 3/4 (the memory per trace of a program with millions of them). */
+static inline gboolean
+trace_table_over_limit(gsize capacity, gsize count)
+{
+    if (capacity < TABLE_BIG_CAPACITY)
+        return count > capacity / 2;
+    return table_over_limit(capacity, count);
 }
 
 /* Return the entry of ptr, or NULL. */
@@ -282,6 +337,50 @@ table_delete(TraceTable *table, TraceEntry *entry)
     table->count--;
 }
 
+/* The slots of a big table come from mmap, aligned to 2 MiB and marked for transparent huge
+ * pages where the system has them (madvise mode): the lookups of a table of millions of
+ * traces each missed the TLB too, and each 4 KiB page of a new table was one page fault as
+ * the rehash touched it. Smaller tables come from glib. Both are zeroed: empty slots. */
+static TraceEntry *
+slots_alloc(gsize capacity)
+{
+    gsize bytes = capacity * sizeof(TraceEntry);
+#ifdef MADV_HUGEPAGE
+    if (bytes >= SLOTS_HUGE_BYTES) {
+        /* bytes is a power of two, a multiple of the alignment: map one more, trim the rest. */
+        char *map = mmap(NULL, bytes + SLOTS_HUGE_BYTES, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        char *start;
+        gsize head;
+
+        if (map == MAP_FAILED)
+            return NULL;
+        start = (char *)(((guintptr)map + SLOTS_HUGE_BYTES - 1)
+                         & ~(guintptr)(SLOTS_HUGE_BYTES - 1));
+        head = (gsize)(start - map);
+        if (head != 0)
+            munmap(map, head);
+        munmap(start + bytes, SLOTS_HUGE_BYTES - head);
+        (void)madvise(start, bytes, MADV_HUGEPAGE);
+        return (TraceEntry *)start;
+    }
+#endif
+    return g_try_malloc0_n(capacity, sizeof(TraceEntry));
+}
+
+/* Free the slots of slots_alloc(capacity). NULL is accepted. */
+static void
+slots_free(TraceEntry *slots, gsize capacity)
+{
+#ifdef MADV_HUGEPAGE
+    if (slots != NULL && capacity * sizeof(TraceEntry) >= SLOTS_HUGE_BYTES) {
+        munmap(slots, capacity * sizeof(TraceEntry));
+        return;
+    }
+#endif
+    g_free(slots);
+}
+
 /* Rehash table into capacity slots (a power of two >= TABLE_MIN_CAPACITY, able to hold count).
  * Returns 0, or -1 on out of memory with the table unchanged. */
 static int
@@ -293,8 +392,8 @@ table_resize(TmStore *store, TraceTable *table, gsize capacity)
     gsize i;
 
     assert(capacity >= TABLE_MIN_CAPACITY && (capacity & (capacity - 1)) == 0);
-    assert(!table_over_limit(capacity, table->count));
-    slots = store_try_alloc(store, TM_ALLOC_TRACE_TABLE) ? g_try_malloc0_n(capacity, sizeof(TraceEntry)) : NULL;
+    assert(!trace_table_over_limit(capacity, table->count));
+    slots = store_try_alloc(store, TM_ALLOC_TRACE_TABLE) ? slots_alloc(capacity) : NULL;
     if (slots == NULL)
         return -1;
     while (((gsize)1 << bits) < capacity)
@@ -309,21 +408,27 @@ table_resize(TmStore *store, TraceTable *table, gsize capacity)
         if (entry->tb != 0)
             *table_probe(&resized, entry->ptr) = *entry;
     }
-    g_free(table->slots);
+    slots_free(table->slots, table->capacity);
     store->slot_bytes = store->slot_bytes - table->capacity * sizeof(TraceEntry)
                         + capacity * sizeof(TraceEntry);
     *table = resized;
     return 0;
 }
 
-/* After a removal: give memory back when the load falls under 1/8, down to a load of 1/2. Out
- * of memory only means the table stays big. */
+/* After a removal: give memory back when the load falls under 1/32, down to a load of 1/2. Out
+ * of memory only means the table stays big. Under 1/8, as before, a program whose blocks rise
+ * and fall by more than 8x, again and again (the compile workload: each module's tree, built
+ * and freed), paid a shrink and a growth each time, a fresh zeroed table and a rehash: the
+ * compile workload at 1 frame was 2.20x untraced on 2.7 and 1.73x with 1/32 (one A/B run of
+ * 3), 1.72x and 1.53x on 3.11; 1/64 did no better. The cost: a table up to 32 times bigger
+ * than its traces need (512 bytes per trace, counted by tm_store_memory) after most of them
+ * went. */
 static void
 table_maybe_shrink(TmStore *store, TraceTable *table)
 {
     gsize capacity = table->capacity;
 
-    if (capacity <= TABLE_MIN_CAPACITY || table->count >= capacity / 8)
+    if (capacity <= TABLE_MIN_CAPACITY || table->count >= capacity / 32)
         return;
     while (capacity > TABLE_MIN_CAPACITY && table->count <= capacity / 4)
         capacity /= 2;
@@ -335,7 +440,7 @@ static void
 table_reset(TmStore *store, TraceTable *table)
 {
     store->slot_bytes -= table->capacity * sizeof(TraceEntry);
-    g_free(table->slots);
+    slots_free(table->slots, table->capacity);
     if (table->big != NULL)
         g_hash_table_unref(table->big);
     if (table->groups != NULL)
@@ -672,7 +777,7 @@ table_claim(TmStore *store, TraceTable *table, guintptr ptr)
         if (entry->tb != 0)
             return entry;
     }
-    if (G_UNLIKELY(entry == NULL || table_over_limit(table->capacity, table->count + 1))) {
+    if (G_UNLIKELY(entry == NULL || trace_table_over_limit(table->capacity, table->count + 1))) {
         gsize capacity = MAX(table->capacity * 2, (gsize)TABLE_MIN_CAPACITY);
         if (table_resize(store, table, capacity) < 0)
             return NULL;
@@ -770,6 +875,28 @@ tm_store_retract(TmStore *store, guint domain, guintptr ptr, gsize *size)
     if (size != NULL)
         *size = old_size;
     return TRUE;
+}
+
+/* Smaller tables stay in the cache: a prefetch would only cost its instructions (measured:
+ * compile and json, whose tables stay small, were 2-4% slower with it). */
+#define PREFETCH_MIN_CAPACITY TABLE_BIG_CAPACITY
+
+/* Relaxed loads: without the lock, a resize may be writing these fields (store.h). */
+void
+tm_store_prefetch(const TmStore *store, guintptr ptr)
+{
+    const TraceTable *table = &store->traces;
+    TraceEntry *slots = __atomic_load_n(&table->slots, __ATOMIC_RELAXED);
+    gsize capacity = __atomic_load_n(&table->capacity, __ATOMIC_RELAXED);
+    guint shift = __atomic_load_n(&table->shift, __ATOMIC_RELAXED);
+    gsize home;
+
+    /* A torn read of a table being resized may pair fields of two tables: the slot is still
+     * computed in range of the capacity read, and a prefetch of a wrong address is harmless. */
+    if (slots == NULL || capacity < PREFETCH_MIN_CAPACITY || shift == 0 || shift >= 64)
+        return;
+    home = slot_home(ptr, shift, capacity);
+    __builtin_prefetch(&slots[home], 1);
 }
 
 /* The table may shrink; if that fails it keeps its capacity. */

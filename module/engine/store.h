@@ -5,11 +5,12 @@
  * co_filename str object, on which it holds a reference while the store knows the pointer).
  *
  * Memory: everything comes from glib (g_malloc / g_slice / glib tables), i.e. the system
- * allocator, never from a Python allocator domain, so the tracer never traces itself.
+ * allocator, or from mmap (trace tables of 2 MiB and more), never from a Python allocator
+ * domain, so the tracer never traces itself.
  *
  * Locking: none inside. The engine calls every function on a store reachable from its hooks
- * with its table lock held (tm_lock, a spin lock: engine.h); a store it has detached, it uses
- * without the lock. The tests are single-threaded.
+ * (but the hint tm_store_prefetch) with its table lock held (tm_lock, a spin lock: engine.h);
+ * a store it has detached, it uses without the lock. The tests are single-threaded.
  *
  * Out of memory: the trace tables, the traceback set and the tracebacks (and the groups of
  * the domains other than the default one) are allocated with g_try_*, and a function that
@@ -95,6 +96,15 @@ const TmTraceback *tm_store_intern_traceback(TmStore *store, const TmFrame *fram
  * count and peak. Returns 0, or -1 on out of memory (nothing changed). */
 int tm_store_add(TmStore *store, guint domain, guintptr ptr, gsize size,
                  const TmTraceback *traceback);
+
+/* A hint, before an add, remove, park or move of ptr in the default domain: start loading the
+ * slots of the trace table where its entry is, so that the cache miss overlaps the caller's
+ * work (the capture of a traceback, the allocator's free). Changes nothing, reads nothing
+ * but the table's address and size. May be called without the lock by a thread that keeps
+ * the store alive otherwise (the engine: a hook holding the GIL of the tracing interpreter,
+ * which start, stop and clear hold too): a table resized meanwhile only makes the hint
+ * useless, since a prefetch never faults. */
+void tm_store_prefetch(const TmStore *store, guintptr ptr);
 
 /* Forget the trace of ptr in domain, or its parked entry. Returns TRUE and stores its size in
  * *size (if not NULL) when there was a trace, FALSE otherwise. Never fails. */

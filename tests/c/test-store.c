@@ -625,6 +625,57 @@ growth_run(gboolean scattered)
     tm_store_free(store);
 }
 
+/* Blocks packed 16 bytes apart (every slot of their chunks' runs taken) beside blocks one per
+ * page at the same offset (homes spread by the hash of their chunk), with the prefetch hint
+ * before every add and remove: every trace is found, the hint changes nothing, and it is safe
+ * on a store without a table and on one just cleared. */
+static guintptr
+dense_address(guint i)
+{
+    return i % 2 == 0 ? BASE + (guintptr)(i / 2) * 16 : BASE + 0x40000000u + (guintptr)i * 4096;
+}
+
+static void
+test_dense_and_prefetch(void)
+{
+    const guint n = 300000;  /* a table of 2^19 slots: 8 MiB, over the prefetch's threshold */
+    TmStore *store = new_store();
+    const TmTraceback *tb = tb1(store, 0, 1);
+    gsize expected = 0, size;
+    guint i;
+
+    tm_store_prefetch(store, BASE);
+    for (i = 0; i < n; i++) {
+        tm_store_prefetch(store, dense_address(i));
+        g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, dense_address(i), 1 + i % 7, tb),
+                        ==, 0);
+        expected += 1 + i % 7;
+    }
+    assert_counters(store, expected, n, expected);
+    for (i = 0; i < n; i++) {
+        const TmTrace *trace = tm_store_get(store, TM_DEFAULT_DOMAIN, dense_address(i));
+        if (trace == NULL || trace->size != 1 + i % 7)
+            g_error("trace %u is wrong", i);
+    }
+    for (i = 0; i < n; i += 3) {
+        tm_store_prefetch(store, dense_address(i));
+        if (!tm_store_remove(store, TM_DEFAULT_DOMAIN, dense_address(i), &size)
+            || size != 1 + i % 7)
+            g_error("remove %u failed", i);
+        expected -= size;
+    }
+    for (i = 0; i < n; i++) {
+        const TmTrace *trace = tm_store_get(store, TM_DEFAULT_DOMAIN, dense_address(i));
+        if ((trace != NULL) != (i % 3 != 0))
+            g_error("trace %u: wrong presence after the removals", i);
+    }
+    g_assert_cmpuint(tm_store_traced(store), ==, expected);
+    tm_store_clear(store);
+    tm_store_prefetch(store, dense_address(1));
+    assert_counters(store, 0, 0, 0);
+    tm_store_free(store);
+}
+
 static void
 test_growth_sequential(void)
 {
@@ -1093,7 +1144,7 @@ test_fail_allocation(void)
 
     /* The n-th allocation, not the first: adds that need none do not count. */
     tm_store_fail_allocation(store, 2);
-    for (n = 1; n < 12; n++)  /* fit in the 16 slots of the first table */
+    for (n = 1; n < 8; n++)  /* fit in the first table: half of its 16 slots, a small one's */
         g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE + 16 * n, 1, tb), ==, 0);
     frame.lineno = 2;
     g_assert_nonnull(tm_store_intern_traceback(store, &frame, 1, 1));  /* the 1st: a header */
@@ -1743,6 +1794,7 @@ main(int argc, char **argv)
     g_test_add_func("/store/big-size", test_big_size);
     g_test_add_func("/store/growth/sequential", test_growth_sequential);
     g_test_add_func("/store/growth/scattered", test_growth_scattered);
+    g_test_add_func("/store/dense-and-prefetch", test_dense_and_prefetch);
     g_test_add_func("/store/foreach", test_foreach);
     g_test_add_func("/store/memory", test_memory);
     g_test_add_func("/store/park", test_park);
