@@ -1,6 +1,7 @@
 /* Traceback capture: the frames of the thread that allocates, their interning in the store,
  * and the record of a block with them (or its count among the lost traces). */
 #include "engine.h"
+#include "sample.h"
 
 /* Protected by the GIL. */
 PyInterpreterState *tm_interp;  /* the interpreter that started tracing */
@@ -109,5 +110,8 @@ tm_add_locked(void *ptr, size_t size, guint nframe, guint total)
          * must not survive. */
         tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr, NULL);
         tm_lost++;
+    }
+    else {
+        tm_sample_mark_locked(ptr);  /* its free must find it (sample.h) */
     }
 }

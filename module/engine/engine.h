@@ -148,6 +148,10 @@ gboolean tm_own_forget_locked(guint domain, guintptr ptr, gsize *size);
  * (or stays) the tracer's. tm_lock held, tm_tracing TRUE. */
 void tm_own_realloc_locked(guintptr ptr, guintptr ptr2, gsize size);
 
+/* Call func for every block of the tracer's store (tm_store_foreach), none if it has none.
+ * tm_lock held. */
+void tm_own_foreach_locked(TmTraceFunc func, gpointer user_data);
+
 /* Bytes of the tracer's store: its live blocks plus its own tables. tm_lock held. */
 gsize tm_own_memory_locked(void);
 
@@ -195,9 +199,9 @@ const TmFrame *tm_capture_frames(void);
  * reference on each new one. NULL on out of memory. */
 const TmTraceback *tm_intern_locked(guint nframe, guint total);
 
-/* Record the block ptr of size bytes in the default domain with the captured frames. tm_lock
- * held, tm_tracing TRUE. Out of memory, the block goes untraced (a stale trace at its address
- * goes too) and tm_lost counts it. */
+/* Record the block ptr of size bytes in the default domain with the captured frames (size: its
+ * weighted size when sampling, sample.h). tm_lock held, tm_tracing TRUE. Out of memory, the
+ * block goes untraced (a stale trace at its address goes too) and tm_lost counts it. */
 void tm_add_locked(void *ptr, size_t size, guint nframe, guint total);
 
 /* ------------------------------------------------------------------ line cache (linecache.c) */

@@ -1,9 +1,12 @@
 /* The free-list hooks of the "track" variant (doc/internals.rst, "Free-list hooks and
  * variants"): a block pushed onto a free list is freed for the tracer and parked in the store,
  * a block popped from one is allocated there and then (the tracer's, if the thread suspended
- * tracing: suspend.c). Also the variant of the interpreter, found at run time with the
+ * tracing: suspend.c). In sampling mode (sample.h) a pop is sampled as an allocation, and a
+ * push of a block that no store can have costs nothing; a sampled block pushed loses its trace
+ * and is not parked (get_freelist_memory() then sees no parked block). Also the variant of the interpreter, found at run time with the
  * hooks. */
 #include "engine.h"
+#include "sample.h"
 #include "timer.h"
 #include "tracer.h"
 
@@ -29,6 +32,19 @@ tm_freelist_push(void *block, size_t size)
 
     if (tm_reentrant)
         return;
+    if (tm_sample_active()) {
+        if (!tm_sample_maybe_recorded(block))
+            return;
+        tm_lock_acquire();
+        if (tm_tracing) {
+            if (!tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)block, NULL)
+                && G_UNLIKELY(tm_own_count != 0))
+                tm_own_forget_locked(TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
+        }
+        tm_lock_release();
+        errno = saved_errno;
+        return;
+    }
     tm_lock_acquire();
     if (tm_tracing) {
         /* A block parked is nobody's, the tracer's no more than the user's. */
@@ -49,12 +65,16 @@ tm_freelist_pop(void *block, size_t size)
     PyThreadState *tstate;
     guint nframe = 0, total = 0;
     gboolean suspended;
+    gsize weighted = size;
     int saved_errno = errno;
 
     if (tm_reentrant)
         return;
-    tm_reentrant = 1;
     suspended = tm_suspend_depth != 0;
+    /* Not sampled: in sampling mode its push left no entry in the store (see above). */
+    if (!suspended && !tm_sample_record(size, &weighted))
+        return;
+    tm_reentrant = 1;
     tstate = tm_tracing_tstate();
     if (tstate != NULL && !suspended)
         nframe = tm_capture(tstate, &total);
@@ -65,7 +85,7 @@ tm_freelist_pop(void *block, size_t size)
             tm_own_add_locked(TM_DEFAULT_DOMAIN, (guintptr)block, size);
         }
         else {
-            tm_add_locked(block, size, nframe, total);  /* the parked entry becomes the trace */
+            tm_add_locked(block, weighted, nframe, total);  /* the parked entry becomes the trace */
             if (G_UNLIKELY(tm_own_count != 0))
                 tm_own_forget_locked(TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
         }
@@ -115,7 +135,8 @@ tm_engine_variant(void)
 gboolean
 tm_engine_freelist_memory(gsize *size, gsize *count)
 {
-    if (tm_set_freelist_hooks == NULL)
+    /* While sampling, pushes are not parked (see tm_freelist_push): nothing is known. */
+    if (tm_set_freelist_hooks == NULL || tm_sample_active())
         return FALSE;
     *size = *count = 0;
     tm_lock_acquire();

@@ -1,9 +1,12 @@
 /* The PEP 445 allocator hooks of the three domains (RAW, MEM, OBJ): each allocation is
  * captured and recorded in the store, each free forgets its trace. The rules that keep the
  * engine from tracing itself are in engine.h; in a thread where tracing is suspended, the
- * blocks go to the tracer's store instead (suspend.c). Also pymalloc's statistics with the OBJ
+ * blocks go to the tracer's store instead (suspend.c). In sampling mode (sample.h), an
+ * allocation that is not sampled, and the free or resize of a block that no store can have,
+ * call the saved allocator and nothing else: no capture, no lock, no lookup. Also pymalloc's statistics with the OBJ
  * hook taken away for the call (tm_engine_debug_malloc_stats, tracer.h). */
 #include "engine.h"
+#include "sample.h"
 #include "timer.h"
 #include "tracer.h"
 
@@ -52,10 +55,27 @@ tm_alloc_common(PyMemAllocatorEx *alloc, gboolean gil, size_t nelem, size_t elsi
     guint nframe = 0, total = 0;
     void *ptr;
     int saved_errno;
+    gsize size, weighted;
 
     if (tm_reentrant)
         return zero ? alloc->calloc(alloc->ctx, nelem, elsize)
                     : alloc->malloc(alloc->ctx, elsize);
+    /* calloc's product, saturated: a calloc that overflows fails anyway. */
+    if (!zero)
+        size = elsize;
+    else if (elsize != 0 && nelem > G_MAXSIZE / elsize)
+        size = G_MAXSIZE;
+    else
+        size = nelem * elsize;
+    if (tm_suspend_depth == 0 && !tm_sample_record(size, &weighted)) {
+        /* Not sampled. Still reentrant for the call: pymalloc falling back to the RAW domain
+         * must not be sampled on its own. */
+        tm_reentrant = 1;
+        ptr = zero ? alloc->calloc(alloc->ctx, nelem, elsize)
+                   : alloc->malloc(alloc->ctx, elsize);
+        tm_reentrant = 0;
+        return ptr;
+    }
     tm_reentrant = 1;
     ptr = zero ? alloc->calloc(alloc->ctx, nelem, elsize) : alloc->malloc(alloc->ctx, elsize);
     saved_errno = errno;  /* as the allocator left it (engine.h) */
@@ -65,8 +85,7 @@ tm_alloc_common(PyMemAllocatorEx *alloc, gboolean gil, size_t nelem, size_t elsi
         if (ptr != NULL) {
             tm_lock_acquire();
             if (tm_tracing)
-                tm_own_add_locked(TM_DEFAULT_DOMAIN, (guintptr)ptr,
-                                  zero ? nelem * elsize : elsize);
+                tm_own_add_locked(TM_DEFAULT_DOMAIN, (guintptr)ptr, size);
             tm_lock_release();
         }
     }
@@ -75,7 +94,7 @@ tm_alloc_common(PyMemAllocatorEx *alloc, gboolean gil, size_t nelem, size_t elsi
             nframe = tm_capture(tstate, &total);
         tm_lock_acquire();
         if (tm_tracing)
-            tm_add_locked(ptr, zero ? nelem * elsize : elsize, nframe, total);
+            tm_add_locked(ptr, weighted, nframe, total);
         tm_lock_release();
     }
     tm_hook_leave(tstate, saved_errno);
@@ -88,17 +107,29 @@ tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
     PyThreadState *tstate;
     void *ptr2;
     guint nframe = 0, total = 0;
-    gboolean suspended;
+    gboolean suspended, record = TRUE;
+    gsize weighted = size;
     int saved_errno;
 
     if (tm_reentrant)
         return alloc->realloc(alloc->ctx, ptr, size);
     if (ptr == NULL)
         return tm_alloc_common(alloc, gil, 1, size, FALSE);
-    tm_reentrant = 1;
     suspended = tm_suspend_depth != 0;
+    if (!suspended) {
+        /* The new block is sampled as an allocation of its new size (sample.h). */
+        record = tm_sample_record(size, &weighted);
+        if (!record && !tm_sample_maybe_recorded(ptr)) {
+            /* Neither the old block nor the new one is recorded. */
+            tm_reentrant = 1;
+            ptr2 = alloc->realloc(alloc->ctx, ptr, size);
+            tm_reentrant = 0;
+            return ptr2;
+        }
+    }
+    tm_reentrant = 1;
     tstate = gil ? tm_tracing_tstate() : NULL;
-    if (tstate != NULL && !suspended)
+    if (tstate != NULL && !suspended && record)
         nframe = tm_capture(tstate, &total);
     /* Hold the lock across the realloc: once it moved the block, the old address may be
      * handed to a RAW allocation in a thread without the GIL, whose trace must not be the
@@ -116,11 +147,12 @@ tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
             tm_own_realloc_locked((guintptr)ptr, (guintptr)ptr2, size);
         }
         else {
-            if (ptr2 != ptr)
+            if (ptr2 != ptr || !record)
                 tm_forget_locked(ptr, NULL);
             /* As the stock tracemalloc does, the block is charged to the line that resized
              * it: a block of the tracer's too, which leaves the tracer's store. */
-            tm_add_locked(ptr2, size, nframe, total);
+            if (record)
+                tm_add_locked(ptr2, weighted, nframe, total);
             if (G_UNLIKELY(tm_own_count != 0))
                 tm_own_forget_locked(TM_DEFAULT_DOMAIN, (guintptr)ptr, NULL);
         }
@@ -141,6 +173,14 @@ tm_free_common(PyMemAllocatorEx *alloc, void *ptr, gboolean obj)
 
     if (tm_reentrant || ptr == NULL) {
         alloc->free(alloc->ctx, ptr);
+        return;
+    }
+    if (tm_sample_active() && !tm_sample_maybe_recorded(ptr)) {
+        /* Sampling, and no store has the block. (The line cache, not used while sampling,
+         * need not forget it: linecache.c.) */
+        tm_reentrant = 1;
+        alloc->free(alloc->ctx, ptr);
+        tm_reentrant = 0;
         return;
     }
     tm_reentrant = 1;
@@ -215,7 +255,7 @@ static void *
 tm_realloc_obj(void *ctx, void *ptr, size_t size)
 {
     (void)ctx;
-    if (ptr != NULL && !tm_reentrant && tm_tracing_tstate() != NULL)
+    if (ptr != NULL && !tm_reentrant && !tm_sample_active() && tm_tracing_tstate() != NULL)
         tm_linecache_forget(ptr);
     return tm_realloc_common(&tm_orig_obj, TRUE, ptr, size);
 }

@@ -11,9 +11,15 @@
  * instructions of one function never misses (most recently used first, with 4 ways, a loop
  * over 5 sites missed every time).
  *
+ * While sampling (sample.h) the cache is not used: a capture is rare, and the frees that go
+ * unseen (not sampled) could not make it forget a code object; the line is read from the line
+ * table each time. tm_capture_start() empties the cache when tracing starts again, in either
+ * mode.
+ *
  * Protected by the GIL of tm_interp: captures happen only in that interpreter, and so do the
  * forgets (a code object of the cache dies in the interpreter that ran it). */
 #include "engine.h"
+#include "sample.h"
 
 #include <string.h>
 
@@ -67,6 +73,8 @@ tm_linecache_lineno(TmPyFrame *frame)
 
     if (!tm_frame_position(frame, &code, &addr))
         return tm_frame_lineno(frame);
+    if (tm_sample_active())
+        return tm_code_lineno(code, addr);
     index = tm_line_set(code);
     set = tm_lines[index];
     for (i = 0; i < TM_LINE_WAYS; i++) {

@@ -1,0 +1,107 @@
+/* The sampling mode (sample.c): which allocations the hooks record when tracing started with
+ * sample_bytes = N > 0, the weight of a recorded one, and the filter of sampled addresses that
+ * lets a free skip the table lock. doc/internals.rst, "Sampling", has the reasoning.
+ *
+ * The decision: each thread counts down the bytes it allocates; the countdown is drawn from an
+ * exponential distribution of mean N (rounded up to whole bytes), and the allocation that
+ * brings it to zero or below is sampled, after which a fresh countdown is drawn. An
+ * allocation of s bytes is then sampled with probability p(s) = 1 - exp(-s/N), independently
+ * of the others (the exponential forgets what was consumed of it), as tcmalloc, jemalloc and
+ * Go's heap profiler do. A sampled block is recorded in the store with the size
+ * s / p(s) (its weighted size: the bytes it stands for, rounded to the nearest byte), so that
+ * every sum of sizes (traced memory, its peak, each line's and each traceback's share) is an
+ * unbiased estimate; the Python layer derives the blocks it stands for, 1 / p(s), from the
+ * weighted size (tracemalloc/_sampling.py).
+ *
+ * In exact mode (N = 0) every allocation is recorded with its own size, as before; the fast
+ * path costs it one failed compare.
+ *
+ * The per-thread state (tm_sample_left, tm_sample_thread_epoch, tm_sample_rng) is
+ * thread-local: only its own thread reads or writes it, from the hooks. The globals are
+ * written only by tm_sample_start(), with the GIL held and before the hooks are installed, and
+ * read by the hooks with relaxed atomic loads; the filter's words are written with tm_lock held
+ * and read by the hooks without it. Nothing here allocates or touches a Python object. */
+#ifndef PYTRACEMALLOC_SAMPLE_H
+#define PYTRACEMALLOC_SAMPLE_H
+
+#include <glib.h>
+
+/* The mean sampling interval in bytes, 0 in exact mode. Written by tm_sample_start() only. */
+extern gsize tm_sample_bytes;
+/* Incremented by each tm_sample_start(): a thread whose tm_sample_thread_epoch differs has a
+ * countdown of an earlier mode (or none yet) and draws a new one. */
+extern guint tm_sample_epoch;
+
+/* Bytes the calling thread may still allocate before its next sample; 0 in exact mode (then
+ * nothing is skipped). Meaningful only when tm_sample_thread_epoch == tm_sample_epoch. */
+extern __thread guint64 tm_sample_left __attribute__((tls_model("initial-exec")));
+extern __thread guint tm_sample_thread_epoch __attribute__((tls_model("initial-exec")));
+
+/* The filter of sampled addresses: one bit per hash of an address, set (tm_sample_mark_locked)
+ * for every block of the default domain that enters tm_store or the tracer's store while
+ * sampling, and only cleared by a rebuild that keeps the bit of every block still there. A
+ * clear bit means that no store has the block: its free, resize or push onto a free list
+ * needs neither tm_lock nor a lookup. Words written with tm_lock held (relaxed atomic
+ * stores), read by the hooks without it. */
+#define TM_SAMPLE_FILTER_LOG2 16
+extern guint64 tm_sample_filter[(1u << TM_SAMPLE_FILTER_LOG2) / 64];
+
+/* Sampling: the hooks skip what is not sampled. Relaxed load, any thread. */
+static inline gboolean
+tm_sample_active(void)
+{
+    return __atomic_load_n(&tm_sample_bytes, __ATOMIC_RELAXED) != 0;
+}
+
+static inline guint
+tm_sample_hash(const void *ptr)
+{
+    guint64 h = ((guint64)(guintptr)ptr >> 4) * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15);
+    return (guint)(h >> (64 - TM_SAMPLE_FILTER_LOG2));
+}
+
+/* FALSE when no store can have a block at ptr (its bit is clear); TRUE: maybe. */
+static inline gboolean
+tm_sample_maybe_recorded(const void *ptr)
+{
+    guint h = tm_sample_hash(ptr);
+    return (__atomic_load_n(&tm_sample_filter[h / 64], __ATOMIC_RELAXED) >> (h % 64)) & 1;
+}
+
+/* The slow part of tm_sample_record(). */
+gboolean tm_sample_decide(gsize size, gsize *weighted);
+
+/* The calling thread allocates size bytes (not suspended, not reentrant): TRUE if the block
+ * is to be recorded, with the size to record in *weighted (size itself in exact mode); FALSE
+ * if it is skipped. The fast path is a compare and a subtraction of thread-local values. */
+static inline gboolean
+tm_sample_record(gsize size, gsize *weighted)
+{
+    if (G_LIKELY(tm_sample_thread_epoch == __atomic_load_n(&tm_sample_epoch, __ATOMIC_RELAXED)
+                 && size < tm_sample_left)) {
+        tm_sample_left -= size;
+        return FALSE;
+    }
+    return tm_sample_decide(size, weighted);
+}
+
+/* The weighted size of a sampled block of size bytes at mean interval n > 0:
+ * round(size / (1 - exp(-size/n))); n for size 0, size itself once p(size) is 1 in a double. */
+gsize tm_sample_weight(gsize size, gsize n);
+
+/* Set the mode for the next tracing session: n = 0 exact, else the mean interval; seed != 0
+ * makes the threads' random sequences reproducible (for the tests), 0 seeds from the clock.
+ * Empties the filter. GIL held, hooks not installed (not tracing). */
+void tm_sample_start(gsize n, guint64 seed);
+
+/* The block ptr of the default domain enters tm_store or the tracer's store: set its bit
+ * (sampling only; exact mode does not read the filter). tm_lock held. When many bits are set
+ * for the blocks still recorded, the filter is rebuilt from the stores (tm_store, and the
+ * tracer's store through tm_own_foreach_locked). */
+void tm_sample_mark_locked(const void *ptr);
+
+/* Rebuild the filter from tm_store and the tracer's store (after clear_traces()). tm_lock
+ * held. */
+void tm_sample_rebuild_locked(void);
+
+#endif /* PYTRACEMALLOC_SAMPLE_H */
