@@ -50,6 +50,8 @@ tm_api_track(unsigned int domain, uintptr_t ptr, size_t size)
         else if (tm_tracing && !record) {
             /* Not sampled: a stale trace at its address must not stand for it. */
             tm_store_remove(tm_store, domain, ptr, NULL);
+            if (domain == TM_DEFAULT_DOMAIN)
+                tm_sample_forget_locked((const void *)ptr);
             res = 0;
         }
         else if (tm_tracing) {
@@ -79,6 +81,8 @@ tm_api_untrack(unsigned int domain, uintptr_t ptr)
     if (tm_tracing) {
         if (!tm_store_remove(tm_store, domain, ptr, NULL) && tm_own_count != 0)
             tm_own_forget_locked(domain, ptr, NULL);
+        if (domain == TM_DEFAULT_DOMAIN)
+            tm_sample_forget_locked((const void *)ptr);
         res = 0;
     }
     tm_lock_release();

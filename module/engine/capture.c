@@ -109,6 +109,7 @@ tm_add_locked(void *ptr, size_t size, guint nframe, guint total)
         /* Out of memory: the block goes untraced, and a stale trace at the same address
          * must not survive. */
         tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr, NULL);
+        tm_sample_forget_locked(ptr);
         tm_lost++;
     }
     else {

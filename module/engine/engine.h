@@ -148,9 +148,8 @@ gboolean tm_own_forget_locked(guint domain, guintptr ptr, gsize *size);
  * (or stays) the tracer's. tm_lock held, tm_tracing TRUE. */
 void tm_own_realloc_locked(guintptr ptr, guintptr ptr2, gsize size);
 
-/* Call func for every block of the tracer's store (tm_store_foreach), none if it has none.
- * tm_lock held. */
-void tm_own_foreach_locked(TmTraceFunc func, gpointer user_data);
+/* Whether the tracer's store has the block ptr of domain. tm_lock held. */
+gboolean tm_own_has_locked(guint domain, guintptr ptr);
 
 /* Bytes of the tracer's store: its live blocks plus its own tables. tm_lock held. */
 gsize tm_own_memory_locked(void);

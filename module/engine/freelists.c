@@ -24,29 +24,21 @@ typedef struct {
 static const char *tm_variant;
 static void (*tm_set_freelist_hooks)(const TmFreeListHooks *hooks);
 
-/* An object's block goes onto a free list: for the tracer it is freed, and parked. GIL held. */
-static void
-tm_freelist_push(void *block, size_t size)
+/* An object's block goes onto a free list: for the tracer it is freed, and parked (while
+ * sampling: only forgotten). The part after the checks of tm_freelist_push. GIL held. */
+static __attribute__((noinline)) void
+tm_freelist_push_slow(void *block, size_t size)
 {
     int saved_errno = errno;
 
-    if (tm_reentrant)
-        return;
-    if (tm_sample_active()) {
-        if (!tm_sample_maybe_recorded(block))
-            return;
-        tm_lock_acquire();
-        if (tm_tracing) {
-            if (!tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)block, NULL)
-                && G_UNLIKELY(tm_own_count != 0))
-                tm_own_forget_locked(TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
-        }
-        tm_lock_release();
-        errno = saved_errno;
-        return;
-    }
     tm_lock_acquire();
-    if (tm_tracing) {
+    if (tm_tracing && tm_sample_active()) {
+        if (!tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)block, NULL)
+            && G_UNLIKELY(tm_own_count != 0))
+            tm_own_forget_locked(TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
+        tm_sample_forget_locked(block);
+    }
+    else if (tm_tracing) {
         /* A block parked is nobody's, the tracer's no more than the user's. */
         if (G_UNLIKELY(tm_own_count != 0))
             tm_own_forget_locked(TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
@@ -58,22 +50,28 @@ tm_freelist_push(void *block, size_t size)
     errno = saved_errno;
 }
 
-/* A block is taken from a free list: for the tracer it is allocated here and now. GIL held. */
 static void
-tm_freelist_pop(void *block, size_t size)
+tm_freelist_push(void *block, size_t size)
+{
+    if (tm_reentrant)
+        return;
+    /* Sampling: no store has the block, nothing to forget (sample.h). */
+    if (tm_sample_active() && !tm_sample_maybe_recorded(block))
+        return;
+    tm_freelist_push_slow(block, size);
+}
+
+/* A block is taken from a free list: for the tracer it is allocated here and now, with the
+ * size weighted (the size itself in exact mode, or for the tracer's work). The part after
+ * the checks of tm_freelist_pop. GIL held. */
+static __attribute__((noinline)) void
+tm_freelist_pop_slow(void *block, size_t size, gsize weighted)
 {
     PyThreadState *tstate;
     guint nframe = 0, total = 0;
-    gboolean suspended;
-    gsize weighted = size;
+    gboolean suspended = tm_suspend_depth != 0;
     int saved_errno = errno;
 
-    if (tm_reentrant)
-        return;
-    suspended = tm_suspend_depth != 0;
-    /* Not sampled: in sampling mode its push left no entry in the store (see above). */
-    if (!suspended && !tm_sample_record(size, &weighted))
-        return;
     tm_reentrant = 1;
     tstate = tm_tracing_tstate();
     if (tstate != NULL && !suspended)
@@ -95,6 +93,19 @@ tm_freelist_pop(void *block, size_t size)
     if (tstate != NULL)
         tm_timer_poll();
     errno = saved_errno;
+}
+
+static void
+tm_freelist_pop(void *block, size_t size)
+{
+    gsize weighted = size;
+
+    if (tm_reentrant)
+        return;
+    /* Not sampled: while sampling, its push left no entry in the store (see above). */
+    if (tm_suspend_depth == 0 && !tm_sample_record(size, &weighted))
+        return;
+    tm_freelist_pop_slow(block, size, weighted);
 }
 
 static const TmFreeListHooks tm_freelist_hooks = { tm_freelist_push, tm_freelist_pop };

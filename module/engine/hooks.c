@@ -155,6 +155,8 @@ tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
                 tm_add_locked(ptr2, weighted, nframe, total);
             if (G_UNLIKELY(tm_own_count != 0))
                 tm_own_forget_locked(TM_DEFAULT_DOMAIN, (guintptr)ptr, NULL);
+            if (ptr2 != ptr || !record)
+                tm_sample_forget_locked(ptr);
         }
     }
     tm_lock_release();
@@ -177,10 +179,9 @@ tm_free_common(PyMemAllocatorEx *alloc, void *ptr, gboolean obj)
     }
     if (tm_sample_active() && !tm_sample_maybe_recorded(ptr)) {
         /* Sampling, and no store has the block. (The line cache, not used while sampling,
-         * need not forget it: linecache.c.) */
-        tm_reentrant = 1;
+         * need not forget it: linecache.c.) Not reentrant: if the allocator frees through
+         * the RAW domain, that hook finds the same answer. */
         alloc->free(alloc->ctx, ptr);
-        tm_reentrant = 0;
         return;
     }
     tm_reentrant = 1;
@@ -197,6 +198,7 @@ tm_free_common(PyMemAllocatorEx *alloc, void *ptr, gboolean obj)
         /* Not the user's: maybe the tracer's, whoever frees it. */
         if (!traced && G_UNLIKELY(tm_own_count != 0))
             traced = tm_own_forget_locked(TM_DEFAULT_DOMAIN, (guintptr)ptr, &size);
+        tm_sample_forget_locked(ptr);
     }
     tm_lock_held = 0;
     tm_lock_release();

@@ -21,8 +21,11 @@ static guint64 tm_sample_seed;
  * so that two threads never share a sequence. Atomic increments. */
 static guint tm_sample_threads;
 
-/* Protected by tm_lock: the number of bits set in tm_sample_filter. */
-static guint tm_sample_filter_bits;
+/* Protected by tm_lock: the addresses counted in the filter (a set of pointers, created on
+ * first use), and per bit of the filter the number of them that hash to it. A bit is set
+ * while its count is not 0. */
+static GHashTable *tm_sample_set;
+static guint32 tm_sample_counts[1u << TM_SAMPLE_FILTER_LOG2];
 
 /* splitmix64: spreads a seed over the 64 bits of a xorshift state. */
 static guint64
@@ -115,6 +118,8 @@ tm_sample_decide(gsize size, gsize *weighted)
 void
 tm_sample_start(gsize n, guint64 seed)
 {
+    GHashTable *set;
+
     if (seed == 0)
         seed = (guint64)g_get_real_time() ^ ((guint64)g_get_monotonic_time() << 20)
                ^ (guint64)(guintptr)&seed;
@@ -122,71 +127,80 @@ tm_sample_start(gsize n, guint64 seed)
     __atomic_store_n(&tm_sample_threads, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&tm_sample_bytes, n, __ATOMIC_RELAXED);
     __atomic_add_fetch(&tm_sample_epoch, 1, __ATOMIC_RELAXED);
-    /* No hook runs our code (not tracing): the filter can be emptied in place. */
+    /* Not tracing: no hook marks or forgets; a RAW hook still running in a thread without
+     * the GIL only reads the filter, which may be emptied under it (a block of a stopped
+     * session needs no lookup). */
+    tm_lock_acquire();
+    set = tm_sample_set;
+    tm_sample_set = NULL;
+    memset(tm_sample_counts, 0, sizeof(tm_sample_counts));
     memset(tm_sample_filter, 0, sizeof(tm_sample_filter));
-    tm_sample_filter_bits = 0;
+    tm_lock_release();
+    if (set != NULL)
+        g_hash_table_destroy(set);
 }
 
-/* Set the bit of ptr; TRUE if it was clear. tm_lock held. */
-static gboolean
-tm_sample_set_bit_locked(const void *ptr)
+/* Count ptr in the filter's bit h, or uncount it (delta -1); the bit follows. tm_lock held. */
+static void
+tm_sample_count_locked(const void *ptr, int delta)
 {
     guint h = tm_sample_hash(ptr);
     guint64 word = __atomic_load_n(&tm_sample_filter[h / 64], __ATOMIC_RELAXED);
     guint64 bit = G_GUINT64_CONSTANT(1) << (h % 64);
 
-    if (word & bit)
-        return FALSE;
-    __atomic_store_n(&tm_sample_filter[h / 64], word | bit, __ATOMIC_RELAXED);
-    tm_sample_filter_bits++;
-    return TRUE;
+    if (delta > 0) {
+        if (tm_sample_counts[h]++ == 0)
+            __atomic_store_n(&tm_sample_filter[h / 64], word | bit, __ATOMIC_RELAXED);
+    }
+    else {
+        g_assert(tm_sample_counts[h] > 0);
+        if (--tm_sample_counts[h] == 0)
+            __atomic_store_n(&tm_sample_filter[h / 64], word & ~bit, __ATOMIC_RELAXED);
+    }
 }
 
 void
 tm_sample_mark_locked(const void *ptr)
 {
-    gsize live;
-
-    if (!tm_sample_active() || !tm_sample_set_bit_locked(ptr))
+    if (!tm_sample_active())
         return;
-    /* Bits of blocks freed since they were set pile up (a free never clears one: another
-     * block may share it). Once they are many more than the blocks recorded, rebuild: the
-     * filter lets through about one free in (2**16 / bits set). */
-    live = (tm_store != NULL ? tm_store_count(tm_store) : 0) + tm_own_count;
-    if (tm_sample_filter_bits > 2048 && tm_sample_filter_bits > 4 * live)
-        tm_sample_rebuild_locked();
+    if (tm_sample_set == NULL)
+        tm_sample_set = g_hash_table_new(NULL, NULL);
+    if (g_hash_table_add(tm_sample_set, (gpointer)ptr))
+        tm_sample_count_locked(ptr, 1);
 }
 
-static guint64 tm_sample_next[(1u << TM_SAMPLE_FILTER_LOG2) / 64];  /* tm_lock */
+/* Whether a store has the block ptr of the default domain. tm_lock held. */
+static gboolean
+tm_sample_recorded_locked(const void *ptr)
+{
+    return (tm_store != NULL && tm_store_get(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr) != NULL)
+           || tm_own_has_locked(TM_DEFAULT_DOMAIN, (guintptr)ptr);
+}
+
+void
+tm_sample_forget_locked(const void *ptr)
+{
+    if (tm_sample_set == NULL || tm_sample_recorded_locked(ptr))
+        return;
+    if (g_hash_table_remove(tm_sample_set, ptr))
+        tm_sample_count_locked(ptr, -1);
+}
 
 static gboolean
-tm_sample_add_next(guintptr ptr, const TmTrace *trace, gpointer user_data)
+tm_sample_stale(gpointer key, gpointer value, gpointer user_data)
 {
-    guint h;
-
+    (void)value;
     (void)user_data;
-    if (trace->domain == TM_DEFAULT_DOMAIN) {
-        h = tm_sample_hash((const void *)ptr);
-        tm_sample_next[h / 64] |= G_GUINT64_CONSTANT(1) << (h % 64);
-    }
+    if (tm_sample_recorded_locked(key))
+        return FALSE;
+    tm_sample_count_locked(key, -1);
     return TRUE;
 }
 
 void
-tm_sample_rebuild_locked(void)
+tm_sample_prune_locked(void)
 {
-    guint i, bits = 0;
-
-    memset(tm_sample_next, 0, sizeof(tm_sample_next));
-    if (tm_store != NULL)
-        tm_store_foreach(tm_store, tm_sample_add_next, NULL);
-    tm_own_foreach_locked(tm_sample_add_next, NULL);
-    /* Word by word: a hook reading without the lock sees the old word (a superset) or the new
-     * one, and both have the bit of every block still recorded (none is added or removed
-     * meanwhile: that takes tm_lock). */
-    for (i = 0; i < G_N_ELEMENTS(tm_sample_filter); i++) {
-        __atomic_store_n(&tm_sample_filter[i], tm_sample_next[i], __ATOMIC_RELAXED);
-        bits += (guint)__builtin_popcountll(tm_sample_next[i]);
-    }
-    tm_sample_filter_bits = bits;
+    if (tm_sample_set != NULL)
+        g_hash_table_foreach_remove(tm_sample_set, tm_sample_stale, NULL);
 }

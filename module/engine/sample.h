@@ -37,12 +37,15 @@ extern guint tm_sample_epoch;
 extern __thread guint64 tm_sample_left __attribute__((tls_model("initial-exec")));
 extern __thread guint tm_sample_thread_epoch __attribute__((tls_model("initial-exec")));
 
-/* The filter of sampled addresses: one bit per hash of an address, set (tm_sample_mark_locked)
- * for every block of the default domain that enters tm_store or the tracer's store while
- * sampling, and only cleared by a rebuild that keeps the bit of every block still there. A
- * clear bit means that no store has the block: its free, resize or push onto a free list
- * needs neither tm_lock nor a lookup. Words written with tm_lock held (relaxed atomic
- * stores), read by the hooks without it. */
+/* The filter of sampled addresses: one bit per hash of an address, set while a block of the
+ * default domain that hashes to it is in tm_store or the tracer's store (sampling only). The
+ * hooks mark a block as it enters a store (tm_sample_mark_locked) and forget it once it left
+ * both (tm_sample_forget_locked, which looks in the stores: a call where nothing left is
+ * harmless, and a missing one only costs a needless lookup later). A clear bit means that no
+ * store has the block: its free, resize or push onto a free list needs neither tm_lock nor a
+ * lookup. A set bit costs the slow path: one free in about (2**16 / blocks recorded), and the
+ * blocks recorded are few while sampling. Words written with tm_lock held (relaxed atomic
+ * stores, each word from one correct value to another), read by the hooks without it. */
 #define TM_SAMPLE_FILTER_LOG2 16
 extern guint64 tm_sample_filter[(1u << TM_SAMPLE_FILTER_LOG2) / 64];
 
@@ -82,6 +85,11 @@ tm_sample_record(gsize size, gsize *weighted)
         tm_sample_left -= size;
         return FALSE;
     }
+    if (!tm_sample_active()) {
+        /* Exact mode: the countdown is never of this mode, and nothing is skipped. */
+        *weighted = size;
+        return TRUE;
+    }
     return tm_sample_decide(size, weighted);
 }
 
@@ -91,17 +99,19 @@ gsize tm_sample_weight(gsize size, gsize n);
 
 /* Set the mode for the next tracing session: n = 0 exact, else the mean interval; seed != 0
  * makes the threads' random sequences reproducible (for the tests), 0 seeds from the clock.
- * Empties the filter. GIL held, hooks not installed (not tracing). */
+ * Empties the filter. GIL held, not tracing (tm_tracing FALSE); takes tm_lock. */
 void tm_sample_start(gsize n, guint64 seed);
 
-/* The block ptr of the default domain enters tm_store or the tracer's store: set its bit
- * (sampling only; exact mode does not read the filter). tm_lock held. When many bits are set
- * for the blocks still recorded, the filter is rebuilt from the stores (tm_store, and the
- * tracer's store through tm_own_foreach_locked). */
+/* The block ptr of the default domain entered tm_store or the tracer's store: count it in the
+ * filter (sampling only; exact mode does not read the filter). tm_lock held. */
 void tm_sample_mark_locked(const void *ptr);
 
-/* Rebuild the filter from tm_store and the tracer's store (after clear_traces()). tm_lock
- * held. */
-void tm_sample_rebuild_locked(void);
+/* The block ptr of the default domain may have left the stores (freed, moved, pushed onto a
+ * free list, untracked): if neither store has it, uncount it. tm_lock held. */
+void tm_sample_forget_locked(const void *ptr);
+
+/* Uncount every block that left the stores unseen (clear_traces() dropped their traces).
+ * tm_lock held. */
+void tm_sample_prune_locked(void);
 
 #endif /* PYTRACEMALLOC_SAMPLE_H */

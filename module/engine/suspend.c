@@ -90,18 +90,20 @@ tm_own_realloc_locked(guintptr ptr, guintptr ptr2, gsize size)
     /* The user's block keeps its trace and its traceback, at its new address and size. */
     if (tm_store_move(tm_store, TM_DEFAULT_DOMAIN, ptr, ptr2, size)) {
         tm_sample_mark_locked((const void *)ptr2);
+        tm_sample_forget_locked((const void *)ptr);
         return;
     }
     if (ptr2 != ptr)
         tm_own_forget_locked(TM_DEFAULT_DOMAIN, ptr, NULL);
     tm_own_add_locked(TM_DEFAULT_DOMAIN, ptr2, size);
+    if (ptr2 != ptr)
+        tm_sample_forget_locked((const void *)ptr);
 }
 
-void
-tm_own_foreach_locked(TmTraceFunc func, gpointer user_data)
+gboolean
+tm_own_has_locked(guint domain, guintptr ptr)
 {
-    if (tm_own_store != NULL)
-        tm_store_foreach(tm_own_store, func, user_data);
+    return tm_own_store != NULL && tm_store_get(tm_own_store, domain, ptr) != NULL;
 }
 
 gsize

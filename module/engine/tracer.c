@@ -192,7 +192,7 @@ tm_engine_clear(void)
     if (tm_sample_active()) {
         /* The bits of the traces just forgotten would let their frees through the lock. */
         tm_lock_acquire();
-        tm_sample_rebuild_locked();
+        tm_sample_prune_locked();
         tm_lock_release();
     }
 }
