@@ -46,40 +46,29 @@ tm_hook_leave(PyThreadState *tstate, int saved_errno)
     errno = saved_errno;
 }
 
-/* gil: the calling thread holds a GIL (MEM, OBJ, or RAW called with it). */
-static void *
-tm_alloc_common(PyMemAllocatorEx *alloc, gboolean gil, size_t nelem, size_t elsize,
-                gboolean zero)
+/* How a hook knows whether its thread holds a GIL: MEM and OBJ always do (PEP 445); RAW asks
+ * (tm_gil_held()), and only on its slow path. */
+#define TM_GIL_HELD 1
+#define TM_GIL_ASK 2
+
+#define TM_INLINE static inline __attribute__((always_inline))
+#define TM_SLOW static __attribute__((noinline))
+
+/* The allocation of size bytes (calloc's product, saturated), recorded with the size
+ * weighted (the size itself in exact mode or while suspended). */
+TM_SLOW void *
+tm_alloc_slow(PyMemAllocatorEx *alloc, int gil_mode, size_t nelem, size_t elsize,
+              gboolean zero, gsize size, gsize weighted)
 {
     PyThreadState *tstate;
     guint nframe = 0, total = 0;
     void *ptr;
     int saved_errno;
-    gsize size, weighted;
 
-    if (tm_reentrant)
-        return zero ? alloc->calloc(alloc->ctx, nelem, elsize)
-                    : alloc->malloc(alloc->ctx, elsize);
-    /* calloc's product, saturated: a calloc that overflows fails anyway. */
-    if (!zero)
-        size = elsize;
-    else if (elsize != 0 && nelem > G_MAXSIZE / elsize)
-        size = G_MAXSIZE;
-    else
-        size = nelem * elsize;
-    if (tm_suspend_depth == 0 && !tm_sample_record(size, &weighted)) {
-        /* Not sampled. Still reentrant for the call: pymalloc falling back to the RAW domain
-         * must not be sampled on its own. */
-        tm_reentrant = 1;
-        ptr = zero ? alloc->calloc(alloc->ctx, nelem, elsize)
-                   : alloc->malloc(alloc->ctx, elsize);
-        tm_reentrant = 0;
-        return ptr;
-    }
     tm_reentrant = 1;
     ptr = zero ? alloc->calloc(alloc->ctx, nelem, elsize) : alloc->malloc(alloc->ctx, elsize);
     saved_errno = errno;  /* as the allocator left it (engine.h) */
-    tstate = gil ? tm_tracing_tstate() : NULL;
+    tstate = gil_mode == TM_GIL_HELD || tm_gil_held() ? tm_tracing_tstate() : NULL;
     if (G_UNLIKELY(tm_suspend_depth != 0)) {
         /* The tracer's work: its memory, no traceback to capture. */
         if (ptr != NULL) {
@@ -101,34 +90,51 @@ tm_alloc_common(PyMemAllocatorEx *alloc, gboolean gil, size_t nelem, size_t elsi
     return ptr;
 }
 
-static void *
-tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
+/* The fast path, inlined in each hook: reentrant calls and allocations not sampled go
+ * straight to the saved allocator. */
+TM_INLINE void *
+tm_alloc_common(PyMemAllocatorEx *alloc, int gil_mode, size_t nelem, size_t elsize,
+                gboolean zero)
+{
+    void *ptr;
+    gsize size, weighted = 0;
+
+    if (tm_reentrant)
+        return zero ? alloc->calloc(alloc->ctx, nelem, elsize)
+                    : alloc->malloc(alloc->ctx, elsize);
+    /* calloc's product, saturated: a calloc that overflows fails anyway. */
+    if (!zero)
+        size = elsize;
+    else if (elsize != 0 && nelem > G_MAXSIZE / elsize)
+        size = G_MAXSIZE;
+    else
+        size = nelem * elsize;
+    if (G_LIKELY(tm_suspend_depth == 0) && !tm_sample_record(size, &weighted)) {
+        /* Not sampled. Still reentrant for the call: pymalloc falling back to the RAW domain
+         * must not be sampled on its own. */
+        tm_reentrant = 1;
+        ptr = zero ? alloc->calloc(alloc->ctx, nelem, elsize)
+                   : alloc->malloc(alloc->ctx, elsize);
+        tm_reentrant = 0;
+        return ptr;
+    }
+    return tm_alloc_slow(alloc, gil_mode, nelem, elsize, zero, size, weighted);
+}
+
+/* The resize of ptr (not NULL) into size bytes, record deciding whether the new block is
+ * recorded, with the size weighted. */
+TM_SLOW void *
+tm_realloc_slow(PyMemAllocatorEx *alloc, int gil_mode, void *ptr, size_t size,
+                gboolean record, gsize weighted)
 {
     PyThreadState *tstate;
     void *ptr2;
     guint nframe = 0, total = 0;
-    gboolean suspended, record = TRUE;
-    gsize weighted = size;
+    gboolean suspended = tm_suspend_depth != 0;
     int saved_errno;
 
-    if (tm_reentrant)
-        return alloc->realloc(alloc->ctx, ptr, size);
-    if (ptr == NULL)
-        return tm_alloc_common(alloc, gil, 1, size, FALSE);
-    suspended = tm_suspend_depth != 0;
-    if (!suspended) {
-        /* The new block is sampled as an allocation of its new size (sample.h). */
-        record = tm_sample_record(size, &weighted);
-        if (!record && !tm_sample_maybe_recorded(ptr)) {
-            /* Neither the old block nor the new one is recorded. */
-            tm_reentrant = 1;
-            ptr2 = alloc->realloc(alloc->ctx, ptr, size);
-            tm_reentrant = 0;
-            return ptr2;
-        }
-    }
     tm_reentrant = 1;
-    tstate = gil ? tm_tracing_tstate() : NULL;
+    tstate = gil_mode == TM_GIL_HELD || tm_gil_held() ? tm_tracing_tstate() : NULL;
     if (tstate != NULL && !suspended && record)
         nframe = tm_capture(tstate, &total);
     /* Hold the lock across the realloc: once it moved the block, the old address may be
@@ -164,26 +170,40 @@ tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
     return ptr2;
 }
 
+TM_INLINE void *
+tm_realloc_common(PyMemAllocatorEx *alloc, int gil_mode, void *ptr, size_t size)
+{
+    void *ptr2;
+    gboolean record = TRUE;
+    gsize weighted = size;
+
+    if (tm_reentrant)
+        return alloc->realloc(alloc->ctx, ptr, size);
+    if (ptr == NULL)
+        return tm_alloc_common(alloc, gil_mode, 1, size, FALSE);
+    if (G_LIKELY(tm_suspend_depth == 0)) {
+        /* The new block is sampled as an allocation of its new size (sample.h). */
+        record = tm_sample_record(size, &weighted);
+        if (!record && !tm_sample_maybe_recorded(ptr)) {
+            /* Neither the old block nor the new one is recorded. */
+            tm_reentrant = 1;
+            ptr2 = alloc->realloc(alloc->ctx, ptr, size);
+            tm_reentrant = 0;
+            return ptr2;
+        }
+    }
+    return tm_realloc_slow(alloc, gil_mode, ptr, size, record, weighted);
+}
+
 /* obj: the OBJ domain, where code objects live: the line cache forgets the code object that
  * goes, unless the block was traced with a size too small for one (most frees). */
-static void
-tm_free_common(PyMemAllocatorEx *alloc, void *ptr, gboolean obj)
+TM_SLOW void
+tm_free_slow(PyMemAllocatorEx *alloc, void *ptr, gboolean obj)
 {
     int saved_errno;
     gboolean traced = FALSE;
     gsize size = 0;
 
-    if (tm_reentrant || ptr == NULL) {
-        alloc->free(alloc->ctx, ptr);
-        return;
-    }
-    if (tm_sample_active() && !tm_sample_maybe_recorded(ptr)) {
-        /* Sampling, and no store has the block. (The line cache, not used while sampling,
-         * need not forget it: linecache.c.) Not reentrant: if the allocator frees through
-         * the RAW domain, that hook finds the same answer. */
-        alloc->free(alloc->ctx, ptr);
-        return;
-    }
     tm_reentrant = 1;
     /* Free with the lock held, then forget the trace: another thread may get the address as
      * soon as it is freed, but cannot record its trace before we forgot ours. Freeing first
@@ -209,26 +229,40 @@ tm_free_common(PyMemAllocatorEx *alloc, void *ptr, gboolean obj)
     errno = saved_errno;
 }
 
+TM_INLINE void
+tm_free_common(PyMemAllocatorEx *alloc, void *ptr, gboolean obj)
+{
+    if (tm_reentrant || ptr == NULL
+        || (tm_sample_active() && !tm_sample_maybe_recorded(ptr))) {
+        /* Reentrant, or sampling and no store has the block. (The line cache, not used while
+         * sampling, need not forget it: linecache.c.) Not reentrant for the call: if the
+         * allocator frees through the RAW domain, that hook finds the same answer. */
+        alloc->free(alloc->ctx, ptr);
+        return;
+    }
+    tm_free_slow(alloc, ptr, obj);
+}
+
 /* MEM and OBJ: always called with the GIL held (PEP 445). ctx is unused (see tm_orig_raw). */
 static void *
 tm_malloc_mem(void *ctx, size_t size)
 {
     (void)ctx;
-    return tm_alloc_common(&tm_orig_mem, TRUE, 1, size, FALSE);
+    return tm_alloc_common(&tm_orig_mem, TM_GIL_HELD, 1, size, FALSE);
 }
 
 static void *
 tm_calloc_mem(void *ctx, size_t nelem, size_t elsize)
 {
     (void)ctx;
-    return tm_alloc_common(&tm_orig_mem, TRUE, nelem, elsize, TRUE);
+    return tm_alloc_common(&tm_orig_mem, TM_GIL_HELD, nelem, elsize, TRUE);
 }
 
 static void *
 tm_realloc_mem(void *ctx, void *ptr, size_t size)
 {
     (void)ctx;
-    return tm_realloc_common(&tm_orig_mem, TRUE, ptr, size);
+    return tm_realloc_common(&tm_orig_mem, TM_GIL_HELD, ptr, size);
 }
 
 static void
@@ -242,14 +276,14 @@ static void *
 tm_malloc_obj(void *ctx, size_t size)
 {
     (void)ctx;
-    return tm_alloc_common(&tm_orig_obj, TRUE, 1, size, FALSE);
+    return tm_alloc_common(&tm_orig_obj, TM_GIL_HELD, 1, size, FALSE);
 }
 
 static void *
 tm_calloc_obj(void *ctx, size_t nelem, size_t elsize)
 {
     (void)ctx;
-    return tm_alloc_common(&tm_orig_obj, TRUE, nelem, elsize, TRUE);
+    return tm_alloc_common(&tm_orig_obj, TM_GIL_HELD, nelem, elsize, TRUE);
 }
 
 /* OBJ, where code objects live: the line cache forgets a code object that goes. */
@@ -259,7 +293,7 @@ tm_realloc_obj(void *ctx, void *ptr, size_t size)
     (void)ctx;
     if (ptr != NULL && !tm_reentrant && !tm_sample_active() && tm_tracing_tstate() != NULL)
         tm_linecache_forget(ptr);
-    return tm_realloc_common(&tm_orig_obj, TRUE, ptr, size);
+    return tm_realloc_common(&tm_orig_obj, TM_GIL_HELD, ptr, size);
 }
 
 static void
@@ -275,21 +309,21 @@ static void *
 tm_malloc_raw(void *ctx, size_t size)
 {
     (void)ctx;
-    return tm_alloc_common(&tm_orig_raw, tm_gil_held(), 1, size, FALSE);
+    return tm_alloc_common(&tm_orig_raw, TM_GIL_ASK, 1, size, FALSE);
 }
 
 static void *
 tm_calloc_raw(void *ctx, size_t nelem, size_t elsize)
 {
     (void)ctx;
-    return tm_alloc_common(&tm_orig_raw, tm_gil_held(), nelem, elsize, TRUE);
+    return tm_alloc_common(&tm_orig_raw, TM_GIL_ASK, nelem, elsize, TRUE);
 }
 
 static void *
 tm_realloc_raw(void *ctx, void *ptr, size_t size)
 {
     (void)ctx;
-    return tm_realloc_common(&tm_orig_raw, tm_gil_held(), ptr, size);
+    return tm_realloc_common(&tm_orig_raw, TM_GIL_ASK, ptr, size);
 }
 
 static void
