@@ -424,6 +424,27 @@ class OutputTests(unittest.TestCase):
             self.assertEqual(metadata["sample_bytes"], value)
 
 
+@unittest.skipIf(tmsupport.USING_FAKE_ENGINE, tmsupport.SKIP_REASON)
+class ReadmeExampleTests(unittest.TestCase):
+    """The README's example of the sampling mode runs as written and shows what it says."""
+
+    def test_example(self):
+        out, shown = tmsupport.run_readme_example(self, "# the sampling example")
+        lines = out.splitlines()
+        shown = shown.splitlines()
+        self.assertEqual(len(lines), 3, out)
+        self.assertEqual(lines[0], shown[0])
+        # 20,000 blocks of 2000 bytes and their headers (33 on 3.x, 37 on 2.7), and the
+        # list: within 6 standard deviations (bounds())
+        exact = 20000 * (2000 + (37 if tmsupport.PY2 else 33))
+        size_bound = bounds({"rows": (exact, 20000)}, 64 * 1024)["rows"][0]
+        traced = float(lines[1].split()[-2]) * 1e6
+        self.assertLess(abs(traced - exact), size_bound + 0.5e6 + 160000, lines[1])
+        self.assertEqual(lines[2].split(" size=")[0], shown[2].split(" size=")[0])
+        size = float(lines[2].split(" size=")[1].split()[0]) * 1024 * 1024
+        self.assertLess(abs(size - exact), size_bound + 0.05 * 1024 * 1024, lines[2])
+
+
 CHILD_CODE = """
 import tracemalloc
 print("%s %d %d" % (tracemalloc.is_tracing(), tracemalloc.get_sample_bytes(),
