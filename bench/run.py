@@ -83,7 +83,9 @@ prints the CPU seconds, the slowdowns over untraced (target: sampled <= 1.10x on
 workload and version), and the accuracy: the traced memory per line right after the measured
 part (get_stats()) of each sampled run against the exact run of the same repetition, the
 worst relative error of the lines holding at least 1% of the exact run's memory (target:
-10%), with the number of such lines and the traced memory they share.
+10%), with the number of such lines, the traced memory they share, and z, the worst error
+over sqrt(size * SIZE) (the bound of the estimator's standard deviation: a line must hold
+about 100 * SIZE bytes for 10% to be one standard deviation).
 
 Exit status 0 if every measurement ran (whatever the targets), 1 otherwise.
 """
@@ -834,20 +836,24 @@ def parse_size(text):
     return int(text)
 
 
-def worst_line_error(exact, sampled, share=0.01):
-    """(worst relative error, lines, their share of the memory) of the lines holding at
-    least *share* of the memory of the *exact* result, estimated by the *sampled* one
-    (bench/child.py's "lines" and "lines_total")."""
+def worst_line_error(exact, sampled, sample, share=0.01):
+    """(worst relative error, lines, their share of the memory, worst z) of the lines
+    holding at least *share* of the memory of the *exact* result, estimated by the *sampled*
+    one (bench/child.py's "lines" and "lines_total"). z is the error over sqrt(size *
+    sample), the bound of the estimator's standard deviation (README, "Sampling"): an
+    estimator that works has z of a few units at most, whatever the relative error."""
     total = exact["lines_total"]
     estimates = dict(((f, n), size) for f, n, size in sampled["lines"])
-    worst, count, held = 0.0, 0, 0
+    worst, count, held, zmax = 0.0, 0, 0, 0.0
     for filename, lineno, size in exact["lines"]:
         if size < share * total or size <= 0:
             continue
         count += 1
         held += size
-        worst = max(worst, abs(estimates.get((filename, lineno), 0) - size) / float(size))
-    return worst, count, (held / float(total) if total else 0.0)
+        error = abs(estimates.get((filename, lineno), 0) - size)
+        worst = max(worst, error / float(size))
+        zmax = max(zmax, error / (float(size) * sample) ** 0.5)
+    return worst, count, (held / float(total) if total else 0.0), zmax
 
 
 def sampling_main(args, runs, scale):
@@ -863,9 +869,9 @@ def sampling_main(args, runs, scale):
              "scale %g; %.0f s" % (
                  sample, datetime.datetime.now(datetime.timezone.utc).strftime(
                      "%Y-%m-%d %H:%M UTC"), machine(), runs, scale, time.time() - started),
-             "%-20s %-10s %9s %9s %9s %8s %8s %5s %6s %6s %8s %5s" % (
+             "%-20s %-10s %9s %9s %9s %8s %8s %5s %6s %6s %8s %5s %5s" % (
                  "interpreter", "workload", "untraced", "exact", "sampled", "exact/u",
-                 "sampl/u", "speed", "lines", "share", "worst", "accur")]
+                 "sampl/u", "speed", "lines", "share", "worst", "z", "accur")]
     results = {}
     for r in raw:
         if "error" not in r:
@@ -878,24 +884,28 @@ def sampling_main(args, runs, scale):
             if not all(runs_of):
                 continue
             u, e, s = [median([r["cpu"] for r in by_run.values()]) for by_run in runs_of]
-            errors = [worst_line_error(runs_of[1][rep], runs_of[2][rep])
+            errors = [worst_line_error(runs_of[1][rep], runs_of[2][rep], sample)
                       for rep in sorted(runs_of[1]) if rep in runs_of[2]]
-            worst = max(errors) if errors else (None, 0, 0.0)
+            worst = max(errors) if errors else (None, 0, 0.0, 0.0)
             speed_ok = s / u <= 1.10
             accuracy_ok = worst[0] is not None and worst[0] <= 0.10
             name = "%s:%s" % (untraced.version, untraced.interp)
             targets.append({"version": untraced.version, "variant": untraced.interp,
                             "workload": workload, "slowdown": s / u, "speed_pass": speed_ok,
                             "worst_error": worst[0], "lines": worst[1],
-                            "share": worst[2], "accuracy_pass": accuracy_ok})
-            lines.append("%-20s %-10s %9.3f %9.3f %9.3f %7.2fx %7.2fx %5s %6d %5.0f%% %7.1f%% %5s"
-                         % (name, workload, u, e, s, e / u, s / u,
-                            "PASS" if speed_ok else "MISS", worst[1], 100 * worst[2],
-                            100 * (worst[0] or 0.0), "PASS" if accuracy_ok else "MISS"))
+                            "share": worst[2], "z": max(e[3] for e in errors) if errors else None,
+                            "accuracy_pass": accuracy_ok})
+            lines.append("%-20s %-10s %9.3f %9.3f %9.3f %7.2fx %7.2fx %5s %6d %5.0f%% %7.1f%% "
+                         "%5.1f %5s" % (
+                             name, workload, u, e, s, e / u, s / u,
+                             "PASS" if speed_ok else "MISS", worst[1], 100 * worst[2],
+                             100 * (worst[0] or 0.0), max(e[3] for e in errors) if errors else 0.0,
+                             "PASS" if accuracy_ok else "MISS"))
     lines.append("")
     lines.append("speed: sampled <= 1.10x untraced; accuracy: every line holding >= 1% of "
                  "the exact run's traced memory at the end of the measured part within 10% "
-                 "(worst over the runs)")
+                 "(worst over the runs); z: the worst error over sqrt(size * N), the bound of "
+                 "the estimator's standard deviation")
     lines.append("targets: speed %d/%d PASS, accuracy %d/%d PASS" % (
         sum(t["speed_pass"] for t in targets), len(targets),
         sum(t["accuracy_pass"] for t in targets), len(targets)))

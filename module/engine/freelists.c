@@ -53,10 +53,11 @@ tm_freelist_push_slow(void *block, size_t size)
 static void
 tm_freelist_push(void *block, size_t size)
 {
-    if (tm_reentrant)
-        return;
-    /* Sampling: no store has the block, nothing to forget (sample.h). */
+    /* Sampling: no store has the block, nothing to forget (sample.h). No hook of ours frees
+     * an object, so the reentrancy check can wait for the slow path. */
     if (tm_sample_active() && !tm_sample_maybe_recorded(block))
+        return;
+    if (tm_reentrant)
         return;
     tm_freelist_push_slow(block, size);
 }
@@ -100,10 +101,11 @@ tm_freelist_pop(void *block, size_t size)
 {
     gsize weighted = size;
 
-    if (tm_reentrant)
-        return;
-    /* Not sampled: while sampling, its push left no entry in the store (see above). */
+    /* Not sampled: while sampling, its push left no entry in the store (see above). No hook
+     * of ours creates an object, so the reentrancy check can wait for the slow path. */
     if (tm_suspend_depth == 0 && !tm_sample_record(size, &weighted))
+        return;
+    if (tm_reentrant)
         return;
     tm_freelist_pop_slow(block, size, weighted);
 }

@@ -16,7 +16,7 @@
  * In exact mode (N = 0) every allocation is recorded with its own size, as before; the fast
  * path costs it one failed compare.
  *
- * The per-thread state (tm_sample_left, tm_sample_thread_epoch, tm_sample_rng) is
+ * The per-thread state (tm_sample_thread: the countdown and its epoch; tm_sample_rng) is
  * thread-local: only its own thread reads or writes it, from the hooks. The globals are
  * written only by tm_sample_start(), with the GIL held and before the hooks are installed, and
  * read by the hooks with relaxed atomic loads; the filter's words are written with tm_lock held
@@ -28,14 +28,19 @@
 
 /* The mean sampling interval in bytes, 0 in exact mode. Written by tm_sample_start() only. */
 extern gsize tm_sample_bytes;
-/* Incremented by each tm_sample_start(): a thread whose tm_sample_thread_epoch differs has a
+/* Incremented by each tm_sample_start(): a thread whose tm_sample_thread.epoch differs has a
  * countdown of an earlier mode (or none yet) and draws a new one. */
 extern guint tm_sample_epoch;
 
-/* Bytes the calling thread may still allocate before its next sample; 0 in exact mode (then
- * nothing is skipped). Meaningful only when tm_sample_thread_epoch == tm_sample_epoch. */
-extern __thread guint64 tm_sample_left __attribute__((tls_model("initial-exec")));
-extern __thread guint tm_sample_thread_epoch __attribute__((tls_model("initial-exec")));
+/* The calling thread's countdown: one thread-local struct, so that the fast path finds both
+ * fields with one address. */
+typedef struct {
+    /* Bytes the thread may still allocate before its next sample; meaningful only when
+     * epoch == tm_sample_epoch. */
+    guint64 left;
+    guint epoch;
+} TmSampleThread;
+extern __thread TmSampleThread tm_sample_thread __attribute__((tls_model("initial-exec")));
 
 /* The filter of sampled addresses: one bit per hash of an address, set while a block of the
  * default domain that hashes to it is in tm_store or the tracer's store (sampling only). The
@@ -80,9 +85,11 @@ gboolean tm_sample_decide(gsize size, gsize *weighted);
 static inline gboolean
 tm_sample_record(gsize size, gsize *weighted)
 {
-    if (G_LIKELY(tm_sample_thread_epoch == __atomic_load_n(&tm_sample_epoch, __ATOMIC_RELAXED)
-                 && size < tm_sample_left)) {
-        tm_sample_left -= size;
+    TmSampleThread *thread = &tm_sample_thread;
+
+    if (G_LIKELY(thread->epoch == __atomic_load_n(&tm_sample_epoch, __ATOMIC_RELAXED)
+                 && size < thread->left)) {
+        thread->left -= size;
         return FALSE;
     }
     if (!tm_sample_active()) {
