@@ -53,9 +53,9 @@ tm_freelist_push_slow(void *block, size_t size)
 static void
 tm_freelist_push(void *block, size_t size)
 {
-    /* Sampling: no store has the block, nothing to forget (sample.h). No hook of ours frees
-     * an object, so the reentrancy check can wait for the slow path. */
-    if (tm_sample_active() && !tm_sample_maybe_recorded(block))
+    /* No store has the block (its bit is clear: sampling), nothing to forget (sample.h). No
+     * hook of ours frees an object, so the reentrancy check can wait for the slow path. */
+    if (!tm_sample_maybe_recorded(block))
         return;
     if (tm_reentrant)
         return;

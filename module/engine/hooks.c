@@ -232,11 +232,11 @@ tm_free_slow(PyMemAllocatorEx *alloc, void *ptr, gboolean obj)
 TM_INLINE void
 tm_free_common(PyMemAllocatorEx *alloc, void *ptr, gboolean obj)
 {
-    if (tm_reentrant || ptr == NULL
-        || (tm_sample_active() && !tm_sample_maybe_recorded(ptr))) {
-        /* Reentrant, or sampling and no store has the block. (The line cache, not used while
-         * sampling, need not forget it: linecache.c.) Not reentrant for the call: if the
-         * allocator frees through the RAW domain, that hook finds the same answer. */
+    if (ptr == NULL || !tm_sample_maybe_recorded(ptr) || tm_reentrant) {
+        /* No store has the block (its bit is clear: sampling), or reentrant. (The line
+         * cache, not used while sampling, need not forget it: linecache.c.) Not reentrant
+         * for the call: if the allocator frees through the RAW domain, that hook finds the
+         * same answer. */
         alloc->free(alloc->ctx, ptr);
         return;
     }

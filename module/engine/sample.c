@@ -133,7 +133,8 @@ tm_sample_start(gsize n, guint64 seed)
     set = tm_sample_set;
     tm_sample_set = NULL;
     memset(tm_sample_counts, 0, sizeof(tm_sample_counts));
-    memset(tm_sample_filter, 0, sizeof(tm_sample_filter));
+    /* Exact: every block may be recorded, every bit is set (sample.h). */
+    memset(tm_sample_filter, n == 0 ? 0xff : 0, sizeof(tm_sample_filter));
     tm_lock_release();
     if (set != NULL)
         g_hash_table_destroy(set);

@@ -49,8 +49,10 @@ extern __thread TmSampleThread tm_sample_thread __attribute__((tls_model("initia
  * harmless, and a missing one only costs a needless lookup later). A clear bit means that no
  * store has the block: its free, resize or push onto a free list needs neither tm_lock nor a
  * lookup. A set bit costs the slow path: one free in about (2**16 / blocks recorded), and the
- * blocks recorded are few while sampling. Words written with tm_lock held (relaxed atomic
- * stores, each word from one correct value to another), read by the hooks without it. */
+ * blocks recorded are few while sampling. In exact mode every bit is set, so that the hooks
+ * need not ask for the mode before they look. Words written with tm_lock held (relaxed
+ * atomic stores, each word from one correct value to another), read by the hooks without
+ * it. */
 #define TM_SAMPLE_FILTER_LOG2 16
 extern guint64 tm_sample_filter[(1u << TM_SAMPLE_FILTER_LOG2) / 64];
 
