@@ -225,8 +225,9 @@ class ModeTests(unittest.TestCase):
         self.assertEqual(tracemalloc.get_sample_bytes(), 0)
 
     def objects_traced(self):
-        """How many of 200 new objects are traced, and whether those have their line."""
-        objects = [[i] for i in range(200)]  # line of the objects
+        """How many of 200 new objects are traced, and whether those have their line (str
+        objects of 50 characters: no free list keeps them, on any variant)."""
+        objects = [("%05d" % i) * 10 for i in range(200)]  # line of the objects
         lineno = sys._getframe().f_lineno - 1
         traced = 0
         for obj in objects:
@@ -261,7 +262,12 @@ class ModeTests(unittest.TestCase):
 
     def test_frees_leave_nothing(self):
         # blocks of every size (sampled or not, from pymalloc, malloc, free lists, resized by
-        # realloc) allocated then freed: no trace may stay on their lines
+        # realloc) allocated then freed: no trace may stay on their lines. Without free-list
+        # hooks ("plain", the stock twins) a float or a tuple parked on a free list is still
+        # allocated for the allocator, in exact mode too: their lines are left out there.
+        names = ["free1", "free4"]
+        if tracemalloc.get_interpreter_info()["variant"] in ("track", "disabled"):
+            names += ["free2", "free3"]
         for sample_bytes in (1, 512, 64 * 1024):
             tracemalloc.start(1, sample_bytes=sample_bytes)
             for _ in range(3):
@@ -276,7 +282,7 @@ class ModeTests(unittest.TestCase):
                 traces = tracemalloc._get_traces()
                 current = tracemalloc.get_traced_memory()[0]
             tracemalloc.stop()
-            lines = set(LINES[name] for name in ("free1", "free2", "free3", "free4"))
+            lines = set(LINES[name] for name in names)
             here = __file__.replace(".pyc", ".py")
             left = [trace for trace in traces
                     if trace[2] and trace[2][0][0] == here and trace[2][0][1] in lines]
