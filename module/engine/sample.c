@@ -21,10 +21,11 @@ static guint64 tm_sample_seed;
 static guint tm_sample_threads;
 
 /* Protected by tm_lock: the addresses counted in the filter (a set of pointers, created on
- * first use), and per bit of the filter the number of them that hash to it. A bit is set
- * while its count is not 0. */
+ * first use), and per bit of the filter the number of them that hash to it (allocated by
+ * tm_sample_start() while sampling only). A bit is set while its count is not 0. */
 static GHashTable *tm_sample_set;
-static guint32 tm_sample_counts[1u << TM_SAMPLE_FILTER_LOG2];
+static guint32 *tm_sample_counts;
+#define TM_SAMPLE_COUNTS_SIZE (sizeof(guint32) << TM_SAMPLE_FILTER_LOG2)
 
 /* splitmix64: spreads a seed over the 64 bits of a xorshift state. */
 static guint64
@@ -118,6 +119,7 @@ void
 tm_sample_start(gsize n, guint64 seed)
 {
     GHashTable *set;
+    guint32 *counts, *old_counts;
 
     if (seed == 0)
         seed = (guint64)g_get_real_time() ^ ((guint64)g_get_monotonic_time() << 20)
@@ -129,15 +131,29 @@ tm_sample_start(gsize n, guint64 seed)
     /* Not tracing: no hook marks or forgets; a RAW hook still running in a thread without
      * the GIL only reads the filter, which may be emptied under it (a block of a stopped
      * session needs no lookup). */
+    counts = n != 0 ? g_malloc0(TM_SAMPLE_COUNTS_SIZE) : NULL;  /* zero pages until used */
     tm_lock_acquire();
     set = tm_sample_set;
     tm_sample_set = NULL;
-    memset(tm_sample_counts, 0, sizeof(tm_sample_counts));
+    old_counts = tm_sample_counts;
+    tm_sample_counts = counts;
     /* Exact: every block may be recorded, every bit is set (sample.h). */
     memset(tm_sample_filter, n == 0 ? 0xff : 0, sizeof(tm_sample_filter));
     tm_lock_release();
     if (set != NULL)
         g_hash_table_destroy(set);
+    g_free(old_counts);
+}
+
+gsize
+tm_sample_memory_locked(void)
+{
+    if (tm_sample_counts == NULL)
+        return 0;
+    /* The filter, its counts, and the set: a glib hash table of pointers holds a key, a hash
+     * and a value pointer per slot, with about twice as many slots as entries. */
+    return sizeof(tm_sample_filter) + TM_SAMPLE_COUNTS_SIZE
+           + (tm_sample_set != NULL ? g_hash_table_size(tm_sample_set) * 2 * 20 : 0);
 }
 
 /* Count ptr in the filter's bit h, or uncount it (delta -1); the bit follows. tm_lock held. */

@@ -119,6 +119,10 @@ void tm_sample_mark_locked(const void *ptr);
  * free list, untracked): if neither store has it, uncount it. tm_lock held. */
 void tm_sample_forget_locked(const void *ptr);
 
+/* Bytes of the sampling mode's tables (the filter, its counts, the set of addresses), 0 in
+ * exact mode. tm_lock held. */
+gsize tm_sample_memory_locked(void);
+
 /* Uncount every block that left the stores unseen (clear_traces() dropped their traces).
  * tm_lock held. */
 void tm_sample_prune_locked(void);

@@ -228,7 +228,8 @@ tm_engine_memory(void)
 
     tm_lock_acquire();
     if (tm_store != NULL)
-        size = tm_store_memory(tm_store) + tm_capture_memory() + tm_own_memory_locked();
+        size = tm_store_memory(tm_store) + tm_capture_memory() + tm_own_memory_locked()
+               + tm_sample_memory_locked();
     tm_lock_release();
     return size;
 }

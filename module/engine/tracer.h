@@ -42,8 +42,9 @@ void tm_engine_clear(void);
 
 void tm_engine_traced_memory(gsize *current, gsize *peak);
 void tm_engine_reset_peak(void);
-/* Bytes the engine holds (its tables, the capture buffer) plus the tracer's memory: the
- * blocks allocated while tracing was suspended (suspend.c) and the table that records them. */
+/* Bytes the engine holds (its tables, the capture buffer, the sampling mode's filter) plus
+ * the tracer's memory: the blocks allocated while tracing was suspended (suspend.c) and the
+ * table that records them. */
 gsize tm_engine_memory(void);
 
 /* How many traces the engine failed to record for lack of memory since tracing last started:
