@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
@@ -289,6 +290,50 @@ class ModeTests(unittest.TestCase):
             self.assertEqual(left, [], sample_bytes)
             # the counters are the sums of the traces
             self.assertEqual(sum(trace[1] for trace in traces), current)
+
+    def test_threads(self):
+        # four threads allocate and free blocks of every size while sampling: the filter of
+        # sampled addresses is shared, and every block sampled must be forgotten when freed
+        errors = []
+
+        def work(seed):
+            try:
+                for turn in range(20):
+                    kept = [b"x" * ((i * 37 + seed) % 5000) for i in range(2000)]  # sample: thr
+                    del kept
+            except Exception as exc:  # pragma: no cover (reported below)
+                errors.append(exc)
+        tracemalloc.start(1, sample_bytes=1024)
+        threads = [threading.Thread(target=work, args=(seed,)) for seed in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with tracemalloc._suspended():
+            traces = tracemalloc._get_traces()
+            current = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        self.assertEqual(errors, [])
+        here = __file__.replace(".pyc", ".py")
+        left = [trace for trace in traces
+                if trace[2] and trace[2][0] == (here, LINES["thr"])]
+        self.assertEqual(left, [])
+        self.assertEqual(sum(trace[1] for trace in traces), current)
+
+    def test_tracer_memory(self):
+        # what a suspended thread allocates is the tracer's, recorded whatever its size, and
+        # its frees find it (the tracer's store is in the filter too)
+        tracemalloc.start(1, sample_bytes=1024 * 1024)
+        size = 1000
+        with tracemalloc._suspended():
+            before = tracemalloc.get_tracemalloc_memory()
+            kept = [b"x" * size for i in range(2000)]
+            during = tracemalloc.get_tracemalloc_memory()
+            del kept
+            after = tracemalloc.get_tracemalloc_memory()
+        tracemalloc.stop()
+        self.assertGreaterEqual(during - before, 2000 * size)
+        self.assertLess(after - before, 2000 * size // 10)
 
     def test_clear_traces(self):
         size = 1000
