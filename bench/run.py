@@ -890,16 +890,16 @@ def sampling_main(args, runs, scale):
             speed_ok = s / u <= 1.10
             accuracy_ok = worst[0] is not None and worst[0] <= 0.10
             name = "%s:%s" % (untraced.version, untraced.interp)
+            zmax = max(error[3] for error in errors) if errors else None
             targets.append({"version": untraced.version, "variant": untraced.interp,
                             "workload": workload, "slowdown": s / u, "speed_pass": speed_ok,
                             "worst_error": worst[0], "lines": worst[1],
-                            "share": worst[2], "z": max(e[3] for e in errors) if errors else None,
-                            "accuracy_pass": accuracy_ok})
+                            "share": worst[2], "z": zmax, "accuracy_pass": accuracy_ok})
             lines.append("%-20s %-10s %9.3f %9.3f %9.3f %7.2fx %7.2fx %5s %6d %5.0f%% %7.1f%% "
                          "%5.1f %5s" % (
                              name, workload, u, e, s, e / u, s / u,
                              "PASS" if speed_ok else "MISS", worst[1], 100 * worst[2],
-                             100 * (worst[0] or 0.0), max(e[3] for e in errors) if errors else 0.0,
+                             100 * (worst[0] or 0.0), zmax or 0.0,
                              "PASS" if accuracy_ok else "MISS"))
     lines.append("")
     lines.append("speed: sampled <= 1.10x untraced; accuracy: every line holding >= 1% of "

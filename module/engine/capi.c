@@ -32,7 +32,8 @@ tm_api_track(unsigned int domain, uintptr_t ptr, size_t size)
         gboolean suspended = tm_suspend_depth != 0;
         gsize weighted = size;
         /* Sampled as an allocation of the calling thread (sample.h). */
-        gboolean record = suspended || tm_sample_record(size, &weighted);
+        gboolean record = suspended
+                          || (!tm_sample_skip(size) && tm_sample_decide(size, &weighted));
 
         tm_reentrant = 1;
         tstate = tm_tracing_tstate();

@@ -3,8 +3,8 @@
  * a block popped from one is allocated there and then (the tracer's, if the thread suspended
  * tracing: suspend.c). In sampling mode (sample.h) a pop is sampled as an allocation, and a
  * push of a block that no store can have costs nothing; a sampled block pushed loses its trace
- * and is not parked (get_freelist_memory() then sees no parked block). Also the variant of the interpreter, found at run time with the
- * hooks. */
+ * and is not parked (get_freelist_memory() then sees no parked block). Also the variant of
+ * the interpreter, found at run time with the hooks. */
 #include "engine.h"
 #include "sample.h"
 #include "timer.h"
@@ -62,17 +62,21 @@ tm_freelist_push(void *block, size_t size)
     tm_freelist_push_slow(block, size);
 }
 
-/* A block is taken from a free list: for the tracer it is allocated here and now, with the
- * size weighted (the size itself in exact mode, or for the tracer's work). The part after
- * the checks of tm_freelist_pop. GIL held. */
+/* A block is taken from a free list: for the tracer it is allocated here and now, if it is
+ * sampled (always in exact mode, or for the tracer's work), with the size weighted. The part
+ * after the checks of tm_freelist_pop. GIL held. */
 static __attribute__((noinline)) void
-tm_freelist_pop_slow(void *block, size_t size, gsize weighted)
+tm_freelist_pop_slow(void *block, size_t size)
 {
     PyThreadState *tstate;
     guint nframe = 0, total = 0;
     gboolean suspended = tm_suspend_depth != 0;
-    int saved_errno = errno;
+    gsize weighted = size;
+    int saved_errno;
 
+    if (tm_reentrant || (!suspended && !tm_sample_decide(size, &weighted)))
+        return;
+    saved_errno = errno;
     tm_reentrant = 1;
     tstate = tm_tracing_tstate();
     if (tstate != NULL && !suspended)
@@ -84,7 +88,8 @@ tm_freelist_pop_slow(void *block, size_t size, gsize weighted)
             tm_own_add_locked(TM_DEFAULT_DOMAIN, (guintptr)block, size);
         }
         else {
-            tm_add_locked(block, weighted, nframe, total);  /* the parked entry becomes the trace */
+            /* The parked entry becomes the trace. */
+            tm_add_locked(block, weighted, nframe, total);
             if (G_UNLIKELY(tm_own_count != 0))
                 tm_own_forget_locked(TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
         }
@@ -99,15 +104,11 @@ tm_freelist_pop_slow(void *block, size_t size, gsize weighted)
 static void
 tm_freelist_pop(void *block, size_t size)
 {
-    gsize weighted = size;
-
     /* Not sampled: while sampling, its push left no entry in the store (see above). No hook
      * of ours creates an object, so the reentrancy check can wait for the slow path. */
-    if (tm_suspend_depth == 0 && !tm_sample_record(size, &weighted))
+    if (tm_suspend_depth == 0 && tm_sample_skip(size))
         return;
-    if (tm_reentrant)
-        return;
-    tm_freelist_pop_slow(block, size, weighted);
+    tm_freelist_pop_slow(block, size);
 }
 
 static const TmFreeListHooks tm_freelist_hooks = { tm_freelist_push, tm_freelist_pop };

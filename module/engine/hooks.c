@@ -3,8 +3,9 @@
  * engine from tracing itself are in engine.h; in a thread where tracing is suspended, the
  * blocks go to the tracer's store instead (suspend.c). In sampling mode (sample.h), an
  * allocation that is not sampled, and the free or resize of a block that no store can have,
- * call the saved allocator and nothing else: no capture, no lock, no lookup. Also pymalloc's statistics with the OBJ
- * hook taken away for the call (tm_engine_debug_malloc_stats, tracer.h). */
+ * call the saved allocator and nothing else: no capture, no lock, no lookup. Also pymalloc's
+ * statistics with the OBJ hook taken away for the call (tm_engine_debug_malloc_stats,
+ * tracer.h). */
 #include "engine.h"
 #include "sample.h"
 #include "timer.h"
@@ -54,18 +55,26 @@ tm_hook_leave(PyThreadState *tstate, int saved_errno)
 #define TM_INLINE static inline __attribute__((always_inline))
 #define TM_SLOW static __attribute__((noinline))
 
-/* The allocation of size bytes (calloc's product, saturated), recorded with the size
- * weighted (the size itself in exact mode or while suspended). */
+/* The allocation of size bytes (calloc's product, saturated): recorded if it is sampled
+ * (always in exact mode, or while suspended), with the size weighted. */
 TM_SLOW void *
 tm_alloc_slow(PyMemAllocatorEx *alloc, int gil_mode, size_t nelem, size_t elsize,
-              gboolean zero, gsize size, gsize weighted)
+              gboolean zero, gsize size)
 {
     PyThreadState *tstate;
     guint nframe = 0, total = 0;
     void *ptr;
     int saved_errno;
+    gsize weighted = size;
 
     tm_reentrant = 1;
+    if (tm_suspend_depth == 0 && !tm_sample_decide(size, &weighted)) {
+        /* A first countdown, just drawn, did not run out: not sampled. */
+        ptr = zero ? alloc->calloc(alloc->ctx, nelem, elsize)
+                   : alloc->malloc(alloc->ctx, elsize);
+        tm_reentrant = 0;
+        return ptr;
+    }
     ptr = zero ? alloc->calloc(alloc->ctx, nelem, elsize) : alloc->malloc(alloc->ctx, elsize);
     saved_errno = errno;  /* as the allocator left it (engine.h) */
     tstate = gil_mode == TM_GIL_HELD || tm_gil_held() ? tm_tracing_tstate() : NULL;
@@ -97,7 +106,7 @@ tm_alloc_common(PyMemAllocatorEx *alloc, int gil_mode, size_t nelem, size_t elsi
                 gboolean zero)
 {
     void *ptr;
-    gsize size, weighted = 0;
+    gsize size;
 
     if (tm_reentrant)
         return zero ? alloc->calloc(alloc->ctx, nelem, elsize)
@@ -109,7 +118,7 @@ tm_alloc_common(PyMemAllocatorEx *alloc, int gil_mode, size_t nelem, size_t elsi
         size = G_MAXSIZE;
     else
         size = nelem * elsize;
-    if (G_LIKELY(tm_suspend_depth == 0) && !tm_sample_record(size, &weighted)) {
+    if (G_LIKELY(tm_suspend_depth == 0) && tm_sample_skip(size)) {
         /* Not sampled. Still reentrant for the call: pymalloc falling back to the RAW domain
          * must not be sampled on its own. */
         tm_reentrant = 1;
@@ -118,21 +127,25 @@ tm_alloc_common(PyMemAllocatorEx *alloc, int gil_mode, size_t nelem, size_t elsi
         tm_reentrant = 0;
         return ptr;
     }
-    return tm_alloc_slow(alloc, gil_mode, nelem, elsize, zero, size, weighted);
+    return tm_alloc_slow(alloc, gil_mode, nelem, elsize, zero, size);
 }
 
-/* The resize of ptr (not NULL) into size bytes, record deciding whether the new block is
- * recorded, with the size weighted. */
+/* The resize of ptr (not NULL) into size bytes. skipped: the fast path found the new block
+ * not sampled (and the old one maybe recorded); else it is decided here (always recorded in
+ * exact mode or while suspended, with the size weighted). */
 TM_SLOW void *
 tm_realloc_slow(PyMemAllocatorEx *alloc, int gil_mode, void *ptr, size_t size,
-                gboolean record, gsize weighted)
+                gboolean skipped)
 {
     PyThreadState *tstate;
     void *ptr2;
     guint nframe = 0, total = 0;
-    gboolean suspended = tm_suspend_depth != 0;
+    gboolean suspended = tm_suspend_depth != 0, record = !skipped;
+    gsize weighted = size;
     int saved_errno;
 
+    if (record && !suspended)
+        record = tm_sample_decide(size, &weighted);
     tm_reentrant = 1;
     tstate = gil_mode == TM_GIL_HELD || tm_gil_held() ? tm_tracing_tstate() : NULL;
     if (tstate != NULL && !suspended && record)
@@ -174,25 +187,22 @@ TM_INLINE void *
 tm_realloc_common(PyMemAllocatorEx *alloc, int gil_mode, void *ptr, size_t size)
 {
     void *ptr2;
-    gboolean record = TRUE;
-    gsize weighted = size;
+    gboolean skipped = FALSE;
 
     if (tm_reentrant)
         return alloc->realloc(alloc->ctx, ptr, size);
     if (ptr == NULL)
         return tm_alloc_common(alloc, gil_mode, 1, size, FALSE);
-    if (G_LIKELY(tm_suspend_depth == 0)) {
-        /* The new block is sampled as an allocation of its new size (sample.h). */
-        record = tm_sample_record(size, &weighted);
-        if (!record && !tm_sample_maybe_recorded(ptr)) {
-            /* Neither the old block nor the new one is recorded. */
-            tm_reentrant = 1;
-            ptr2 = alloc->realloc(alloc->ctx, ptr, size);
-            tm_reentrant = 0;
-            return ptr2;
-        }
+    /* The new block is sampled as an allocation of its new size (sample.h). */
+    if (G_LIKELY(tm_suspend_depth == 0) && (skipped = tm_sample_skip(size))
+        && !tm_sample_maybe_recorded(ptr)) {
+        /* Neither the old block nor the new one is recorded. */
+        tm_reentrant = 1;
+        ptr2 = alloc->realloc(alloc->ctx, ptr, size);
+        tm_reentrant = 0;
+        return ptr2;
     }
-    return tm_realloc_slow(alloc, gil_mode, ptr, size, record, weighted);
+    return tm_realloc_slow(alloc, gil_mode, ptr, size, skipped);
 }
 
 /* obj: the OBJ domain, where code objects live: the line cache forgets the code object that

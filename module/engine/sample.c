@@ -47,7 +47,8 @@ tm_sample_uniform(void)
     x ^= x << 25;
     x ^= x >> 27;
     tm_sample_rng = x;
-    return (double)((x * G_GUINT64_CONSTANT(0x2545F4914F6CDD1D)) >> 11) * (1.0 / 9007199254740992.0);
+    x = (x * G_GUINT64_CONSTANT(0x2545F4914F6CDD1D)) >> 11;  /* 53 random bits */
+    return (double)x * (1.0 / 9007199254740992.0);
 }
 
 /* A countdown: ceil(X) for X exponential of mean n, at least 1. P(countdown <= s) is then
@@ -190,8 +191,10 @@ tm_sample_mark_locked(const void *ptr)
 static gboolean
 tm_sample_recorded_locked(const void *ptr)
 {
-    return (tm_store != NULL && tm_store_get(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr) != NULL)
-           || tm_own_has_locked(TM_DEFAULT_DOMAIN, (guintptr)ptr);
+    guintptr address = (guintptr)ptr;
+
+    return (tm_store != NULL && tm_store_get(tm_store, TM_DEFAULT_DOMAIN, address) != NULL)
+           || tm_own_has_locked(TM_DEFAULT_DOMAIN, address);
 }
 
 void

@@ -78,29 +78,29 @@ tm_sample_maybe_recorded(const void *ptr)
     return (__atomic_load_n(&tm_sample_filter[h / 64], __ATOMIC_RELAXED) >> (h % 64)) & 1;
 }
 
-/* The slow part of tm_sample_record(). */
-gboolean tm_sample_decide(gsize size, gsize *weighted);
-
-/* The calling thread allocates size bytes (not suspended, not reentrant): TRUE if the block
- * is to be recorded, with the size to record in *weighted (size itself in exact mode); FALSE
- * if it is skipped. The fast path is a compare and a subtraction of thread-local values. */
+/* The fast path of the decision, inlined in the hooks: the calling thread (not suspended,
+ * not reentrant) allocates size bytes, and its countdown of the current mode does not run
+ * out: the countdown is consumed and TRUE returned (not sampled). FALSE: the hook takes its
+ * slow path and asks tm_sample_decide(). A compare and a subtraction of thread-local values;
+ * never TRUE in exact mode (no countdown is of its epoch, or the countdown is 0). */
 static inline gboolean
-tm_sample_record(gsize size, gsize *weighted)
+tm_sample_skip(gsize size)
 {
     TmSampleThread *thread = &tm_sample_thread;
 
     if (G_LIKELY(thread->epoch == __atomic_load_n(&tm_sample_epoch, __ATOMIC_RELAXED)
                  && size < thread->left)) {
         thread->left -= size;
-        return FALSE;
-    }
-    if (!tm_sample_active()) {
-        /* Exact mode: the countdown is never of this mode, and nothing is skipped. */
-        *weighted = size;
         return TRUE;
     }
-    return tm_sample_decide(size, weighted);
+    return FALSE;
 }
+
+/* The slow path of the decision, after tm_sample_skip() returned FALSE for size: TRUE if the
+ * block is to be recorded, with the size to record in *weighted (size itself in exact mode);
+ * FALSE if it is not sampled after all (a thread's first countdown of the mode, just drawn,
+ * did not run out). */
+gboolean tm_sample_decide(gsize size, gsize *weighted);
 
 /* The weighted size of a sampled block of size bytes at mean interval n > 0:
  * round(size / (1 - exp(-size/n))); n for size 0, size itself once p(size) is 1 in a double. */
