@@ -2,7 +2,7 @@
 
     python bench/child.py WORKLOAD ENGINE NFRAME SCALE SNAPSHOT [PROCESS_LOG [MEMTRACE]]
 
-WORKLOAD  compile | json | churn | live | compileall | sqlite
+WORKLOAD  compile | json | churn | live | compileall | real | sqlite
 ENGINE    none (untraced: tracemalloc is not imported, except by "live", see below),
           ours (our package, first on PYTHONPATH) or stock (the interpreter's own module)
 NFRAME    frames per traceback given to tracemalloc.start() (ignored when untraced)
@@ -17,6 +17,22 @@ MEMTRACE  profile or trace: the measured part runs inside tracemalloc.memtrace.P
           Trace() (d_rss_trigger=-1, the default) writing to a temporary directory (its start
           and stop are measured too), and the result has "memtrace": the events, the rows
           and the log's size (absent: none; PROCESS_LOG must then be given, 0 for none)
+
+"real" (real programs, kept alive: about 360,000 live traces on 3.11, 330,000 on 3.13 and
+290,000 on 2.7 at scale 1) runs three programs over 60 modules of the interpreter's own Lib
+(the first by name of 4 to 28 kB; 15 at scale 0.25): a checker, a highlighter to HTML and a
+serializer that writes a structure describing each file and reads it back. On 3.11 they are
+Debian's pyflakes (its Checker), pygments (PythonLexer, HtmlFormatter) and PyYAML (dump,
+safe_load), found on PYTHONPATH (bench/run.py adds /usr/lib/python3/dist-packages after our
+package and installs python3-pyflakes, python3-pygments and python3-yaml). Debian builds them
+for its 3.11 only, so on 2.7 and 3.13 the same three programs are written with the stdlib:
+StdlibChecker (pyflakes' scopes, bindings and two of its messages over ast), stdlib_highlight
+(tokenize, a span per token) and json then pickle. That keeps the shape of the work (parse,
+walk, tokenize, format, serialize, keep the results) with the same code on 2.7 and 3.13, where
+the regression-test modules would differ between versions, start threads and write files.
+Both warm up on a small source in the setup: lazy imports and regular expressions are not
+measured. Like "live", it reports VmRSS before and after, get_tracemalloc_memory() and the
+number of live traces (len(take_snapshot().traces), after the memory was read).
 
 Environment (bench/run.py --sampling): BENCH_SAMPLE_BYTES=N starts our engine with
 tracemalloc.start(NFRAME, sample_bytes=N); BENCH_LINE_STATS=1 adds "lines" to the result:
@@ -251,6 +267,283 @@ def compileall_run(top):
 WORKLOADS["compileall"] = (compileall_setup, compileall_run)
 
 
+REAL_DIST_PACKAGES = "/usr/lib/python3/dist-packages"
+
+
+def real_files(scale):
+    """The sources (path, text) of the workload "real": the first 60 top-level modules (by
+    name) of the interpreter's own Lib of 4 to 28 kB, 1/4 of them at --quick's scale. Text
+    is bytes on 2.7 (ast.parse refuses a unicode source with a coding line there)."""
+    count = max(5, int(60 * scale))
+    sources = []
+    for path in sorted(glob.glob(os.path.join(stdlib_dir(), "*.py"))):
+        if not 4000 <= os.path.getsize(path) <= 28000:
+            continue
+        with open(path, "rb") as source:
+            data = source.read()
+        sources.append((path, data if PY2 else data.decode("utf-8")))
+        if len(sources) == count:
+            break
+    return sources
+
+
+def describe(path, text, defs, messages, tokens):
+    """The structure describing a file that the serializers write and read back."""
+    kinds = {}
+    for token in tokens:
+        kind = str(token[0])
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return {"file": os.path.basename(path), "bytes": len(text), "lines": text.count("\n"),
+            "defs": defs, "messages": messages, "tokens": kinds}
+
+
+def definitions(tree):
+    """[{name, kind, line, args}] of the functions and classes of an AST."""
+    import ast
+    defs = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) or type(
+                node).__name__ == "AsyncFunctionDef":
+            args = getattr(node, "args", None)
+            defs.append({"name": node.name, "kind": type(node).__name__, "line": node.lineno,
+                         "args": [getattr(a, "arg", None) or getattr(a, "id", "?")
+                                  for a in args.args] if args else []})
+    return defs
+
+
+def real_debian_setup(scale):
+    """3.11: Debian's pyflakes, pygments and PyYAML (the apt packages python3-pyflakes,
+    python3-pygments, python3-yaml, found on PYTHONPATH after our package), and a warm-up run
+    on a small source so that their lazy imports and regular expressions are not measured."""
+    try:
+        import pygments
+        import yaml
+        from pyflakes import checker
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import PythonLexer
+    except ImportError as exc:
+        raise SystemExit("child: the workload real needs Debian's python3-pyflakes, "
+                         "python3-pygments and python3-yaml on PYTHONPATH (%s): %s"
+                         % (REAL_DIST_PACKAGES, exc))
+    tools = (checker.Checker, pygments.format, PythonLexer, HtmlFormatter, yaml)
+    real_debian_run((tools, [("warm-up.py", "import os\ndef f(x):\n    return y\n")]))
+    return tools, real_files(scale)
+
+
+def real_debian_run(state):
+    """pyflakes checks each file (its Checker: scopes, bindings, messages), pygments
+    highlights it to HTML (its tokens and the HTML), PyYAML dumps a structure describing it
+    and loads it back: all of it kept alive."""
+    import ast
+    (Checker, highlight, PythonLexer, HtmlFormatter, yaml), sources = state
+    results = []
+    for path, text in sources:
+        check = Checker(ast.parse(text, path), filename=path)
+        tokens = list(PythonLexer().get_tokens(text))
+        html = highlight(tokens, HtmlFormatter())
+        messages = sorted(str(message) for message in check.messages)
+        loaded = yaml.safe_load(yaml.dump(describe(path, text, definitions(check.root),
+                                                   messages, tokens)))
+        results.append((check, html, loaded))
+    return results
+
+
+class Scope(object):
+    """A scope of StdlibChecker: its bindings (name -> AST node), the names it reads with
+    their lines, the imports, its parent."""
+
+    def __init__(self, kind, parent):
+        self.kind = kind
+        self.parent = parent
+        self.bindings = {}
+        self.uses = []
+        self.imports = {}
+
+
+def stdlib_checker():
+    """A class doing pyflakes' work in small with ast: the bindings of each scope (module,
+    class, function, lambda, comprehension), the names read, then the messages "imported but
+    unused" and "undefined name". Made in a function: the ast import stays out of the
+    untraced workloads."""
+    import ast
+    try:
+        import builtins
+    except ImportError:
+        import __builtin__ as builtins
+    known = set(dir(builtins)) | set(["__file__", "__name__", "__doc__", "__path__",
+                                      "__spec__", "__loader__", "__package__"])
+
+    class StdlibChecker(ast.NodeVisitor):
+        def __init__(self, tree, filename):
+            self.root = tree  # as pyflakes' Checker does
+            self.filename = filename
+            self.scopes = []
+            self.scope = None
+            self.push("module", tree)
+            self.generic_visit(tree)
+            self.messages = self.report()
+
+        def push(self, kind, node):
+            self.scope = Scope(kind, self.scope)
+            self.scopes.append(self.scope)
+
+        def pop(self):
+            self.scope = self.scope.parent
+
+        def bind(self, name, node):
+            self.scope.bindings[name] = node
+
+        def visit_Import(self, node):
+            for alias in node.names:
+                name = alias.asname or alias.name.split(".")[0]
+                self.bind(name, node)
+                self.scope.imports[name] = node.lineno
+
+        visit_ImportFrom = visit_Import
+
+        def visit_FunctionDef(self, node):
+            self.bind(node.name, node)
+            for decorator in node.decorator_list:
+                self.visit(decorator)
+            for default in node.args.defaults + getattr(node.args, "kw_defaults", []):
+                if default is not None:  # a keyword-only argument without a default
+                    self.visit(default)
+            self.push("function", node)
+            self.visit(node.args)
+            for statement in node.body:
+                self.visit(statement)
+            self.pop()
+
+        visit_AsyncFunctionDef = visit_FunctionDef
+
+        def visit_Lambda(self, node):
+            self.push("lambda", node)
+            self.generic_visit(node)
+            self.pop()
+
+        def visit_ClassDef(self, node):
+            self.bind(node.name, node)
+            for base in node.bases:
+                self.visit(base)
+            self.push("class", node)
+            for statement in node.body:
+                self.visit(statement)
+            self.pop()
+
+        def visit_arguments(self, node):
+            for arg in (getattr(node, "posonlyargs", []) + node.args
+                        + getattr(node, "kwonlyargs", [])):
+                if hasattr(arg, "arg"):
+                    self.bind(arg.arg, arg)
+                else:  # 2.7: a Name (or a tuple of them)
+                    self.visit(arg)
+            for name in (node.vararg, node.kwarg):
+                if name is not None:
+                    self.bind(getattr(name, "arg", name), node)
+
+        def visit_arg(self, node):
+            self.bind(node.arg, node)
+
+        def visit_Name(self, node):
+            if isinstance(node.ctx, ast.Load):
+                self.scope.uses.append((node.id, node.lineno))
+            else:
+                self.bind(node.id, node)
+
+        def visit_Global(self, node):
+            module = self.scopes[0]
+            for name in node.names:
+                module.bindings.setdefault(name, node)
+
+        def visit_ExceptHandler(self, node):
+            if isinstance(node.name, str):
+                self.bind(node.name, node)
+            self.generic_visit(node)
+
+        def visit_alias(self, node):
+            pass
+
+        def report(self):
+            messages = []
+            for scope in self.scopes:
+                used = set(name for name, _ in scope.uses)
+                for name, line in sorted(scope.imports.items()):
+                    if name not in used and scope.kind != "module":
+                        messages.append("%s:%d: '%s' imported but unused"
+                                        % (self.filename, line, name))
+                for name, line in scope.uses:
+                    owner = scope
+                    while owner is not None and name not in owner.bindings:
+                        owner = owner.parent
+                    if owner is None and name not in known:
+                        messages.append("%s:%d: undefined name '%s'"
+                                        % (self.filename, line, name))
+            return sorted(messages)
+
+    return StdlibChecker
+
+
+def escape(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def stdlib_highlight(text):
+    """pygments' work in small with tokenize: the tokens (kind, text, line) and the HTML, a
+    span per token."""
+    import token
+    import tokenize
+    lines = iter(text.splitlines(True))
+    tokens = []
+    html = ['<div class="highlight"><pre>']
+    for tok in tokenize.generate_tokens(lambda: next(lines, text[:0])):
+        kind = token.tok_name[tok[0]]
+        tokens.append((kind, tok[1], tok[2][0]))
+        html.append('<span class="%s">%s</span>' % (kind, escape(tok[1])))
+    html.append("</pre></div>")
+    return tokens, "".join(html)
+
+
+def real_stdlib_setup(scale):
+    """2.7 and 3.13 (Debian's packages are for its 3.11 only): the same three programs
+    written with the stdlib (StdlibChecker, stdlib_highlight, json and pickle), warmed up on
+    a small source."""
+    import pickle
+    checker = stdlib_checker()
+    tools = (checker, pickle)
+    real_stdlib_run((tools, [("warm-up.py", "import os\ndef f(x):\n    return y\n")]))
+    return tools, real_files(scale)
+
+
+def real_stdlib_run(state):
+    """StdlibChecker checks each file, stdlib_highlight highlights it to HTML, json dumps and
+    loads a structure describing it, pickle that again: all of it kept alive."""
+    import ast
+    (Checker, pickle), sources = state
+    results = []
+    for path, text in sources:
+        tree = ast.parse(text, path)
+        check = Checker(tree, path)
+        tokens, html = stdlib_highlight(text)
+        loaded = json.loads(json.dumps(describe(path, text, definitions(tree),
+                                                check.messages, tokens), indent=1))
+        results.append((check, html, loaded, pickle.loads(pickle.dumps(loaded, 2))))
+    return results
+
+
+def real_setup(scale):
+    if sys.version_info[:2] == (3, 11):
+        return real_debian_run, real_debian_setup(scale)
+    return real_stdlib_run, real_stdlib_setup(scale)
+
+
+def real_run(state):
+    run, state = state
+    return run(state)
+
+
+WORKLOADS["real"] = (real_setup, real_run)
+
+
 def sqlite_setup(scale):
     return max(5000, int(60000 * scale))
 
@@ -463,7 +756,7 @@ def main(argv):
             result["memtrace"] = mlog.result()
         if workload == "compile":
             result["modules"] = value
-        if workload == "live":
+        if workload in ("live", "real"):
             result["objects"] = len(value)
             result["rss_before"] = rss0
             result["rss_after"] = vm_rss()
@@ -473,8 +766,11 @@ def main(argv):
             if malloc_trim():
                 # what of the growth is memory freed but kept by glibc's heap
                 result["rss_after_trim"] = vm_rss()
-                if snapshot == "1":
-                    snapshot_ops(tracemalloc, result)
+            if snapshot == "1":
+                snapshot_ops(tracemalloc, result)
+            elif tracemalloc is not None and workload == "real":
+                # the live traces, counted after the memory was read
+                result["traces"] = len(tracemalloc.take_snapshot().traces)
     finally:
         if workload == "compileall":
             shutil.rmtree(state, ignore_errors=True)

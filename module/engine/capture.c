@@ -3,11 +3,17 @@
 #include "engine.h"
 #include "sample.h"
 
-/* Protected by the GIL. */
-PyInterpreterState *tm_interp;  /* the interpreter that started tracing */
+/* The interpreter that started tracing: written under its GIL, read by the hooks of every
+ * thread that holds a GIL, also threads of other interpreters under a GIL of their own (3.12+),
+ * hence relaxed atomic loads and stores (engine.h). */
+PyInterpreterState *tm_interp;
+/* Protected by the GIL of tm_interp. */
 static guint tm_nframe = 1;     /* traceback limit */
 static TmFrame *tm_frames;      /* capture buffer of tm_nframe frames, used by hooks under the
-                                 * GIL; NULL unless tracing */
+                                 * GIL; NULL unless tracing. Read only with that GIL held,
+                                 * even its value: hooks without it (RAW calls without the
+                                 * GIL, threads of other interpreters) record no frame and
+                                 * must not read it while start() or stop() swaps it. */
 static guint64 tm_captures;     /* tracebacks captured since the module was loaded (tests) */
 
 int
@@ -23,7 +29,7 @@ tm_capture_start(guint nframe, gboolean tracing)
     tm_frames = frames;
     tm_nframe = nframe;
     if (!tracing) {
-        tm_interp = PyThreadState_Get()->interp;
+        __atomic_store_n(&tm_interp, PyThreadState_Get()->interp, __ATOMIC_RELAXED);
         /* Code objects died unseen since the last time tracing ran. */
         tm_linecache_reset();
     }
@@ -89,7 +95,8 @@ tm_intern_locked(guint nframe, guint total)
     const TmTraceback *tb;
     guint before = tm_store_traceback_count(tm_store);
 
-    tb = tm_store_intern_traceback(tm_store, tm_frames, nframe, total);
+    /* No frame (no GIL, or not the tracing interpreter's): tm_frames is not ours to read. */
+    tb = tm_store_intern_traceback(tm_store, nframe > 0 ? tm_frames : NULL, nframe, total);
     if (tb != NULL && tm_store_traceback_count(tm_store) != before) {
         for (guint i = 0; i < tb->nframe; i++) {
             gconstpointer filename = tb->frames[i].filename;

@@ -160,7 +160,9 @@ TmStore *tm_own_detach(void);
 
 /* ------------------------------------------------------------------ capture (capture.c) */
 
-/* The interpreter that started tracing. Protected by the GIL. */
+/* The interpreter that started tracing. Written under its GIL; read by threads of other
+ * interpreters too, which hold a GIL of their own (3.12+): relaxed atomic loads and stores
+ * only (a reader compares it with its own interpreter; either value will do). */
 extern PyInterpreterState *tm_interp;
 
 /* The calling thread's state if it holds the GIL of the tracing interpreter, else NULL.
@@ -171,7 +173,8 @@ static inline PyThreadState *
 tm_tracing_tstate(void)
 {
     PyThreadState *tstate = tm_tstate_gil();
-    return tstate != NULL && tstate->interp == tm_interp ? tstate : NULL;
+    return tstate != NULL && tstate->interp == __atomic_load_n(&tm_interp, __ATOMIC_RELAXED)
+           ? tstate : NULL;
 }
 
 /* Set the traceback limit (1..TM_MAX_NFRAME) and its capture buffer; when not tracing yet,

@@ -438,6 +438,61 @@ class RawWithoutGilTests(EngineTestCase):
         self.assertEqual([self.unknown_size(size) for size in sizes], [0] * nthreads)
         self.assertTrue(tracemalloc.is_tracing())
 
+    def test_frame_limit_changed_while_threads_allocate_without_gil(self):
+        # start() with a new limit and stop() swap the capture buffer under the GIL while
+        # hooks without it run: those record no frame and must not read the buffer, not even
+        # its address (a data race that tools/sanitize's tsan step reported on 3.13 with a
+        # subinterpreter's thread, and reports here without the fix).
+        tracemalloc.start(1)
+        nthreads, nblocks = 2, 20
+        sizes = [56 * 1024 + 8 * i + 5 for i in range(nthreads)]
+        errors = []
+        cycles = [0] * nthreads
+        running = [threading.Event() for _ in range(nthreads)]
+        stop = []
+
+        def worker(index):
+            try:
+                while not stop:
+                    ptrs = [self.raw_malloc(sizes[index]) for _ in range(nblocks)]
+                    if not all(ptrs):
+                        errors.append("allocation failed")
+                    for ptr in ptrs:
+                        self.raw_free(ptr)
+                    cycles[index] += 1
+                    running[index].set()
+            except Exception as exc:  # pragma: no cover (reported below)
+                errors.append(exc)
+                running[index].set()
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(nthreads)]
+        for thread in threads:
+            thread.start()
+        try:
+            for event in running:
+                self.assertTrue(event.wait(WAIT_SECONDS), "a worker never ran")
+            for i in range(1000):
+                tracemalloc.start(1 + i % 25)
+                if i % 100 == 49:
+                    tracemalloc.stop()
+                time.sleep(0)  # let the workers in between
+        finally:
+            stop.append(True)
+            for thread in threads:
+                thread.join(WAIT_SECONDS)
+        self.assertEqual([thread.is_alive() for thread in threads], [False] * nthreads)
+        self.assertEqual(errors, [])
+        self.assertTrue(all(cycles), cycles)
+        self.assertTrue(tracemalloc.is_tracing())
+        self.assertEqual(tracemalloc.get_traceback_limit(), 25)
+        # every block of theirs was freed; a new one is traced with no frame
+        self.assertEqual([self.unknown_size(size) for size in sizes], [0] * nthreads)
+        ptr = self.raw_malloc(sizes[0])
+        try:
+            self.assertEqual(self.unknown_size(sizes[0]), sizes[0])
+        finally:
+            self.raw_free(ptr)
+
 
 def load_ctypes(testcase):
     try:

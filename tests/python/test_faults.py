@@ -202,6 +202,8 @@ class OutOfMemoryTests(unittest.TestCase):
     def test_same_memory_error_traced_and_not(self):
         if tmsupport.address_sanitizer():
             self.skipTest(tmsupport.ASAN_SKIP_REASON)
+        if tmsupport.thread_sanitizer():
+            self.skipTest(tmsupport.TSAN_SKIP_REASON)
         if tmsupport.valgrind():
             self.skipTest(tmsupport.VALGRIND_SKIP_REASON)
         plain = self.run_limited("plain")

@@ -128,6 +128,8 @@ class NativeTestCase(unittest.TestCase):
     def setUp(self):
         if tmsupport.address_sanitizer():
             self.skipTest(tmsupport.ASAN_PRELOAD_REASON)
+        if tmsupport.thread_sanitizer():
+            self.skipTest(tmsupport.TSAN_PRELOAD_REASON)
         if self.library is None:
             self.skipTest("no C compiler (cc) to build the test's C library")
         from tracemalloc import _native

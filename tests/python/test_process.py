@@ -596,10 +596,14 @@ class CommandTests(_TempDirMixin, unittest.TestCase):
     def test_ctrl_c_command(self):
         # Ctrl-C reaches the command too (same process group): logged until it exits, with
         # its exit status
+        # the command says when its handler is in place: a Ctrl-C before it (a slow start,
+        # under a sanitizer) would end it otherwise
+        ready = self.path("ready")
         script = self.write_script("interrupted.py", (
             "import signal, sys, time\n"
             "signal.signal(signal.SIGINT, lambda *args: sys.exit(5))\n"
-            "time.sleep(%d)\n" % WAIT_SECONDS))
+            "open(%r, 'w').close()\n"
+            "time.sleep(%d)\n" % (ready, WAIT_SECONDS)))
         log = self.path("ctrl-c.jsonl")
         monitor = subprocess.Popen(
             [sys.executable, "-m", "tracemalloc.process", "-i", "0.05", "--json", log, "--",
@@ -608,6 +612,9 @@ class CommandTests(_TempDirMixin, unittest.TestCase):
             preexec_fn=os.setsid)
         try:
             self.wait_for_records(log, 3)
+            deadline = time.time() + WAIT_SECONDS
+            while not os.path.exists(ready) and time.time() < deadline:
+                time.sleep(0.01)
         finally:
             os.killpg(monitor.pid, signal.SIGINT)
         out, err = monitor.communicate()

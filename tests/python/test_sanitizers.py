@@ -3,7 +3,9 @@ with tools/run-tests --extended): the C store tests (tests/c/test-store.c with
 module/engine/store.c) built by clang with -fsanitize=address,undefined, and built by gcc and
 run under valgrind memcheck; and the stress and fault tests (test_stress.py, test_faults.py)
 through this interpreter with the engine built with -fsanitize=address,undefined and ASan's
-runtime preloaded. Each must pass every test with no report. They depend little on the
+runtime preloaded; and test_stress.py with the engine built with -fsanitize=thread and TSan's
+runtime preloaded into the track interpreter of this version, after a control race that TSan
+must report. Each must pass every test with no report. They depend little on the
 interpreter: tools/run-tests runs them once, after the matrix (TRACEMALLOC_TEST_CAMPAIGNS=1;
 the matrix's entries skip them), and installs clang and valgrind.
 """
@@ -32,7 +34,7 @@ def _which(name):
 
 
 @unittest.skipUnless(tmsupport.CAMPAIGNS, tmsupport.CAMPAIGN_SKIP_REASON)
-class StoreUnderSanitizersTests(unittest.TestCase):
+class SanitizerShortRunTests(unittest.TestCase):
     def run_sanitize(self, args):
         """tools/sanitize ARGS in a temporary --out: (status, output)."""
         tmpdir = tempfile.mkdtemp(prefix="tracemalloc-sanitize-")
@@ -79,6 +81,20 @@ class StoreUnderSanitizersTests(unittest.TestCase):
                           r"0 failed, \d+ skipped; 0 reports", output)
         self.assertTrue(match, output[-4000:])
         self.assertGreaterEqual(int(match.group(2)), 5, output[-4000:])
+
+    def test_stress_under_thread_sanitizer(self):
+        if tmsupport.USING_FAKE_ENGINE or tmsupport.STOCK_INTERPRETER:
+            self.skipTest("the step runs the suite on a patched interpreter")
+        version = "%d.%d.%d" % sys.version_info[:3]
+        status, output = self.run_sanitize(["--steps", "tsan", "--versions", version,
+                                            "--tsan-tests", "test_stress.py"])
+        self.assertEqual(status, 0, output[-4000:])
+        # the control race was reported (the step fails otherwise), every planned test of
+        # test_stress ran, none failed, and nothing was reported
+        match = re.search(r"PASS: tsan [0-9.]+: ran (\d+) tests of \1 planned: (\d+) passed, "
+                          r"0 failed, \d+ skipped; 0 reports", output)
+        self.assertTrue(match, output[-4000:])
+        self.assertGreaterEqual(int(match.group(2)), 3, output[-4000:])
 
 
 if __name__ == "__main__":

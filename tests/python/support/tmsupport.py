@@ -284,6 +284,26 @@ def address_sanitizer():
         return False
 
 
+# Why the native domain cannot apply under ThreadSanitizer's preloaded runtime (tools/sanitize,
+# its tsan step).
+TSAN_PRELOAD_REASON = ("the native domain's library replaces malloc by glibc's own, which "
+                       "ThreadSanitizer does not see (it would not forget a freed block), and "
+                       "must come before its runtime in LD_PRELOAD, whose start then crashes")
+# Why a test of address-space limits cannot apply under ThreadSanitizer.
+TSAN_SKIP_REASON = ("ThreadSanitizer maps terabytes of shadow address space: RLIMIT_AS "
+                    "measures it, not us")
+
+
+def thread_sanitizer():
+    """True when ThreadSanitizer's runtime is mapped into this process (its runtime preloaded
+    by tools/sanitize's tsan step). The children of the tests inherit it."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return any("libtsan" in line for line in maps)
+    except (IOError, OSError):
+        return False
+
+
 # Why a test of address reuse or address-space limits cannot apply under valgrind.
 VALGRIND_SKIP_REASON = ("valgrind delays the reuse of freed blocks and needs address space of "
                         "its own: address reuse and RLIMIT_AS measure it, not us")
