@@ -444,6 +444,28 @@ class OutputTests(unittest.TestCase):
                 self.assertEqual(lines_of(loaded.statistics("lineno")),
                                  lines_of(snapshot.statistics("lineno")), fmt)
 
+    def test_leaks(self):
+        # find_leaks() over sampled snapshots says so, in its header and its JSON
+        snapshots = []
+        for index in range(4):
+            snapshot = tracemalloc.Snapshot(stats={"a.py": {1: (1000 * (index + 1), 1)}},
+                                            pid=1)
+            snapshot.time = 1000.0 + index
+            if index:
+                snapshot.sample_bytes = 4096
+            snapshots.append(snapshot)
+        leaks = tracemalloc.find_leaks(snapshots)
+        self.assertEqual(leaks.sample_bytes, 4096)
+        self.assertTrue(tracemalloc._leaks.format_leaks(leaks)[0].endswith(
+            ", estimated (sampled every 4096 bytes on average)"))
+        self.assertEqual(json.loads(tracemalloc._leaks.leaks_to_json(leaks))["sample_bytes"],
+                         4096)
+        for snapshot in snapshots:
+            vars(snapshot).pop("sample_bytes", None)
+        leaks = tracemalloc.find_leaks(snapshots)
+        self.assertEqual(leaks.sample_bytes, 0)
+        self.assertNotIn("estimated", tracemalloc._leaks.format_leaks(leaks)[0])
+
     def test_bad_attribute(self):
         snapshot = tracemalloc.Snapshot(stats={})
         snapshot.sample_bytes = -1
