@@ -34,6 +34,12 @@ Both warm up on a small source in the setup: lazy imports and regular expression
 measured. Like "live", it reports VmRSS before and after, get_tracemalloc_memory() and the
 number of live traces (len(take_snapshot().traces), after the memory was read).
 
+Environment (bench/run.py --sampling): BENCH_SAMPLE_BYTES=N starts our engine with
+tracemalloc.start(NFRAME, sample_bytes=N); BENCH_LINE_STATS=1 adds "lines" to the result:
+[[filename, lineno, size], ...] of tracemalloc.get_stats() right after the measured part
+(estimates when sampling), the lines holding at least 0.1% of the traced memory, and
+"lines_total", the sum over every line.
+
 Prints one line "BENCH-RESULT {json}" on stdout. Times are CPU seconds of this process
 (user + system, from getrusage(RUSAGE_SELF)) around the measured part only: interpreter
 startup, imports, reading the sources, building the input data and tracemalloc.start() are
@@ -695,6 +701,18 @@ class MemtraceLog(object):
         return {"events": self.manager.events, "rows": self.manager.rows, "log_size": size}
 
 
+def line_stats(tracemalloc, result):
+    """The traced memory per line now (bench/run.py --sampling compares a sampled run with
+    an exact one): the lines holding at least 0.1% of it, and the total."""
+    lines = []
+    for filename, numbers in tracemalloc.get_stats().items():
+        for lineno, (size, count) in numbers.items():
+            lines.append([filename, lineno, size])
+    total = sum(line[2] for line in lines)
+    result["lines_total"] = total
+    result["lines"] = [line for line in lines if line[2] * 1000 >= total]
+
+
 def main(argv):
     workload, engine, nframe, scale, snapshot = argv[1:6]
     process_log = float(argv[6]) if len(argv) > 6 else 0.0
@@ -711,7 +729,11 @@ def main(argv):
     gc.collect()
     rss0 = vm_rss()
     if tracemalloc is not None:
-        tracemalloc.start(nframe)
+        sample_bytes = int(os.environ.get("BENCH_SAMPLE_BYTES") or 0)
+        if sample_bytes:
+            tracemalloc.start(nframe, sample_bytes=sample_bytes)
+        else:
+            tracemalloc.start(nframe)
         # bench/run.py --native: the native domain must be on exactly when asked for.
         if bool(os.environ.get("PYTRACEMALLOC_NATIVE")) != bool(
                 getattr(tracemalloc, "is_native_tracing", bool)()):
@@ -726,6 +748,8 @@ def main(argv):
                     value = run(state)
         result["cpu"] = t.cpu
         result["wall"] = t.wall
+        if tracemalloc is not None and os.environ.get("BENCH_LINE_STATS"):
+            line_stats(tracemalloc, result)
         if process_log:
             result["process_log"] = log.result(t.wall)
         if memtrace:

@@ -3,7 +3,7 @@
 
 Usage: bench/run.py [--quick] [--runs N] [--json FILE] [--versions V ...] [--variants V ...]
                     [--workloads W ...] [--build-dir DIR] [--timeout S] [--report FILE]
-                    [--process-log [INTERVAL] | --memtrace | --native]
+                    [--process-log [INTERVAL] | --memtrace | --native | --sampling [SIZE]]
 
 Builds (or reuses from the cache) every interpreter it needs with build-aux/python-build
 (the track, plain and disabled variants of each version and, for 3.x, the stock twin built
@@ -98,6 +98,17 @@ the cost of the library when off), ours at 1 frame, and ours at 1 frame with the
 on ("+native": LD_PRELOAD and PYTRACEMALLOC_NATIVE=1); it prints the CPU seconds and the
 ratios native/untraced, native/ours and preload/untraced; its workloads by default: compile,
 json, churn and sqlite.
+
+--sampling [SIZE] measures the sampling mode instead (nothing else runs; sampling_main()):
+for each patched variant, untraced, ours at 1 frame exact, and ours at 1 frame sampled every
+SIZE bytes (start(1, sample_bytes=SIZE); default 512k, k/M suffixes), on every workload. It
+prints the CPU seconds, the slowdowns over untraced (target: sampled <= 1.10x on every
+workload and version), and the accuracy: the traced memory per line right after the measured
+part (get_stats()) of each sampled run against the exact run of the same repetition, the
+worst relative error of the lines holding at least 1% of the exact run's memory (target:
+10%), with the number of such lines, the traced memory they share, and z, the worst error
+over sqrt(size * SIZE) (the bound of the estimator's standard deviation: a line must hold
+about 100 * SIZE bytes for 10% to be one standard deviation).
 
 Exit status 0 if every measurement ran (whatever the targets), 1 otherwise.
 """
@@ -639,6 +650,9 @@ def main():
                         help="measure Profile and Trace of tracemalloc.memtrace instead")
     parser.add_argument("--native", action="store_true",
                         help="measure the native domain (tracemalloc.native) instead")
+    parser.add_argument("--sampling", metavar="SIZE", nargs="?", const="512k", default=None,
+                        help="measure the sampling mode at SIZE bytes (default 512k) against "
+                             "untraced and exact, speed and accuracy, instead")
     args = parser.parse_args()
     if args.variants is None:
         args.variants = ["track"] if args.memtrace else VARIANTS
@@ -656,6 +670,8 @@ def main():
         return memtrace_main(args, runs, scale)
     if args.native:
         return native_main(args, runs, scale)
+    if args.sampling is not None:
+        return sampling_main(args, runs, scale)
 
     started = time.time()
     configs = make_configs(args)
@@ -913,6 +929,122 @@ def native_main(args, runs, scale):
         json.dump({"date": lines[0], "args": vars(args), "runs": runs, "scale": scale,
                    "configs": [dict(vars(c), name=c.name) for c in configs],
                    "raw": raw, "table": lines}, fp, indent=1)
+    log("results written to %s" % args.json)
+    return 1 if any("error" in r for r in raw) else 0
+
+
+class SampleConfig(Config):
+    """A configuration of --sampling: our engine exact or sampled every *sample* bytes, the
+    child reporting the traced memory per line (bench/child.py, BENCH_* variables)."""
+
+    def __init__(self, version, interp, engine, nframe, python, pythonpath, sample):
+        Config.__init__(self, version, interp, engine, nframe, python, pythonpath)
+        self.sample = sample  # None: untraced, 0: exact, N: sampled
+
+    @property
+    def name(self):
+        name = Config.name.fget(self)
+        return name + ("+sample%d" % self.sample if self.sample else "")
+
+    def env(self, workload=None):
+        env = Config.env(self, workload)
+        env.pop("BENCH_SAMPLE_BYTES", None)
+        env.pop("BENCH_LINE_STATS", None)
+        if self.sample is not None:
+            env["BENCH_LINE_STATS"] = "1"
+        if self.sample:
+            env["BENCH_SAMPLE_BYTES"] = str(self.sample)
+        return env
+
+
+def parse_size(text):
+    """Bytes of "512k", "1M", "4096" (as PYTRACEMALLOC_SAMPLE, tracemalloc/_sampling.py)."""
+    units = {"k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+    text = text.strip().lower()
+    if text[-1:] in units:
+        return int(text[:-1]) * units[text[-1]]
+    return int(text)
+
+
+def worst_line_error(exact, sampled, sample, share=0.01):
+    """(worst relative error, lines, their share of the memory, worst z) of the lines
+    holding at least *share* of the memory of the *exact* result, estimated by the *sampled*
+    one (bench/child.py's "lines" and "lines_total"). z is the error over sqrt(size *
+    sample), the bound of the estimator's standard deviation (README, "Sampling"): an
+    estimator that works has z of a few units at most, whatever the relative error."""
+    total = exact["lines_total"]
+    estimates = dict(((f, n), size) for f, n, size in sampled["lines"])
+    worst, count, held, zmax = 0.0, 0, 0, 0.0
+    for filename, lineno, size in exact["lines"]:
+        if size < share * total or size <= 0:
+            continue
+        count += 1
+        held += size
+        error = abs(estimates.get((filename, lineno), 0) - size)
+        worst = max(worst, error / float(size))
+        zmax = max(zmax, error / (float(size) * sample) ** 0.5)
+    return worst, count, (held / float(total) if total else 0.0), zmax
+
+
+def sampling_main(args, runs, scale):
+    """--sampling: untraced, exact and sampled, interleaved; slowdowns and line accuracy."""
+    started = time.time()
+    sample = parse_size(args.sampling)
+    configs = []
+    for version, interp, python, lib in patched_builds(args):
+        for engine, nframe, mode in (("none", 0, None), ("ours", 1, 0), ("ours", 1, sample)):
+            configs.append(SampleConfig(version, interp, engine, nframe, python, lib, mode))
+    raw = run_interleaved(configs, args.workloads, runs, scale, args.timeout)
+    lines = ["pytracemalloc benchmark of the sampling mode (every %d bytes), %s, %s; %d runs, "
+             "scale %g; %.0f s" % (
+                 sample, datetime.datetime.now(datetime.timezone.utc).strftime(
+                     "%Y-%m-%d %H:%M UTC"), machine(), runs, scale, time.time() - started),
+             "%-20s %-10s %9s %9s %9s %8s %8s %5s %6s %6s %8s %5s %5s" % (
+                 "interpreter", "workload", "untraced", "exact", "sampled", "exact/u",
+                 "sampl/u", "speed", "lines", "share", "worst", "z", "accur")]
+    results = {}
+    for r in raw:
+        if "error" not in r:
+            results.setdefault((r["config"], r["workload"]), {})[r["run"]] = r
+    targets = []
+    for i in range(0, len(configs), 3):
+        untraced, exact, sampled = configs[i:i + 3]
+        for workload in args.workloads:
+            runs_of = [results.get((c.name, workload), {}) for c in (untraced, exact, sampled)]
+            if not all(runs_of):
+                continue
+            u, e, s = [median([r["cpu"] for r in by_run.values()]) for by_run in runs_of]
+            errors = [worst_line_error(runs_of[1][rep], runs_of[2][rep], sample)
+                      for rep in sorted(runs_of[1]) if rep in runs_of[2]]
+            worst = max(errors) if errors else (None, 0, 0.0, 0.0)
+            speed_ok = s / u <= 1.10
+            accuracy_ok = worst[0] is not None and worst[0] <= 0.10
+            name = "%s:%s" % (untraced.version, untraced.interp)
+            zmax = max(error[3] for error in errors) if errors else None
+            targets.append({"version": untraced.version, "variant": untraced.interp,
+                            "workload": workload, "slowdown": s / u, "speed_pass": speed_ok,
+                            "worst_error": worst[0], "lines": worst[1],
+                            "share": worst[2], "z": zmax, "accuracy_pass": accuracy_ok})
+            lines.append("%-20s %-10s %9.3f %9.3f %9.3f %7.2fx %7.2fx %5s %6d %5.0f%% %7.1f%% "
+                         "%5.1f %5s" % (
+                             name, workload, u, e, s, e / u, s / u,
+                             "PASS" if speed_ok else "MISS", worst[1], 100 * worst[2],
+                             100 * (worst[0] or 0.0), zmax or 0.0,
+                             "PASS" if accuracy_ok else "MISS"))
+    lines.append("")
+    lines.append("speed: sampled <= 1.10x untraced; accuracy: every line holding >= 1% of "
+                 "the exact run's traced memory at the end of the measured part within 10% "
+                 "(worst over the runs); z: the worst error over sqrt(size * N), the bound of "
+                 "the estimator's standard deviation")
+    lines.append("targets: speed %d/%d PASS, accuracy %d/%d PASS" % (
+        sum(t["speed_pass"] for t in targets), len(targets),
+        sum(t["accuracy_pass"] for t in targets), len(targets)))
+    print("\n".join(lines))
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, "w") as fp:
+        json.dump({"date": lines[0], "args": vars(args), "runs": runs, "scale": scale,
+                   "configs": [dict(vars(c), name=c.name) for c in configs],
+                   "raw": raw, "targets": targets, "table": lines}, fp, indent=1)
     log("results written to %s" % args.json)
     return 1 if any("error" in r for r in raw) else 0
 

@@ -4,6 +4,7 @@
  * Elsewhere (2.7, a stock 3.x) install and uninstall do nothing. */
 #include "engine.h"
 #include "native.h"
+#include "sample.h"
 
 #ifdef TM_HAVE_CAPI_HOOKS
 
@@ -29,10 +30,14 @@ tm_api_track(unsigned int domain, uintptr_t ptr, size_t size)
     gil = PyGILState_Ensure();
     if (tm_tracing) {
         gboolean suspended = tm_suspend_depth != 0;
+        gsize weighted = size;
+        /* Sampled as an allocation of the calling thread (sample.h). */
+        gboolean record = suspended
+                          || (!tm_sample_skip(size) && tm_sample_decide(size, &weighted));
 
         tm_reentrant = 1;
         tstate = tm_tracing_tstate();
-        if (tstate != NULL && !suspended)
+        if (tstate != NULL && !suspended && record)
             nframe = tm_capture(tstate, &total);
         tm_lock_acquire();
         /* Taken from malloc then tracked (numpy's buffers): counted in its domain only. */
@@ -43,11 +48,20 @@ tm_api_track(unsigned int domain, uintptr_t ptr, size_t size)
             tm_own_add_locked(domain, ptr, size);
             res = 0;
         }
+        else if (tm_tracing && !record) {
+            /* Not sampled: a stale trace at its address must not stand for it. */
+            tm_store_remove(tm_store, domain, ptr, NULL);
+            if (domain == TM_DEFAULT_DOMAIN)
+                tm_sample_forget_locked((const void *)ptr);
+            res = 0;
+        }
         else if (tm_tracing) {
             const TmTraceback *tb = tm_intern_locked(nframe, total);
-            res = tb != NULL && tm_store_add(tm_store, domain, ptr, size, tb) == 0 ? 0 : -1;
+            res = tb != NULL && tm_store_add(tm_store, domain, ptr, weighted, tb) == 0 ? 0 : -1;
             if (res < 0)
                 tm_lost++;
+            else if (domain == TM_DEFAULT_DOMAIN)
+                tm_sample_mark_locked((const void *)ptr);
         }
         tm_lock_release();
         tm_reentrant = 0;
@@ -68,6 +82,8 @@ tm_api_untrack(unsigned int domain, uintptr_t ptr)
     if (tm_tracing) {
         if (!tm_store_remove(tm_store, domain, ptr, NULL) && tm_own_count != 0)
             tm_own_forget_locked(domain, ptr, NULL);
+        if (domain == TM_DEFAULT_DOMAIN)
+            tm_sample_forget_locked((const void *)ptr);
         res = 0;
     }
     tm_lock_release();

@@ -1,6 +1,7 @@
 /* Traceback capture: the frames of the thread that allocates, their interning in the store,
  * and the record of a block with them (or its count among the lost traces). */
 #include "engine.h"
+#include "sample.h"
 
 /* The interpreter that started tracing: written under its GIL, read by the hooks of every
  * thread that holds a GIL, also threads of other interpreters under a GIL of their own (3.12+),
@@ -115,6 +116,10 @@ tm_add_locked(void *ptr, size_t size, guint nframe, guint total)
         /* Out of memory: the block goes untraced, and a stale trace at the same address
          * must not survive. */
         tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr, NULL);
+        tm_sample_forget_locked(ptr);
         tm_lost++;
+    }
+    else {
+        tm_sample_mark_locked(ptr);  /* its free must find it (sample.h) */
     }
 }

@@ -149,6 +149,9 @@ gboolean tm_own_forget_locked(guint domain, guintptr ptr, gsize *size);
  * (or stays) the tracer's. tm_lock held, tm_tracing TRUE. */
 void tm_own_realloc_locked(guintptr ptr, guintptr ptr2, gsize size);
 
+/* Whether the tracer's store has the block ptr of domain. tm_lock held. */
+gboolean tm_own_has_locked(guint domain, guintptr ptr);
+
 /* Bytes of the tracer's store: its live blocks plus its own tables. tm_lock held. */
 gsize tm_own_memory_locked(void);
 
@@ -199,9 +202,9 @@ const TmFrame *tm_capture_frames(void);
  * reference on each new one. NULL on out of memory. */
 const TmTraceback *tm_intern_locked(guint nframe, guint total);
 
-/* Record the block ptr of size bytes in the default domain with the captured frames. tm_lock
- * held, tm_tracing TRUE. Out of memory, the block goes untraced (a stale trace at its address
- * goes too) and tm_lost counts it. */
+/* Record the block ptr of size bytes in the default domain with the captured frames (size: its
+ * weighted size when sampling, sample.h). tm_lock held, tm_tracing TRUE. Out of memory, the
+ * block goes untraced (a stale trace at its address goes too) and tm_lost counts it. */
 void tm_add_locked(void *ptr, size_t size, guint nframe, guint total);
 
 /* ------------------------------------------------------------------ line cache (linecache.c) */

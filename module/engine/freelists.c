@@ -1,9 +1,12 @@
 /* The free-list hooks of the "track" variant (doc/internals.rst, "Free-list hooks and
  * variants"): a block pushed onto a free list is freed for the tracer and parked in the store,
  * a block popped from one is allocated there and then (the tracer's, if the thread suspended
- * tracing: suspend.c). Also the variant of the interpreter, found at run time with the
- * hooks. */
+ * tracing: suspend.c). In sampling mode (sample.h) a pop is sampled as an allocation, and a
+ * push of a block that no store can have costs nothing; a sampled block pushed loses its trace
+ * and is not parked (get_freelist_memory() then sees no parked block). Also the variant of
+ * the interpreter, found at run time with the hooks. */
 #include "engine.h"
+#include "sample.h"
 #include "timer.h"
 #include "tracer.h"
 
@@ -21,16 +24,21 @@ typedef struct {
 static const char *tm_variant;
 static void (*tm_set_freelist_hooks)(const TmFreeListHooks *hooks);
 
-/* An object's block goes onto a free list: for the tracer it is freed, and parked. GIL held. */
-static void
-tm_freelist_push(void *block, size_t size)
+/* An object's block goes onto a free list: for the tracer it is freed, and parked (while
+ * sampling: only forgotten). The part after the checks of tm_freelist_push. GIL held. */
+static __attribute__((noinline)) void
+tm_freelist_push_slow(void *block, size_t size)
 {
     int saved_errno = errno;
 
-    if (tm_reentrant)
-        return;
     tm_lock_acquire();
-    if (tm_tracing) {
+    if (tm_tracing && tm_sample_active()) {
+        if (!tm_store_remove(tm_store, TM_DEFAULT_DOMAIN, (guintptr)block, NULL)
+            && G_UNLIKELY(tm_own_count != 0))
+            tm_own_forget_locked(TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
+        tm_sample_forget_locked(block);
+    }
+    else if (tm_tracing) {
         /* A block parked is nobody's, the tracer's no more than the user's. */
         if (G_UNLIKELY(tm_own_count != 0))
             tm_own_forget_locked(TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
@@ -42,19 +50,34 @@ tm_freelist_push(void *block, size_t size)
     errno = saved_errno;
 }
 
-/* A block is taken from a free list: for the tracer it is allocated here and now. GIL held. */
 static void
-tm_freelist_pop(void *block, size_t size)
+tm_freelist_push(void *block, size_t size)
+{
+    /* No store has the block (its bit is clear: sampling), nothing to forget (sample.h). No
+     * hook of ours frees an object, so the reentrancy check can wait for the slow path. */
+    if (!tm_sample_maybe_recorded(block))
+        return;
+    if (tm_reentrant)
+        return;
+    tm_freelist_push_slow(block, size);
+}
+
+/* A block is taken from a free list: for the tracer it is allocated here and now, if it is
+ * sampled (always in exact mode, or for the tracer's work), with the size weighted. The part
+ * after the checks of tm_freelist_pop. GIL held. */
+static __attribute__((noinline)) void
+tm_freelist_pop_slow(void *block, size_t size)
 {
     PyThreadState *tstate;
     guint nframe = 0, total = 0;
-    gboolean suspended;
-    int saved_errno = errno;
+    gboolean suspended = tm_suspend_depth != 0;
+    gsize weighted = size;
+    int saved_errno;
 
-    if (tm_reentrant)
+    if (tm_reentrant || (!suspended && !tm_sample_decide(size, &weighted)))
         return;
+    saved_errno = errno;
     tm_reentrant = 1;
-    suspended = tm_suspend_depth != 0;
     tstate = tm_tracing_tstate();
     if (tstate != NULL && !suspended)
         nframe = tm_capture(tstate, &total);
@@ -65,7 +88,8 @@ tm_freelist_pop(void *block, size_t size)
             tm_own_add_locked(TM_DEFAULT_DOMAIN, (guintptr)block, size);
         }
         else {
-            tm_add_locked(block, size, nframe, total);  /* the parked entry becomes the trace */
+            /* The parked entry becomes the trace. */
+            tm_add_locked(block, weighted, nframe, total);
             if (G_UNLIKELY(tm_own_count != 0))
                 tm_own_forget_locked(TM_DEFAULT_DOMAIN, (guintptr)block, NULL);
         }
@@ -75,6 +99,16 @@ tm_freelist_pop(void *block, size_t size)
     if (tstate != NULL)
         tm_timer_poll();
     errno = saved_errno;
+}
+
+static void
+tm_freelist_pop(void *block, size_t size)
+{
+    /* Not sampled: while sampling, its push left no entry in the store (see above). No hook
+     * of ours creates an object, so the reentrancy check can wait for the slow path. */
+    if (tm_suspend_depth == 0 && tm_sample_skip(size))
+        return;
+    tm_freelist_pop_slow(block, size);
 }
 
 static const TmFreeListHooks tm_freelist_hooks = { tm_freelist_push, tm_freelist_pop };
@@ -115,7 +149,8 @@ tm_engine_variant(void)
 gboolean
 tm_engine_freelist_memory(gsize *size, gsize *count)
 {
-    if (tm_set_freelist_hooks == NULL)
+    /* While sampling, pushes are not parked (see tm_freelist_push): nothing is known. */
+    if (tm_set_freelist_hooks == NULL || tm_sample_active())
         return FALSE;
     *size = *count = 0;
     tm_lock_acquire();

@@ -1,9 +1,13 @@
 /* The PEP 445 allocator hooks of the three domains (RAW, MEM, OBJ): each allocation is
  * captured and recorded in the store, each free forgets its trace. The rules that keep the
  * engine from tracing itself are in engine.h; in a thread where tracing is suspended, the
- * blocks go to the tracer's store instead (suspend.c). Also pymalloc's statistics with the OBJ
- * hook taken away for the call (tm_engine_debug_malloc_stats, tracer.h). */
+ * blocks go to the tracer's store instead (suspend.c). In sampling mode (sample.h), an
+ * allocation that is not sampled, and the free or resize of a block that no store can have,
+ * call the saved allocator and nothing else: no capture, no lock, no lookup. Also pymalloc's
+ * statistics with the OBJ hook taken away for the call (tm_engine_debug_malloc_stats,
+ * tracer.h). */
 #include "engine.h"
+#include "sample.h"
 #include "timer.h"
 #include "tracer.h"
 
@@ -43,30 +47,43 @@ tm_hook_leave(PyThreadState *tstate, int saved_errno)
     errno = saved_errno;
 }
 
-/* gil: the calling thread holds a GIL (MEM, OBJ, or RAW called with it). */
-static void *
-tm_alloc_common(PyMemAllocatorEx *alloc, gboolean gil, size_t nelem, size_t elsize,
-                gboolean zero)
+/* How a hook knows whether its thread holds a GIL: MEM and OBJ always do (PEP 445); RAW asks
+ * (tm_gil_held()), and only on its slow path. */
+#define TM_GIL_HELD 1
+#define TM_GIL_ASK 2
+
+#define TM_INLINE static inline __attribute__((always_inline))
+#define TM_SLOW static __attribute__((noinline))
+
+/* The allocation of size bytes (calloc's product, saturated): recorded if it is sampled
+ * (always in exact mode, or while suspended), with the size weighted. */
+TM_SLOW void *
+tm_alloc_slow(PyMemAllocatorEx *alloc, int gil_mode, size_t nelem, size_t elsize,
+              gboolean zero, gsize size)
 {
     PyThreadState *tstate;
     guint nframe = 0, total = 0;
     void *ptr;
     int saved_errno;
+    gsize weighted = size;
 
-    if (tm_reentrant)
-        return zero ? alloc->calloc(alloc->ctx, nelem, elsize)
-                    : alloc->malloc(alloc->ctx, elsize);
     tm_reentrant = 1;
+    if (tm_suspend_depth == 0 && !tm_sample_decide(size, &weighted)) {
+        /* A first countdown, just drawn, did not run out: not sampled. */
+        ptr = zero ? alloc->calloc(alloc->ctx, nelem, elsize)
+                   : alloc->malloc(alloc->ctx, elsize);
+        tm_reentrant = 0;
+        return ptr;
+    }
     ptr = zero ? alloc->calloc(alloc->ctx, nelem, elsize) : alloc->malloc(alloc->ctx, elsize);
     saved_errno = errno;  /* as the allocator left it (engine.h) */
-    tstate = gil ? tm_tracing_tstate() : NULL;
+    tstate = gil_mode == TM_GIL_HELD || tm_gil_held() ? tm_tracing_tstate() : NULL;
     if (G_UNLIKELY(tm_suspend_depth != 0)) {
         /* The tracer's work: its memory, no traceback to capture. */
         if (ptr != NULL) {
             tm_lock_acquire();
             if (tm_tracing)
-                tm_own_add_locked(TM_DEFAULT_DOMAIN, (guintptr)ptr,
-                                  zero ? nelem * elsize : elsize);
+                tm_own_add_locked(TM_DEFAULT_DOMAIN, (guintptr)ptr, size);
             tm_lock_release();
         }
     }
@@ -79,30 +96,63 @@ tm_alloc_common(PyMemAllocatorEx *alloc, gboolean gil, size_t nelem, size_t elsi
         }
         tm_lock_acquire();
         if (tm_tracing)
-            tm_add_locked(ptr, zero ? nelem * elsize : elsize, nframe, total);
+            tm_add_locked(ptr, weighted, nframe, total);
         tm_lock_release();
     }
     tm_hook_leave(tstate, saved_errno);
     return ptr;
 }
 
-static void *
-tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
+/* The fast path, inlined in each hook: reentrant calls and allocations not sampled go
+ * straight to the saved allocator. */
+TM_INLINE void *
+tm_alloc_common(PyMemAllocatorEx *alloc, int gil_mode, size_t nelem, size_t elsize,
+                gboolean zero)
+{
+    void *ptr;
+    gsize size;
+
+    if (tm_reentrant)
+        return zero ? alloc->calloc(alloc->ctx, nelem, elsize)
+                    : alloc->malloc(alloc->ctx, elsize);
+    /* calloc's product, saturated: a calloc that overflows fails anyway. */
+    if (!zero)
+        size = elsize;
+    else if (elsize != 0 && nelem > G_MAXSIZE / elsize)
+        size = G_MAXSIZE;
+    else
+        size = nelem * elsize;
+    if (G_LIKELY(tm_suspend_depth == 0) && tm_sample_skip(size)) {
+        /* Not sampled. Still reentrant for the call: pymalloc falling back to the RAW domain
+         * must not be sampled on its own. */
+        tm_reentrant = 1;
+        ptr = zero ? alloc->calloc(alloc->ctx, nelem, elsize)
+                   : alloc->malloc(alloc->ctx, elsize);
+        tm_reentrant = 0;
+        return ptr;
+    }
+    return tm_alloc_slow(alloc, gil_mode, nelem, elsize, zero, size);
+}
+
+/* The resize of ptr (not NULL) into size bytes. skipped: the fast path found the new block
+ * not sampled (and the old one maybe recorded); else it is decided here (always recorded in
+ * exact mode or while suspended, with the size weighted). */
+TM_SLOW void *
+tm_realloc_slow(PyMemAllocatorEx *alloc, int gil_mode, void *ptr, size_t size,
+                gboolean skipped)
 {
     PyThreadState *tstate;
     void *ptr2;
     guint nframe = 0, total = 0;
-    gboolean suspended;
+    gboolean suspended = tm_suspend_depth != 0, record = !skipped;
+    gsize weighted = size;
     int saved_errno;
 
-    if (tm_reentrant)
-        return alloc->realloc(alloc->ctx, ptr, size);
-    if (ptr == NULL)
-        return tm_alloc_common(alloc, gil, 1, size, FALSE);
+    if (record && !suspended)
+        record = tm_sample_decide(size, &weighted);
     tm_reentrant = 1;
-    suspended = tm_suspend_depth != 0;
-    tstate = gil ? tm_tracing_tstate() : NULL;
-    if (tstate != NULL && !suspended)
+    tstate = gil_mode == TM_GIL_HELD || tm_gil_held() ? tm_tracing_tstate() : NULL;
+    if (tstate != NULL && !suspended && record)
         nframe = tm_capture(tstate, &total);
     /* Hold the lock across the realloc: once it moved the block, the old address may be
      * handed to a RAW allocation in a thread without the GIL, whose trace must not be the
@@ -120,13 +170,16 @@ tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
             tm_own_realloc_locked((guintptr)ptr, (guintptr)ptr2, size);
         }
         else {
-            if (ptr2 != ptr)
+            if (ptr2 != ptr || !record)
                 tm_forget_locked(ptr, NULL);
             /* As the stock tracemalloc does, the block is charged to the line that resized
              * it: a block of the tracer's too, which leaves the tracer's store. */
-            tm_add_locked(ptr2, size, nframe, total);
+            if (record)
+                tm_add_locked(ptr2, weighted, nframe, total);
             if (G_UNLIKELY(tm_own_count != 0))
                 tm_own_forget_locked(TM_DEFAULT_DOMAIN, (guintptr)ptr, NULL);
+            if (ptr2 != ptr || !record)
+                tm_sample_forget_locked(ptr);
         }
     }
     tm_lock_release();
@@ -134,27 +187,45 @@ tm_realloc_common(PyMemAllocatorEx *alloc, gboolean gil, void *ptr, size_t size)
     return ptr2;
 }
 
+TM_INLINE void *
+tm_realloc_common(PyMemAllocatorEx *alloc, int gil_mode, void *ptr, size_t size)
+{
+    void *ptr2;
+    gboolean skipped = FALSE;
+
+    if (tm_reentrant)
+        return alloc->realloc(alloc->ctx, ptr, size);
+    if (ptr == NULL)
+        return tm_alloc_common(alloc, gil_mode, 1, size, FALSE);
+    /* The new block is sampled as an allocation of its new size (sample.h). */
+    if (G_LIKELY(tm_suspend_depth == 0) && (skipped = tm_sample_skip(size))
+        && !tm_sample_maybe_recorded(ptr)) {
+        /* Neither the old block nor the new one is recorded. */
+        tm_reentrant = 1;
+        ptr2 = alloc->realloc(alloc->ctx, ptr, size);
+        tm_reentrant = 0;
+        return ptr2;
+    }
+    return tm_realloc_slow(alloc, gil_mode, ptr, size, skipped);
+}
+
 /* obj: the OBJ domain, where code objects live: the line cache forgets the code object that
  * goes, unless the block was traced with a size too small for one (most frees). gil: the
  * calling thread holds a GIL (MEM, OBJ). */
-static void
-tm_free_common(PyMemAllocatorEx *alloc, void *ptr, gboolean obj, gboolean gil)
+TM_SLOW void
+tm_free_slow(PyMemAllocatorEx *alloc, void *ptr, gboolean obj, gboolean gil)
 {
     int saved_errno;
     gboolean traced = FALSE;
     gsize size = 0;
 
-    if (tm_reentrant || ptr == NULL) {
-        alloc->free(alloc->ctx, ptr);
-        return;
-    }
     tm_reentrant = 1;
     /* Free with the lock held, then forget the trace: another thread may get the address as
      * soon as it is freed, but cannot record its trace before we forgot ours. Freeing first
      * lets the debug allocator (PYTHONMALLOC=debug) report where a corrupted block was
      * allocated: its fatal error asks us (capi.c) from inside this free. */
     saved_errno = errno;  /* free() must not change errno: nor may our lock */
-    /* The entry loads while the allocator frees (tm_store stays: see tm_alloc_common). */
+    /* The entry loads while the allocator frees (tm_store stays: see tm_alloc_slow). */
     if (gil && tm_tracing && tm_tracing_tstate() != NULL)
         tm_store_prefetch(tm_store, (guintptr)ptr);
     tm_lock_acquire();
@@ -165,6 +236,7 @@ tm_free_common(PyMemAllocatorEx *alloc, void *ptr, gboolean obj, gboolean gil)
         /* Not the user's: maybe the tracer's, whoever frees it. */
         if (!traced && G_UNLIKELY(tm_own_count != 0))
             traced = tm_own_forget_locked(TM_DEFAULT_DOMAIN, (guintptr)ptr, &size);
+        tm_sample_forget_locked(ptr);
     }
     tm_lock_held = 0;
     tm_lock_release();
@@ -175,26 +247,40 @@ tm_free_common(PyMemAllocatorEx *alloc, void *ptr, gboolean obj, gboolean gil)
     errno = saved_errno;
 }
 
+TM_INLINE void
+tm_free_common(PyMemAllocatorEx *alloc, void *ptr, gboolean obj, gboolean gil)
+{
+    if (ptr == NULL || !tm_sample_maybe_recorded(ptr) || tm_reentrant) {
+        /* No store has the block (its bit is clear: sampling), or reentrant. (The line
+         * cache, not used while sampling, need not forget it: linecache.c.) Not reentrant
+         * for the call: if the allocator frees through the RAW domain, that hook finds the
+         * same answer. */
+        alloc->free(alloc->ctx, ptr);
+        return;
+    }
+    tm_free_slow(alloc, ptr, obj, gil);
+}
+
 /* MEM and OBJ: always called with the GIL held (PEP 445). ctx is unused (see tm_orig_raw). */
 static void *
 tm_malloc_mem(void *ctx, size_t size)
 {
     (void)ctx;
-    return tm_alloc_common(&tm_orig_mem, TRUE, 1, size, FALSE);
+    return tm_alloc_common(&tm_orig_mem, TM_GIL_HELD, 1, size, FALSE);
 }
 
 static void *
 tm_calloc_mem(void *ctx, size_t nelem, size_t elsize)
 {
     (void)ctx;
-    return tm_alloc_common(&tm_orig_mem, TRUE, nelem, elsize, TRUE);
+    return tm_alloc_common(&tm_orig_mem, TM_GIL_HELD, nelem, elsize, TRUE);
 }
 
 static void *
 tm_realloc_mem(void *ctx, void *ptr, size_t size)
 {
     (void)ctx;
-    return tm_realloc_common(&tm_orig_mem, TRUE, ptr, size);
+    return tm_realloc_common(&tm_orig_mem, TM_GIL_HELD, ptr, size);
 }
 
 static void
@@ -208,14 +294,14 @@ static void *
 tm_malloc_obj(void *ctx, size_t size)
 {
     (void)ctx;
-    return tm_alloc_common(&tm_orig_obj, TRUE, 1, size, FALSE);
+    return tm_alloc_common(&tm_orig_obj, TM_GIL_HELD, 1, size, FALSE);
 }
 
 static void *
 tm_calloc_obj(void *ctx, size_t nelem, size_t elsize)
 {
     (void)ctx;
-    return tm_alloc_common(&tm_orig_obj, TRUE, nelem, elsize, TRUE);
+    return tm_alloc_common(&tm_orig_obj, TM_GIL_HELD, nelem, elsize, TRUE);
 }
 
 /* OBJ, where code objects live: the line cache forgets a code object that goes. */
@@ -223,9 +309,9 @@ static void *
 tm_realloc_obj(void *ctx, void *ptr, size_t size)
 {
     (void)ctx;
-    if (ptr != NULL && !tm_reentrant && tm_tracing_tstate() != NULL)
+    if (ptr != NULL && !tm_reentrant && !tm_sample_active() && tm_tracing_tstate() != NULL)
         tm_linecache_forget(ptr);
-    return tm_realloc_common(&tm_orig_obj, TRUE, ptr, size);
+    return tm_realloc_common(&tm_orig_obj, TM_GIL_HELD, ptr, size);
 }
 
 static void
@@ -241,21 +327,21 @@ static void *
 tm_malloc_raw(void *ctx, size_t size)
 {
     (void)ctx;
-    return tm_alloc_common(&tm_orig_raw, tm_gil_held(), 1, size, FALSE);
+    return tm_alloc_common(&tm_orig_raw, TM_GIL_ASK, 1, size, FALSE);
 }
 
 static void *
 tm_calloc_raw(void *ctx, size_t nelem, size_t elsize)
 {
     (void)ctx;
-    return tm_alloc_common(&tm_orig_raw, tm_gil_held(), nelem, elsize, TRUE);
+    return tm_alloc_common(&tm_orig_raw, TM_GIL_ASK, nelem, elsize, TRUE);
 }
 
 static void *
 tm_realloc_raw(void *ctx, void *ptr, size_t size)
 {
     (void)ctx;
-    return tm_realloc_common(&tm_orig_raw, tm_gil_held(), ptr, size);
+    return tm_realloc_common(&tm_orig_raw, TM_GIL_ASK, ptr, size);
 }
 
 static void

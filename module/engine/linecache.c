@@ -14,9 +14,15 @@
  * instructions of bench/child.py's churn loop missed every time (PyCode_Addr2Line was half of
  * its traced time on 3.11); most recently used first, with 4 entries, a loop over 5 sites did.
  *
+ * While sampling (sample.h) the cache is not used: a capture is rare, and the frees that go
+ * unseen (not sampled) could not make it forget a code object; the line is read from the line
+ * table each time. tm_capture_start() empties the cache when tracing starts again, in either
+ * mode.
+ *
  * Protected by the GIL of tm_interp: captures happen only in that interpreter, and so do the
  * forgets (a code object of the cache dies in the interpreter that ran it). */
 #include "engine.h"
+#include "sample.h"
 
 #include <string.h>
 
@@ -101,6 +107,8 @@ tm_linecache_lineno(TmPyFrame *frame)
 
     if (!tm_frame_position(frame, &code, &addr))
         return tm_frame_lineno(frame);
+    if (tm_sample_active())
+        return tm_code_lineno(code, addr);
     index = tm_line_set(code);
     b = tm_line_bucket(addr);
     bucket = tm_lines[index][b];

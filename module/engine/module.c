@@ -75,17 +75,20 @@ TM_OWN_WORK_VARARGS(engine_scan_pickle, tm_pickle_scan)
 static PyObject *
 engine_start(PyObject *self, PyObject *args)
 {
-    Py_ssize_t nframe = 1;
+    Py_ssize_t nframe = 1, sample_bytes = 0;
     int res;
 
     (void)self;
-    if (!PyArg_ParseTuple(args, "|n:start", &nframe))
+    if (!PyArg_ParseTuple(args, "|nn:start", &nframe, &sample_bytes))
         return NULL;
     if (nframe < 1 || nframe > TM_MAX_NFRAME)
         return PyErr_Format(PyExc_ValueError, "the number of frames must be in range [1; %d]",
                             TM_MAX_NFRAME);
+    if (sample_bytes < 0)
+        return PyErr_Format(PyExc_ValueError,
+                            "sample_bytes must be 0 (exact) or a positive number of bytes");
     TM_NATIVE_ENGINE_BEGIN();
-    res = tm_engine_start((guint)nframe);
+    res = tm_engine_start((guint)nframe, (gsize)sample_bytes);
     TM_NATIVE_ENGINE_END();
     if (res < 0)
         return NULL;
@@ -137,6 +140,14 @@ engine_get_traceback_limit(PyObject *self, PyObject *unused)
     (void)self;
     (void)unused;
     return TmInt_FromLong(tm_engine_traceback_limit());
+}
+
+static PyObject *
+engine_get_sample_bytes(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyLong_FromSize_t(tm_engine_sample_bytes());
 }
 
 static PyObject *
@@ -395,7 +406,10 @@ engine_stop_timer(PyObject *self, PyObject *args, PyObject *kw)
 }
 
 static PyMethodDef engine_methods[] = {
-    { "start", engine_start, METH_VARARGS, "start(nframe=1): start tracing." },
+    { "start", engine_start, METH_VARARGS,
+      "start(nframe=1, sample_bytes=0): start tracing (sample_bytes > 0: sampling mode)." },
+    { "get_sample_bytes", engine_get_sample_bytes, METH_NOARGS,
+      "get_sample_bytes() -> 0 (exact, or not tracing) or the mean sampling interval" },
     { "stop", engine_stop, METH_NOARGS, "stop(): stop tracing and every timer, free the traces." },
     { "is_tracing", engine_is_tracing, METH_NOARGS, "is_tracing() -> bool" },
     { "is_native_tracing", engine_is_native_tracing, METH_NOARGS,

@@ -12,6 +12,7 @@
  * tm_own_take_locked() moves a block from tm_store to tm_own_store: a block the user's thread
  * allocated for the tracer (the arguments of a call into the package, its frame on 2.7). */
 #include "engine.h"
+#include "sample.h"
 #include "tracer.h"
 
 __thread guint tm_suspend_depth __attribute__((tls_model("initial-exec")));
@@ -53,6 +54,8 @@ tm_own_add_locked(guint domain, guintptr ptr, gsize size)
     /* Out of memory, the block goes unrecorded: no trace of the user is lost. */
     if (tm_store_add(tm_own_store, domain, ptr, size, tm_own_traceback) < 0)
         tm_store_remove(tm_own_store, domain, ptr, NULL);
+    else if (domain == TM_DEFAULT_DOMAIN)
+        tm_sample_mark_locked((const void *)ptr);  /* its free must find it (sample.h) */
     tm_own_count = tm_store_count(tm_own_store);
 }
 
@@ -85,11 +88,22 @@ void
 tm_own_realloc_locked(guintptr ptr, guintptr ptr2, gsize size)
 {
     /* The user's block keeps its trace and its traceback, at its new address and size. */
-    if (tm_store_move(tm_store, TM_DEFAULT_DOMAIN, ptr, ptr2, size))
+    if (tm_store_move(tm_store, TM_DEFAULT_DOMAIN, ptr, ptr2, size)) {
+        tm_sample_mark_locked((const void *)ptr2);
+        tm_sample_forget_locked((const void *)ptr);
         return;
+    }
     if (ptr2 != ptr)
         tm_own_forget_locked(TM_DEFAULT_DOMAIN, ptr, NULL);
     tm_own_add_locked(TM_DEFAULT_DOMAIN, ptr2, size);
+    if (ptr2 != ptr)
+        tm_sample_forget_locked((const void *)ptr);
+}
+
+gboolean
+tm_own_has_locked(guint domain, guintptr ptr)
+{
+    return tm_own_store != NULL && tm_store_get(tm_own_store, domain, ptr) != NULL;
 }
 
 gsize

@@ -3,6 +3,7 @@
  * from the store: most of tracer.h. */
 #include "engine.h"
 #include "native.h"
+#include "sample.h"
 #include "tracer.h"
 
 #include <stdlib.h>
@@ -44,8 +45,21 @@ tm_fail_alloc_from_env(void)
     return (guint)n;
 }
 
+/* For the tests: TRACEMALLOC_SAMPLE_SEED=N (not 0), read when tracing starts, makes the
+ * sampling decisions of each thread a fixed sequence (sample.h). */
+static guint64
+tm_sample_seed_from_env(void)
+{
+    const char *value = getenv("TRACEMALLOC_SAMPLE_SEED");
+    guint64 n;
+
+    if (value == NULL || !g_ascii_string_to_unsigned(value, 10, 0, G_MAXUINT64, &n, NULL))
+        return 0;
+    return n;
+}
+
 int
-tm_engine_start(guint nframe)
+tm_engine_start(guint nframe, gsize sample_bytes)
 {
     TmStore *store = NULL;
     gboolean tracing = tm_tracing;
@@ -53,6 +67,14 @@ tm_engine_start(guint nframe)
     if (nframe < 1 || nframe > TM_MAX_NFRAME) {
         PyErr_Format(PyExc_ValueError, "the number of frames must be in range [1; %d]",
                      TM_MAX_NFRAME);
+        return -1;
+    }
+    if (tracing && sample_bytes != tm_sample_bytes) {
+        /* The store would mix weighted and exact sizes. */
+        PyErr_Format(PyExc_ValueError,
+                     "tracing is already started with sample_bytes=%lu: stop() it first to "
+                     "start with sample_bytes=%lu", (unsigned long)tm_sample_bytes,
+                     (unsigned long)sample_bytes);
         return -1;
     }
     if (!tracing) {
@@ -65,6 +87,8 @@ tm_engine_start(guint nframe)
     if (tracing)
         return 0;
     tm_store_fail_allocation(store, tm_fail_alloc_from_env());
+    /* Before the hooks are installed (sample.h). */
+    tm_sample_start(sample_bytes, tm_sample_seed_from_env());
 
     tm_lock_acquire();
     tm_store = store;
@@ -75,7 +99,9 @@ tm_engine_start(guint nframe)
     tm_hooks_install();
     tm_capi_install();
     tm_freelists_install();
-    (void)tm_native_install();
+    /* The native domain is traced in exact mode only: its hooks do not sample. */
+    if (sample_bytes == 0)
+        (void)tm_native_install();
     return 0;
 
 error:
@@ -118,6 +144,7 @@ tm_engine_stop(void)
     /* Once tm_tracing is FALSE, no hook touches the tracer's store. */
     tm_store_free(tm_own_detach());
     tm_capture_stop();
+    tm_sample_start(0, 0);  /* get_sample_bytes() is 0 when not tracing */
 }
 
 gboolean
@@ -162,6 +189,18 @@ tm_engine_clear(void)
         return;
     }
     tm_store_free(tm_detach_store(fresh));
+    if (tm_sample_active()) {
+        /* The bits of the traces just forgotten would let their frees through the lock. */
+        tm_lock_acquire();
+        tm_sample_prune_locked();
+        tm_lock_release();
+    }
+}
+
+gsize
+tm_engine_sample_bytes(void)
+{
+    return tm_sample_bytes;
 }
 
 void
@@ -189,7 +228,8 @@ tm_engine_memory(void)
 
     tm_lock_acquire();
     if (tm_store != NULL)
-        size = tm_store_memory(tm_store) + tm_capture_memory() + tm_own_memory_locked();
+        size = tm_store_memory(tm_store) + tm_capture_memory() + tm_own_memory_locked()
+               + tm_sample_memory_locked();
     tm_lock_release();
     return size;
 }

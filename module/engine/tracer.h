@@ -15,8 +15,14 @@
 int tm_engine_init(void);
 
 /* Start tracing with nframe frames (1..TM_MAX_NFRAME), or change the limit while tracing.
+ * sample_bytes: 0 records every allocation (exact), N > 0 samples one every N bytes on
+ * average and records weighted sizes (sample.h); while tracing it must be the current value
+ * (ValueError otherwise: stop first). The native domain is traced in exact mode only.
  * Returns 0, or -1 with an exception set (nothing changed). */
-int tm_engine_start(guint nframe);
+int tm_engine_start(guint nframe, gsize sample_bytes);
+
+/* The sample_bytes of the current tracing session; 0 when exact or not tracing. */
+gsize tm_engine_sample_bytes(void);
 
 /* Stop tracing: restore the allocators, forget every trace, free all the engine's memory. */
 void tm_engine_stop(void);
@@ -36,8 +42,9 @@ void tm_engine_clear(void);
 
 void tm_engine_traced_memory(gsize *current, gsize *peak);
 void tm_engine_reset_peak(void);
-/* Bytes the engine holds (its tables, the capture buffer) plus the tracer's memory: the
- * blocks allocated while tracing was suspended (suspend.c) and the table that records them. */
+/* Bytes the engine holds (its tables, the capture buffer, the sampling mode's filter) plus
+ * the tracer's memory: the blocks allocated while tracing was suspended (suspend.c) and the
+ * table that records them. */
 gsize tm_engine_memory(void);
 
 /* How many traces the engine failed to record for lack of memory since tracing last started:
@@ -89,7 +96,8 @@ extern PyTypeObject tm_tracer_method_type;
 /* The interpreter's variant: "stock", "plain", "track" or "disabled". */
 const char *tm_engine_variant(void);
 
-/* Bytes and blocks parked on free lists; FALSE without free-list hooks (not "track"). */
+/* Bytes and blocks parked on free lists; FALSE without free-list hooks (not "track"), or
+ * while sampling (the blocks pushed are not parked then). */
 gboolean tm_engine_freelist_memory(gsize *size, gsize *count);
 
 /* Call the interpreter's sys._debugmallocstats(), which writes pymalloc's statistics (arenas,

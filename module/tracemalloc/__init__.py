@@ -44,8 +44,9 @@ except ImportError:
     if _engine is None:
         raise
 
-from tracemalloc import (_block, _breakdown, _display, _errors, _filters, _leaks, _limits,
-                         _native, _pymalloc, _report, _snapshot, _tasks, _types)
+from tracemalloc import (_block, _breakdown, _compat, _display, _errors, _filters, _leaks,
+                         _limits, _native, _pymalloc, _report, _sampling, _snapshot, _tasks,
+                         _types)
 from tracemalloc._block import TraceBlock, trace_block
 from tracemalloc._breakdown import MemoryBreakdown, get_memory_breakdown
 from tracemalloc._display import DisplayGarbage, DisplayTop
@@ -80,7 +81,7 @@ __all__ = [
     "get_object_trace", "get_stats", "get_traces",
     # pytracemalloc API
     "enable", "disable", "is_enabled", "get_process_memory", "start_timer", "stop_timer",
-    "get_freelist_memory", "get_interpreter_info", "get_lost_traces",
+    "get_freelist_memory", "get_interpreter_info", "get_lost_traces", "get_sample_bytes",
 ] + (_types.__all__ + _filters.__all__ + _snapshot.__all__ + _errors.__all__
      + _display.__all__ + _tasks.__all__ + _limits.__all__ + _leaks.__all__
      + _report.__all__ + _pymalloc.__all__ + _breakdown.__all__ + _block.__all__
@@ -95,13 +96,28 @@ _USE_C_STATS = True
 # Functions mapping 1:1 to the engine
 # ---------------------------------------------------------------------------------------------
 
-def start(nframe=1):
+def start(nframe=1, sample_bytes=0):
     """Start tracing Python memory allocations, storing at most *nframe* frames per trace.
 
     ValueError unless 1 <= nframe <= 65535. While tracing, only changes the limit of the
     traces recorded from now on.
+
+    *sample_bytes* 0 (the default) traces every allocation. N > 0 samples them: an
+    allocation of s bytes is recorded with probability 1 - exp(-s/N), one every N bytes
+    allocated on average, and stands for the blocks and bytes it represents, so that
+    get_traced_memory(), snapshots and their statistics are unbiased estimates at a fraction
+    of the cost (README, "Sampling"). While tracing, *sample_bytes* must be the current
+    value (get_sample_bytes()): ValueError otherwise, stop() first.
     """
-    _engine.start(nframe)
+    if isinstance(sample_bytes, bool) or not isinstance(sample_bytes, _compat._INT_TYPES):
+        raise TypeError("sample_bytes must be an int, not %s" % type(sample_bytes).__name__)
+    _engine.start(nframe, sample_bytes)
+
+
+def get_sample_bytes():
+    """The mean sampling interval in bytes of the current tracing (start(sample_bytes=N)):
+    0 when every allocation is traced, or when not tracing."""
+    return _engine.get_sample_bytes()
 
 
 def stop():
@@ -147,7 +163,8 @@ def get_freelist_memory():
     started: memory the interpreter keeps in reserve, not held by your objects.
 
     None when the interpreter does not tell the tracer about its free lists (any variant but
-    "track": see get_interpreter_info()).
+    "track": see get_interpreter_info()), and in sampling mode (start(sample_bytes=N)), where
+    the blocks pushed onto free lists are not followed.
     """
     return _engine.get_freelist_memory()
 
@@ -223,8 +240,9 @@ def _get_peak_traces():
 
 
 def _get_peak_stats():
-    """The same peak as ``{filename: {lineno: (size, count)}}`` by the most recent frame."""
-    return _engine.get_peak_stats()
+    """The same peak as ``{filename: {lineno: (size, count)}}`` by the most recent frame
+    (counts estimated while sampling: tracemalloc/_sampling.py)."""
+    return _sampling.estimate_stats(_engine.get_peak_stats(), get_sample_bytes())
 
 
 def get_object_traceback(obj):
@@ -302,6 +320,9 @@ def _record_moment(snapshot):
         # not tracing (an empty Snapshot.create()): the count of a past run says nothing
         # about this snapshot
         snapshot.lost_traces = get_lost_traces()
+        sample_bytes = get_sample_bytes()
+        if sample_bytes:
+            snapshot.sample_bytes = sample_bytes
 
 
 def _timestamp(now=None):
@@ -320,7 +341,12 @@ def get_object_trace(obj):
 
 def get_stats():
     """PEP 454 draft: ``{filename: {lineno: (size, count)}}``, the traced memory grouped by
-    the most recent frame, computed in C (empty when not tracing)."""
+    the most recent frame, computed in C (empty when not tracing). While sampling, estimates
+    grouped from the sampled traces, each counting for the blocks it stands for
+    (tracemalloc/_sampling.py)."""
+    sample_bytes = get_sample_bytes()
+    if sample_bytes:
+        return _sampling.stats_from_traces(_engine.get_traces(), sample_bytes)
     return _engine.get_stats()
 
 
@@ -372,10 +398,20 @@ def _startup(nframe, quiet=False):
     PYTRACEMALLOC=N calls it with quiet=False: "tracemalloc enabled" goes to stderr. On 3.x,
     -X tracemalloc=N and PYTHONTRACEMALLOC=N call it with quiet=True, as silent as the stock
     module they replace.
+
+    PYTRACEMALLOC_SAMPLE=SIZE (bytes, or with a suffix k, M or G: 512k) starts the sampling
+    mode, start(nframe, sample_bytes=SIZE); unset, empty or 0: exact. A bad value raises
+    ValueError naming the variable, which the interpreter reports on one line before it
+    goes on untraced.
     """
-    _engine.start(nframe)
+    sample_bytes = _sampling.from_environment(os.environ)
+    _engine.start(nframe, sample_bytes)
     if not quiet and sys.stderr is not None:  # None without a console (pythonw)
-        sys.stderr.write("tracemalloc enabled\n")
+        if sample_bytes:
+            sys.stderr.write("tracemalloc enabled, sampled every %d bytes on average\n"
+                             % sample_bytes)
+        else:
+            sys.stderr.write("tracemalloc enabled\n")
         sys.stderr.flush()
 
 

@@ -238,6 +238,12 @@ def _check_lost_traces(value):
     return "the attribute 'lost_traces' must be an int >= 0 or None, not %s" % _safe_repr(value)
 
 
+def _check_sample_bytes(value):
+    if _is_int(value) and value >= 0:
+        return None
+    return "the attribute 'sample_bytes' must be an int >= 0, not %s" % _safe_repr(value)
+
+
 def _check_time(value):
     # seconds since the epoch: finite (a NaN or an infinity would poison the fits of
     # find_leaks()) and not negative
@@ -308,6 +314,7 @@ KNOWN_ATTRIBUTES = {
     "lost_traces": _check_lost_traces,
     "time": _check_time,
     "peak": _check_peak,
+    "sample_bytes": _check_sample_bytes,
     "peak_stats": lambda value: _problem_of(lambda stats: _check_stats(stats, "peak_stats"),
                                             value),
     "peak_traces": lambda value: _problem_of(check_peak_traces, value),

@@ -12,7 +12,7 @@ Version 1 of the document ("format": "pytracemalloc.top")::
                      "process_memory": int | null, "tracemalloc_memory": int | null,
                      "traceback_limit": int | null, "lost_traces": int | null,
                      "freelist_memory": {"size": int, "count": int} | null,
-                     "has_traces": bool, "peak": bool,
+                     "has_traces": bool, "peak": bool, "sample_bytes": int,
                      "user_data": [{"title": str, "format": str, "value": int}, ...],
                      "memory_breakdown": {"rss", "traced", "freelists", "pymalloc_free",
                                           "tracer", "rest", "pymalloc_used": int | null,
@@ -29,7 +29,9 @@ Version 1 of the document ("format": "pytracemalloc.top")::
                   "count_diff": int | null}}]}
 
 With "peak" (--peak), each snapshot is the peak recorded in its file (its "metadata" are
-those of the file's snapshot, "peak": true). Sizes are bytes, exact. The diffs are null for
+those of the file's snapshot, "peak": true). Sizes are bytes, exact when "sample_bytes" is
+0; a snapshot taken in sampling mode (start(sample_bytes=N)) has "sample_bytes": N, and its
+sizes and counts are estimates (the text top says "estimated"). The diffs are null for
 a snapshot compared to nothing (the first). "top" holds at most N entries, in the order of
 the text top; "other" sums the rest (its sizes and counts are null with "cumulative", where
 an allocation is in several entries); "total" is all the memory of the snapshot, counted
@@ -50,7 +52,7 @@ import json
 from tracemalloc import _breakdown
 from tracemalloc._compat import _INT_TYPES, _PY2
 from tracemalloc._display import (_freelist_memory_of, _lost_traces_of, _lost_traces_warning,
-                                  _top_entries, _top_totals)
+                                  _sample_bytes_of, _top_entries, _top_totals)
 from tracemalloc._cli import comparisons, different_processes
 
 FORMAT = "pytracemalloc.top"
@@ -111,6 +113,7 @@ def _metadata(snapshot):
                             if freelist is not None else None),
         "has_traces": snapshot.traces is not None,
         "peak": snapshot.peak is True,
+        "sample_bytes": _sample_bytes_of(snapshot),
         "user_data": user_data,
         "memory_breakdown": (dict(breakdown.as_dict(), unknown=dict(
             (_text(name), _text(reason)) for name, reason in breakdown.unknown.items()))

@@ -11,7 +11,7 @@ import os
 import sys
 
 import tracemalloc
-from tracemalloc import _breakdown
+from tracemalloc import _breakdown, _sampling
 from tracemalloc._compat import _INT_TYPES, reprlib
 from tracemalloc._output import (_COLOR_BOLD, _COLOR_CYAN, _COLOR_YELLOW, _default_color,
                                  _display_filename, _format_top_size, _shorten_filename,
@@ -128,6 +128,15 @@ def _lost_traces_of(snapshot):
     return None
 
 
+def _sample_bytes_of(snapshot):
+    """The sample_bytes of a sampled *snapshot* (its sizes and counts are estimates), else
+    0 (exact, or not known: a file without the attribute)."""
+    value = getattr(snapshot, "sample_bytes", 0)
+    if isinstance(value, _INT_TYPES) and not isinstance(value, bool) and value > 0:
+        return value
+    return 0
+
+
 def _lost_traces_warning(lost):
     """The warning line of *lost* (> 0) traces lost for lack of memory."""
     if lost == 1:
@@ -191,7 +200,8 @@ class DisplayTop(_Periodic, _FileAlias):
     With cumulative, an allocation counts in several entries, so "N more" gives only the
     number of entries and "Total Python memory" is the memory of the snapshot, counted once.
     The title of the top of a snapshot of the peak (its ``peak`` is True) ends with "at the
-    peak".
+    peak"; that of a sampled snapshot (its ``sample_bytes``, start(sample_bytes=N)) with ",
+    estimated (sampled every N bytes on average)": its figures are estimates.
     ``average`` (size // count) is omitted when count is 0. "Total process memory" is the
     process memory minus the tracer's own memory ("ignore tracemalloc: ..."), printed only
     when the process memory is known. "Free lists" is the memory the interpreter keeps on its
@@ -328,6 +338,9 @@ class DisplayTop(_Periodic, _FileAlias):
         title = self._title(len(shown))
         if getattr(snapshot, "peak", False) is True:
             title += " at the peak"
+        estimated = _sampling.header(_sample_bytes_of(snapshot))
+        if estimated is not None:
+            title += ", " + estimated
         if name is not None and snapshot.timestamp is not None:
             label = "%s (%s)" % (name, snapshot.timestamp)
         elif name is not None:

@@ -18,6 +18,7 @@ import math
 import time
 
 import tracemalloc
+from tracemalloc import _sampling
 from tracemalloc._compat import _INT_TYPES, _PY2, _TEXT_TYPES
 from tracemalloc._grouping import _group_traces
 from tracemalloc._output import _display_filename, _shorten_filename
@@ -172,6 +173,8 @@ class LeakList(list):
       the filters)
     - ``warnings``: one-line messages about the series (several processes, times going back)
     - ``thresholds``: the rules' thresholds used (DEFAULTS, with what was given)
+    - ``sample_bytes``: the largest ``sample_bytes`` of the snapshots (0: all exact; else the
+      sizes and counts are estimates, tracemalloc/_sampling.py)
     """
 
     def __init__(self, leaks=(), **info):
@@ -186,6 +189,7 @@ class LeakList(list):
         self.last_total = info.get("last_total")
         self.warnings = info.get("warnings", [])
         self.thresholds = info.get("thresholds", dict(DEFAULTS))
+        self.sample_bytes = info.get("sample_bytes", 0)
 
 
 def _text(value):
@@ -266,6 +270,7 @@ class _LeakFinder(object):
         self.decided = {}  # filename -> kept by the filters
         self.first_total = self.last_total = 0
         self.pids = set()
+        self.sample_bytes = 0
         self.warnings = []
 
     def _name(self, index):
@@ -293,8 +298,13 @@ class _LeakFinder(object):
                     "TakeSnapshot.traces = True, Snapshot.create(traces=True) or "
                     "take_snapshot(); per line or per file, statistics are enough)"
                     % self._name(self.index))
-            for frames, size, count in _group_traces(snapshot.traces._traces, "traceback",
-                                                     False):
+            sample_bytes = getattr(snapshot, "sample_bytes", 0)
+            if sample_bytes:  # counts estimated from each trace's weight
+                groups = _sampling.group_traces(snapshot.traces._traces, "traceback", False,
+                                                sample_bytes)
+            else:
+                groups = _group_traces(snapshot.traces._traces, "traceback", False)
+            for frames, size, count in groups:
                 if keep(frames[0][0] if frames else "<unknown>"):
                     yield frames, size, count
             return
@@ -352,6 +362,9 @@ class _LeakFinder(object):
                 xs.append(0)
         if snapshot.pid is not None:
             self.pids.add(snapshot.pid)
+        sample_bytes = getattr(snapshot, "sample_bytes", 0)
+        if isinstance(sample_bytes, _INT_TYPES) and sample_bytes > self.sample_bytes:
+            self.sample_bytes = sample_bytes
 
         sums = self.sums
         late = index == self.late_index
@@ -451,7 +464,7 @@ class _LeakFinder(object):
         return LeakList(results, key_type=self.key_type, snapshots=n, clock=clock.name,
                         duration=duration, pids=sorted(self.pids), keys=len(self.sums),
                         first_total=self.first_total, last_total=self.last_total,
-                        warnings=warnings, thresholds=rules)
+                        warnings=warnings, thresholds=rules, sample_bytes=self.sample_bytes)
 
 
 def _fit(covariance, spread, y_spread):
@@ -608,9 +621,11 @@ def _describe(leaks):
     if process:
         parts.append(process)
     parts.append(span)
-    return ("%s, %s: %d %s among %d %s"
+    text = ("%s, %s: %d %s among %d %s"
             % (" ".join(parts), words[0], found, "leak" if found == 1 else "leaks",
                leaks.keys, words[1]))
+    estimated = _sampling.header(getattr(leaks, "sample_bytes", 0))
+    return text + ", " + estimated if estimated is not None else text
 
 
 def format_leaks(leaks, limit=None, filename_parts=0):
@@ -673,12 +688,13 @@ def _where(leak, parts):
 def leaks_to_json(leaks):
     """The JSON text of *leaks* (a LeakList, or any list of Leak): an object with the
     series (format "pytracemalloc.leaks", version 1, key_type, snapshots, clock, duration,
-    pids, keys, first_total, last_total, warnings, thresholds; null when unknown) and
+    pids, keys, first_total, last_total, warnings, thresholds, sample_bytes; null when
+    unknown) and
     "leaks", a list of objects with a "rank" (1 first) and every attribute of Leak (the
     traceback as [filename, lineno] pairs, oldest frame first)."""
     document = {"format": "pytracemalloc.leaks", "version": 1}
     for name in ("key_type", "snapshots", "clock", "duration", "pids", "keys", "first_total",
-                 "last_total", "warnings", "thresholds"):
+                 "last_total", "warnings", "thresholds", "sample_bytes"):
         document[name] = getattr(leaks, name, None)
     entries = []
     for rank, leak in enumerate(leaks, 1):

@@ -7,7 +7,7 @@ the extra attributes that TakeSnapshot(peak=True) writes into its files.
 from __future__ import absolute_import
 
 import tracemalloc
-from tracemalloc import _checks
+from tracemalloc import _checks, _sampling
 
 
 def traces_from_groups(groups):
@@ -26,11 +26,13 @@ def traces_from_groups(groups):
     return traces
 
 
-def stats_from_groups(groups):
+def stats_from_groups(groups, sample_bytes=0):
     """``{filename: {lineno: (size, count)}}`` of *groups* by the most recent frame, as the
-    engine's get_peak_stats()."""
+    engine's get_peak_stats(); with *sample_bytes*, the groups' counts estimated
+    (tracemalloc/_sampling.py)."""
     stats = {}
     for domain, size, count, traceback, total_nframe in groups:
+        count = _sampling.estimate_count(size, count, sample_bytes)
         filename, lineno = traceback[0] if traceback else ("<unknown>", 0)
         lines = stats.setdefault(filename, {})
         old = lines.get(lineno)
@@ -46,11 +48,12 @@ def file_attributes(traces):
     the engine so that they describe the same peak."""
     if traces:
         groups = tracemalloc._get_peak_traces()
-        return {"peak_traces": groups, "peak_stats": stats_from_groups(groups)}
+        return {"peak_traces": groups,
+                "peak_stats": stats_from_groups(groups, tracemalloc.get_sample_bytes())}
     return {"peak_stats": tracemalloc._get_peak_stats()}
 
 
-def stored_peak(snapshot, traces):
+def stored_peak(snapshot, traces, sample_bytes=0):
     """(raw traces or None, stats or None) of the peak stored in *snapshot* by
     TakeSnapshot(peak=True), checked: the traces when *traces* is true and it has
     ``peak_traces``, else the statistics. (None, None) when it has neither attribute.
@@ -66,5 +69,5 @@ def stored_peak(snapshot, traces):
     if stats is not None:
         return None, _checks._check_stats(stats, "peak_stats")
     if groups is not None:
-        return None, stats_from_groups(groups)
+        return None, stats_from_groups(groups, sample_bytes)
     return None, None

@@ -8,7 +8,7 @@ from __future__ import absolute_import
 import fnmatch
 
 import tracemalloc
-from tracemalloc import _checks, _peak, _snapfile
+from tracemalloc import _checks, _peak, _sampling, _snapfile
 from tracemalloc._compat import _TEXT_TYPES, Iterable
 from tracemalloc._errors import SnapshotError, _Problem
 from tracemalloc._filters import Filter, _filter_traces
@@ -60,6 +60,9 @@ class Snapshot(object):
     - ``peak`` (bool, default False): True for a snapshot of the allocations at the peak
       of traced memory (get_peak_snapshot(), create(peak=True), peak_snapshot()); its
       other attributes are those of the moment it was taken
+    - ``sample_bytes`` (int, default 0): taken while sampling (start(sample_bytes=N)), N:
+      its sizes and counts are estimates (tracemalloc/_sampling.py); kept by snapshot files
+      as an extra attribute, as lost_traces (a file without it is exact)
     - ``peak_stats``, ``peak_traces``: only in a snapshot of TakeSnapshot(peak=True), the
       peak since tracing started or was reset; peak_snapshot() makes a Snapshot of them
 
@@ -96,6 +99,8 @@ class Snapshot(object):
     # Set to True on the instance by the snapshots of the peak, and kept by snapshot files
     # as an extra attribute, as lost_traces.
     peak = False
+    # Set on the instance by take_snapshot() and create() while sampling, and kept by files.
+    sample_bytes = 0
     _stats = None  # stats given or assigned; None: derived from the traces
     _derived_stats = None  # (traces list, stats derived from it)
     _checked = False  # the traces come from the engine or were checked by a loader
@@ -156,7 +161,11 @@ class Snapshot(object):
         raw = self.traces._traces
         cached = self._derived_stats
         if cached is None or cached[0] is not raw:
-            cached = self._derived_stats = (raw, _stats_from_traces(raw))
+            if self.sample_bytes:
+                stats = _sampling.stats_from_traces(raw, self.sample_bytes)
+            else:
+                stats = _stats_from_traces(raw)
+            cached = self._derived_stats = (raw, stats)
         return cached[1]
 
     @stats.setter
@@ -175,6 +184,8 @@ class Snapshot(object):
             other.time = self.time
         if "peak" in vars(self):
             other.peak = self.peak  # the traces kept are still those of the peak
+        if "sample_bytes" in vars(self):
+            other.sample_bytes = self.sample_bytes  # still weighted
         other._checked = self._checked
 
     # -- pytracemalloc ---------------------------------------------------------------------
@@ -234,7 +245,7 @@ class Snapshot(object):
         it is read).
         """
         try:
-            raw, stats = _peak.stored_peak(self, traces)
+            raw, stats = _peak.stored_peak(self, traces, self.sample_bytes)
         except _Problem as exc:
             raise ValueError(str(exc))
         if raw is None and stats is None:
@@ -289,6 +300,9 @@ class Snapshot(object):
             raise ValueError("cumulative mode cannot by used with key type %r" % key_type)
         if self.traces is None:
             return self._group_stats(key_type, cumulative)
+        if self.sample_bytes:
+            return _sampling.group_traces(self.traces._traces, key_type, cumulative,
+                                          self.sample_bytes)
         return _group_traces(self.traces._traces, key_type, cumulative)
 
     def _group_by(self, key_type, cumulative):

@@ -432,7 +432,7 @@ class TracesCliTests(CliTests):
                          "process_memory": None, "tracemalloc_memory": None,
                          "traceback_limit": None, "lost_traces": None,
                          "freelist_memory": None, "has_traces": False, "peak": False,
-                         "user_data": [], "memory_breakdown": None},
+                         "sample_bytes": 0, "user_data": [], "memory_breakdown": None},
             "warnings": [],
             "top": [{"filename": LIB + "/a/b.py", "lineno": None, "size": 10740,
                      "count": 15, "size_diff": None, "count_diff": None},

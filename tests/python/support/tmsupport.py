@@ -50,6 +50,7 @@ class FakeEngine(object):
     def __init__(self):
         self.tracing = False
         self.nframe = 1
+        self.sample_bytes = 0
         self.stats = {}
         self.peak_traces = []
         self.peak_stats = {}
@@ -64,18 +65,26 @@ class FakeEngine(object):
         self.suspend_depth = 0
         self.max_suspend_depth = 0
 
-    def start(self, nframe=1):
+    def start(self, nframe=1, sample_bytes=0):
         self.calls.append(("start", nframe))
         if not 1 <= nframe <= self.MAX_NFRAME:
             raise ValueError("the number of frames must be in range [1; 65535]")
+        if self.tracing and sample_bytes != self.sample_bytes:
+            raise ValueError("tracing is already started with sample_bytes=%d"
+                             % self.sample_bytes)
         if not self.tracing:
             self.lost_traces = 0
         self.tracing = True
         self.nframe = nframe
+        self.sample_bytes = sample_bytes
+
+    def get_sample_bytes(self):
+        return self.sample_bytes
 
     def stop(self):
         self.calls.append(("stop",))
         self.tracing = False
+        self.sample_bytes = 0
         self.timers.clear()
         self.stats = {}
         self.peak_traces = []
@@ -467,6 +476,7 @@ def child_env(**extra):
     """Environment for a child interpreter that must import the same package."""
     env = dict(os.environ)
     env.pop("PYTRACEMALLOC", None)
+    env.pop("PYTRACEMALLOC_SAMPLE", None)
     if INPLACE:
         path = env.get("PYTHONPATH")
         env["PYTHONPATH"] = MODULE_DIR + (os.pathsep + path if path else "")
