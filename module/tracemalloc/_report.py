@@ -16,6 +16,7 @@ from array import array
 import tracemalloc
 from tracemalloc._compat import _INT_TYPES, _PY2, _TEXT_TYPES
 from tracemalloc._grouping import _group_traces
+from tracemalloc import _sampling
 from tracemalloc._output import _Progress
 from tracemalloc._types import _format_size
 
@@ -140,6 +141,7 @@ class ReportBuilder(object):
         self.lost = []
         self.pids = []
         self.has_traces = []
+        self.sample_bytes = []  # each snapshot's (0: exact)
         # lines: key -> index; per snapshot, the size of each line (array of doubles, indexed
         # by line, as long as the lines known then); each line's peak and where
         self._line_ids = {}
@@ -186,6 +188,8 @@ class ReportBuilder(object):
         self.lost.append(_number(getattr(snapshot, "lost_traces", None)))
         self.pids.append(_number(snapshot.pid))
         self.has_traces.append(snapshot.traces is not None)
+        sample_bytes = getattr(snapshot, "sample_bytes", 0)
+        self.sample_bytes.append(sample_bytes if isinstance(sample_bytes, _INT_TYPES) else 0)
 
         ids = self._line_ids
         keys = self._line_keys
@@ -281,6 +285,13 @@ class ReportBuilder(object):
         report["top_lines"], report["table"] = lines
         report["flame"] = self._flame(scopes, notes)
         report["leaks"] = self._leaks(scopes, notes)
+        sampled = [value for value in self.sample_bytes if value]
+        if sampled:
+            report["sample_bytes"] = max(sampled)
+            which = ("all %d snapshots" % self.count if len(sampled) == self.count
+                     else "%d of the %d snapshots" % (len(sampled), self.count))
+            notes.insert(0, "%s: %s were taken in sampling mode, their sizes and counts are "
+                         "estimates" % (_sampling.header(max(sampled)), which))
         lost = [value for value in self.lost if value]
         if lost:
             notes.append("%d snapshot%s lost traces for lack of memory (up to %d): their "

@@ -62,6 +62,8 @@ def _summary(report):
         parts.append(u"from %s to %s" % (first["timestamp"], last["timestamp"]))
     parts.append(u"files %s ... %s" % (first["name"], last["name"]) if len(snapshots) > 1
                  else u"file %s" % first["name"])
+    if report.get("sample_bytes"):
+        parts.append(u"sizes estimated (sampling mode)")
     return u", ".join(parts)
 
 

@@ -116,6 +116,8 @@ def render(report):
     heading = report.get("heading")
     if heading is None:
         heading = u"Memory over time (%d snapshot%s)" % (len(xs), u"s" if len(xs) > 1 else u"")
+        if report.get("sample_bytes"):
+            heading += u", traced memory estimated (sampling mode)"
     add(u'<text x="%d" y="28" font-size="16" font-weight="bold">%s</text>'
         % (MARGIN_LEFT, _escape(heading)))
     # grid and y axis

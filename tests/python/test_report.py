@@ -228,6 +228,24 @@ class ReportDataTests(unittest.TestCase):
         self.assertTrue(any("lost traces" in note for note in notes), notes)
         self.assertTrue(any("2 different processes" in note for note in notes), notes)
 
+    def test_sampled_snapshots_noted(self):
+        # snapshots taken in sampling mode: the report says its sizes are estimates
+        exact = stats_snapshot({A: {1: (10, 1)}})
+        sampled = stats_snapshot({A: {1: (4096, 1)}}, sample_bytes=4096)
+        report = _report.build_report([exact, sampled])
+        self.assertEqual(report["sample_bytes"], 4096)
+        self.assertEqual(report["notes"][0],
+                         "estimated (sampled every 4096 bytes on average): 1 of the 2 "
+                         "snapshots were taken in sampling mode, their sizes and counts are "
+                         "estimates")
+        report = _report.build_report([sampled, sampled])
+        self.assertTrue(report["notes"][0].endswith(": all 2 snapshots were taken in "
+                                                    "sampling mode, their sizes and counts "
+                                                    "are estimates"), report["notes"])
+        report = _report.build_report([exact, exact])
+        self.assertNotIn("sample_bytes", report)
+        self.assertFalse(any("estimate" in note for note in report["notes"]), report["notes"])
+
     def test_leaks(self):
         # a.py:1 leaks steadily; b.py:2 fills then stays (a cache); a.py:3 goes up and down
         series = []
@@ -404,6 +422,21 @@ class PageTests(unittest.TestCase):
         scan.feed(text)
         scan.close()
         return text, scan
+
+    def test_sampled_page_and_plot(self):
+        # the page's summary and notes, and the plot's heading, say "estimated"
+        text, scan = self.page()
+        self.assertNotIn("estimated", text)
+        for snapshot in self.snapshots:
+            snapshot.sample_bytes = 65536
+        text, scan = self.page()
+        self.assertIn("sizes estimated (sampling mode)", text)
+        self.assertIn("estimated (sampled every 65536 bytes on average): all 4 snapshots",
+                      text)
+        plot = os.path.join(self.tmpdir, "plot.svg")
+        tracemalloc.write_report(self.snapshots, plot=plot)
+        with open(plot, "rb") as fp:
+            self.assertIn(b"traced memory estimated (sampling mode)", fp.read())
 
     def test_page_structure(self):
         text, scan = self.page()
