@@ -310,6 +310,92 @@ done:
     return result;
 }
 
+/* Sizes recur (the allocator's usual requests): their int objects are shared through a
+ * small direct-mapped cache while a file loads. */
+typedef struct {
+    guint64 value;
+    PyObject *obj;
+} TmSizeSlot;
+
+#define TM_SIZE_CACHE 1024
+
+static PyObject *
+tm_size_object(TmSizeSlot *cache, guint64 size)
+{
+    TmSizeSlot *slot = &cache[(size ^ (size >> 12)) % TM_SIZE_CACHE];
+    PyObject *obj;
+
+    if (slot->obj != NULL && slot->value == size) {
+        Py_INCREF(slot->obj);
+        return slot->obj;
+    }
+    obj = size <= (guint64)G_MAXINT64 ? tm_int_new((gint64)size)
+                                      : PyLong_FromUnsignedLongLong(size);
+    if (obj != NULL) {
+        Py_INCREF(obj);
+        Py_XDECREF(slot->obj);
+        slot->obj = obj;
+        slot->value = size;
+    }
+    return obj;
+}
+
+static void
+tm_size_cache_clear(TmSizeSlot *cache)
+{
+    int k;
+
+    for (k = 0; k < TM_SIZE_CACHE; k++)
+        Py_CLEAR(cache[k].obj);
+}
+
+/* The raw trace of row i of the four little-endian columns data[0..3] (domain, size,
+ * traceback index, total_nframe), its traceback taken from the list tracebacks; NULL with
+ * ValueError for an index out of range or a total_nframe below -1, or on out of memory. */
+static PyObject *
+tm_trace_of_row(const unsigned char *const *data, Py_ssize_t i, PyObject *tracebacks,
+                TmSizeSlot *sizes)
+{
+    guint64 size = tm_le_get(data[1] + i * 8, 8), index = tm_le_get(data[2] + i * 4, 4);
+    gint32 total = (gint32)(guint32)tm_le_get(data[3] + i * 4, 4);
+    PyObject *domain_obj, *size_obj, *total_obj, *trace;
+
+    if ((Py_ssize_t)index >= PyList_GET_SIZE(tracebacks)) {
+        PyErr_SetString(PyExc_ValueError, "a traceback index out of range");
+        return NULL;
+    }
+    if (total < -1) {
+        PyErr_SetString(PyExc_ValueError, "a negative total_nframe");
+        return NULL;
+    }
+    domain_obj = tm_int_new((gint64)tm_le_get(data[0] + i * 4, 4));
+    size_obj = tm_size_object(sizes, size);
+    if (total < 0) {
+        total_obj = Py_None;
+        Py_INCREF(total_obj);
+    }
+    else {
+        total_obj = tm_int_new(total);
+    }
+    trace = (domain_obj != NULL && size_obj != NULL && total_obj != NULL) ? PyTuple_New(4)
+                                                                          : NULL;
+    if (trace == NULL) {
+        Py_XDECREF(domain_obj);
+        Py_XDECREF(size_obj);
+        Py_XDECREF(total_obj);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(trace, 0, domain_obj);
+    PyTuple_SET_ITEM(trace, 1, size_obj);
+    Py_INCREF(PyList_GET_ITEM(tracebacks, index));
+    PyTuple_SET_ITEM(trace, 2, PyList_GET_ITEM(tracebacks, index));
+    PyTuple_SET_ITEM(trace, 3, total_obj);
+    /* ints, None and a tuple of (str, int) tuples: no cycle can go through it, and the
+     * collector need not walk a million of them */
+    PyObject_GC_UnTrack(trace);
+    return trace;
+}
+
 /* The reverse of trace_table(), for loading a compact file of version 2: the list of raw
  * traces from the traceback list, the four little-endian columns of the distinct traces, the
  * index column and its width (0: the columns hold every trace in order). Equal traces share
@@ -322,12 +408,14 @@ tm_columns_table_traces(PyObject *self, PyObject *args)
     PyObject *tracebacks, *rows = NULL, *result = NULL;
     Py_buffer columns[5];
     const unsigned char *data[5];
-    Py_ssize_t n, m, i, ntracebacks;
+    TmSizeSlot sizes[TM_SIZE_CACHE];
+    Py_ssize_t n, m, i;
     unsigned width;
     int k, parsed;
 
     (void)self;
     memset(columns, 0, sizeof(columns));
+    memset(sizes, 0, sizeof(sizes));
     parsed = PyArg_ParseTuple(args, "O!n" TM_BUFFER_FORMAT TM_BUFFER_FORMAT TM_BUFFER_FORMAT
                               TM_BUFFER_FORMAT TM_BUFFER_FORMAT "I:table_traces",
                               &PyList_Type, &tracebacks, &n, &columns[0], &columns[1],
@@ -350,48 +438,14 @@ tm_columns_table_traces(PyObject *self, PyObject *args)
     }
     for (k = 0; k < 5; k++)
         data[k] = (const unsigned char *)columns[k].buf;
-    ntracebacks = PyList_GET_SIZE(tracebacks);
     rows = PyList_New(m);
     if (rows == NULL)
         goto done;
     for (i = 0; i < m; i++) {
-        guint64 size = tm_le_get(data[1] + i * 8, 8), index = tm_le_get(data[2] + i * 4, 4);
-        gint32 total = (gint32)(guint32)tm_le_get(data[3] + i * 4, 4);
-        PyObject *domain_obj, *size_obj, *total_obj, *trace;
+        PyObject *trace = tm_trace_of_row(data, i, tracebacks, sizes);
 
-        if ((Py_ssize_t)index >= ntracebacks) {
-            PyErr_SetString(PyExc_ValueError, "a traceback index out of range");
+        if (trace == NULL)
             goto error;
-        }
-        if (total < -1) {
-            PyErr_SetString(PyExc_ValueError, "a negative total_nframe");
-            goto error;
-        }
-        domain_obj = tm_int_new((gint64)tm_le_get(data[0] + i * 4, 4));
-        size_obj = size <= (guint64)G_MAXINT64 ? tm_int_new((gint64)size)
-                                               : PyLong_FromUnsignedLongLong(size);
-        if (total < 0) {
-            total_obj = Py_None;
-            Py_INCREF(total_obj);
-        }
-        else {
-            total_obj = tm_int_new(total);
-        }
-        trace = (domain_obj != NULL && size_obj != NULL && total_obj != NULL)
-                    ? PyTuple_New(4) : NULL;
-        if (trace == NULL) {
-            Py_XDECREF(domain_obj);
-            Py_XDECREF(size_obj);
-            Py_XDECREF(total_obj);
-            goto error;
-        }
-        PyTuple_SET_ITEM(trace, 0, domain_obj);
-        PyTuple_SET_ITEM(trace, 1, size_obj);
-        Py_INCREF(PyList_GET_ITEM(tracebacks, index));
-        PyTuple_SET_ITEM(trace, 2, PyList_GET_ITEM(tracebacks, index));
-        PyTuple_SET_ITEM(trace, 3, total_obj);
-        /* ints, None and a tuple of (str, int) tuples: no cycle can go through it */
-        PyObject_GC_UnTrack(trace);
         PyList_SET_ITEM(rows, i, trace);
     }
     if (width == 0) {
@@ -421,6 +475,7 @@ error:
     Py_CLEAR(result);
 done:
     Py_XDECREF(rows);
+    tm_size_cache_clear(sizes);
     for (k = 0; k < 5; k++) {
         if (columns[k].obj != NULL || columns[k].buf != NULL)
             PyBuffer_Release(&columns[k]);
@@ -438,13 +493,13 @@ tm_columns_build_traces(PyObject *self, PyObject *args)
     PyObject *tracebacks, *result = NULL;
     Py_buffer columns[4];
     const unsigned char *data[4];
-    struct { guint64 value; PyObject *obj; } size_cache[1024], *slot;
-    Py_ssize_t n, i, ntracebacks;
+    TmSizeSlot sizes[TM_SIZE_CACHE];
+    Py_ssize_t n, i;
     int k, parsed;
 
     (void)self;
     memset(columns, 0, sizeof(columns));
-    memset(size_cache, 0, sizeof(size_cache));
+    memset(sizes, 0, sizeof(sizes));
     parsed = PyArg_ParseTuple(args, "O!" TM_BUFFER_FORMAT TM_BUFFER_FORMAT TM_BUFFER_FORMAT
                               TM_BUFFER_FORMAT ":build_traces", &PyList_Type, &tracebacks,
                               &columns[0], &columns[1], &columns[2], &columns[3]);
@@ -458,69 +513,14 @@ tm_columns_build_traces(PyObject *self, PyObject *args)
     }
     for (k = 0; k < 4; k++)
         data[k] = (const unsigned char *)columns[k].buf;
-    ntracebacks = PyList_GET_SIZE(tracebacks);
     result = PyList_New(n);
     if (result == NULL)
         goto done;
     for (i = 0; i < n; i++) {
-        guint64 size = tm_le_get(data[1] + i * 8, 8), index = tm_le_get(data[2] + i * 4, 4);
-        gint32 total = (gint32)(guint32)tm_le_get(data[3] + i * 4, 4);
-        PyObject *domain_obj, *size_obj, *total_obj, *trace;
+        PyObject *trace = tm_trace_of_row(data, i, tracebacks, sizes);
 
-        if ((Py_ssize_t)index >= ntracebacks) {
-            PyErr_SetString(PyExc_ValueError, "a traceback index out of range");
+        if (trace == NULL)
             goto error;
-        }
-        if (total < -1) {
-            PyErr_SetString(PyExc_ValueError, "a negative total_nframe");
-            goto error;
-        }
-        domain_obj = tm_int_new((gint64)tm_le_get(data[0] + i * 4, 4));
-        /* Few distinct sizes recur (the allocator's usual requests): share their int
-         * objects through a small direct-mapped cache. */
-        slot = &size_cache[(size ^ (size >> 12)) % G_N_ELEMENTS(size_cache)];
-        if (slot->obj != NULL && slot->value == size) {
-            size_obj = slot->obj;
-            Py_INCREF(size_obj);
-        }
-        else {
-            size_obj = size <= (guint64)G_MAXINT64 ? tm_int_new((gint64)size)
-                                                   : PyLong_FromUnsignedLongLong(size);
-            if (size_obj != NULL) {
-                Py_INCREF(size_obj);
-                Py_XDECREF(slot->obj);
-                slot->obj = size_obj;
-                slot->value = size;
-            }
-        }
-        if (total < 0) {
-            total_obj = Py_None;
-            Py_INCREF(total_obj);
-        }
-        else {
-            total_obj = tm_int_new(total);
-        }
-        if (domain_obj == NULL || size_obj == NULL || total_obj == NULL) {
-            Py_XDECREF(domain_obj);
-            Py_XDECREF(size_obj);
-            Py_XDECREF(total_obj);
-            goto error;
-        }
-        trace = PyTuple_New(4);
-        if (trace == NULL) {
-            Py_DECREF(domain_obj);
-            Py_DECREF(size_obj);
-            Py_DECREF(total_obj);
-            goto error;
-        }
-        PyTuple_SET_ITEM(trace, 0, domain_obj);
-        PyTuple_SET_ITEM(trace, 1, size_obj);
-        Py_INCREF(PyList_GET_ITEM(tracebacks, index));
-        PyTuple_SET_ITEM(trace, 2, PyList_GET_ITEM(tracebacks, index));
-        PyTuple_SET_ITEM(trace, 3, total_obj);
-        /* ints, None and a tuple of (str, int) tuples: no cycle can go through it, and
-         * the collector need not walk a million of them */
-        PyObject_GC_UnTrack(trace);
         PyList_SET_ITEM(result, i, trace);
     }
     goto done;
@@ -528,8 +528,7 @@ tm_columns_build_traces(PyObject *self, PyObject *args)
 error:
     Py_CLEAR(result);
 done:
-    for (k = 0; k < (int)G_N_ELEMENTS(size_cache); k++)
-        Py_XDECREF(size_cache[k].obj);
+    tm_size_cache_clear(sizes);
     for (k = 0; k < 4; k++) {
         if (columns[k].obj != NULL || columns[k].buf != NULL)
             PyBuffer_Release(&columns[k]);
