@@ -20,15 +20,17 @@ def _key(item, key_type, cumulative):
     return ((item[0][0], 0),)
 
 
-def _group_traces_py(traces, key_type, cumulative):
+def _group_traces_py(traces, key_type, cumulative, weight=None):
     """The stdlib's grouping (Snapshot._group_by) on raw traces: a list of
     [key, size, count], where key is the raw traceback of the group, in the order the groups
-    were first seen. Same errors as the stdlib for malformed traces."""
+    were first seen. Same errors as the stdlib for malformed traces. *weight*, if given, is
+    the number of blocks a trace of a size stands for (sampled snapshots), instead of 1."""
     groups = {}
     result = []
     keys = {}  # raw traceback (with cumulative: frame) -> its key
     for trace in traces:
         domain, size, frames, total_nframe = trace
+        blocks = 1 if weight is None else weight(size)
         # with cumulative, the trace counts once per frame (a frame seen twice, twice)
         for item in (frames if cumulative else (frames,)):
             try:
@@ -38,9 +40,9 @@ def _group_traces_py(traces, key_type, cumulative):
             try:
                 group = groups[key]
                 group[1] += size
-                group[2] += 1
+                group[2] += blocks
             except KeyError:
-                groups[key] = group = [key, size, 1]
+                groups[key] = group = [key, size, blocks]
                 result.append(group)
     return result
 

@@ -113,24 +113,9 @@ def estimate_stats(stats, sample_bytes):
 def group_traces(traces, key_type, cumulative, sample_bytes):
     """_grouping._group_traces() of a sampled snapshot: the same groups, sizes and order,
     with each trace counting for the blocks it stands for (rounded per group)."""
-    from tracemalloc._grouping import _key
-    groups = {}
-    result = []
-    keys = {}
-    for domain, size, frames, total_nframe in traces:
-        blocks = count_weight(size, sample_bytes)
-        for item in (frames if cumulative else (frames,)):
-            try:
-                key = keys[item]
-            except KeyError:
-                key = keys[item] = _key(item, key_type, cumulative)
-            try:
-                group = groups[key]
-                group[1] += size
-                group[2] += blocks
-            except KeyError:
-                groups[key] = group = [key, size, blocks]
-                result.append(group)
+    from tracemalloc._grouping import _group_traces_py
+    result = _group_traces_py(traces, key_type, cumulative,
+                              lambda size: count_weight(size, sample_bytes))
     for group in result:
         group[2] = int(round(group[2]))
     return result
