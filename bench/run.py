@@ -677,7 +677,6 @@ def main():
     configs = make_configs(args)
     log("%d configurations x %d workloads x %d runs" % (len(configs), len(args.workloads), runs))
     raw = []
-    failures = 0
     for rep in range(runs):
         for workload in args.workloads:
             shift = rep % len(configs)
@@ -687,7 +686,6 @@ def main():
                 result.update({"config": config.name, "workload": workload, "run": rep})
                 raw.append(result)
                 if "error" in result:
-                    failures += 1
                     log("run %d %s %s: ERROR %s" % (rep + 1, workload, config.name,
                                                     result["error"]))
                 else:
@@ -699,16 +697,8 @@ def main():
         datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         machine(), runs, scale, elapsed)
     summary, targets, lines, derived = render(configs, raw, args.workloads, header)
-    print("\n".join(lines))
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as fp:
-        json.dump({"date": header, "args": vars(args), "runs": runs, "scale": scale,
-                   "configs": [dict(vars(c), name=c.name) for c in configs],
-                   "raw": raw, "summary": summary, "targets": targets,
-                   "geomean": derived["geomean"], "memory": derived["memory"],
-                   "table": lines}, fp, indent=1)
-    log("results written to %s" % args.json)
-    return 1 if failures else 0
+    return finish(args, lines, runs, scale, configs, raw, summary=summary, targets=targets,
+                  geomean=derived["geomean"], memory=derived["memory"])
 
 
 def render(configs, raw, workloads, header):
@@ -813,12 +803,21 @@ def process_log_main(args, runs, scale):
     passed = sum(1 for t in targets if t["pass"])
     lines.append("target: the logger's thread under 1%% of the wall time: %d PASS, %d MISS"
                  % (passed, len(targets) - passed))
+    return finish(args, lines, runs, scale, configs, raw, targets=targets)
+
+
+def finish(args, lines, runs, scale, configs, raw, **extra):
+    """Print the table *lines*, write the JSON of a run to args.json (its date is the
+    table's first line; *extra*: more keys) and return the exit status: 1 if a measurement
+    failed."""
     print("\n".join(lines))
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    result = {"date": lines[0], "args": vars(args), "runs": runs, "scale": scale,
+              "configs": [dict(vars(c), name=c.name) for c in configs], "raw": raw}
+    result.update(extra)
+    result["table"] = lines
     with open(args.json, "w") as fp:
-        json.dump({"date": lines[0], "args": vars(args), "runs": runs, "scale": scale,
-                   "configs": [dict(vars(c), name=c.name) for c in configs],
-                   "raw": raw, "targets": targets, "table": lines}, fp, indent=1)
+        json.dump(result, fp, indent=1)
     log("results written to %s" % args.json)
     return 1 if any("error" in r for r in raw) else 0
 
@@ -883,14 +882,7 @@ def memtrace_main(args, runs, scale):
         if not t["pass"]:
             lines.append("  MISS %s %s: %.2fx (bound %.0fx)" % (t["version"], t["what"],
                                                              t["value"], t["bound"]))
-    print("\n".join(lines))
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as fp:
-        json.dump({"date": lines[0], "args": vars(args), "runs": runs, "scale": scale,
-                   "configs": [dict(vars(c), name=c.name) for c in configs],
-                   "raw": raw, "targets": targets, "table": lines}, fp, indent=1)
-    log("results written to %s" % args.json)
-    return 1 if any("error" in r for r in raw) else 0
+    return finish(args, lines, runs, scale, configs, raw, targets=targets)
 
 
 def native_main(args, runs, scale):
@@ -923,14 +915,7 @@ def native_main(args, runs, scale):
             lines.append("%-20s %-10s %9.3f %9.3f %9.3f %9.3f %8.2fx %8.2fx %8.2fx" % (
                 "%s:%s" % (untraced.version, untraced.interp), workload, u, p, o, n,
                 n / u, n / o, p / u))
-    print("\n".join(lines))
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as fp:
-        json.dump({"date": lines[0], "args": vars(args), "runs": runs, "scale": scale,
-                   "configs": [dict(vars(c), name=c.name) for c in configs],
-                   "raw": raw, "table": lines}, fp, indent=1)
-    log("results written to %s" % args.json)
-    return 1 if any("error" in r for r in raw) else 0
+    return finish(args, lines, runs, scale, configs, raw)
 
 
 class SampleConfig(Config):
@@ -1039,14 +1024,7 @@ def sampling_main(args, runs, scale):
     lines.append("targets: speed %d/%d PASS, accuracy %d/%d PASS" % (
         sum(t["speed_pass"] for t in targets), len(targets),
         sum(t["accuracy_pass"] for t in targets), len(targets)))
-    print("\n".join(lines))
-    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-    with open(args.json, "w") as fp:
-        json.dump({"date": lines[0], "args": vars(args), "runs": runs, "scale": scale,
-                   "configs": [dict(vars(c), name=c.name) for c in configs],
-                   "raw": raw, "targets": targets, "table": lines}, fp, indent=1)
-    log("results written to %s" % args.json)
-    return 1 if any("error" in r for r in raw) else 0
+    return finish(args, lines, runs, scale, configs, raw, targets=targets)
 
 
 def report(path):
