@@ -399,12 +399,13 @@ def _startup(nframe, quiet=False):
     -X tracemalloc=N and PYTHONTRACEMALLOC=N call it with quiet=True, as silent as the stock
     module they replace.
 
-    PYTRACEMALLOC_SAMPLE=SIZE (bytes, or with a suffix k, M or G: 512k) starts the sampling
-    mode, start(nframe, sample_bytes=SIZE); unset, empty or 0: exact. A bad value raises
-    ValueError naming the variable, which the interpreter reports on one line before it
-    goes on untraced.
+    PYTRACEMALLOC_SAMPLE=SIZE (bytes, or with a suffix k, M or G: 512k), or on 3.x
+    -X tracemalloc_sample=SIZE (which wins), starts the sampling mode, start(nframe,
+    sample_bytes=SIZE); unset, empty or 0: exact. A bad value raises ValueError naming the
+    variable or option, which the interpreter reports on one line before it goes on
+    untraced.
     """
-    sample_bytes = _sampling.from_environment(os.environ)
+    sample_bytes = _sampling.from_environment(os.environ, getattr(sys, "_xoptions", None))
     _engine.start(nframe, sample_bytes)
     if not quiet and sys.stderr is not None:  # None without a console (pythonw)
         if sample_bytes:

@@ -142,14 +142,21 @@ def header(sample_bytes):
     return "estimated (sampled every %s bytes on average)" % (sample_bytes,)
 
 
-def from_environment(environ):
-    """The sample_bytes that ``PYTRACEMALLOC_SAMPLE`` asks for at startup: 0 when unset or
-    empty, else its size (parse_size; 0 means exact). ValueError naming the variable for
-    a bad value."""
-    value = environ.get("PYTRACEMALLOC_SAMPLE")
+def from_environment(environ, xoptions=None):
+    """The sample_bytes that startup asks for: ``-X tracemalloc_sample=SIZE`` (3.x, in
+    *xoptions*, sys._xoptions) or else ``PYTRACEMALLOC_SAMPLE``; 0 when unset or empty, else
+    its size (parse_size; 0 means exact). ValueError naming the option or the variable for a
+    bad value."""
+    value = (xoptions or {}).get("tracemalloc_sample")
+    name = "-X tracemalloc_sample"
+    if value is None:
+        value = environ.get("PYTRACEMALLOC_SAMPLE")
+        name = "PYTRACEMALLOC_SAMPLE"
+    if value is True:  # -X tracemalloc_sample, without "="
+        raise ValueError("%s: a size is needed, for example -X tracemalloc_sample=512k" % name)
     if value is None or not value.strip():
         return 0
     try:
         return parse_size(value)
     except ValueError as exc:
-        raise ValueError("PYTRACEMALLOC_SAMPLE: %s" % exc)
+        raise ValueError("%s: %s" % (name, exc))

@@ -530,11 +530,11 @@ print("%s %d %d" % (tracemalloc.is_tracing(), tracemalloc.get_sample_bytes(),
 class StartupTests(unittest.TestCase):
     """PYTRACEMALLOC=N with PYTRACEMALLOC_SAMPLE=SIZE in a child of this interpreter."""
 
-    def run_child(self, sample, nframe="1"):
+    def run_child(self, sample, nframe="1", options=()):
         env = tmsupport.child_env(PYTRACEMALLOC=nframe)
         if sample is not None:
             env["PYTRACEMALLOC_SAMPLE"] = sample
-        code, out, err = tmsupport.run_python(["-c", CHILD_CODE], env=env)
+        code, out, err = tmsupport.run_python(list(options) + ["-c", CHILD_CODE], env=env)
         lines = [line for line in err.splitlines()
                  if not (line.startswith("[") and line.rstrip().endswith(" refs]"))]
         return code, out.strip(), lines
@@ -555,6 +555,22 @@ class StartupTests(unittest.TestCase):
         env = tmsupport.child_env(PYTRACEMALLOC_SAMPLE="512k")
         code, out, err = tmsupport.run_python(["-c", CHILD_CODE], env=env)
         self.assertEqual((code, out.strip()), (0, "False 0 1"), err)
+
+    @unittest.skipIf(sys.version_info < (3,), "Python 2.7 has no -X options")
+    def test_x_option(self):
+        # -X tracemalloc_sample=SIZE, which wins over the variable
+        code, out, err = self.run_child("4096", nframe="2",
+                                        options=["-X", "tracemalloc_sample=64k"])
+        self.assertEqual((code, out), (0, "True 65536 2"), err)
+        code, out, err = self.run_child(None, options=["-X", "tracemalloc_sample=0"])
+        self.assertEqual((code, out, err), (0, "True 0 1", ["tracemalloc enabled"]))
+        for option, shown in (("tracemalloc_sample=lots", "'lots'"),
+                              ("tracemalloc_sample", "a size is needed")):
+            code, out, err = self.run_child(None, options=["-X", option])
+            self.assertEqual((code, out), (0, "False 0 1"), (option, err))
+            self.assertEqual(len(err), 1, err)
+            self.assertIn("-X tracemalloc_sample: ", err[0])
+            self.assertIn(shown, err[0])
 
     def test_invalid(self):
         for value in ("abc", "-1", "1.5k", "12x"):
