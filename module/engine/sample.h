@@ -16,7 +16,7 @@
  * In exact mode (N = 0) every allocation is recorded with its own size, as before; the fast
  * path costs it one failed compare.
  *
- * The per-thread state (tm_sample_thread: the countdown and its epoch; tm_sample_rng) is
+ * The per-thread state (tm_thread.sample_left and .sample_epoch, engine.h; tm_sample_rng) is
  * thread-local: only its own thread reads or writes it, from the hooks. The globals are
  * written only by tm_sample_start(), with the GIL held and before the hooks are installed, and
  * read by the hooks with relaxed atomic loads; the filter's words are written with tm_lock held
@@ -24,23 +24,17 @@
 #ifndef PYTRACEMALLOC_SAMPLE_H
 #define PYTRACEMALLOC_SAMPLE_H
 
-#include <glib.h>
+#include "engine.h"  /* TmThread */
 
 /* The mean sampling interval in bytes, 0 in exact mode. Written by tm_sample_start() only. */
 extern gsize tm_sample_bytes;
-/* Incremented by each tm_sample_start(): a thread whose tm_sample_thread.epoch differs has a
+/* Incremented by each tm_sample_start(): a thread whose tm_thread.sample_epoch differs has a
  * countdown of an earlier mode (or none yet) and draws a new one. */
 extern guint tm_sample_epoch;
 
-/* The calling thread's countdown: one thread-local struct, so that the fast path finds both
- * fields with one address. */
-typedef struct {
-    /* Bytes the thread may still allocate before its next sample; meaningful only when
-     * epoch == tm_sample_epoch. */
-    guint64 left;
-    guint epoch;
-} TmSampleThread;
-extern __thread TmSampleThread tm_sample_thread __attribute__((tls_model("initial-exec")));
+/* The calling thread's countdown and its epoch are tm_thread.sample_left and
+ * tm_thread.sample_epoch (engine.h): the fast path finds them, the reentrancy flag and the
+ * suspension from one address. */
 
 /* The filter of sampled addresses: one bit per hash of an address, set while a block of the
  * default domain that hashes to it is in tm_store or the tracer's store (sampling only). The
@@ -86,11 +80,11 @@ tm_sample_maybe_recorded(const void *ptr)
 static inline gboolean
 tm_sample_skip(gsize size)
 {
-    TmSampleThread *thread = &tm_sample_thread;
+    TmThread *thread = &tm_thread;
 
-    if (G_LIKELY(thread->epoch == __atomic_load_n(&tm_sample_epoch, __ATOMIC_RELAXED)
-                 && size < thread->left)) {
-        thread->left -= size;
+    if (G_LIKELY(thread->sample_epoch == __atomic_load_n(&tm_sample_epoch, __ATOMIC_RELAXED)
+                 && size < thread->sample_left)) {
+        thread->sample_left -= size;
         return TRUE;
     }
     return FALSE;
