@@ -35,6 +35,10 @@
 #include "compat.h"
 #include "store.h"
 
+/* A variable of the engine that no other object reads: the hooks then load it with one
+ * instruction, relative to the instruction pointer, instead of finding its address first. */
+#define TM_HIDDEN __attribute__((visibility("hidden")))
+
 /* ------------------------------------------------------------------ the table lock (lock.c) */
 
 /* The table lock: every hook takes it around the store. A spin lock of our own rather than a

@@ -27,10 +27,10 @@
 #include "engine.h"  /* TmThread */
 
 /* The mean sampling interval in bytes, 0 in exact mode. Written by tm_sample_start() only. */
-extern gsize tm_sample_bytes;
+extern TM_HIDDEN gsize tm_sample_bytes;
 /* Incremented by each tm_sample_start(): a thread whose tm_thread.sample_epoch differs has a
  * countdown of an earlier mode (or none yet) and draws a new one. */
-extern guint tm_sample_epoch;
+extern TM_HIDDEN guint tm_sample_epoch;
 
 /* The calling thread's countdown and its epoch are tm_thread.sample_left and
  * tm_thread.sample_epoch (engine.h): the fast path finds them, the reentrancy flag and the
@@ -48,7 +48,7 @@ extern guint tm_sample_epoch;
  * atomic stores, each word from one correct value to another), read by the hooks without
  * it. */
 #define TM_SAMPLE_FILTER_LOG2 16
-extern guint64 tm_sample_filter[(1u << TM_SAMPLE_FILTER_LOG2) / 64];
+extern TM_HIDDEN guint64 tm_sample_filter[(1u << TM_SAMPLE_FILTER_LOG2) / 64];
 
 /* Sampling: the hooks skip what is not sampled. Relaxed load, any thread. */
 static inline gboolean
