@@ -48,6 +48,7 @@ extern TM_HIDDEN guint tm_sample_epoch;
  * atomic stores, each word from one correct value to another), read by the hooks without
  * it. */
 #define TM_SAMPLE_FILTER_LOG2 16
+G_STATIC_ASSERT(TM_SAMPLE_FILTER_LOG2 == 16);  /* tm_sample_hash() */
 extern TM_HIDDEN guint64 tm_sample_filter[(1u << TM_SAMPLE_FILTER_LOG2) / 64];
 
 /* Sampling: the hooks skip what is not sampled. Relaxed load, any thread. */
@@ -57,19 +58,29 @@ tm_sample_active(void)
     return __atomic_load_n(&tm_sample_bytes, __ATOMIC_RELAXED) != 0;
 }
 
+/* The bit of the block at ptr: bits 4 to 9 of the address pick the bit in its word, bits 10 to
+ * 19 folded with 20 to 29 the word (TM_SAMPLE_FILTER_LOG2 is 16). Blocks within 1 MiB of each
+ * other never share a bit, and those of one pymalloc pool share a few cache lines of the
+ * filter, where a multiplicative hash sent each push to a line of its own: the free-list churn
+ * touches a small set of addresses, over and over. */
 static inline guint
 tm_sample_hash(const void *ptr)
 {
-    guint64 h = ((guint64)(guintptr)ptr >> 4) * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15);
-    return (guint)(h >> (64 - TM_SAMPLE_FILTER_LOG2));
+    guintptr p = (guintptr)ptr;
+
+    return (guint)((((p >> 10) ^ (p >> 20)) & 1023) << 6 | ((p >> 4) & 63));
 }
 
-/* FALSE when no store can have a block at ptr (its bit is clear); TRUE: maybe. */
+/* FALSE when no store can have a block at ptr (its bit is clear); TRUE: maybe. The bit of
+ * tm_sample_hash(), with shifts the compiler need not recompute. */
 static inline gboolean
 tm_sample_maybe_recorded(const void *ptr)
 {
-    guint h = tm_sample_hash(ptr);
-    return (__atomic_load_n(&tm_sample_filter[h / 64], __ATOMIC_RELAXED) >> (h % 64)) & 1;
+    guintptr p = (guintptr)ptr;
+    guint64 word = __atomic_load_n(&tm_sample_filter[((p >> 10) ^ (p >> 20)) & 1023],
+                                   __ATOMIC_RELAXED);
+
+    return (word >> ((p >> 4) & 63)) & 1;
 }
 
 /* The fast path of the decision, inlined in the hooks: the calling thread (not suspended,
