@@ -103,6 +103,12 @@ tm_alloc_slow(PyMemAllocatorEx *alloc, int gil_mode, size_t nelem, size_t elsize
     return ptr;
 }
 
+/* The largest request that the MEM and OBJ domains' allocators serve without calling the RAW
+ * domain: pymalloc (3.x) takes only requests above 512 bytes from PyMem_RawMalloc, the debug
+ * allocator adds at most 32 bytes before it asks pymalloc, the arenas come from mmap, and on
+ * 2.7 (patches/2.7/0001) neither ever calls the RAW domain; mimalloc and malloc never do. */
+#define TM_NO_RAW_BELOW 256
+
 /* The fast path, inlined in each hook: reentrant calls and allocations not sampled go
  * straight to the saved allocator. */
 TM_INLINE void *
@@ -123,8 +129,13 @@ tm_alloc_common(PyMemAllocatorEx *alloc, int gil_mode, size_t nelem, size_t elsi
     else
         size = nelem * elsize;
     if (G_LIKELY(tm_thread.suspend_depth == 0) && tm_sample_skip(size)) {
-        /* Not sampled. Still reentrant for the call: pymalloc falling back to the RAW domain
-         * must not be sampled on its own. */
+        /* Not sampled. A small block of MEM or OBJ (a float, a small dict or list: most of
+         * them) goes to the allocator in a tail call: no hook is entered under it. */
+        if (gil_mode == TM_GIL_HELD && size <= TM_NO_RAW_BELOW)
+            return zero ? alloc->calloc(alloc->ctx, nelem, elsize)
+                        : alloc->malloc(alloc->ctx, elsize);
+        /* Still reentrant for the call: pymalloc falling back to the RAW domain must not be
+         * sampled on its own (nor count the block's bytes a second time). */
         tm_thread.reentrant = 1;
         ptr = zero ? alloc->calloc(alloc->ctx, nelem, elsize)
                    : alloc->malloc(alloc->ctx, elsize);
