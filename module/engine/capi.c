@@ -29,13 +29,13 @@ tm_api_track(unsigned int domain, uintptr_t ptr, size_t size)
         return -2;
     gil = PyGILState_Ensure();
     if (tm_tracing) {
-        gboolean suspended = tm_suspend_depth != 0;
+        gboolean suspended = tm_thread.suspend_depth != 0;
         gsize weighted = size;
         /* Sampled as an allocation of the calling thread (sample.h). */
         gboolean record = suspended
                           || (!tm_sample_skip(size) && tm_sample_decide(size, &weighted));
 
-        tm_reentrant = 1;
+        tm_thread.reentrant = 1;
         tstate = tm_tracing_tstate();
         if (tstate != NULL && !suspended && record)
             nframe = tm_capture(tstate, &total);
@@ -64,7 +64,7 @@ tm_api_track(unsigned int domain, uintptr_t ptr, size_t size)
                 tm_sample_mark_locked((const void *)ptr);
         }
         tm_lock_release();
-        tm_reentrant = 0;
+        tm_thread.reentrant = 0;
     }
     PyGILState_Release(gil);
     return res;

@@ -1,7 +1,7 @@
 /* The tracing engine's shared state, for the files of the engine only: lock.c, linecache.c,
  * capture.c, hooks.c, freelists.c, capi.c, export.c, suspend.c, native.c and tracer.c, and
- * reftrace.c for tm_suspend_depth and the frame functions of compat.h (module.c sees tracer.h,
- * and native.h to mark the engine's own work).
+ * reftrace.c for tm_thread.suspend_depth and the frame functions of compat.h (module.c sees
+ * tracer.h, and native.h to mark the engine's own work).
  * Each variable is defined in the file named next to it and says what protects it; the
  * dependencies run one way: tracer.c -> hooks.c, freelists.c, capi.c, native.c -> capture.c ->
  * linecache.c, and hooks.c, freelists.c, capi.c, native.c, tracer.c -> suspend.c, with lock.c (the lock
@@ -16,9 +16,9 @@
  * transition happens with the GIL held (tracer.c).
  *
  * Never trace ourselves:
- *   - tm_reentrant is set while a hook runs; a hook entered while it is set (pymalloc falling
- *     back to the hooked RAW domain, an allocation made by code we call) goes straight to the
- *     original allocator and never takes tm_lock.
+ *   - tm_thread.reentrant is set while a hook runs; a hook entered while it is set (pymalloc
+ *     falling back to the hooked RAW domain, an allocation made by code we call) goes straight
+ *     to the original allocator and never takes tm_lock.
  *   - All of the engine's own memory comes from glib, i.e. the system allocator (and mmap
  *     for the biggest trace tables).
  *   - Nothing in a hook creates a Python object or touches the error indicator.
@@ -34,6 +34,10 @@
 
 #include "compat.h"
 #include "store.h"
+
+/* A variable of the engine that no other object reads: the hooks then load it with one
+ * instruction, relative to the instruction pointer, instead of finding its address first. */
+#define TM_HIDDEN __attribute__((visibility("hidden")))
 
 /* ------------------------------------------------------------------ the table lock (lock.c) */
 
@@ -102,8 +106,21 @@ tm_tracing_peek(void)
 
 /* ------------------------------------------------------------------ reentrancy (hooks.c) */
 
-/* Set while the calling thread runs inside a hook. */
-extern __thread int tm_reentrant __attribute__((tls_model("initial-exec")));
+/* What the hooks' fast paths read of the calling thread, in one thread-local struct: a hook
+ * finds every field from one offset of the thread pointer, where each __thread variable of a
+ * shared object costs a load of its own offset from the GOT. Only its own thread reads or
+ * writes it. Defined in hooks.c. */
+typedef struct {
+    /* The sampling countdown: bytes the thread may still allocate before its next sample,
+     * meaningful only when sample_epoch == tm_sample_epoch (sample.h). */
+    guint64 sample_left;
+    guint sample_epoch;
+    /* Set while the thread runs inside a hook. */
+    int reentrant;
+    /* The thread's suspension of tracing (see "suspension" below, suspend.c). */
+    guint suspend_depth;
+} TmThread;
+extern __thread TmThread tm_thread __attribute__((tls_model("initial-exec")));
 /* Set while the calling thread holds tm_lock around a call into the allocator (free,
  * realloc), from which a fatal error report may ask for a traceback (capi.c). */
 extern __thread int tm_lock_held __attribute__((tls_model("initial-exec")));
@@ -119,8 +136,7 @@ void tm_hooks_uninstall(void);
  * takes from a free list, or tracks with PyTraceMalloc_Track) in the tracer's store instead
  * of tm_store, without capturing a traceback; what it frees or resizes of the user's still
  * leaves or moves in tm_store. Written by tm_engine_suspend()/_resume() and the timer runner,
- * each in its own thread. */
-extern __thread guint tm_suspend_depth __attribute__((tls_model("initial-exec")));
+ * each in its own thread. That is tm_thread.suspend_depth (above). */
 
 /* The number of blocks in the tracer's store. Protected by tm_lock: a hook reads it under the
  * lock and calls tm_own_forget_locked() only when it is not 0. */

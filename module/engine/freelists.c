@@ -57,7 +57,7 @@ tm_freelist_push(void *block, size_t size)
      * hook of ours frees an object, so the reentrancy check can wait for the slow path. */
     if (!tm_sample_maybe_recorded(block))
         return;
-    if (tm_reentrant)
+    if (tm_thread.reentrant)
         return;
     tm_freelist_push_slow(block, size);
 }
@@ -70,14 +70,14 @@ tm_freelist_pop_slow(void *block, size_t size)
 {
     PyThreadState *tstate;
     guint nframe = 0, total = 0;
-    gboolean suspended = tm_suspend_depth != 0;
+    gboolean suspended = tm_thread.suspend_depth != 0;
     gsize weighted = size;
     int saved_errno;
 
-    if (tm_reentrant || (!suspended && !tm_sample_decide(size, &weighted)))
+    if (tm_thread.reentrant || (!suspended && !tm_sample_decide(size, &weighted)))
         return;
     saved_errno = errno;
-    tm_reentrant = 1;
+    tm_thread.reentrant = 1;
     tstate = tm_tracing_tstate();
     if (tstate != NULL && !suspended)
         nframe = tm_capture(tstate, &total);
@@ -95,7 +95,7 @@ tm_freelist_pop_slow(void *block, size_t size)
         }
     }
     tm_lock_release();
-    tm_reentrant = 0;
+    tm_thread.reentrant = 0;
     if (tstate != NULL)
         tm_timer_poll();
     errno = saved_errno;
@@ -106,7 +106,7 @@ tm_freelist_pop(void *block, size_t size)
 {
     /* Not sampled: while sampling, its push left no entry in the store (see above). No hook
      * of ours creates an object, so the reentrancy check can wait for the slow path. */
-    if (tm_suspend_depth == 0 && tm_sample_skip(size))
+    if (tm_thread.suspend_depth == 0 && tm_sample_skip(size))
         return;
     tm_freelist_pop_slow(block, size);
 }

@@ -13,7 +13,7 @@
 
 #include <errno.h>
 
-__thread int tm_reentrant __attribute__((tls_model("initial-exec")));
+__thread TmThread tm_thread __attribute__((tls_model("initial-exec")));
 __thread int tm_lock_held __attribute__((tls_model("initial-exec")));
 
 /* The allocators that were installed before ours. Written by tm_hooks_install() with the GIL
@@ -41,7 +41,7 @@ tm_forget_locked(void *ptr, gsize *size)
 static inline void
 tm_hook_leave(PyThreadState *tstate, int saved_errno)
 {
-    tm_reentrant = 0;
+    tm_thread.reentrant = 0;
     if (tstate != NULL)
         tm_timer_poll();
     errno = saved_errno;
@@ -67,18 +67,18 @@ tm_alloc_slow(PyMemAllocatorEx *alloc, int gil_mode, size_t nelem, size_t elsize
     int saved_errno;
     gsize weighted = size;
 
-    tm_reentrant = 1;
-    if (tm_suspend_depth == 0 && !tm_sample_decide(size, &weighted)) {
+    tm_thread.reentrant = 1;
+    if (tm_thread.suspend_depth == 0 && !tm_sample_decide(size, &weighted)) {
         /* A first countdown, just drawn, did not run out: not sampled. */
         ptr = zero ? alloc->calloc(alloc->ctx, nelem, elsize)
                    : alloc->malloc(alloc->ctx, elsize);
-        tm_reentrant = 0;
+        tm_thread.reentrant = 0;
         return ptr;
     }
     ptr = zero ? alloc->calloc(alloc->ctx, nelem, elsize) : alloc->malloc(alloc->ctx, elsize);
     saved_errno = errno;  /* as the allocator left it (engine.h) */
     tstate = gil_mode == TM_GIL_HELD || tm_gil_held() ? tm_tracing_tstate() : NULL;
-    if (G_UNLIKELY(tm_suspend_depth != 0)) {
+    if (G_UNLIKELY(tm_thread.suspend_depth != 0)) {
         /* The tracer's work: its memory, no traceback to capture. */
         if (ptr != NULL) {
             tm_lock_acquire();
@@ -103,6 +103,12 @@ tm_alloc_slow(PyMemAllocatorEx *alloc, int gil_mode, size_t nelem, size_t elsize
     return ptr;
 }
 
+/* The largest request that the MEM and OBJ domains' allocators serve without calling the RAW
+ * domain: pymalloc (3.x) takes only requests above 512 bytes from PyMem_RawMalloc, the debug
+ * allocator adds at most 32 bytes before it asks pymalloc, the arenas come from mmap, and on
+ * 2.7 (patches/2.7/0001) neither ever calls the RAW domain; mimalloc and malloc never do. */
+#define TM_NO_RAW_BELOW 256
+
 /* The fast path, inlined in each hook: reentrant calls and allocations not sampled go
  * straight to the saved allocator. */
 TM_INLINE void *
@@ -112,7 +118,7 @@ tm_alloc_common(PyMemAllocatorEx *alloc, int gil_mode, size_t nelem, size_t elsi
     void *ptr;
     gsize size;
 
-    if (tm_reentrant)
+    if (tm_thread.reentrant)
         return zero ? alloc->calloc(alloc->ctx, nelem, elsize)
                     : alloc->malloc(alloc->ctx, elsize);
     /* calloc's product, saturated: a calloc that overflows fails anyway. */
@@ -122,13 +128,18 @@ tm_alloc_common(PyMemAllocatorEx *alloc, int gil_mode, size_t nelem, size_t elsi
         size = G_MAXSIZE;
     else
         size = nelem * elsize;
-    if (G_LIKELY(tm_suspend_depth == 0) && tm_sample_skip(size)) {
-        /* Not sampled. Still reentrant for the call: pymalloc falling back to the RAW domain
-         * must not be sampled on its own. */
-        tm_reentrant = 1;
+    if (G_LIKELY(tm_thread.suspend_depth == 0) && tm_sample_skip(size)) {
+        /* Not sampled. A small block of MEM or OBJ (a float, a small dict or list: most of
+         * them) goes to the allocator in a tail call: no hook is entered under it. */
+        if (gil_mode == TM_GIL_HELD && size <= TM_NO_RAW_BELOW)
+            return zero ? alloc->calloc(alloc->ctx, nelem, elsize)
+                        : alloc->malloc(alloc->ctx, elsize);
+        /* Still reentrant for the call: pymalloc falling back to the RAW domain must not be
+         * sampled on its own (nor count the block's bytes a second time). */
+        tm_thread.reentrant = 1;
         ptr = zero ? alloc->calloc(alloc->ctx, nelem, elsize)
                    : alloc->malloc(alloc->ctx, elsize);
-        tm_reentrant = 0;
+        tm_thread.reentrant = 0;
         return ptr;
     }
     return tm_alloc_slow(alloc, gil_mode, nelem, elsize, zero, size);
@@ -144,13 +155,13 @@ tm_realloc_slow(PyMemAllocatorEx *alloc, int gil_mode, void *ptr, size_t size,
     PyThreadState *tstate;
     void *ptr2;
     guint nframe = 0, total = 0;
-    gboolean suspended = tm_suspend_depth != 0, record = !skipped;
+    gboolean suspended = tm_thread.suspend_depth != 0, record = !skipped;
     gsize weighted = size;
     int saved_errno;
 
     if (record && !suspended)
         record = tm_sample_decide(size, &weighted);
-    tm_reentrant = 1;
+    tm_thread.reentrant = 1;
     tstate = gil_mode == TM_GIL_HELD || tm_gil_held() ? tm_tracing_tstate() : NULL;
     if (tstate != NULL && !suspended && record)
         nframe = tm_capture(tstate, &total);
@@ -193,17 +204,17 @@ tm_realloc_common(PyMemAllocatorEx *alloc, int gil_mode, void *ptr, size_t size)
     void *ptr2;
     gboolean skipped = FALSE;
 
-    if (tm_reentrant)
+    if (tm_thread.reentrant)
         return alloc->realloc(alloc->ctx, ptr, size);
     if (ptr == NULL)
         return tm_alloc_common(alloc, gil_mode, 1, size, FALSE);
     /* The new block is sampled as an allocation of its new size (sample.h). */
-    if (G_LIKELY(tm_suspend_depth == 0) && (skipped = tm_sample_skip(size))
+    if (G_LIKELY(tm_thread.suspend_depth == 0) && (skipped = tm_sample_skip(size))
         && !tm_sample_maybe_recorded(ptr)) {
         /* Neither the old block nor the new one is recorded. */
-        tm_reentrant = 1;
+        tm_thread.reentrant = 1;
         ptr2 = alloc->realloc(alloc->ctx, ptr, size);
-        tm_reentrant = 0;
+        tm_thread.reentrant = 0;
         return ptr2;
     }
     return tm_realloc_slow(alloc, gil_mode, ptr, size, skipped);
@@ -219,7 +230,7 @@ tm_free_slow(PyMemAllocatorEx *alloc, void *ptr, gboolean obj, gboolean gil)
     gboolean traced = FALSE;
     gsize size = 0;
 
-    tm_reentrant = 1;
+    tm_thread.reentrant = 1;
     /* Free with the lock held, then forget the trace: another thread may get the address as
      * soon as it is freed, but cannot record its trace before we forgot ours. Freeing first
      * lets the debug allocator (PYTHONMALLOC=debug) report where a corrupted block was
@@ -243,14 +254,14 @@ tm_free_slow(PyMemAllocatorEx *alloc, void *ptr, gboolean obj, gboolean gil)
     /* Only this thread, holding the GIL, can build a code object at ptr before this. */
     if (obj && (!traced || size >= tm_code_min_block) && tm_tracing_tstate() != NULL)
         tm_linecache_forget(ptr);
-    tm_reentrant = 0;
+    tm_thread.reentrant = 0;
     errno = saved_errno;
 }
 
 TM_INLINE void
 tm_free_common(PyMemAllocatorEx *alloc, void *ptr, gboolean obj, gboolean gil)
 {
-    if (ptr == NULL || !tm_sample_maybe_recorded(ptr) || tm_reentrant) {
+    if (ptr == NULL || !tm_sample_maybe_recorded(ptr) || tm_thread.reentrant) {
         /* No store has the block (its bit is clear: sampling), or reentrant. (The line
          * cache, not used while sampling, need not forget it: linecache.c.) Not reentrant
          * for the call: if the allocator frees through the RAW domain, that hook finds the
@@ -309,7 +320,7 @@ static void *
 tm_realloc_obj(void *ctx, void *ptr, size_t size)
 {
     (void)ctx;
-    if (ptr != NULL && !tm_reentrant && !tm_sample_active() && tm_tracing_tstate() != NULL)
+    if (ptr != NULL && !tm_thread.reentrant && !tm_sample_active() && tm_tracing_tstate() != NULL)
         tm_linecache_forget(ptr);
     return tm_realloc_common(&tm_orig_obj, TM_GIL_HELD, ptr, size);
 }

@@ -4,7 +4,7 @@
  *
  * Never counted twice, never ourselves. A call is let through untraced when the calling
  * thread
- *   - runs inside one of the engine's hooks (tm_reentrant): PyMem_RawMalloc, pymalloc's
+ *   - runs inside one of the engine's hooks (tm_thread.reentrant): PyMem_RawMalloc, pymalloc's
  *     large blocks, a free list's or PyTraceMalloc_Track's work, all traced in their own
  *     domain already, and the glib allocations of the hooks themselves;
  *   - holds tm_lock (tm_lock_owned): the store's tables growing under the lock (and waiting
@@ -16,9 +16,9 @@
  *
  * What is safe inside malloc: only initial-exec TLS, tm_lock (never held across a call that
  * waits for anything but the lock), the store (glib, whose allocations come back here with
- * tm_reentrant set and pass through), and the Python frames of a thread that holds the GIL of
- * the tracing interpreter (tm_gil_held_in_malloc(): on 2.7 without the thread module's lock),
- * read exactly as the RAW hook reads them. A thread without the GIL
+ * tm_thread.reentrant set and pass through), and the Python frames of a thread that holds the
+ * GIL of the tracing interpreter (tm_gil_held_in_malloc(): on 2.7 without the thread module's
+ * lock), read exactly as the RAW hook reads them. A thread without the GIL
  * (a C library's worker, the interpreter before it takes the GIL) gets the empty traceback.
  * Nothing here creates a Python object, takes the GIL, or runs a timer. errno is kept as the
  * allocator left it. */
@@ -76,7 +76,7 @@ tm_native_is_ours(guintptr pc)
 /* Up to tm_native_stack return addresses of the caller, most recent first, the frames of the
  * hooks (this file, the library) left out. glibc's backtrace(): its unwinder (libgcc_s) is
  * loaded by install's first call, so none is loaded here; what it allocates on its first
- * visit of an object comes back to the hooks with tm_reentrant set and passes through. The
+ * visit of an object comes back to the hooks with tm_thread.reentrant set and passes through. The
  * frame pointers cannot be walked instead: Debian builds without them. */
 static guint
 tm_native_backtrace(void **pcs)
@@ -257,7 +257,8 @@ tm_native_active(void)
 static inline gboolean
 tm_native_skip(void)
 {
-    return tm_reentrant || tm_lock_owned || tm_native_engine_depth != 0 || !tm_tracing_peek();
+    return tm_thread.reentrant || tm_lock_owned || tm_native_engine_depth != 0
+           || !tm_tracing_peek();
 }
 
 /* Record the new block ptr of size bytes: with the Python traceback when the thread holds the
@@ -271,8 +272,8 @@ tm_native_record(void *ptr, size_t size)
     void *pcs[TM_NATIVE_MAX_STACK];
     int saved_errno = errno;
 
-    tm_reentrant = 1;
-    if (G_UNLIKELY(tm_suspend_depth != 0)) {
+    tm_thread.reentrant = 1;
+    if (G_UNLIKELY(tm_thread.suspend_depth != 0)) {
         tm_lock_acquire();
         if (tm_tracing)
             tm_own_add_locked(TM_NATIVE_DOMAIN, (guintptr)ptr, size);
@@ -295,7 +296,7 @@ tm_native_record(void *ptr, size_t size)
         }
         tm_lock_release();
     }
-    tm_reentrant = 0;
+    tm_thread.reentrant = 0;
     errno = saved_errno;
 }
 
@@ -347,12 +348,12 @@ tm_native_free(void *ptr)
     if (ptr != NULL && !tm_native_skip()) {
         int saved_errno = errno;
 
-        tm_reentrant = 1;
+        tm_thread.reentrant = 1;
         tm_lock_acquire();
         if (tm_tracing)
             tm_native_forget_trace_locked((guintptr)ptr);
         tm_lock_release();
-        tm_reentrant = 0;
+        tm_thread.reentrant = 0;
         errno = saved_errno;
     }
     tm_real.free(ptr);
@@ -378,8 +379,8 @@ tm_native_realloc(void *ptr, size_t size)
         return tm_native_malloc(size);
     if (tm_native_skip())
         return tm_real.realloc(ptr, size);
-    tm_reentrant = 1;
-    suspended = tm_suspend_depth != 0;
+    tm_thread.reentrant = 1;
+    suspended = tm_thread.suspend_depth != 0;
     if (!suspended && tm_native_stack != 0)
         npc = tm_native_backtrace(pcs);
     tstate = !suspended && tm_gil_held_in_malloc() ? tm_tracing_tstate() : NULL;
@@ -419,7 +420,7 @@ tm_native_realloc(void *ptr, size_t size)
         }
     }
     tm_lock_release();
-    tm_reentrant = 0;
+    tm_thread.reentrant = 0;
     errno = saved_errno;
     return ptr2;
 }

@@ -237,7 +237,7 @@ rt_tracer(PyObject *op, TmRefTracerEvent event, void *data)
      * counted (its memory may hold the next type). */
     if (!create && PyType_Check(op))
         g_hash_table_remove(rt_types, op);
-    if (rt_suspended != 0 || rt_busy || tm_suspend_depth != 0)
+    if (rt_suspended != 0 || rt_busy || tm_thread.suspend_depth != 0)
         return 0;
     TM_NATIVE_ENGINE_BEGIN();
     count = rt_lookup(Py_TYPE(op));

@@ -10,7 +10,6 @@ gsize tm_sample_bytes;
 guint tm_sample_epoch = 1;  /* a new thread (epoch 0) draws before its first decision */
 guint64 tm_sample_filter[(1u << TM_SAMPLE_FILTER_LOG2) / 64];
 
-__thread TmSampleThread tm_sample_thread __attribute__((tls_model("initial-exec")));
 /* The calling thread's xorshift64* state; never 0 once seeded. */
 static __thread guint64 tm_sample_rng __attribute__((tls_model("initial-exec")));
 
@@ -89,12 +88,12 @@ tm_sample_decide(gsize size, gsize *weighted)
     if (n == 0) {
         /* Exact: everything is recorded, and the countdown stays 0 so that the fast path
          * never skips. */
-        tm_sample_thread.epoch = epoch;
-        tm_sample_thread.left = 0;
+        tm_thread.sample_epoch = epoch;
+        tm_thread.sample_left = 0;
         *weighted = size;
         return TRUE;
     }
-    if (tm_sample_thread.epoch != epoch) {
+    if (tm_thread.sample_epoch != epoch) {
         /* A countdown of an earlier mode, or none: draw one for this mode, then decide. */
         guint serial = __atomic_fetch_add(&tm_sample_threads, 1, __ATOMIC_RELAXED);
 
@@ -102,16 +101,16 @@ tm_sample_decide(gsize size, gsize *weighted)
                                       ^ tm_sample_mix(serial));
         if (tm_sample_rng == 0)
             tm_sample_rng = 1;
-        tm_sample_thread.epoch = epoch;
-        tm_sample_thread.left = tm_sample_draw(n);
-        if (size < tm_sample_thread.left) {
-            tm_sample_thread.left -= size;
+        tm_thread.sample_epoch = epoch;
+        tm_thread.sample_left = tm_sample_draw(n);
+        if (size < tm_thread.sample_left) {
+            tm_thread.sample_left -= size;
             return FALSE;
         }
     }
     /* The countdown ran out within this block: it is sampled; the next countdown starts
      * afresh after it. */
-    tm_sample_thread.left = tm_sample_draw(n);
+    tm_thread.sample_left = tm_sample_draw(n);
     *weighted = tm_sample_weight(size, n);
     return TRUE;
 }

@@ -16,7 +16,7 @@
  * In exact mode (N = 0) every allocation is recorded with its own size, as before; the fast
  * path costs it one failed compare.
  *
- * The per-thread state (tm_sample_thread: the countdown and its epoch; tm_sample_rng) is
+ * The per-thread state (tm_thread.sample_left and .sample_epoch, engine.h; tm_sample_rng) is
  * thread-local: only its own thread reads or writes it, from the hooks. The globals are
  * written only by tm_sample_start(), with the GIL held and before the hooks are installed, and
  * read by the hooks with relaxed atomic loads; the filter's words are written with tm_lock held
@@ -24,23 +24,17 @@
 #ifndef PYTRACEMALLOC_SAMPLE_H
 #define PYTRACEMALLOC_SAMPLE_H
 
-#include <glib.h>
+#include "engine.h"  /* TmThread */
 
 /* The mean sampling interval in bytes, 0 in exact mode. Written by tm_sample_start() only. */
-extern gsize tm_sample_bytes;
-/* Incremented by each tm_sample_start(): a thread whose tm_sample_thread.epoch differs has a
+extern TM_HIDDEN gsize tm_sample_bytes;
+/* Incremented by each tm_sample_start(): a thread whose tm_thread.sample_epoch differs has a
  * countdown of an earlier mode (or none yet) and draws a new one. */
-extern guint tm_sample_epoch;
+extern TM_HIDDEN guint tm_sample_epoch;
 
-/* The calling thread's countdown: one thread-local struct, so that the fast path finds both
- * fields with one address. */
-typedef struct {
-    /* Bytes the thread may still allocate before its next sample; meaningful only when
-     * epoch == tm_sample_epoch. */
-    guint64 left;
-    guint epoch;
-} TmSampleThread;
-extern __thread TmSampleThread tm_sample_thread __attribute__((tls_model("initial-exec")));
+/* The calling thread's countdown and its epoch are tm_thread.sample_left and
+ * tm_thread.sample_epoch (engine.h): the fast path finds them, the reentrancy flag and the
+ * suspension from one address. */
 
 /* The filter of sampled addresses: one bit per hash of an address, set while a block of the
  * default domain that hashes to it is in tm_store or the tracer's store (sampling only). The
@@ -54,7 +48,8 @@ extern __thread TmSampleThread tm_sample_thread __attribute__((tls_model("initia
  * atomic stores, each word from one correct value to another), read by the hooks without
  * it. */
 #define TM_SAMPLE_FILTER_LOG2 16
-extern guint64 tm_sample_filter[(1u << TM_SAMPLE_FILTER_LOG2) / 64];
+G_STATIC_ASSERT(TM_SAMPLE_FILTER_LOG2 == 16);  /* tm_sample_hash() */
+extern TM_HIDDEN guint64 tm_sample_filter[(1u << TM_SAMPLE_FILTER_LOG2) / 64];
 
 /* Sampling: the hooks skip what is not sampled. Relaxed load, any thread. */
 static inline gboolean
@@ -63,19 +58,29 @@ tm_sample_active(void)
     return __atomic_load_n(&tm_sample_bytes, __ATOMIC_RELAXED) != 0;
 }
 
+/* The bit of the block at ptr: bits 4 to 9 of the address pick the bit in its word, bits 10 to
+ * 19 folded with 20 to 29 the word (TM_SAMPLE_FILTER_LOG2 is 16). Blocks within 1 MiB of each
+ * other never share a bit, and those of one pymalloc pool share a few cache lines of the
+ * filter, where a multiplicative hash sent each push to a line of its own: the free-list churn
+ * touches a small set of addresses, over and over. */
 static inline guint
 tm_sample_hash(const void *ptr)
 {
-    guint64 h = ((guint64)(guintptr)ptr >> 4) * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15);
-    return (guint)(h >> (64 - TM_SAMPLE_FILTER_LOG2));
+    guintptr p = (guintptr)ptr;
+
+    return (guint)((((p >> 10) ^ (p >> 20)) & 1023) << 6 | ((p >> 4) & 63));
 }
 
-/* FALSE when no store can have a block at ptr (its bit is clear); TRUE: maybe. */
+/* FALSE when no store can have a block at ptr (its bit is clear); TRUE: maybe. The bit of
+ * tm_sample_hash(), with shifts the compiler need not recompute. */
 static inline gboolean
 tm_sample_maybe_recorded(const void *ptr)
 {
-    guint h = tm_sample_hash(ptr);
-    return (__atomic_load_n(&tm_sample_filter[h / 64], __ATOMIC_RELAXED) >> (h % 64)) & 1;
+    guintptr p = (guintptr)ptr;
+    guint64 word = __atomic_load_n(&tm_sample_filter[((p >> 10) ^ (p >> 20)) & 1023],
+                                   __ATOMIC_RELAXED);
+
+    return (word >> ((p >> 4) & 63)) & 1;
 }
 
 /* The fast path of the decision, inlined in the hooks: the calling thread (not suspended,
@@ -86,11 +91,11 @@ tm_sample_maybe_recorded(const void *ptr)
 static inline gboolean
 tm_sample_skip(gsize size)
 {
-    TmSampleThread *thread = &tm_sample_thread;
+    TmThread *thread = &tm_thread;
 
-    if (G_LIKELY(thread->epoch == __atomic_load_n(&tm_sample_epoch, __ATOMIC_RELAXED)
-                 && size < thread->left)) {
-        thread->left -= size;
+    if (G_LIKELY(thread->sample_epoch == __atomic_load_n(&tm_sample_epoch, __ATOMIC_RELAXED)
+                 && size < thread->sample_left)) {
+        thread->sample_left -= size;
         return TRUE;
     }
     return FALSE;

@@ -15,8 +15,6 @@
 #include "sample.h"
 #include "tracer.h"
 
-__thread guint tm_suspend_depth __attribute__((tls_model("initial-exec")));
-
 /* Protected by tm_lock. Created by the first block a suspended thread allocates while
  * tracing, freed by tm_engine_stop() (tm_own_detach()); kept by clear_traces(): the tracer
  * still holds that memory. */
@@ -133,35 +131,35 @@ tm_own_detach(void)
 int
 tm_engine_suspend(void)
 {
-    if (tm_suspend_depth == G_MAXUINT) {
+    if (tm_thread.suspend_depth == G_MAXUINT) {
         PyErr_SetString(PyExc_OverflowError, "tracing is suspended too many times");
         return -1;
     }
-    tm_suspend_depth++;
+    tm_thread.suspend_depth++;
     return 0;
 }
 
 int
 tm_engine_resume(void)
 {
-    if (tm_suspend_depth == 0) {
+    if (tm_thread.suspend_depth == 0) {
         PyErr_SetString(PyExc_RuntimeError, "tracing is not suspended in this thread");
         return -1;
     }
-    tm_suspend_depth--;
+    tm_thread.suspend_depth--;
     return 0;
 }
 
 guint
 tm_engine_suspend_depth(void)
 {
-    return tm_suspend_depth;
+    return tm_thread.suspend_depth;
 }
 
 void
 tm_engine_set_suspend_depth(guint depth)
 {
-    tm_suspend_depth = depth;
+    tm_thread.suspend_depth = depth;
 }
 
 gboolean
