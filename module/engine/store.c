@@ -124,8 +124,7 @@ struct TmStore {
     /* Interned tracebacks, owned by the store until tm_store_clear(). A traceback is its
      * node (the most recent frame's) and its total_nframe; the nodes form a tree, the root
      * side being the oldest frames (see TbNode). */
-    TmTraceback *tb_chunks[TB_NCHUNK]; /* tb_nchunk used, chunk k of TB_CHUNK0 << k */
-    guint tb_nchunk;
+    guint tb_nchunk;         /* chunks of tracebacks: tb_chunks, at the end */
     guint32 *tb_set;       /* open addressing by (node, total_nframe): 1 + index, 0: empty;
                             * NULL iff capacity 0 */
     gsize tb_set_capacity; /* 0 or a power of two; tb_count <= tb_set_capacity * 3/4 */
@@ -149,10 +148,6 @@ struct TmStore {
     guint32 *last_path;
     guint32 *last_spare;
     gsize last_capacity;
-    /* A program's allocations alternate between a few places (a loop allocating on three
-     * lines): before the lookup of each frame, a miss of tb_last tries the traceback last
-     * interned with the same most recent frame and counts, checked by a walk of its nodes. */
-    const TmTraceback *tb_recent[TB_RECENT][TB_RECENT_WAYS];
 
     /* Interned filenames: a set of caller pointers, each released once when forgotten. */
     GHashTable *filenames;
@@ -184,6 +179,13 @@ struct TmStore {
     guint fail_countdown;
     guint failed_sites;
     guint64 alloc_attempts;
+
+    /* Big arrays at the end, past the fields of the hot path. */
+    TmTraceback *tb_chunks[TB_NCHUNK]; /* tb_nchunk used, chunk k of TB_CHUNK0 << k */
+    /* A program's allocations alternate between a few places (a loop allocating on three
+     * lines): before the lookup of each frame, a miss of tb_last tries the traceback last
+     * interned with the same most recent frame and counts, checked by a walk of its nodes. */
+    const TmTraceback *tb_recent[TB_RECENT][TB_RECENT_WAYS];
 };
 
 /* ---- Memory estimates --------------------------------------------------------------------- */
@@ -195,6 +197,20 @@ alloc_bytes(gsize n)
 {
     gsize chunk = (n + sizeof(gsize) + 15u) & ~(gsize)15u;
     return MAX(chunk, (gsize)32);
+}
+
+/* Resident bytes of a vector of capacity items of size bytes, count of them used: all of a
+ * small one (a heap chunk among others), the pages up to the last used item of a big one,
+ * since a vector grown by realloc() (doubling) leaves its tail untouched until it fills,
+ * and untouched pages take no memory. get_tracemalloc_memory() is compared with the RSS the
+ * tracing costs (bench/run.py): counting the capacities overstated it by a quarter at 25
+ * frames on the workload "real". */
+static gsize
+vec_bytes(gsize count, gsize capacity, gsize size)
+{
+    if (capacity * size < ((gsize)128 << 10))
+        return capacity * size;
+    return (count * size + 4095u) & ~(gsize)4095u;
 }
 
 /* Estimate of the bytes of a GHashTable: glib keeps a power-of-two array of hashes (guint) and
@@ -1418,10 +1434,12 @@ tm_store_memory(const TmStore *store)
         }
     }
     bytes += store->tb_set_capacity * sizeof(guint32);
-    bytes += store->tb_counts_capacity * sizeof(TmPeakCounts);
+    bytes += vec_bytes(store->tb_count, store->tb_counts_capacity, sizeof(TmPeakCounts));
     for (i = 0; i < store->tb_nchunk; i++)
-        bytes += alloc_bytes(((gsize)TB_CHUNK0 << i) * sizeof(TmTraceback));
-    bytes += store->nodes_capacity * sizeof(TbNode);
+        bytes += vec_bytes(MIN((gsize)TB_CHUNK0 << i,
+                               store->tb_count - (((gsize)TB_CHUNK0 << i) - TB_CHUNK0)),
+                           (gsize)TB_CHUNK0 << i, sizeof(TmTraceback));
+    bytes += vec_bytes(store->node_count, store->nodes_capacity, sizeof(TbNode));
     bytes += store->node_set_capacity * sizeof(guint32);
     bytes += store->last_capacity * (sizeof(TmFrame) + 2 * sizeof(guint32));
     bytes += ghash_bytes(store->filenames, TRUE);
