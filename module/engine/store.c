@@ -20,14 +20,15 @@
  *   them): a node is a frame and the node of the frames older than it (TbNode, 16 bytes, in
  *   the vector TmStore.nodes, interned by frame and parent in the open-addressing set of
  *   32-bit indexes TmStore.node_set), and a traceback is the node of its most recent frame
- *   with its nframe and total_nframe (TmTraceback, 12 bytes, in chunks that never move,
- *   interned by node and total_nframe in TmStore.tb_set). At 25 frames a traceback cost
- *   ~500 bytes as one flat allocation; now 12 bytes, its slots in the set and the group
- *   vector, and the nodes of the frames it does not share with one seen before. The
- *   traceback interned last keeps its frames flat: the same traceback again (the common
- *   case) is one comparison of frame arrays, no hash; a miss hashes only the frames it does
- *   not share at the oldest end with that last one (each a node lookup). Nothing is
- *   allocated on a hit.
+ *   with its nframe and total_nframe (TmTraceback, 16 bytes, in chunks that never move,
+ *   interned in TmStore.tb_set by the hash of its frames, compared by a walk of its nodes).
+ *   At 25 frames a traceback cost ~500 bytes as one flat allocation; now 16 bytes, its
+ *   slots in the set and the group vector, and the nodes of the frames it does not share
+ *   with one seen before. The traceback interned last keeps its frames flat: the same
+ *   traceback again (the common case) is one comparison of frame arrays, no hash; a miss
+ *   tries a small cache of recent tracebacks, then one lookup by the hash of the frames;
+ *   only a new traceback looks its nodes up one by one (those of the oldest frames it
+ *   shares with the last one are known). Nothing is allocated on a hit.
  * - Filenames are a GHashTable set of pointers.
  * - The peak (peak.h): every group of traces, a traceback in a domain, has its live size and
  *   count and their values at the peak. The default domain's are in the vector
@@ -125,7 +126,7 @@ struct TmStore {
      * node (the most recent frame's) and its total_nframe; the nodes form a tree, the root
      * side being the oldest frames (see TbNode). */
     guint tb_nchunk;         /* chunks of tracebacks: tb_chunks, at the end */
-    guint32 *tb_set;       /* open addressing by (node, total_nframe): 1 + index, 0: empty;
+    guint32 *tb_set;       /* open addressing by TmTraceback.hash_: 1 + index, 0: empty;
                             * NULL iff capacity 0 */
     gsize tb_set_capacity; /* 0 or a power of two; tb_count <= tb_set_capacity * 3/4 */
     TmPeakCounts *tb_counts; /* index -> the live traces of the default domain with it */
@@ -591,11 +592,43 @@ node_hash(gconstpointer filename, guint lineno, guint32 parent)
     return (guint)((h * G_GUINT64_CONSTANT(0xBF58476D1CE4E5B9)) >> 32);
 }
 
-static inline guint
-tb_key_hash(guint32 node, guint total_nframe)
+/* Hash of a traceback's frames and counts, field by field: TmFrame has padding the caller
+ * need not clear. */
+static guint
+tb_hash(const TmFrame *frames, guint nframe, guint total_nframe)
 {
-    return (guint)((((guint64)total_nframe << 32 | node) * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15))
-                   >> 32);
+    guint64 h = G_GUINT64_CONSTANT(0xcbf29ce484222325) ^ ((guint64)total_nframe << 16) ^ nframe;
+    guint i;
+
+    /* One multiply per frame on the chain through h (the frame's own product does not wait
+     * for it): a miss at 25 frames hashes 25 of them. */
+    for (i = 0; i < nframe; i++) {
+        guint64 x = (guint64)(guintptr)frames[i].filename
+                    + (guint64)frames[i].lineno * G_GUINT64_CONSTANT(0xBF58476D1CE4E5B9);
+        h = (h ^ x) * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15);
+    }
+    return mix64(h);
+}
+
+/* Does traceback hold these frames (and counts)? If so, path[k] gets the node of frames[k..]
+ * for each k. A walk of its nodes, most recent first. */
+static inline gboolean
+tb_walk_equal(const TmStore *store, const TmTraceback *traceback, const TmFrame *frames,
+              guint nframe, guint total_nframe, guint32 *path)
+{
+    guint32 at = traceback->node_;
+    guint k;
+
+    if (traceback->nframe != nframe || traceback->total_nframe != total_nframe)
+        return FALSE;
+    for (k = 0; k < nframe; k++) {
+        const TbNode *seen = &store->nodes[at - 1];
+        if (seen->filename != frames[k].filename || seen->lineno != frames[k].lineno)
+            return FALSE;
+        path[k] = at;
+        at = seen->parent;
+    }
+    return TRUE;
 }
 
 /* The bucket of TmStore.tb_recent for these frames: by the most recent frame and the counts. */
@@ -628,20 +661,22 @@ node_set_probe(const TbNode *nodes, guint32 *set, gsize capacity, gconstpointer 
     }
 }
 
-/* The slot of tb_set holding the traceback (node, total_nframe), or the empty slot where it
- * belongs. The set must have a capacity. */
+/* The slot of tb_set holding the traceback of these frames (hash: their tb_hash), filling
+ * path as tb_walk_equal() does, or the empty slot where it belongs. The set must have a
+ * capacity. frames NULL: only the empty slot for a traceback known to be absent. */
 static inline guint32 *
-tb_set_probe(const TmStore *store, guint32 *set, gsize capacity, guint32 node,
-             guint total_nframe)
+tb_set_probe(const TmStore *store, guint32 *set, gsize capacity, guint hash,
+             const TmFrame *frames, guint nframe, guint total_nframe, guint32 *path)
 {
     gsize mask = capacity - 1, i;
 
-    for (i = tb_key_hash(node, total_nframe) & mask;; i = (i + 1) & mask) {
+    for (i = hash & mask;; i = (i + 1) & mask) {
         const TmTraceback *tb;
         if (set[i] == 0)
             return &set[i];
         tb = tb_at(store, set[i] - 1);
-        if (tb->node_ == node && tb->total_nframe == total_nframe)
+        if (frames != NULL && tb->hash_ == hash
+            && tb_walk_equal(store, tb, frames, nframe, total_nframe, path))
             return &set[i];
     }
 }
@@ -700,7 +735,7 @@ tb_reserve(TmStore *store, gsize nnode, guint nframe)
             return -1;
         for (i = 0; i < store->tb_count; i++) {
             const TmTraceback *tb = tb_at(store, (guint32)i);
-            *tb_set_probe(store, set, capacity, tb->node_, tb->total_nframe) = (guint32)i + 1;
+            *tb_set_probe(store, set, capacity, tb->hash_, NULL, 0, 0, NULL) = (guint32)i + 1;
         }
         g_free(store->tb_set);
         store->tb_set = set;
@@ -865,33 +900,6 @@ tm_store_intern_filename(TmStore *store, gconstpointer filename)
     return g_hash_table_add(store->filenames, (gpointer)filename);
 }
 
-/* Fill path[0..nframe) (path[k]: 1 + index of the node of frames[k..nframe)) from the oldest
- * frame up, the shared oldest ones from the last traceback's path, and return path[0] (0 if
- * nframe is 0), or G_MAXUINT32 if a node is not in the store. Adds nothing. */
-static inline guint32
-tb_lookup_path(const TmStore *store, const TmFrame *frames, guint nframe, guint shared,
-               guint32 *path)
-{
-    guint k;
-
-    if (nframe == 0)
-        return 0;
-    for (k = nframe; k-- > 0;) {
-        guint32 parent = k + 1 < nframe ? path[k + 1] : 0;
-        if (nframe - k <= shared) {
-            path[k] = store->last_path[store->last_nframe - (nframe - k)];
-            continue;
-        }
-        if (store->node_set_capacity == 0)
-            return G_MAXUINT32;
-        path[k] = *node_set_probe(store->nodes, store->node_set, store->node_set_capacity,
-                                  frames[k].filename, frames[k].lineno, parent);
-        if (path[k] == 0)
-            return G_MAXUINT32;
-    }
-    return path[0];
-}
-
 /* tm_store_intern_traceback() but for its fast path (the same as the last traceback), kept
  * out of line: the fast path's function stays small (a prologue of a few registers). */
 static G_GNUC_NO_INLINE const TmTraceback *
@@ -901,32 +909,29 @@ tb_intern_slow(TmStore *store, const TmFrame *frames, guint nframe, guint total_
     const TmTraceback **recent;
     TmTraceback *traceback;
     guint32 *slot, *path, node;
-    guint shared = 0, k;
+    guint shared = 0, hash, k;
 
     /* The ones in its bucket of tb_recent: walk their nodes, filling the path on the way. */
     recent = store->tb_recent[tb_recent_slot(frames, nframe, total_nframe)];
+    path = store->last_spare;
     if (G_LIKELY(nframe <= store->last_capacity)) {
         guint way;
-        path = store->last_spare;
         for (way = 0; way < TB_RECENT_WAYS; way++) {
-            const TmTraceback *seen_tb = recent[way];
-            guint32 at;
-            if (seen_tb == NULL || seen_tb->nframe != nframe
-                || seen_tb->total_nframe != total_nframe)
-                continue;
-            at = seen_tb->node_;
-            for (k = 0; k < nframe; k++) {
-                const TbNode *seen = &store->nodes[at - 1];
-                if (seen->filename != frames[k].filename || seen->lineno != frames[k].lineno)
-                    break;
-                path[k] = at;
-                at = seen->parent;
-            }
-            if (k == nframe) {
-                traceback = (TmTraceback *)seen_tb;
+            if (recent[way] != NULL
+                && tb_walk_equal(store, recent[way], frames, nframe, total_nframe, path)) {
+                traceback = (TmTraceback *)recent[way];
                 goto remember;
             }
         }
+    }
+
+    /* Known frames (the common case): one lookup by the hash of the frames, adding nothing. */
+    hash = tb_hash(frames, nframe, total_nframe);
+    if (G_LIKELY(nframe <= store->last_capacity && store->tb_set_capacity != 0)) {
+        slot = tb_set_probe(store, store->tb_set, store->tb_set_capacity, hash, frames, nframe,
+                            total_nframe, path);
+        if (*slot != 0)
+            goto found;
     }
 
     /* The oldest frames this traceback shares with the last one: their nodes are known. */
@@ -937,18 +942,6 @@ tb_intern_slow(TmStore *store, const TmFrame *frames, guint nframe, guint total_
         while (shared < most && seen[-1 - (gint)shared].filename == mine[-1 - (gint)shared].filename
                && seen[-1 - (gint)shared].lineno == mine[-1 - (gint)shared].lineno)
             shared++;
-    }
-
-    /* Known frames (the common case): look the nodes and the traceback up, adding nothing. */
-    path = store->last_spare;
-    if (G_LIKELY(nframe <= store->last_capacity && store->tb_set_capacity != 0)) {
-        node = tb_lookup_path(store, frames, nframe, shared, path);
-        if (node != G_MAXUINT32) {
-            slot = tb_set_probe(store, store->tb_set, store->tb_set_capacity, node,
-                                total_nframe);
-            if (*slot != 0)
-                goto found;
-        }
     }
 
     /* Something new: make room for it all first, so that nothing fails half-way. */
@@ -974,10 +967,12 @@ tb_intern_slow(TmStore *store, const TmFrame *frames, guint nframe, guint total_
     }
     node = nframe > 0 ? path[0] : 0;
 
-    slot = tb_set_probe(store, store->tb_set, store->tb_set_capacity, node, total_nframe);
-    if (*slot == 0) {
+    /* absent (the lookup above, or no set then): the empty slot where it goes */
+    slot = tb_set_probe(store, store->tb_set, store->tb_set_capacity, hash, NULL, 0, 0, NULL);
+    {
         traceback = tb_at(store, store->tb_count);
         traceback->node_ = node;
+        traceback->hash_ = hash;
         traceback->index_ = store->tb_count;
         traceback->nframe = (guint16)nframe;
         traceback->total_nframe = (guint16)total_nframe;

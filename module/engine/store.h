@@ -44,6 +44,7 @@ typedef struct {
 typedef struct {
     guint32 node_;        /* the store's: its most recent frame; 0 iff nframe is 0 */
     guint32 index_;       /* the store's: its position */
+    guint32 hash_;        /* the store's: hash of its frames and counts */
     guint16 nframe;       /* frames stored, most recent first; 0 means "no Python frame" */
     guint16 total_nframe; /* frames the stack really had (>= nframe, saturated at 65535) */
 } TmTraceback;
