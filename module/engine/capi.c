@@ -160,14 +160,17 @@ tm_api_dump_traceback(int fd, const void *ptr)
     trace = tm_store != NULL ? tm_store_get(tm_store, TM_DEFAULT_DOMAIN, (guintptr)ptr) : NULL;
     if (trace != NULL) {
         const TmTraceback *tb = trace->traceback;
+        TmFrameIter iter;
+        TmFrame frame;
         tm_write(fd, "Memory block allocated at (most recent call first):\n");
-        for (guint i = 0; i < tb->nframe; i++) {
+        tm_traceback_iter_init(&iter, tm_store, tb);
+        while (tm_traceback_iter_next(&iter, &frame)) {
             tm_write(fd, "  File \"");
-            if (tb->frames[i].filename != NULL)
-                tm_write_str(fd, (PyObject *)tb->frames[i].filename);
+            if (frame.filename != NULL)
+                tm_write_str(fd, (PyObject *)frame.filename);
             else
                 tm_write(fd, "<unknown>");
-            g_snprintf(line, sizeof line, "\", line %u\n", tb->frames[i].lineno);
+            g_snprintf(line, sizeof line, "\", line %u\n", frame.lineno);
             tm_write(fd, line);
         }
         if (tb->nframe == 0)

@@ -98,8 +98,9 @@ tm_intern_locked(guint nframe, guint total)
     /* No frame (no GIL, or not the tracing interpreter's): tm_frames is not ours to read. */
     tb = tm_store_intern_traceback(tm_store, nframe > 0 ? tm_frames : NULL, nframe, total);
     if (tb != NULL && tm_store_traceback_count(tm_store) != before) {
-        for (guint i = 0; i < tb->nframe; i++) {
-            gconstpointer filename = tb->frames[i].filename;
+        /* the traceback's frames are the ones captured */
+        for (guint i = 0; i < nframe; i++) {
+            gconstpointer filename = tm_frames[i].filename;
             if (filename != NULL && tm_store_intern_filename(tm_store, filename))
                 Py_INCREF((PyObject *)filename);
         }

@@ -23,19 +23,28 @@ tm_export_init(void)
     return 0;
 }
 
-/* A private copy of a traceback whose filenames we hold references on, so that it survives a
- * clear_traces() run by code (a finaliser) triggered while we build Python objects. tm_lock
- * held, tm_store not NULL (its countdown of failures counts the copy, store.h). */
-static TmTraceback *
+/* A private copy of a traceback, its frames flat, whose filenames we hold references on, so
+ * that it survives a clear_traces() run by code (a finaliser) triggered while we build Python
+ * objects. */
+typedef struct {
+    guint nframe;
+    guint total_nframe;
+    TmFrame frames[];  /* nframe, most recent first */
+} TmTbCopy;
+
+/* Copy tb out of tm_store. tm_lock held, tm_store not NULL (its countdown of failures counts
+ * the copy, store.h). NULL on out of memory. */
+static TmTbCopy *
 tm_traceback_copy(const TmTraceback *tb)
 {
-    gsize size = sizeof(TmTraceback) + tb->nframe * sizeof(TmFrame);
-    TmTraceback *copy = tm_store_try_alloc(tm_store, TM_ALLOC_COPY_TRACEBACK)
-                            ? g_try_malloc(size) : NULL;
+    gsize size = sizeof(TmTbCopy) + tb->nframe * sizeof(TmFrame);
+    TmTbCopy *copy = tm_store_try_alloc(tm_store, TM_ALLOC_COPY_TRACEBACK)
+                         ? g_try_malloc(size) : NULL;
 
     if (copy == NULL)
         return NULL;
-    memcpy(copy, tb, size);
+    copy->nframe = tm_store_traceback_frames(tm_store, tb, copy->frames);
+    copy->total_nframe = tb->total_nframe;
     for (guint i = 0; i < copy->nframe; i++)
         Py_XINCREF((PyObject *)copy->frames[i].filename);
     return copy;
@@ -45,7 +54,7 @@ tm_traceback_copy(const TmTraceback *tb)
 static void
 tm_traceback_copy_free(gpointer data)
 {
-    TmTraceback *copy = data;
+    TmTbCopy *copy = data;
 
     for (guint i = 0; i < copy->nframe; i++)
         Py_XDECREF((PyObject *)copy->frames[i].filename);
@@ -72,7 +81,7 @@ tm_frame_to_python(const TmFrame *frame)
 }
 
 static PyObject *
-tm_traceback_to_python(const TmTraceback *tb)
+tm_traceback_to_python(const TmTbCopy *tb)
 {
     PyObject *tuple, *frame;
     TmFrame unknown = { NULL, 0 };
@@ -106,7 +115,7 @@ tm_engine_object_traceback(PyObject *obj)
 PyObject *
 tm_traceback_lookup(guint domain, guintptr ptr)
 {
-    TmTraceback *copy = NULL;
+    TmTbCopy *copy = NULL;
     const TmTrace *trace = NULL;
     PyObject *result;
 
@@ -139,7 +148,7 @@ typedef struct {
                              * memory (a copy of every trace is the big one), owned */
     guint len, capacity;    /* items copied, and room for */
     guint item_size;
-    GPtrArray *tracebacks;  /* of TmTraceback copies, owned */
+    GPtrArray *tracebacks;  /* of TmTbCopy, owned */
     GHashTable *tb_index;   /* store traceback -> index + 1 in tracebacks */
     gboolean failed;
 } TmTracesExport;
@@ -172,7 +181,7 @@ tm_export_traceback(TmTracesExport *ex, const TmTraceback *traceback)
     guint index = GPOINTER_TO_UINT(g_hash_table_lookup(ex->tb_index, traceback));
 
     if (index == 0) {
-        TmTraceback *copy = tm_traceback_copy(traceback);
+        TmTbCopy *copy = tm_traceback_copy(traceback);
         if (copy == NULL) {
             ex->failed = TRUE;
             return -1;
@@ -263,7 +272,7 @@ tm_export_list(guint item_size, void (*collect)(TmTracesExport *ex),
     for (guint i = 0; i < ex.len; i++) {
         gconstpointer item = ex.items + (gsize)i * item_size;
         guint tb_index = *(const guint *)item;
-        const TmTraceback *tb = g_ptr_array_index(ex.tracebacks, tb_index);
+        const TmTbCopy *tb = g_ptr_array_index(ex.tracebacks, tb_index);
         TmKeySlot *slot = NULL;
         PyObject *tuple;
 
@@ -407,8 +416,12 @@ tm_export_stat(guint domain, const TmTraceback *traceback, gsize size, gsize cou
 
     (void)domain;
     if (traceback->nframe > 0) {
-        key.filename = traceback->frames[0].filename;
-        key.lineno = traceback->frames[0].lineno;
+        TmFrameIter iter;
+        TmFrame frame;
+        tm_traceback_iter_init(&iter, tm_store, traceback);
+        tm_traceback_iter_next(&iter, &frame);
+        key.filename = frame.filename;
+        key.lineno = frame.lineno;
     }
     stat = g_hash_table_lookup(ex->lines, &key);
     if (stat == NULL) {

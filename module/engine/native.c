@@ -146,8 +146,9 @@ tm_native_intern_locked(void **pcs, guint npc, guint nframe, guint total)
     tb = tm_store_intern_traceback(tm_store, tm_native_frames, n,
                                    MIN(total + npc, (guint)TM_MAX_NFRAME));
     if (tb != NULL && tm_store_traceback_count(tm_store) != before) {
-        for (guint i = 0; i < tb->nframe; i++) {
-            gconstpointer filename = tb->frames[i].filename;
+        /* the traceback's frames are the ones passed */
+        for (guint i = 0; i < n; i++) {
+            gconstpointer filename = tm_native_frames[i].filename;
             if (filename != NULL && filename != tm_native_frame_filename
                 && tm_store_intern_filename(tm_store, filename))
                 Py_INCREF((PyObject *)filename);

@@ -9,26 +9,36 @@
  *   backward-shift deletion (no tombstones, so a long run of adds and removes never degrades
  *   lookups). Entries are stored inline: no allocation per trace.
  *   An entry is 16 bytes on a 64-bit platform: the block address, the size as 32 bits and the
- *   traceback as a 32-bit index into TmStore.tb_vec. A size that does not fit in 32 bits (a
+ *   traceback as a 32-bit index into the store's tracebacks. A size that does not fit in 32 bits (a
  *   block of 4 GiB or more, rare) is kept in a per-table side GHashTable.
  * - A block parked on a free list (tm_store_park) keeps its entry in the default domain's
  *   table, with TB_PARKED for a traceback: parking and reusing it are one lookup each, and the
  *   entry is not a trace (counted apart, invisible to get and foreach).
  * - TM_DEFAULT_DOMAIN has its table inside TmStore; other domains get one each, created on their
  *   first trace, in the GHashTable TmStore.domains.
- * - Tracebacks are interned in an open-addressing set of pointers (TmStore.tb_set) probed with
- *   the cached hash, so a lookup of an already known traceback (the common case) allocates
- *   nothing. Each traceback is one allocation: a TbHeader (its index) followed by the public
- *   TmTraceback and its frames.
+ * - Tracebacks are a tree of frames that share their callers (as memray and heaptrack keep
+ *   them): a node is a frame and the node of the frames older than it (TbNode, 16 bytes, in
+ *   the vector TmStore.nodes, interned by frame and parent in the open-addressing set of
+ *   32-bit indexes TmStore.node_set), and a traceback is the node of its most recent frame
+ *   with its nframe and total_nframe (TmTraceback, 16 bytes, in chunks that never move,
+ *   interned in TmStore.tb_set by the hash of its frames, compared by a walk of its nodes).
+ *   At 25 frames a traceback cost ~500 bytes as one flat allocation; now 16 bytes, its
+ *   slots in the set and the group vector, and the nodes of the frames it does not share
+ *   with one seen before. The traceback interned last keeps its frames flat: the same
+ *   traceback again (the common case) is one comparison of frame arrays, no hash; a miss
+ *   tries a small cache of recent tracebacks, then one lookup by the hash of the frames;
+ *   only a new traceback looks its nodes up one by one (those of the oldest frames it
+ *   shares with the last one are known). Nothing is allocated on a hit.
  * - Filenames are a GHashTable set of pointers.
  * - The peak (peak.h): every group of traces, a traceback in a domain, has its live size and
- *   count and their values at the peak. The default domain's are in the traceback vector,
- *   beside the traceback (TbSlot: the slot a free reads is the one it updates); those of the
+ *   count and their values at the peak. The default domain's are in the vector
+ *   TmStore.tb_counts, indexed like the tracebacks (the slot a free reads is the one it
+ *   updates); those of the
  *   other domains are in a GHashTable of their table, created on the group's first trace.
  *   Every function that changes traced memory is one event of the peak clock.
  *
  * All memory comes from glib (g_malloc family), but trace tables of 2 MiB and more, mapped with
- * mmap (slots_alloc). The trace tables, the traceback set and vector and the tracebacks come
+ * mmap (slots_alloc). The trace tables, the traceback and node sets and vectors come
  * from g_try_* (or mmap), through store_try_alloc(), so that running out of
  * memory fails the call and leaves the store unchanged (so do the groups of the other domains);
  * the small glib hash tables (domains, filenames, big sizes, the index of the groups of a
@@ -46,7 +56,7 @@
 typedef struct {
     guintptr ptr; /* block address, the key */
     guint32 size; /* requested size, or SIZE_BIG: the size is in TraceTable.big */
-    guint32 tb;   /* 1 + index of the traceback in TmStore.tb_vec; 0: empty slot; TB_PARKED */
+    guint32 tb;   /* 1 + index of the traceback in the store; 0: empty slot; TB_PARKED */
 } TraceEntry;
 
 /* TraceEntry.tb of a block parked on a free list: not a trace. */
@@ -69,29 +79,37 @@ typedef struct {
     GHashTable *big;   /* ptr -> size of the entries whose size is SIZE_BIG; NULL if none yet */
     /* Domains other than the default one: TraceEntry.tb -> TmPeakCounts of the traces of
      * that traceback in this table (owned), created on its first trace and kept until clear;
-     * NULL if none yet. The default domain keeps them in TmStore.tb_vec. */
+     * NULL if none yet. The default domain keeps them in TmStore.tb_counts. */
     GHashTable *groups;
 } TraceTable;
 
 /* ---- Interned tracebacks ------------------------------------------------------------------ */
 
-/* Private header in front of every TmTraceback the store allocates: it maps the pointer the
- * caller holds to the 32-bit index stored in trace entries. Padded so that the TmTraceback that
- * follows it is aligned. */
-typedef union {
-    guint32 index; /* position in TmStore.tb_vec */
-    gpointer align_pointer_;
-    guint64 align_64_;
-} TbHeader;
+/* A node of the traceback tree: a frame and the node of the frames older than it (its caller
+ * and theirs), so that tracebacks which share their callers share those nodes. Interned by
+ * (filename, lineno, parent) in TmStore.node_set: one node per distinct path from the oldest
+ * stored frame. 16 bytes, the size of a TmFrame: the parent fills the frame's padding. */
+typedef struct {
+    gconstpointer filename;
+    guint32 lineno;
+    guint32 parent; /* 1 + index in TmStore.nodes of the next older frame's node; 0: none */
+} TbNode;
 
-G_STATIC_ASSERT(sizeof(TbHeader) % G_ALIGNOF(TmTraceback) == 0);
 G_STATIC_ASSERT(TM_MAX_NFRAME <= G_MAXUINT16);
 
-/* An entry of TmStore.tb_vec: an interned traceback and its group of the default domain. */
-typedef struct {
-    TmTraceback *traceback;
-    TmPeakCounts counts; /* the live traces of the default domain with this traceback */
-} TbSlot;
+/* Tracebacks live in chunks that never move, so that the pointers the caller holds stay valid
+ * while the store grows: chunk k holds TB_CHUNK0 << k tracebacks, so a small store (a
+ * suspended thread's, tm_own_store) takes little and a big one few chunks. */
+#define TB_CHUNK0_SHIFT 4
+#define TB_CHUNK0 (1u << TB_CHUNK0_SHIFT)
+#define TB_NCHUNK 32
+
+/* TmStore.tb_recent, a cache of the tracebacks interned lately: TB_RECENT buckets of 2 ways
+ * (two places that alternate and hash to one bucket still both hit). */
+#define TB_RECENT_SHIFT 6
+#define TB_RECENT (1u << TB_RECENT_SHIFT)
+#define TB_RECENT_WAYS 2
+G_STATIC_ASSERT(TB_RECENT_WAYS == 2); /* tb_intern_slow() moves way 0 to way 1 */
 
 /* Most tracebacks the store can hold: entry.tb stores index + 1 in 32 bits, below TB_PARKED. */
 #define TB_MAX_COUNT (G_MAXUINT32 - 2u)
@@ -104,16 +122,33 @@ struct TmStore {
     GHashTable *domains;  /* other domains: guint domain -> TraceTable* (owned); NULL if none */
     gsize slot_bytes;     /* sum over all tables of capacity * sizeof(TraceEntry) */
 
-    /* Interned tracebacks. Each one is owned by the store and freed by tm_store_clear(). */
-    TmTraceback **tb_set; /* open addressing by TmTraceback.hash, NULL: empty; NULL iff cap 0 */
+    /* Interned tracebacks, owned by the store until tm_store_clear(). A traceback is its
+     * node (the most recent frame's) and its total_nframe; the nodes form a tree, the root
+     * side being the oldest frames (see TbNode). */
+    guint tb_nchunk;         /* chunks of tracebacks: tb_chunks, at the end */
+    guint32 *tb_set;       /* open addressing by TmTraceback.hash_: 1 + index, 0: empty;
+                            * NULL iff capacity 0 */
     gsize tb_set_capacity; /* 0 or a power of two; tb_count <= tb_set_capacity * 3/4 */
-    TbSlot *tb_vec;       /* index -> traceback and its default-domain group, tb_count used */
-    gsize tb_vec_capacity;
+    TmPeakCounts *tb_counts; /* index -> the live traces of the default domain with it */
+    gsize tb_counts_capacity;
     guint tb_count;
-    gsize tb_bytes; /* estimated heap bytes of the traceback allocations */
+    TbNode *nodes;           /* node_count used */
+    gsize nodes_capacity;
+    gsize node_count;
+    guint32 *node_set;       /* open addressing by the node's key: 1 + index, 0: empty */
+    gsize node_set_capacity; /* 0 or a power of two; node_count <= capacity * 3/4 */
     /* The traceback interned last, or NULL: consecutive allocations mostly come from the same
-     * line, and comparing with it first saves the hash and the probe. */
+     * line, and comparing with it first saves the hash and the probes. Its frames are kept
+     * flat in last_frames (last_nframe of them) with the node of each in last_path (the
+     * node of last_frames[k..]): a miss reuses the nodes of the oldest frames they share.
+     * last_spare: the path being built by the next miss. Each of capacity last_capacity. */
     const TmTraceback *tb_last;
+    TmFrame *last_frames;
+    guint last_nframe;
+    guint last_total_nframe; /* tb_last's, beside it: the fast path reads only this line */
+    guint32 *last_path;
+    guint32 *last_spare;
+    gsize last_capacity;
 
     /* Interned filenames: a set of caller pointers, each released once when forgotten. */
     GHashTable *filenames;
@@ -145,6 +180,13 @@ struct TmStore {
     guint fail_countdown;
     guint failed_sites;
     guint64 alloc_attempts;
+
+    /* Big arrays at the end, past the fields of the hot path. */
+    TmTraceback *tb_chunks[TB_NCHUNK]; /* tb_nchunk used, chunk k of TB_CHUNK0 << k */
+    /* A program's allocations alternate between a few places (a loop allocating on three
+     * lines): before the lookup of each frame, a miss of tb_last tries the traceback last
+     * interned with the same most recent frame and counts, checked by a walk of its nodes. */
+    const TmTraceback *tb_recent[TB_RECENT][TB_RECENT_WAYS];
 };
 
 /* ---- Memory estimates --------------------------------------------------------------------- */
@@ -156,6 +198,20 @@ alloc_bytes(gsize n)
 {
     gsize chunk = (n + sizeof(gsize) + 15u) & ~(gsize)15u;
     return MAX(chunk, (gsize)32);
+}
+
+/* Resident bytes of a vector of capacity items of size bytes, count of them used: all of a
+ * small one (a heap chunk among others), the pages up to the last used item of a big one,
+ * since a vector grown by realloc() (doubling) leaves its tail untouched until it fills,
+ * and untouched pages take no memory. get_tracemalloc_memory() is compared with the RSS the
+ * tracing costs (bench/run.py): counting the capacities overstated it by a quarter at 25
+ * frames on the workload "real". */
+static gsize
+vec_bytes(gsize count, gsize capacity, gsize size)
+{
+    if (capacity * size < ((gsize)128 << 10))
+        return capacity * size;
+    return (count * size + 4095u) & ~(gsize)4095u;
 }
 
 /* Estimate of the bytes of a GHashTable: glib keeps a power-of-two array of hashes (guint) and
@@ -478,19 +534,30 @@ store_table_create(TmStore *store, guint domain)
 
 /* ---- Tracebacks --------------------------------------------------------------------------- */
 
-static inline TbHeader *
-tb_header(const TmTraceback *traceback)
+/* The chunk of the traceback at index, and its offset in it: chunk k starts at index
+ * TB_CHUNK0 * (2^k - 1). */
+static inline guint
+tb_chunk_of(guint32 index)
 {
-    return (TbHeader *)((char *)traceback - sizeof(TbHeader));
+    /* the highest bit set (glib's g_bit_nth_msf loops over the bits) */
+    return 31u - (guint)__builtin_clz((index >> TB_CHUNK0_SHIFT) + 1);
+}
+
+static inline TmTraceback *
+tb_at(const TmStore *store, guint32 index)
+{
+    guint k = tb_chunk_of(index);
+
+    return &store->tb_chunks[k][index - ((TB_CHUNK0 << k) - TB_CHUNK0)];
 }
 
 /* The value stored in TraceEntry.tb for traceback, which must come from this store. */
 static inline guint32
 tb_ref(const TmStore *store, const TmTraceback *traceback)
 {
-    guint32 index = tb_header(traceback)->index;
+    guint32 index = traceback->index_;
 
-    assert(index < store->tb_count && store->tb_vec[index].traceback == traceback);
+    assert(index < store->tb_count && tb_at(store, index) == traceback);
     (void)store;
     return index + 1;
 }
@@ -499,21 +566,13 @@ static inline const TmTraceback *
 tb_deref(const TmStore *store, guint32 tb)
 {
     assert(tb != 0 && tb <= store->tb_count);
-    return store->tb_vec[tb - 1].traceback;
+    return tb_at(store, tb - 1);
 }
 
-/* Hash frames and counts, field by field: TmFrame has padding the caller need not clear. */
-static guint
-tb_hash(const TmFrame *frames, guint nframe, guint total_nframe)
+/* splitmix64's finaliser: the low bits used by the sets depend on every bit of h. */
+static inline guint
+mix64(guint64 h)
 {
-    guint64 h = G_GUINT64_CONSTANT(0xcbf29ce484222325) ^ ((guint64)total_nframe << 16) ^ nframe;
-    guint i;
-
-    for (i = 0; i < nframe; i++) {
-        h = (h ^ (guint64)(guintptr)frames[i].filename) * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15);
-        h = (h ^ (h >> 29) ^ frames[i].lineno) * G_GUINT64_CONSTANT(0xBF58476D1CE4E5B9);
-    }
-    /* Final mix (splitmix64) so that the low bits used by the set depend on everything. */
     h ^= h >> 30;
     h *= G_GUINT64_CONSTANT(0xBF58476D1CE4E5B9);
     h ^= h >> 27;
@@ -522,81 +581,253 @@ tb_hash(const TmFrame *frames, guint nframe, guint total_nframe)
     return (guint)h;
 }
 
-/* Does traceback hold these frames and this total (total_nframe already clamped)? */
-static inline gboolean
-tb_same_frames(const TmTraceback *traceback, const TmFrame *frames, guint nframe,
-               guint total_nframe)
+/* Hash of a node's key: its frame (field by field: TmFrame has padding the caller need not
+ * clear) and its parent. */
+static inline guint
+node_hash(gconstpointer filename, guint lineno, guint32 parent)
 {
+    guint64 h = ((guint64)(guintptr)filename * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15))
+                ^ ((guint64)lineno << 32 | parent);
+    /* the high half of the product depends on every bit of h: cheaper than mix64 */
+    return (guint)((h * G_GUINT64_CONSTANT(0xBF58476D1CE4E5B9)) >> 32);
+}
+
+/* Hash of a traceback's frames and counts, field by field: TmFrame has padding the caller
+ * need not clear. */
+static guint
+tb_hash(const TmFrame *frames, guint nframe, guint total_nframe)
+{
+    guint64 h = G_GUINT64_CONSTANT(0xcbf29ce484222325) ^ ((guint64)total_nframe << 16) ^ nframe;
     guint i;
+
+    /* One multiply per frame on the chain through h (the frame's own product does not wait
+     * for it): a miss at 25 frames hashes 25 of them. */
+    for (i = 0; i < nframe; i++) {
+        guint64 x = (guint64)(guintptr)frames[i].filename
+                    + (guint64)frames[i].lineno * G_GUINT64_CONSTANT(0xBF58476D1CE4E5B9);
+        h = (h ^ x) * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15);
+    }
+    return mix64(h);
+}
+
+/* Does traceback hold these frames (and counts)? If so, path[k] gets the node of frames[k..]
+ * for each k. A walk of its nodes, most recent first. */
+static inline gboolean
+tb_walk_equal(const TmStore *store, const TmTraceback *traceback, const TmFrame *frames,
+              guint nframe, guint total_nframe, guint32 *path)
+{
+    guint32 at = traceback->node_;
+    guint k;
 
     if (traceback->nframe != nframe || traceback->total_nframe != total_nframe)
         return FALSE;
-    for (i = 0; i < nframe; i++) {
-        if (traceback->frames[i].filename != frames[i].filename
-            || traceback->frames[i].lineno != frames[i].lineno)
+    for (k = 0; k < nframe; k++) {
+        const TbNode *seen = &store->nodes[at - 1];
+        if (seen->filename != frames[k].filename || seen->lineno != frames[k].lineno)
             return FALSE;
+        path[k] = at;
+        at = seen->parent;
     }
     return TRUE;
 }
 
-static inline gboolean
-tb_equal(const TmTraceback *traceback, guint hash, const TmFrame *frames, guint nframe,
-         guint total_nframe)
+/* The bucket of TmStore.tb_recent for these frames: by the most recent frame and the counts. */
+static inline guint
+tb_recent_slot(const TmFrame *frames, guint nframe, guint total_nframe)
 {
-    return traceback->hash == hash && tb_same_frames(traceback, frames, nframe, total_nframe);
+    guint64 h = ((guint64)nframe << 48) ^ ((guint64)total_nframe << 32);
+
+    if (nframe > 0)
+        h ^= ((guint64)(guintptr)frames[0].filename * G_GUINT64_CONSTANT(0x9E3779B97F4A7C15))
+             ^ frames[0].lineno;
+    return (guint)((h * G_GUINT64_CONSTANT(0xBF58476D1CE4E5B9)) >> (64 - TB_RECENT_SHIFT));
 }
 
-/* The slot of tb_set holding the traceback equal to the arguments, or the empty slot where it
+/* The slot of node_set holding the node (filename, lineno, parent), or the empty slot where it
  * belongs. The set must have a capacity. */
-static inline TmTraceback **
-tb_set_probe(TmTraceback **set, gsize capacity, guint hash, const TmFrame *frames, guint nframe,
-             guint total_nframe)
+static inline guint32 *
+node_set_probe(const TbNode *nodes, guint32 *set, gsize capacity, gconstpointer filename,
+               guint lineno, guint32 parent)
 {
     gsize mask = capacity - 1, i;
 
-    for (i = hash & mask;; i = (i + 1) & mask) {
-        if (set[i] == NULL || tb_equal(set[i], hash, frames, nframe, total_nframe))
+    for (i = node_hash(filename, lineno, parent) & mask;; i = (i + 1) & mask) {
+        const TbNode *node;
+        if (set[i] == 0)
+            return &set[i];
+        node = &nodes[set[i] - 1];
+        if (node->filename == filename && node->lineno == lineno && node->parent == parent)
             return &set[i];
     }
 }
 
-/* Make room for one more traceback in tb_set and tb_vec. Returns 0, or -1 on out of memory
- * (the store unchanged but for capacities). */
+/* The slot of tb_set holding the traceback of these frames (hash: their tb_hash), filling
+ * path as tb_walk_equal() does, or the empty slot where it belongs. The set must have a
+ * capacity. frames NULL: only the empty slot for a traceback known to be absent. */
+static inline guint32 *
+tb_set_probe(const TmStore *store, guint32 *set, gsize capacity, guint hash,
+             const TmFrame *frames, guint nframe, guint total_nframe, guint32 *path)
+{
+    gsize mask = capacity - 1, i;
+
+    for (i = hash & mask;; i = (i + 1) & mask) {
+        const TmTraceback *tb;
+        if (set[i] == 0)
+            return &set[i];
+        tb = tb_at(store, set[i] - 1);
+        if (frames != NULL && tb->hash_ == hash
+            && tb_walk_equal(store, tb, frames, nframe, total_nframe, path))
+            return &set[i];
+    }
+}
+
+/* Grow *vec (of *capacity items of item_size bytes) to hold needed items, doubling from
+ * min_capacity. Returns 0, or -1 on out of memory with *vec unchanged. */
 static int
-tb_reserve(TmStore *store)
+vec_reserve(TmStore *store, TmAllocSite site, gpointer *vec, gsize *capacity, gsize needed,
+            gsize min_capacity, gsize item_size)
+{
+    gsize grown = MAX(*capacity, min_capacity);
+    gpointer mem;
+
+    if (needed <= *capacity)
+        return 0;
+    while (grown < needed)
+        grown *= 2;
+    mem = store_try_alloc(store, site) ? g_try_realloc_n(*vec, grown, item_size) : NULL;
+    if (mem == NULL)
+        return -1;
+    *vec = mem;
+    *capacity = grown;
+    return 0;
+}
+
+/* Make room for nnode more nodes and one more traceback, and for a last traceback of nframe
+ * frames. Returns 0, or -1 on out of memory (the store unchanged but for capacities). */
+static int
+tb_reserve(TmStore *store, gsize nnode, guint nframe)
 {
     gsize needed = (gsize)store->tb_count + 1;
+    gsize nodes_needed = store->node_count + nnode;
+    gsize capacity, i;
 
-    if (needed > TB_MAX_COUNT)
+    if (needed > TB_MAX_COUNT || nodes_needed > TB_MAX_COUNT)
         return -1;
-    if (needed > store->tb_vec_capacity) {
-        gsize capacity = MAX(store->tb_vec_capacity * 2, (gsize)TB_MIN_CAPACITY);
-        TbSlot *vec = store_try_alloc(store, TM_ALLOC_TRACEBACK_VEC)
-                          ? g_try_realloc_n(store->tb_vec, capacity, sizeof(TbSlot))
-                          : NULL;
-        if (vec == NULL)
+    if (vec_reserve(store, TM_ALLOC_TRACEBACK_VEC, (gpointer *)&store->tb_counts,
+                    &store->tb_counts_capacity, needed, TB_MIN_CAPACITY,
+                    sizeof(TmPeakCounts)) < 0)
+        return -1;
+    if (tb_chunk_of(store->tb_count) == store->tb_nchunk) {
+        TmTraceback *chunk;
+        assert(store->tb_nchunk < TB_NCHUNK);
+        chunk = store_try_alloc(store, TM_ALLOC_TRACEBACK)
+                    ? g_try_new(TmTraceback, (gsize)TB_CHUNK0 << store->tb_nchunk) : NULL;
+        if (chunk == NULL)
             return -1;
-        store->tb_vec = vec;
-        store->tb_vec_capacity = capacity;
+        store->tb_chunks[store->tb_nchunk++] = chunk;
     }
     if (store->tb_set_capacity == 0 || table_over_limit(store->tb_set_capacity, needed)) {
-        gsize capacity = MAX(store->tb_set_capacity * 2, (gsize)TB_MIN_CAPACITY);
-        TmTraceback **set = store_try_alloc(store, TM_ALLOC_TRACEBACK_SET)
-                                ? g_try_malloc0_n(capacity, sizeof(TmTraceback *))
-                                : NULL;
-        guint i;
+        guint32 *set;
+        capacity = MAX(store->tb_set_capacity * 2, (gsize)TB_MIN_CAPACITY);
+        set = store_try_alloc(store, TM_ALLOC_TRACEBACK_SET)
+                  ? g_try_malloc0_n(capacity, sizeof(guint32)) : NULL;
         if (set == NULL)
             return -1;
         for (i = 0; i < store->tb_count; i++) {
-            TmTraceback *tb = store->tb_vec[i].traceback;
-            *tb_set_probe(set, capacity, tb->hash, tb->frames, tb->nframe, tb->total_nframe)
-                = tb;
+            const TmTraceback *tb = tb_at(store, (guint32)i);
+            *tb_set_probe(store, set, capacity, tb->hash_, NULL, 0, 0, NULL) = (guint32)i + 1;
         }
         g_free(store->tb_set);
         store->tb_set = set;
         store->tb_set_capacity = capacity;
     }
+    if (vec_reserve(store, TM_ALLOC_NODE_VEC, (gpointer *)&store->nodes,
+                    &store->nodes_capacity, nodes_needed, TB_MIN_CAPACITY,
+                    sizeof(TbNode)) < 0)
+        return -1;
+    if (store->node_set_capacity == 0
+        || table_over_limit(store->node_set_capacity, nodes_needed)) {
+        guint32 *set;
+        capacity = MAX(store->node_set_capacity, (gsize)TB_MIN_CAPACITY);
+        while (table_over_limit(capacity, nodes_needed))
+            capacity *= 2;
+        set = store_try_alloc(store, TM_ALLOC_NODE_SET)
+                  ? g_try_malloc0_n(capacity, sizeof(guint32)) : NULL;
+        if (set == NULL)
+            return -1;
+        for (i = 0; i < store->node_count; i++) {
+            const TbNode *node = &store->nodes[i];
+            *node_set_probe(store->nodes, set, capacity, node->filename, node->lineno,
+                            node->parent) = (guint32)i + 1;
+        }
+        g_free(store->node_set);
+        store->node_set = set;
+        store->node_set_capacity = capacity;
+    }
+    if (nframe > store->last_capacity) {
+        gsize grown = MAX(store->last_capacity * 2, (gsize)32);
+        TmFrame *frames;
+        guint32 *path, *spare;
+        while (grown < nframe)
+            grown *= 2;
+        if (!store_try_alloc(store, TM_ALLOC_NODE_VEC))
+            return -1;
+        frames = g_try_new(TmFrame, grown);
+        path = g_try_new(guint32, grown);
+        spare = g_try_new(guint32, grown);
+        if (frames == NULL || path == NULL || spare == NULL) {
+            g_free(frames);
+            g_free(path);
+            g_free(spare);
+            return -1;
+        }
+        if (store->last_nframe > 0) {
+            memcpy(frames, store->last_frames, store->last_nframe * sizeof(TmFrame));
+            memcpy(path, store->last_path, store->last_nframe * sizeof(guint32));
+        }
+        g_free(store->last_frames);
+        g_free(store->last_path);
+        g_free(store->last_spare);
+        store->last_frames = frames;
+        store->last_path = path;
+        store->last_spare = spare;
+        store->last_capacity = grown;
+    }
     return 0;
+}
+
+/* Forget every traceback and node. */
+static void
+tb_reset(TmStore *store)
+{
+    gsize i;
+
+    for (i = 0; i < store->tb_nchunk; i++) {
+        g_free(store->tb_chunks[i]);
+        store->tb_chunks[i] = NULL;
+    }
+    g_free(store->tb_counts);
+    g_free(store->tb_set);
+    g_free(store->nodes);
+    g_free(store->node_set);
+    g_free(store->last_frames);
+    g_free(store->last_path);
+    g_free(store->last_spare);
+    store->tb_counts = NULL;
+    store->tb_set = NULL;
+    store->nodes = NULL;
+    store->node_set = NULL;
+    store->last_frames = NULL;
+    store->last_path = store->last_spare = NULL;
+    store->tb_nchunk = 0;
+    store->tb_counts_capacity = store->tb_set_capacity = 0;
+    store->nodes_capacity = store->node_set_capacity = 0;
+    store->last_capacity = 0;
+    store->node_count = 0;
+    store->tb_count = 0;
+    store->tb_last = NULL;
+    memset(store->tb_recent, 0, sizeof(store->tb_recent));
+    store->last_nframe = 0;
 }
 
 /* ---- Public API --------------------------------------------------------------------------- */
@@ -633,7 +864,6 @@ tm_store_clear(TmStore *store)
     GHashTableIter iter;
     gpointer key, value;
     GHashTable *filenames;
-    guint i;
 
     table_reset(store, &store->traces);
     if (store->domains != NULL) {
@@ -645,16 +875,7 @@ tm_store_clear(TmStore *store)
     }
     assert(store->slot_bytes == 0);
 
-    for (i = 0; i < store->tb_count; i++)
-        g_free(tb_header(store->tb_vec[i].traceback));
-    g_free(store->tb_vec);
-    g_free(store->tb_set);
-    store->tb_vec = NULL;
-    store->tb_set = NULL;
-    store->tb_vec_capacity = store->tb_set_capacity = 0;
-    store->tb_count = 0;
-    store->tb_bytes = 0;
-    store->tb_last = NULL;
+    tb_reset(store);
 
     store->traced = store->peak = store->count = 0;
     memset(&store->clock, 0, sizeof(store->clock));
@@ -679,54 +900,160 @@ tm_store_intern_filename(TmStore *store, gconstpointer filename)
     return g_hash_table_add(store->filenames, (gpointer)filename);
 }
 
+/* tm_store_intern_traceback() but for its fast path (the same as the last traceback), kept
+ * out of line: the fast path's function stays small (a prologue of a few registers). */
+static G_GNUC_NO_INLINE const TmTraceback *
+tb_intern_slow(TmStore *store, const TmFrame *frames, guint nframe, guint total_nframe)
+{
+    const TmTraceback *last = store->tb_last;
+    const TmTraceback **recent;
+    TmTraceback *traceback;
+    guint32 *slot, *path, node;
+    guint shared = 0, hash, k;
+
+    /* The ones in its bucket of tb_recent: walk their nodes, filling the path on the way. */
+    recent = store->tb_recent[tb_recent_slot(frames, nframe, total_nframe)];
+    path = store->last_spare;
+    if (G_LIKELY(nframe <= store->last_capacity)) {
+        guint way;
+        for (way = 0; way < TB_RECENT_WAYS; way++) {
+            if (recent[way] != NULL
+                && tb_walk_equal(store, recent[way], frames, nframe, total_nframe, path)) {
+                traceback = (TmTraceback *)recent[way];
+                goto remember;
+            }
+        }
+    }
+
+    /* Known frames (the common case): one lookup by the hash of the frames, adding nothing. */
+    hash = tb_hash(frames, nframe, total_nframe);
+    if (G_LIKELY(nframe <= store->last_capacity && store->tb_set_capacity != 0)) {
+        slot = tb_set_probe(store, store->tb_set, store->tb_set_capacity, hash, frames, nframe,
+                            total_nframe, path);
+        if (*slot != 0)
+            goto found;
+    }
+
+    /* The oldest frames this traceback shares with the last one: their nodes are known. */
+    if (last != NULL) {
+        const TmFrame *seen = store->last_frames + store->last_nframe;
+        const TmFrame *mine = frames + nframe;
+        guint most = MIN(nframe, store->last_nframe);
+        while (shared < most && seen[-1 - (gint)shared].filename == mine[-1 - (gint)shared].filename
+               && seen[-1 - (gint)shared].lineno == mine[-1 - (gint)shared].lineno)
+            shared++;
+    }
+
+    /* Something new: make room for it all first, so that nothing fails half-way. */
+    if (tb_reserve(store, nframe - shared, nframe) < 0)
+        return NULL;
+    path = store->last_spare;
+    for (k = nframe; k-- > 0;) {
+        guint32 parent = k + 1 < nframe ? path[k + 1] : 0;
+        if (nframe - k <= shared) {
+            path[k] = store->last_path[store->last_nframe - (nframe - k)];
+            continue;
+        }
+        slot = node_set_probe(store->nodes, store->node_set, store->node_set_capacity,
+                              frames[k].filename, frames[k].lineno, parent);
+        if (*slot == 0) {
+            TbNode *added = &store->nodes[store->node_count];
+            added->filename = frames[k].filename;
+            added->lineno = frames[k].lineno;
+            added->parent = parent;
+            *slot = (guint32)++store->node_count;
+        }
+        path[k] = *slot;
+    }
+    node = nframe > 0 ? path[0] : 0;
+
+    /* absent (the lookup above, or no set then): the empty slot where it goes */
+    slot = tb_set_probe(store, store->tb_set, store->tb_set_capacity, hash, NULL, 0, 0, NULL);
+    {
+        traceback = tb_at(store, store->tb_count);
+        traceback->node_ = node;
+        traceback->hash_ = hash;
+        traceback->index_ = store->tb_count;
+        traceback->nframe = (guint16)nframe;
+        traceback->total_nframe = (guint16)total_nframe;
+        memset(&store->tb_counts[store->tb_count], 0, sizeof(TmPeakCounts));
+        *slot = ++store->tb_count;
+    }
+found:
+    traceback = tb_at(store, *slot - 1);
+    /* the most recent way first: the other keeps the one before */
+    recent[1] = recent[0];
+    recent[0] = traceback;
+
+remember:
+    /* Remember the frames and their nodes for the next call. */
+    for (k = 0; k < nframe; k++)
+        store->last_frames[k] = frames[k];
+    store->last_spare = store->last_path;
+    store->last_path = path;
+    store->last_nframe = nframe;
+    store->last_total_nframe = total_nframe;
+    store->tb_last = traceback;
+    return traceback;
+}
+
 const TmTraceback *
 tm_store_intern_traceback(TmStore *store, const TmFrame *frames, guint nframe,
                           guint total_nframe)
 {
-    TmTraceback **slot, *traceback;
-    TbHeader *header;
-    gsize bytes;
-    guint hash, i;
+    const TmTraceback *last = store->tb_last;
+    guint i;
 
     g_return_val_if_fail(nframe <= TM_MAX_NFRAME, NULL);
     g_return_val_if_fail(nframe == 0 || frames != NULL, NULL);
     total_nframe = CLAMP(total_nframe, nframe, TM_MAX_NFRAME);
-    if (store->tb_last != NULL && tb_same_frames(store->tb_last, frames, nframe, total_nframe))
-        return store->tb_last;
-    hash = tb_hash(frames, nframe, total_nframe);
-
-    if (G_LIKELY(store->tb_set_capacity != 0)) {
-        slot = tb_set_probe(store->tb_set, store->tb_set_capacity, hash, frames, nframe,
-                            total_nframe);
-        if (G_LIKELY(*slot != NULL))
-            return store->tb_last = *slot;
+    /* The fast path: the frames of the last traceback are kept flat, compared without a hash
+     * or a walk of the nodes. */
+    if (last != NULL && store->last_nframe == nframe && store->last_total_nframe == total_nframe) {
+        const TmFrame *seen = store->last_frames;
+        for (i = 0; i < nframe; i++) {
+            if (seen[i].filename != frames[i].filename || seen[i].lineno != frames[i].lineno)
+                break;
+        }
+        if (i == nframe)
+            return last;
     }
+    return tb_intern_slow(store, frames, nframe, total_nframe);
+}
 
-    if (tb_reserve(store) < 0)
-        return NULL;
-    bytes = sizeof(TbHeader) + sizeof(TmTraceback) + (gsize)nframe * sizeof(TmFrame);
-    header = store_try_alloc(store, TM_ALLOC_TRACEBACK) ? g_try_malloc(bytes) : NULL;
-    if (header == NULL)
-        return NULL;
-    header->index = store->tb_count;
-    traceback = (TmTraceback *)(header + 1);
-    traceback->hash = hash;
-    traceback->nframe = (guint16)nframe;
-    traceback->total_nframe = (guint16)total_nframe;
-    for (i = 0; i < nframe; i++)
-        traceback->frames[i] = frames[i];
+void
+tm_traceback_iter_init(TmFrameIter *iter, const TmStore *store, const TmTraceback *traceback)
+{
+    assert(traceback->nframe == 0 || traceback->node_ != 0);
+    iter->nodes_ = store->nodes;
+    iter->node_ = traceback->node_;
+}
 
-    /* Probe again: tb_reserve() may have rehashed the set. */
-    slot = tb_set_probe(store->tb_set, store->tb_set_capacity, hash, frames, nframe,
-                        total_nframe);
-    assert(*slot == NULL);
-    *slot = traceback;
-    store->tb_vec[store->tb_count].traceback = traceback;
-    memset(&store->tb_vec[store->tb_count].counts, 0, sizeof(TmPeakCounts));
-    store->tb_count++;
-    store->tb_bytes += alloc_bytes(bytes);
-    store->tb_last = traceback;
-    return traceback;
+gboolean
+tm_traceback_iter_next(TmFrameIter *iter, TmFrame *frame)
+{
+    const TbNode *node;
+
+    if (iter->node_ == 0)
+        return FALSE;
+    node = &((const TbNode *)iter->nodes_)[iter->node_ - 1];
+    frame->filename = node->filename;
+    frame->lineno = node->lineno;
+    iter->node_ = node->parent;
+    return TRUE;
+}
+
+guint
+tm_store_traceback_frames(const TmStore *store, const TmTraceback *traceback, TmFrame *frames)
+{
+    TmFrameIter iter;
+    guint n = 0;
+
+    tm_traceback_iter_init(&iter, store, traceback);
+    while (n < traceback->nframe && tm_traceback_iter_next(&iter, &frames[n]))
+        n++;
+    assert(n == traceback->nframe);
+    return n;
 }
 
 /* ---- Groups (peak.h) ---------------------------------------------------------------------- */
@@ -738,7 +1065,7 @@ group_of(TmStore *store, const TraceTable *table, guint32 tb)
     TmPeakCounts *counts;
 
     if (G_LIKELY(table == &store->traces))
-        return &store->tb_vec[tb - 1].counts;
+        return &store->tb_counts[tb - 1];
     counts = g_hash_table_lookup(table->groups, GUINT_TO_POINTER(tb));
     assert(counts != NULL);
     return counts;
@@ -751,7 +1078,7 @@ group_claim(TmStore *store, TraceTable *table, guint32 tb)
     TmPeakCounts *counts;
 
     if (G_LIKELY(table == &store->traces))
-        return &store->tb_vec[tb - 1].counts;
+        return &store->tb_counts[tb - 1];
     if (table->groups == NULL)
         table->groups = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     counts = g_hash_table_lookup(table->groups, GUINT_TO_POINTER(tb));
@@ -1082,6 +1409,7 @@ gsize
 tm_store_memory(const TmStore *store)
 {
     gsize bytes = alloc_bytes(sizeof(TmStore));
+    guint i;
 
     bytes += store->slot_bytes;
     bytes += ghash_bytes(store->traces.big, FALSE);
@@ -1100,9 +1428,15 @@ tm_store_memory(const TmStore *store)
                          + g_hash_table_size(table->groups) * alloc_bytes(sizeof(TmPeakCounts));
         }
     }
-    bytes += store->tb_set_capacity * sizeof(TmTraceback *);
-    bytes += store->tb_vec_capacity * sizeof(TbSlot);
-    bytes += store->tb_bytes;
+    bytes += store->tb_set_capacity * sizeof(guint32);
+    bytes += vec_bytes(store->tb_count, store->tb_counts_capacity, sizeof(TmPeakCounts));
+    for (i = 0; i < store->tb_nchunk; i++)
+        bytes += vec_bytes(MIN((gsize)TB_CHUNK0 << i,
+                               store->tb_count - (((gsize)TB_CHUNK0 << i) - TB_CHUNK0)),
+                           (gsize)TB_CHUNK0 << i, sizeof(TmTraceback));
+    bytes += vec_bytes(store->node_count, store->nodes_capacity, sizeof(TbNode));
+    bytes += store->node_set_capacity * sizeof(guint32);
+    bytes += store->last_capacity * (sizeof(TmFrame) + 2 * sizeof(guint32));
     bytes += ghash_bytes(store->filenames, TRUE);
     return bytes;
 }
@@ -1111,6 +1445,12 @@ guint
 tm_store_traceback_count(const TmStore *store)
 {
     return store->tb_count;
+}
+
+guint
+tm_store_node_count(const TmStore *store)
+{
+    return (guint)store->node_count;
 }
 
 guint
@@ -1170,12 +1510,12 @@ table_foreach_group(TmStore *store, guint domain, const TraceTable *table, gbool
     if (table == &store->traces) {
         guint i;
         for (i = 0; i < store->tb_count; i++) {
-            const TbSlot *slot = &store->tb_vec[i];
+            const TmPeakCounts *counts = &store->tb_counts[i];
             if (at_peak)
-                tm_peak_read(&slot->counts, &store->clock, &size, &count);
+                tm_peak_read(counts, &store->clock, &size, &count);
             else
-                size = slot->counts.size, count = slot->counts.count;
-            if (count > 0 && !func(domain, slot->traceback, size, count, user_data))
+                size = counts->size, count = counts->count;
+            if (count > 0 && !func(domain, tb_at(store, i), size, count, user_data))
                 return FALSE;
         }
         return TRUE;
@@ -1247,6 +1587,7 @@ tm_store_alloc_site_name(TmAllocSite site)
 {
     static const char *const names[TM_ALLOC_NSITES] = {
         "trace table", "domain table", "traceback vector", "traceback set", "traceback",
+        "node vector", "node set",
         "domain group", "copy traceback", "copy items", "copy line",
     };
 

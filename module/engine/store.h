@@ -12,7 +12,7 @@
  * (but the hint tm_store_prefetch) with its table lock held (tm_lock, a spin lock: engine.h);
  * a store it has detached, it uses without the lock. The tests are single-threaded.
  *
- * Out of memory: the trace tables, the traceback set and the tracebacks (and the groups of
+ * Out of memory: the trace tables, the traceback and node sets and vectors (and the groups of
  * the domains other than the default one) are allocated with g_try_*, and a function that
  * fails for lack of them returns -1 (or NULL) with the store unchanged, as its comment says;
  * the small glib hash tables (domains, filenames, sizes of 4 GiB and more, the index of the
@@ -37,13 +37,23 @@ typedef struct {
 } TmFrame;
 
 /* An interned traceback: immutable, owned by the store, alive until tm_store_clear()/free().
- * Two equal frame arrays are the same TmTraceback, so pointers compare. */
+ * Two equal frame arrays (with the same total_nframe) are the same TmTraceback, so pointers
+ * compare. Its frames are kept in the store, shared with the tracebacks that have the same
+ * callers: read them with tm_traceback_iter_init()/tm_traceback_iter_next() or
+ * tm_store_traceback_frames(). The fields ending in _ are the store's. */
 typedef struct {
-    guint hash;           /* hash of the frames, cached */
+    guint32 node_;        /* the store's: its most recent frame; 0 iff nframe is 0 */
+    guint32 index_;       /* the store's: its position */
+    guint32 hash_;        /* the store's: hash of its frames and counts */
     guint16 nframe;       /* frames stored, most recent first; 0 means "no Python frame" */
     guint16 total_nframe; /* frames the stack really had (>= nframe, saturated at 65535) */
-    TmFrame frames[];     /* nframe entries */
 } TmTraceback;
+
+/* A walk over the frames of a traceback, most recent first: on the stack, no allocation. */
+typedef struct {
+    gconstpointer nodes_;
+    guint32 node_;
+} TmFrameIter;
 
 typedef struct {
     guint domain;
@@ -89,6 +99,19 @@ gboolean tm_store_intern_filename(TmStore *store, gconstpointer filename);
  * on out of memory (nothing changed). */
 const TmTraceback *tm_store_intern_traceback(TmStore *store, const TmFrame *frames,
                                              guint nframe, guint total_nframe);
+
+/* Start a walk over the frames of traceback (from store). The walk is valid until the store
+ * is next modified (the engine: while tm_lock is held). Never fails. */
+void tm_traceback_iter_init(TmFrameIter *iter, const TmStore *store,
+                            const TmTraceback *traceback);
+
+/* The next frame of the walk into *frame: TRUE, or FALSE after the last (nframe of them). */
+gboolean tm_traceback_iter_next(TmFrameIter *iter, TmFrame *frame);
+
+/* Copy the frames of traceback (from store), most recent first, into frames, which has room
+ * for traceback->nframe of them; returns that number. Never fails. */
+guint tm_store_traceback_frames(const TmStore *store, const TmTraceback *traceback,
+                                TmFrame *frames);
 
 /* Record that the block ptr of size bytes in domain was allocated with traceback (from
  * tm_store_intern_traceback of the same store). If ptr already has a trace in that domain it
@@ -163,8 +186,10 @@ void tm_store_foreach_group(TmStore *store, gboolean at_peak, TmGroupFunc func,
  * sizes it allocated, including table capacity, not just entries). */
 gsize tm_store_memory(const TmStore *store);
 
-/* Number of interned tracebacks / filenames (for tests and diagnostics). */
+/* Number of interned tracebacks / nodes of their tree (distinct frames with their callers) /
+ * filenames (for tests and diagnostics). */
 guint tm_store_traceback_count(const TmStore *store);
+guint tm_store_node_count(const TmStore *store);
 guint tm_store_filename_count(const TmStore *store);
 
 /* Call func for each trace (every domain, unspecified order) until it returns FALSE. */
@@ -176,9 +201,12 @@ void tm_store_foreach(TmStore *store, TmTraceFunc func, gpointer user_data);
 typedef enum {
     TM_ALLOC_TRACE_TABLE,     /* the slots of a trace table, as it is created or grows */
     TM_ALLOC_DOMAIN_TABLE,    /* the table of a domain's first trace */
-    TM_ALLOC_TRACEBACK_VEC,   /* the traceback vector, as it grows */
+    TM_ALLOC_TRACEBACK_VEC,   /* the vector of the tracebacks' groups, as it grows */
     TM_ALLOC_TRACEBACK_SET,   /* the traceback set, as it grows */
-    TM_ALLOC_TRACEBACK,       /* a new traceback */
+    TM_ALLOC_TRACEBACK,       /* a chunk of tracebacks (the 17th, 49th, 113th... traceback) */
+    TM_ALLOC_NODE_VEC,        /* the nodes of the traceback tree, and the copy of the last
+                               * traceback's frames and nodes, as they grow */
+    TM_ALLOC_NODE_SET,        /* the set of the nodes, as it grows */
     TM_ALLOC_DOMAIN_GROUP,    /* the peak counts of a traceback in a domain other than 0 */
     TM_ALLOC_COPY_TRACEBACK,  /* a traceback copied out of the store (export.c) */
     TM_ALLOC_COPY_ITEMS,      /* the array of traces or groups copied out (export.c) */

@@ -339,7 +339,7 @@ static void
 test_traceback_intern(void)
 {
     TmStore *store = new_store();
-    TmFrame frames[3], other[3];
+    TmFrame frames[3], other[3], out[3];
     const TmTraceback *tb, *tb2;
 
     /* Fill the padding of one copy with garbage: it must not matter. */
@@ -356,11 +356,13 @@ test_traceback_intern(void)
     g_assert_nonnull(tb);
     g_assert_cmpuint(tb->nframe, ==, 3);
     g_assert_cmpuint(tb->total_nframe, ==, 7);
-    g_assert_true(tb->frames[0].filename == FILENAMES[0]);
-    g_assert_cmpuint(tb->frames[0].lineno, ==, 10);
-    g_assert_true(tb->frames[1].filename == FILENAMES[1]);
-    g_assert_cmpuint(tb->frames[1].lineno, ==, 20);
-    g_assert_null(tb->frames[2].filename);
+    g_assert_cmpuint(tm_store_traceback_frames(store, tb, out), ==, 3);
+    g_assert_true(out[0].filename == FILENAMES[0]);
+    g_assert_cmpuint(out[0].lineno, ==, 10);
+    g_assert_true(out[1].filename == FILENAMES[1]);
+    g_assert_cmpuint(out[1].lineno, ==, 20);
+    g_assert_null(out[2].filename);
+    g_assert_cmpuint(out[2].lineno, ==, 0);
     g_assert_cmpuint(tm_store_traceback_count(store), ==, 1);
 
     /* Equal frames: the same pointer, nothing new. */
@@ -401,7 +403,7 @@ test_traceback_many(void)
     TmStore *store = new_store();
     const guint n = 20000;
     const TmTraceback **tbs = g_new(const TmTraceback *, n);
-    TmFrame frames[2];
+    TmFrame frames[2], out[2];
     guint i;
 
     for (i = 0; i < n; i++) {
@@ -415,11 +417,207 @@ test_traceback_many(void)
         frames[0] = (TmFrame){FILENAMES[i % N_FILENAMES], i};
         frames[1] = (TmFrame){FILENAMES[0], i / 7};
         g_assert_true(tm_store_intern_traceback(store, frames, 2, 2 + i % 3) == tbs[i]);
-        g_assert_cmpuint(tbs[i]->frames[0].lineno, ==, i);
+        g_assert_cmpuint(tm_store_traceback_frames(store, tbs[i], out), ==, 2);
+        g_assert_cmpuint(out[0].lineno, ==, i);
+        g_assert_cmpuint(out[1].lineno, ==, i / 7);
     }
     g_assert_cmpuint(tm_store_traceback_count(store), ==, n);
     g_free(tbs);
     tm_store_free(store);
+}
+
+/* The frames of traceback, walked, equal frames[0..nframe). */
+static void
+assert_walk(TmStore *store, const TmTraceback *tb, const TmFrame *frames, guint nframe)
+{
+    TmFrameIter iter;
+    TmFrame frame;
+    guint i = 0;
+
+    g_assert_cmpuint(tb->nframe, ==, nframe);
+    tm_traceback_iter_init(&iter, store, tb);
+    while (tm_traceback_iter_next(&iter, &frame)) {
+        g_assert_cmpuint(i, <, nframe);
+        g_assert_true(frame.filename == frames[i].filename);
+        g_assert_cmpuint(frame.lineno, ==, frames[i].lineno);
+        i++;
+    }
+    g_assert_cmpuint(i, ==, nframe);
+    g_assert_false(tm_traceback_iter_next(&iter, &frame));  /* stays at the end */
+}
+
+/* Tracebacks are a tree of nodes shared by the tracebacks with the same callers. */
+static void
+test_traceback_tree(void)
+{
+    TmStore *store = new_store();
+    /* most recent first: a, b, c, d; e called from b, c, d */
+    TmFrame abcd[4] = {{FILENAMES[0], 1}, {FILENAMES[1], 2}, {FILENAMES[2], 3}, {FILENAMES[3], 4}};
+    TmFrame ebcd[4] = {{FILENAMES[0], 5}, {FILENAMES[1], 2}, {FILENAMES[2], 3}, {FILENAMES[3], 4}};
+    TmFrame xabcd[5] = {{FILENAMES[4], 9}, {FILENAMES[0], 1}, {FILENAMES[1], 2},
+                        {FILENAMES[2], 3}, {FILENAMES[3], 4}};
+    TmFrame rec[3] = {{FILENAMES[0], 7}, {FILENAMES[0], 7}, {FILENAMES[0], 7}};
+    const TmTraceback *a, *e, *cd, *bc, *a10, *x;
+    gsize memory;
+
+    a = tm_store_intern_traceback(store, abcd, 4, 4);
+    g_assert_cmpuint(tm_store_node_count(store), ==, 4);
+    assert_walk(store, a, abcd, 4);
+    memory = tm_store_memory(store);
+
+    /* Sharing three callers: one node more. */
+    e = tm_store_intern_traceback(store, ebcd, 4, 4);
+    g_assert_true(e != a);
+    g_assert_cmpuint(tm_store_node_count(store), ==, 5);
+    assert_walk(store, e, ebcd, 4);
+    assert_walk(store, a, abcd, 4);
+
+    /* Equal tracebacks are one pointer, also when not the last one interned. */
+    g_assert_true(tm_store_intern_traceback(store, abcd, 4, 4) == a);
+    g_assert_true(tm_store_intern_traceback(store, ebcd, 4, 4) == e);
+    g_assert_true(tm_store_intern_traceback(store, abcd, 4, 4) == a);
+    g_assert_cmpuint(tm_store_traceback_count(store), ==, 2);
+    g_assert_cmpuint(tm_store_node_count(store), ==, 5);
+
+    /* The oldest frames alone (c, d) are nodes already: a traceback more, no node. */
+    cd = tm_store_intern_traceback(store, abcd + 2, 2, 2);
+    g_assert_cmpuint(tm_store_node_count(store), ==, 5);
+    g_assert_cmpuint(tm_store_traceback_count(store), ==, 3);
+    assert_walk(store, cd, abcd + 2, 2);
+
+    /* A truncated traceback (b, c of 4): its oldest stored frame is a root, so new nodes. */
+    bc = tm_store_intern_traceback(store, abcd + 1, 2, 4);
+    g_assert_cmpuint(tm_store_node_count(store), ==, 7);
+    assert_walk(store, bc, abcd + 1, 2);
+    g_assert_cmpuint(bc->total_nframe, ==, 4);
+
+    /* The same frames with another total_nframe: another traceback, the same nodes. */
+    a10 = tm_store_intern_traceback(store, abcd, 4, 10);
+    g_assert_true(a10 != a);
+    g_assert_cmpuint(a10->total_nframe, ==, 10);
+    g_assert_cmpuint(tm_store_node_count(store), ==, 7);
+    assert_walk(store, a10, abcd, 4);
+    g_assert_true(tm_store_intern_traceback(store, abcd, 4, 4) == a);
+    g_assert_true(tm_store_intern_traceback(store, abcd, 4, 10) == a10);
+
+    /* A deeper call from a: one node on top of a's. */
+    x = tm_store_intern_traceback(store, xabcd, 5, 5);
+    g_assert_cmpuint(tm_store_node_count(store), ==, 8);
+    assert_walk(store, x, xabcd, 5);
+    g_assert_true(tm_store_intern_traceback(store, xabcd + 1, 4, 4) == a);
+
+    /* Recursion: equal frames, each with its own callers, so three nodes. */
+    assert_walk(store, tm_store_intern_traceback(store, rec, 3, 3), rec, 3);
+    g_assert_cmpuint(tm_store_node_count(store), ==, 11);
+    assert_walk(store, tm_store_intern_traceback(store, rec, 2, 2), rec, 2);
+    g_assert_cmpuint(tm_store_node_count(store), ==, 11);
+
+    g_assert_cmpuint(tm_store_memory(store), >=, memory);
+    tm_store_clear(store);
+    g_assert_cmpuint(tm_store_node_count(store), ==, 0);
+    g_assert_cmpuint(tm_store_traceback_count(store), ==, 0);
+    a = tm_store_intern_traceback(store, abcd, 4, 4);
+    assert_walk(store, a, abcd, 4);
+    g_assert_cmpuint(tm_store_node_count(store), ==, 4);
+    tm_store_free(store);
+}
+
+/* Random tracebacks against a model: the same frames and total give the same pointer, the
+ * walk gives the frames back, and the nodes are the distinct paths from the oldest frame. */
+static void
+test_traceback_tree_model(void)
+{
+    TmStore *store = new_store();
+    GHashTable *model = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    GHashTable *paths = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    guint round;
+
+    for (round = 0; round < 20000; round++) {
+        TmFrame frames[12];
+        guint nframe = (guint)g_test_rand_int_range(0, 12), total, i;
+        const TmTraceback *tb;
+        GString *key = g_string_new(NULL);
+
+        for (i = 0; i < nframe; i++) {
+            frames[i].filename = FILENAMES[g_test_rand_int_range(0, 2)];
+            frames[i].lineno = (guint)g_test_rand_int_range(0, 3);
+        }
+        total = nframe + (guint)g_test_rand_int_range(0, 2);
+        tb = tm_store_intern_traceback(store, frames, nframe, total);
+        g_assert_nonnull(tb);
+        assert_walk(store, tb, frames, nframe);
+        g_assert_cmpuint(tb->total_nframe, ==, total);
+        /* the model: one key per traceback, one per suffix of its frames for the nodes */
+        for (i = nframe; i-- > 0;) {
+            g_string_append_printf(key, "%p:%u/", frames[i].filename, frames[i].lineno);
+            g_hash_table_add(paths, g_strdup(key->str));
+        }
+        g_string_append_printf(key, "#%u", total);
+        if (g_hash_table_contains(model, key->str))
+            g_assert_true(g_hash_table_lookup(model, key->str) == tb);
+        else
+            g_hash_table_insert(model, g_strdup(key->str), (gpointer)tb);
+        g_string_free(key, TRUE);
+        g_assert_cmpuint(tm_store_traceback_count(store), ==, g_hash_table_size(model));
+        g_assert_cmpuint(tm_store_node_count(store), ==, g_hash_table_size(paths));
+    }
+    g_hash_table_unref(model);
+    g_hash_table_unref(paths);
+    tm_store_free(store);
+}
+
+/* Every allocation of a run of tracebacks fails once in turn: the call returns NULL with the
+ * tracebacks and nodes unchanged, the same call then succeeds, and every traceback site of
+ * the store is reached. */
+static void
+test_traceback_fail_sweep(void)
+{
+    const guint ntb = 300;
+    guint sites = 0, n;
+    gboolean failed = TRUE;
+
+    for (n = 1; failed; n++) {
+        TmStore *store = new_store();
+        const TmTraceback **tbs = g_new(const TmTraceback *, ntb);
+        TmFrame frames[40];
+        guint i, j;
+
+        failed = FALSE;
+        tm_store_fail_allocation(store, n);
+        for (i = 0; i < ntb; i++) {
+            guint nframe = 1 + (i * 7) % 40, before_tb, before_node;
+            for (j = 0; j < nframe; j++)
+                frames[j] = (TmFrame){FILENAMES[(i + j) % N_FILENAMES], (i % 13) * 100 + j};
+            before_tb = tm_store_traceback_count(store);
+            before_node = tm_store_node_count(store);
+            tbs[i] = tm_store_intern_traceback(store, frames, nframe, nframe + i % 2);
+            if (tbs[i] == NULL) {
+                g_assert_false(failed);
+                failed = TRUE;
+                g_assert_cmpuint(tm_store_traceback_count(store), ==, before_tb);
+                g_assert_cmpuint(tm_store_node_count(store), ==, before_node);
+                tbs[i] = tm_store_intern_traceback(store, frames, nframe, nframe + i % 2);
+                g_assert_nonnull(tbs[i]);
+            }
+            assert_walk(store, tbs[i], frames, nframe);
+        }
+        tm_store_fail_allocation(store, 0);  /* n past the allocations made: none failed */
+        for (i = 0; i < ntb; i++) {  /* all still there, and found again */
+            guint nframe = 1 + (i * 7) % 40;
+            for (j = 0; j < nframe; j++)
+                frames[j] = (TmFrame){FILENAMES[(i + j) % N_FILENAMES], (i % 13) * 100 + j};
+            g_assert_true(tm_store_intern_traceback(store, frames, nframe, nframe + i % 2)
+                          == tbs[i]);
+            assert_walk(store, tbs[i], frames, nframe);
+        }
+        g_assert_cmpuint(failed, ==, tm_store_failed_sites(store) != 0);
+        sites |= tm_store_failed_sites(store);
+        g_free(tbs);
+        tm_store_free(store);
+    }
+    g_assert_cmpuint(sites, ==, (1u << TM_ALLOC_TRACEBACK_VEC) | (1u << TM_ALLOC_TRACEBACK_SET)
+                                    | (1u << TM_ALLOC_TRACEBACK) | (1u << TM_ALLOC_NODE_VEC)
+                                    | (1u << TM_ALLOC_NODE_SET));
 }
 
 static void
@@ -1142,16 +1340,21 @@ test_fail_allocation(void)
     g_assert_cmpint(tm_store_add(store, 7, BASE, 20, tb), ==, 0);
     assert_counters(store, 30, 2, 30);
 
-    /* The n-th allocation, not the first: adds that need none do not count. */
+    /* The n-th allocation, not the first: adds and tracebacks that need none do not count. */
     tm_store_fail_allocation(store, 2);
     for (n = 1; n < 8; n++)  /* fit in the first table: half of its 16 slots, a small one's */
         g_assert_cmpint(tm_store_add(store, TM_DEFAULT_DOMAIN, BASE + 16 * n, 1, tb), ==, 0);
-    frame.lineno = 2;
-    g_assert_nonnull(tm_store_intern_traceback(store, &frame, 1, 1));  /* the 1st: a header */
-    frame.lineno = 3;
-    g_assert_null(tm_store_intern_traceback(store, &frame, 1, 1));     /* the 2nd fails */
+    for (n = 2; n <= 48; n++) {  /* the 17th needs the 2nd chunk of tracebacks: the 1st */
+        frame.lineno = n;
+        g_assert_nonnull(tm_store_intern_traceback(store, &frame, 1, 1));
+    }
+    /* The 49th needs the 3rd chunk (the 2nd allocation): it fails. */
+    frame.lineno = 49;
+    g_assert_null(tm_store_intern_traceback(store, &frame, 1, 1));
+    g_assert_cmpuint(tm_store_traceback_count(store), ==, 48);
+    g_assert_cmpuint(tm_store_node_count(store), ==, 48);
     g_assert_nonnull(tm_store_intern_traceback(store, &frame, 1, 1));  /* then no more */
-    g_assert_cmpuint(tm_store_traceback_count(store), ==, 3);
+    g_assert_cmpuint(tm_store_traceback_count(store), ==, 49);
     g_assert_true(tm_store_failed_sites(store) & (1u << TM_ALLOC_TRACEBACK));
 
     /* Sites outside the store (export.c's copies) ask the same countdown. */
@@ -1790,6 +1993,9 @@ main(int argc, char **argv)
     g_test_add_func("/store/traceback/intern", test_traceback_intern);
     g_test_add_func("/store/traceback/many", test_traceback_many);
     g_test_add_func("/store/traceback/empty", test_traceback_empty);
+    g_test_add_func("/store/traceback/tree", test_traceback_tree);
+    g_test_add_func("/store/traceback/tree-model", test_traceback_tree_model);
+    g_test_add_func("/store/traceback/fail-sweep", test_traceback_fail_sweep);
     g_test_add_func("/store/domains", test_domains);
     g_test_add_func("/store/big-size", test_big_size);
     g_test_add_func("/store/growth/sequential", test_growth_sequential);

@@ -24,7 +24,7 @@ DOMAIN = 4343
 
 # The sites of the engine's allocations (TmAllocSite, module/engine/store.h).
 STORE_SITES = {"trace table", "domain table", "traceback vector", "traceback set",
-               "traceback", "domain group"}
+               "traceback", "node vector", "node set", "domain group"}
 COPY_SITES = {"copy traceback", "copy items", "copy line"}
 # Sites that only a domain other than 0 reaches: PyTraceMalloc_Track (3.x, patched).
 DOMAIN_SITES = {"domain table", "domain group"}
