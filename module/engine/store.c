@@ -935,7 +935,8 @@ tb_intern_slow(TmStore *store, const TmFrame *frames, guint nframe, guint total_
     }
 
     /* The oldest frames this traceback shares with the last one: their nodes are known. */
-    if (last != NULL) {
+    if (last != NULL && nframe > 0 && store->last_nframe > 0) {
+        /* (either may be the empty traceback, whose frame array may be NULL) */
         const TmFrame *seen = store->last_frames + store->last_nframe;
         const TmFrame *mine = frames + nframe;
         guint most = MIN(nframe, store->last_nframe);
